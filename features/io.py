@@ -1,0 +1,240 @@
+"""Reading and writing table folders, and the mapping file.
+
+A folder holds one CSV or Parquet file per table, named after the table
+(``accounts.csv``, ``sessions.parquet``, ...). The optional mapping file (TOML) lets users
+keep their own file and column names and declare survey scales::
+
+    [tables.accounts]
+    file = "customers.csv"                   # default: accounts.csv or accounts.parquet
+    columns = { account_id = "CustomerID", signup_date = "Created" }
+
+    [surveys.csat]
+    low = 1
+    high = 10
+    satisfied_at = 9                         # default: top 20% of the scale
+
+    [surveys.ces]
+    higher_is_better = false                 # the source asks 1 = very easy
+
+This is the only module of ``features/`` that touches files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import (
+    ALL_COLUMNS,
+    ID_COLUMNS,
+    SURVEY_TYPES,
+    TABLE_NAMES,
+    TEXT_COLUMNS,
+    DataContractError,
+    Problem,
+    SurveyScale,
+    SurveyScales,
+    Tables,
+    ValidationReport,
+    validate_tables,
+)
+
+FORMATS = ("csv", "parquet")
+
+
+class MappingError(ValueError):
+    """The mapping file is malformed; the message names the key and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Where each table lives and what its columns are called, plus survey scales."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> canonical -> source
+    scales: SurveyScales = field(default_factory=SurveyScales)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "Mapping":
+        """Read and check a mapping file."""
+        path = Path(path)
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MappingError(f"mapping file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise MappingError(f"mapping file {path} is not valid TOML: {exc}") from None
+        return cls.from_dict(document, source=str(path))
+
+    @classmethod
+    def from_dict(cls, document: dict, *, source: str = "mapping") -> "Mapping":
+        unknown = set(document) - {"tables", "surveys"}
+        if unknown:
+            raise MappingError(
+                f"{source}: unknown top-level key(s) {sorted(unknown)}; allowed: tables, surveys"
+            )
+        files, columns = {}, {}
+        for table, spec in document.get("tables", {}).items():
+            if table not in TABLE_NAMES:
+                raise MappingError(
+                    f"{source}: [tables.{table}] is not a table; allowed: {', '.join(TABLE_NAMES)}"
+                )
+            extra = set(spec) - {"file", "columns"}
+            if extra:
+                raise MappingError(
+                    f"{source}: [tables.{table}] has unknown key(s) {sorted(extra)}; allowed: file, columns"
+                )
+            if "file" in spec:
+                files[table] = str(spec["file"])
+            renames = dict(spec.get("columns", {}))
+            bad = set(renames) - set(ALL_COLUMNS[table])
+            if bad:
+                raise MappingError(
+                    f"{source}: tables.{table}.columns maps unknown column(s) {sorted(bad)}; "
+                    f"the {table} columns are: {', '.join(ALL_COLUMNS[table])}"
+                )
+            columns[table] = {k: str(v) for k, v in renames.items()}
+        scales = {}
+        for survey, spec in document.get("surveys", {}).items():
+            if survey not in SURVEY_TYPES:
+                raise MappingError(
+                    f"{source}: [surveys.{survey}] is not a survey type; allowed: csat, nps, ces"
+                )
+            default = getattr(SurveyScales(), survey)
+            extra = set(spec) - {"low", "high", "satisfied_at", "higher_is_better"}
+            if extra:
+                raise MappingError(
+                    f"{source}: [surveys.{survey}] has unknown key(s) {sorted(extra)}; "
+                    "allowed: low, high, satisfied_at, higher_is_better"
+                )
+            if survey != "csat" and "satisfied_at" in spec:
+                raise MappingError(f"{source}: surveys.{survey}.satisfied_at applies to csat only")
+            low, high = spec.get("low", default.low), spec.get("high", default.high)
+            satisfied_at = spec.get(
+                "satisfied_at", default.satisfied_at if (low, high) == (default.low, default.high) else None
+            )
+            try:
+                scales[survey] = SurveyScale(
+                    int(low), int(high), satisfied_at, bool(spec.get("higher_is_better", True))
+                )
+            except ValueError as exc:
+                raise MappingError(f"{source}: [surveys.{survey}] {exc}") from None
+        return cls(files, columns, SurveyScales(**scales))
+
+    def source_name(self, table: str, column: str) -> str:
+        return self.columns.get(table, {}).get(column, column)
+
+
+def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
+    if table in mapping.files:
+        path = folder / mapping.files[table]
+        if not path.exists():
+            raise DataContractError([Problem(
+                "error", table, None, "missing_file", f"mapped file {path} does not exist",
+                "correct tables.{table}.file in the mapping file".format(table=table),
+            )])
+        return path
+    found = [folder / f"{table}.{ext}" for ext in FORMATS if (folder / f"{table}.{ext}").exists()]
+    if len(found) > 1:
+        raise DataContractError([Problem(
+            "error", table, None, "ambiguous_file",
+            f"both {found[0].name} and {found[1].name} exist", "keep one of them",
+        )])
+    return found[0] if found else None
+
+
+def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.DataFrame:
+    """Read one table file and rename its columns to the canonical names."""
+    mapping = mapping or Mapping()
+    renames = {mapping.source_name(table, c): c for c in ALL_COLUMNS[table]}
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        # Keys and text stay text: "00123" is an id, not the number 123.
+        as_text = [mapping.source_name(table, c) for c in ID_COLUMNS[table] + TEXT_COLUMNS.get(table, ())]
+        frame = pd.read_csv(path, dtype={c: str for c in as_text}, keep_default_na=True)
+    else:
+        raise DataContractError([Problem(
+            "error", table, None, "format", f"{path.name} is neither CSV nor Parquet",
+            "save the table as .csv or .parquet",
+        )])
+    return frame.rename(columns=renames)
+
+
+def read_folder(folder: str | os.PathLike, mapping: Mapping | None = None) -> dict[str, pd.DataFrame]:
+    """Read every table file of a folder, canonical column names, no validation yet."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataContractError([Problem(
+            "error", "accounts", None, "missing_folder", f"{folder} is not a folder",
+            "give the folder that holds accounts.csv (or .parquet) and the other tables",
+        )])
+    mapping = mapping or Mapping()
+    raw = {}
+    for table in TABLE_NAMES:
+        path = _find_file(folder, table, mapping)
+        if path is not None:
+            raw[table] = read_table(path, table, mapping)
+    return raw
+
+
+def load_tables(
+    folder: str | os.PathLike, mapping: Mapping | str | os.PathLike | None = None
+) -> tuple[Tables, ValidationReport]:
+    """Read and validate a folder of tables.
+
+    Raises
+    ------
+    DataContractError
+        With every problem found; nothing downstream runs on invalid data.
+    """
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.read(mapping)
+    mapping = mapping or Mapping()
+    return validate_tables(read_folder(folder, mapping), scales=mapping.scales)
+
+
+def write_atomically(path: str | os.PathLike, write) -> Path:
+    """Call ``write(tmp_path)`` and move the result into place only when it succeeded.
+
+    A failure or interruption leaves no partial file at ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike, fmt: str | None = None) -> Path:
+    """Write one table as CSV or Parquet (by ``fmt`` or the file suffix), atomically."""
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+
+    def write(tmp: Path) -> None:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+        else:
+            frame.to_parquet(tmp, index=False)
+
+    return write_atomically(path, write)
+
+
+def write_tables(frames: dict[str, pd.DataFrame], folder: str | os.PathLike, fmt: str = "csv") -> list[Path]:
+    """Write tables as ``<folder>/<table>.<fmt>``, each atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [write_frame(frame, folder / f"{name}.{fmt}", fmt) for name, frame in frames.items()]

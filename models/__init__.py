@@ -1,0 +1,1 @@
+"""Churn models: point-in-time training sets, LightGBM and baselines, MLflow tracking."""

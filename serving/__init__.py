@@ -1,0 +1,1 @@
+"""The BentoML service, the batch scoring job, the report and the command line."""

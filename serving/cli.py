@@ -1,0 +1,45 @@
+"""The ``customer-health`` command line.
+
+Each group of subcommands lives in its own module under :mod:`serving.commands` and adds
+itself to the app through ``register(app)``. This is the only layer (with the trainer) that
+reads configuration; library functions take explicit arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from serving.errors import report_errors
+
+app = typer.Typer(
+    name="customer-health",
+    help="Explained customer health scores and churn risk for customer-success teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Order is the order of --help: the data first, then metrics, models, scoring, the report.
+COMMAND_MODULES = ("data", "metrics", "training", "scoring", "report")
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"serving.commands.{_name}")
+    except ModuleNotFoundError as exc:  # a command group not built yet in this checkout
+        if exc.name != f"serving.commands.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point: clear one-line errors, never a traceback."""
+    with report_errors():
+        app(standalone_mode=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

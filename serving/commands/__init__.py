@@ -1,0 +1,1 @@
+"""Subcommand groups of the customer-health CLI; each module has register(app)."""
