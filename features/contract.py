@@ -341,6 +341,13 @@ REQUIRED_COLUMNS = {
     for name, schema in SCHEMAS.items()
 }
 ALL_COLUMNS = {name: tuple(schema.columns) for name, schema in SCHEMAS.items()}
+NUMBER_COLUMNS = {  # (column, is integer) of every numeric column
+    name: tuple(
+        (c, str(col.dtype) == "Int64") for c, col in schema.columns.items()
+        if str(col.dtype) in ("float64", "Int64")
+    )
+    for name, schema in SCHEMAS.items()
+}
 
 _FIXES = {
     "column_in_dataframe": "add the column, or map your own column name to it in the mapping file",
@@ -355,21 +362,24 @@ _FIXES = {
 }
 
 
-def _schema_problems(table: str, frame: pd.DataFrame) -> list[Problem]:
+def _schema_problems(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+    """The frame typed by its schema (as given when it fails) and the schema's problems."""
     try:
-        SCHEMAS[table].validate(frame, lazy=True)
+        return SCHEMAS[table].validate(frame, lazy=True), []
     except SchemaErrors as exc:
-        return _problems_from_pandera(table, frame, exc.failure_cases)
-    return []
+        return frame, _problems_from_pandera(table, frame, exc.failure_cases)
 
 
 def _problems_from_pandera(table: str, frame: pd.DataFrame, cases: pd.DataFrame) -> list[Problem]:
     problems = []
     cases = cases.copy()
     cases["column"] = cases["column"].where(cases["column"].notna(), None)
+    coerce_failed = set(cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype"), "column"])
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
         check = str(check)
         rule = check.split("(")[0]
+        if column in coerce_failed and rule != "coerce_dtype":
+            continue  # the same values again, already reported as not convertible
         if check.startswith("column_in_dataframe"):
             missing = str(group["failure_case"].iloc[0])
             problems.append(Problem(
@@ -425,21 +435,58 @@ def _prepare(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]
         frame[column] = parsed
         if problem:
             problems.append(problem)
+    for column, integer in NUMBER_COLUMNS[table]:
+        if column not in frame:
+            continue
+        parsed, number_problems = _parse_numbers(table, column, frame[column], integer=integer)
+        frame[column] = parsed
+        problems += number_problems
     if table == "sessions" and "converted" in frame:
-        frame["converted"] = _parse_bool(frame["converted"])
+        frame["converted"], problem = _parse_bool(frame["converted"])
+        if problem:
+            problems.append(problem)
     return frame, problems
+
+
+def _parse_numbers(
+    table: str, column: str, values: pd.Series, *, integer: bool
+) -> tuple[pd.Series, list[Problem]]:
+    """Numbers parsed here, not by pandera, so that each bad value is shown with its row."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype("float64")
+        given = values.notna()
+    else:
+        text = values.astype("str").str.strip()
+        given = values.notna() & text.ne("")
+        numbers = pd.to_numeric(text.where(given, None), errors="coerce").astype("float64")
+    shown = pd.DataFrame({column: values})
+    bad = (given & (numbers.isna() | np.isinf(numbers))).to_numpy()
+    problems = [_problem_at(
+        shown, bad, table=table, column=column, rule="number", message="values are not numbers",
+        fix=_FIXES["coerce_dtype"],
+    )]
+    numbers = numbers.mask(bad)
+    if integer:
+        fractional = (numbers.notna() & (numbers % 1 != 0)).to_numpy()
+        problems.append(_problem_at(
+            shown, fractional, table=table, column=column, rule="integer",
+            message="values must be whole numbers", fix="use whole numbers: counts have no decimals",
+        ))
+        numbers = numbers.mask(fractional).astype("Int64")
+    return numbers, [p for p in problems if p]
 
 
 def _parse_timestamps(table: str, column: str, values: pd.Series) -> tuple[pd.Series, Problem | None]:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
+        bad = np.zeros(len(values), dtype=bool)
     else:
         text = values.where(values.notna(), None)
         parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+        bad = parsed.isna() & values.notna() & values.astype("str").str.strip().ne("")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     parsed = parsed.astype("datetime64[ns]")
-    bad = parsed.isna() & values.notna() & values.astype("str").str.strip().ne("")
     problem = _problem_at(
         pd.DataFrame({column: values}), bad, table=table, column=column, rule="timestamp",
         message="values are not dates or timestamps",
@@ -452,18 +499,20 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-def _parse_bool(values: pd.Series) -> pd.Series:
+def _parse_bool(values: pd.Series) -> tuple[pd.Series, Problem | None]:
     if pd.api.types.is_bool_dtype(values):
-        return values.astype("boolean")
-    text = values.astype("str").str.strip().str.lower()
+        return values.astype("boolean"), None
+    text = values.astype("str").str.strip().str.lower().str.removesuffix(".0")
     result = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    result[text.isin(_TRUE)] = True
-    result[text.isin(_FALSE)] = False
-    # Anything else is left as given so that the schema reports it with its row.
-    unknown = values.notna() & ~text.isin(_TRUE | _FALSE) & text.ne("")
-    if unknown.any():
-        return values.astype(object)
-    return result
+    result[text.isin(_TRUE).to_numpy()] = True
+    result[text.isin(_FALSE).to_numpy()] = False
+    unknown = (values.notna() & ~text.isin(_TRUE | _FALSE) & text.ne("")).to_numpy()
+    problem = _problem_at(
+        pd.DataFrame({"converted": values}), unknown, table="sessions", column="converted",
+        rule="boolean", message="values are not true or false",
+        fix="use true/false (yes/no, y/n, t/f and 1/0 are read too) or leave the cell empty",
+    )
+    return result, problem
 
 
 # --- rules across columns and tables -------------------------------------------------
@@ -662,16 +711,21 @@ def validate_tables(
         problems += parse_problems
         # A value that failed to parse is reported once, not again as empty or mistyped.
         unparsed = {p.column for p in parse_problems}
-        problems += [p for p in _schema_problems(name, frame) if p.column not in unparsed]
+        frame, schema_problems = _schema_problems(name, frame)
+        problems += [p for p in schema_problems if p.column not in unparsed]
         frames[name] = frame
 
     if not any(p.severity == "error" for p in problems):
-        frames = {name: SCHEMAS[name].validate(frame) for name, frame in frames.items()}
         problems += _reference_problems(frames)
         problems += _ordering_problems(frames)
         if "surveys" in frames:
             problems += _survey_scale_problems(frames["surveys"], scales)
         problems += _after_churn_warnings(frames)
+    elif "surveys" in frames and not any(
+        p.severity == "error" and p.table == "surveys" for p in problems
+    ):
+        # Cross-table rules need every table typed; the scale check needs only surveys.
+        problems += _survey_scale_problems(frames["surveys"], scales)
 
     if any(p.severity == "error" for p in problems):
         raise DataContractError(problems)

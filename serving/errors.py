@@ -14,7 +14,8 @@ from features.io import MappingError
 EXIT_FAILURE = 1
 EXIT_INVALID_INPUT = 2
 
-err_console = Console(stderr=True)
+# soft_wrap: long problem lines stay whole so they can be searched and copied.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class UserError(Exception):

@@ -1,0 +1,194 @@
+"""The ``validate`` and ``demo-data`` commands, run through the real CLI app."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.contract import TABLE_NAMES
+from serving.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def text(result) -> str:
+    """The output with line wrapping undone (rich wraps long lines at the terminal width)."""
+    return " ".join(result.output.split())
+
+
+@pytest.fixture
+def broken_folder(tmp_path, demo_folder):
+    """A copy of the demo folder with a bad timestamp and a negative page count."""
+    folder = tmp_path / "broken"
+    shutil.copytree(demo_folder, folder)
+    sessions = pd.read_csv(folder / "sessions.csv", dtype=str)
+    sessions.loc[2, "started_at"] = "yesterday"
+    sessions.loc[4, "page_views"] = "-3"
+    sessions.to_csv(folder / "sessions.csv", index=False)
+    return folder
+
+
+# --- validate --------------------------------------------------------------------------
+
+
+def test_validate_accepts_a_valid_folder_with_exit_code_0(demo_folder):
+    result = invoke("validate", demo_folder)
+    assert result.exit_code == 0, result.output
+    assert "passes the data contract" in text(result)
+    assert "sessions" in text(result)
+
+
+def test_validate_reports_each_problem_with_rows_values_and_fix_and_exits_2(broken_folder):
+    result = invoke("validate", broken_folder)
+    assert result.exit_code == 2
+    output = text(result)
+    assert "sessions.started_at: values are not dates or timestamps" in output
+    assert "row 3 (yesterday)" in output
+    assert "sessions.page_views: must be zero or more" in output
+    assert "row 5 (-3)" in output
+    assert "fix: use ISO 8601" in output
+    assert "invalid: 2 error(s)" in output
+    assert "Traceback" not in output
+
+
+def test_validate_json_report_carries_the_same_detail(broken_folder):
+    result = invoke("validate", broken_folder, "--format", "json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    problems = {(p["table"], p["column"]): p for p in report["errors"]}
+    assert problems[("sessions", "started_at")]["rows"] == [3]
+    assert problems[("sessions", "started_at")]["values"] == ["yesterday"]
+    assert problems[("sessions", "page_views")]["fix"].startswith("correct the value")
+
+
+def test_validate_json_of_a_valid_folder_lists_row_counts(demo_folder):
+    result = invoke("validate", demo_folder, "-f", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["valid"] is True and report["errors"] == []
+    assert report["row_counts"]["accounts"] == 120
+
+
+def test_warnings_are_shown_but_do_not_fail(tmp_path, demo_folder):
+    folder = tmp_path / "late"
+    shutil.copytree(demo_folder, folder)
+    accounts = pd.read_csv(folder / "accounts.csv", dtype=str)
+    sessions = pd.read_csv(folder / "sessions.csv", dtype=str)
+    churned = accounts.loc[accounts["churned_at"].notna(), "account_id"].iloc[0]
+    sessions.loc[0, ["account_id", "started_at"]] = [churned, "2025-06-30T12:00:00"]
+    sessions.to_csv(folder / "sessions.csv", index=False)
+    result = invoke("validate", folder)
+    assert result.exit_code == 0, result.output
+    assert "warning sessions.started_at: activity after the account's churned_at" in text(result)
+    assert "(1 warning(s))" in text(result)
+
+
+def test_validate_reports_a_missing_folder_with_exit_code_2(tmp_path):
+    result = invoke("validate", tmp_path / "nowhere")
+    assert result.exit_code == 2
+    assert "is not a folder" in text(result)
+
+
+def test_validate_reports_a_missing_accounts_table(tmp_path, demo_folder):
+    folder = tmp_path / "no-accounts"
+    shutil.copytree(demo_folder, folder)
+    (folder / "accounts.csv").unlink()
+    result = invoke("validate", folder)
+    assert result.exit_code == 2
+    assert "the accounts table is required" in text(result)
+
+
+def test_validate_applies_the_mapping_file(tmp_path, demo_folder):
+    folder = tmp_path / "renamed"
+    shutil.copytree(demo_folder, folder)
+    accounts = pd.read_csv(folder / "accounts.csv", dtype=str)
+    accounts.rename(columns={"account_id": "CustomerID"}).to_csv(folder / "customers.csv", index=False)
+    (folder / "accounts.csv").unlink()
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[tables.accounts]\nfile = "customers.csv"\ncolumns = { account_id = "CustomerID" }\n')
+    assert invoke("validate", folder).exit_code == 2
+    result = invoke("validate", folder, "--mapping", mapping)
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_reports_a_bad_mapping_file_in_one_line(tmp_path, demo_folder):
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text("[surveys.nps]\nsatisfied_at = 9\n")
+    result = invoke("validate", demo_folder, "--mapping", mapping)
+    assert result.exit_code == 2
+    assert "error: " in text(result) and "satisfied_at applies to csat only" in text(result)
+    assert "Traceback" not in text(result)
+
+
+# --- demo-data -------------------------------------------------------------------------
+
+
+def test_demo_data_writes_six_tables_and_prints_a_summary(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke("demo-data", "--out", out, "--accounts", 80, "--months", 4, "--seed", 2)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv" for t in TABLE_NAMES)
+    accounts = pd.read_csv(out / "accounts.csv")
+    churned = accounts["churned_at"].notna().sum()
+    assert f"{churned} of 80 accounts churned during the period" in text(result)
+    assert f"{len(pd.read_csv(out / 'sessions.csv')):,}" in text(result)
+    assert invoke("validate", out).exit_code == 0
+
+
+def test_demo_data_writes_parquet_when_asked(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke("demo-data", "-o", out, "--accounts", 30, "--months", 2, "--format", "parquet")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.suffix for p in out.iterdir()) == [".parquet"] * 6
+
+
+def test_demo_data_refuses_to_mix_formats_in_one_folder(tmp_path):
+    out = tmp_path / "demo"
+    assert invoke("demo-data", "-o", out, "--accounts", 20, "--months", 1).exit_code == 0
+    result = invoke("demo-data", "-o", out, "--accounts", 20, "--months", 1, "-f", "parquet")
+    assert result.exit_code == 1
+    assert "already holds accounts.csv" in text(result)
+    assert not list(out.glob("*.parquet"))
+
+
+def test_demo_data_refuses_a_file_as_output_folder(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    result = invoke("demo-data", "--out", target, "--accounts", 5)
+    assert result.exit_code == 1
+    assert "is a file; give a folder" in text(result)
+
+
+def test_demo_data_rejects_a_non_positive_account_count(tmp_path):
+    result = invoke("demo-data", "--out", tmp_path, "--accounts", 0)
+    assert result.exit_code == 2
+    assert "--accounts" in text(result)
+
+
+# --- help ------------------------------------------------------------------------------
+
+
+def test_the_top_level_help_lists_both_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "validate" in text(result) and "demo-data" in text(result)
+
+
+@pytest.mark.parametrize(
+    "command, example",
+    [("validate", "customer-health validate demo/"),
+     ("demo-data", "customer-health demo-data --out demo/")],
+)
+def test_each_command_has_help_with_an_example(command, example):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert example in text(result)
