@@ -1,0 +1,303 @@
+"""``metrics``: the portfolio metrics of a period, overall, by group or as a time series."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from features.io import load_tables
+from features.period_metrics import (
+    METRIC_KEYS,
+    check_by,
+    metrics_over_time,
+    period_metrics,
+)
+from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, check_number
+from features.survey_metrics import check_period
+from serving.errors import UserError, err_console, report_errors
+
+METRICS_HELP = (
+    "Print the survey and customer-base metrics of a period [START, END).\n\n"
+    "NPS, CSAT, CES, churn and retention, repeat purchases, returns, conversion, DAU/MAU, "
+    "session depth and length, ticket volume and times, resolution rate and CLV, as defined "
+    "in METRICS.md. Split them by an accounts column (segment, region, plan) or a survey, "
+    "ticket or session column (channel, touchpoint) with --by, or give consecutive periods "
+    "with --every. The data is validated first."
+)
+METRICS_EPILOG = (
+    "Examples:\n\n"
+    "  customer-health metrics demo/ --start 2025-01-01 --end 2025-07-01\n\n"
+    "  customer-health metrics demo/ --start 2025-01-01 --end 2026-01-01 --by segment --format json\n\n"
+    "  customer-health metrics demo/ --start 2025-01-01 --end 2026-01-01 --every month --format csv\n\n"
+    "END is excluded. Rates are percentages 0-100; an undefined metric shows no value and a "
+    "reason. The JSON shape is documented in docs/metrics.md. Exit codes: 0 done, 1 bad "
+    "option, 2 invalid data."
+)
+
+
+class Every(str, Enum):
+    month = "month"
+    week = "week"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def metrics(
+    folder: Path = typer.Argument(..., help="Folder with accounts.csv (or .parquet) and the other tables."),
+    start: str = typer.Option(..., "--start", help="First day of the period, e.g. 2025-01-01."),
+    end: str = typer.Option(..., "--end", help="Day after the period (excluded), e.g. 2025-07-01."),
+    by: str | None = typer.Option(
+        None, "--by", help="Split by this column: segment, region, plan, channel, touchpoint, ..."
+    ),
+    every: Every | None = typer.Option(
+        None, "--every", help="Give consecutive periods of a month or a week instead of one."
+    ),
+    output: OutputFormat = typer.Option(
+        OutputFormat.table, "--format", "-f", help="table for people, json (stable) or csv (flat)."
+    ),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
+    ),
+    gross_margin: float | None = typer.Option(
+        None, "--gross-margin", help="Gross margin 0-1 for the CLV variants that use one."
+    ),
+    max_lifetime_years: float = typer.Option(
+        DEFAULT_MAX_LIFETIME_YEARS, "--max-lifetime-years",
+        help="CLV lifetime cap when nobody churned.",
+    ),
+) -> None:
+    """Print the survey and customer-base metrics of a period [START, END)."""
+    with report_errors():
+        try:
+            start_at, end_at = check_period(start, end, names=("--start", "--end"))
+            if gross_margin is not None:
+                check_number(gross_margin, name="--gross-margin", low=0, high=1, low_open=True)
+            check_number(max_lifetime_years, name="--max-lifetime-years", low=0, low_open=True)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        tables, report = load_tables(folder, mapping)
+        if report.warnings:
+            err_console.print(
+                f"[yellow]{len(report.warnings)} warning(s)[/] in the input data; "
+                f"run `customer-health validate {folder}` for details", highlight=False,
+            )
+        if by is not None:
+            try:
+                check_by(tables, by)
+            except ValueError as exc:
+                raise UserError(str(exc).replace("by:", "--by:", 1)) from None
+        options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
+        if every is None:
+            results: Any = period_metrics(tables, start_at, end_at, by=by, **options)
+            periods = [results]
+        else:
+            periods = metrics_over_time(tables, start_at, end_at, every.value, by=by, **options)
+            results = periods
+        if output is OutputFormat.json:
+            typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        elif output is OutputFormat.csv:
+            typer.echo(to_csv(periods), nl=False)
+        else:
+            print_tables(periods, every=every is not None)
+
+
+# --- CSV -----------------------------------------------------------------------------
+
+CSV_COLUMNS = ("period_start", "period_end", "by", "group", "metric", "field", "value")
+
+
+def _flatten(prefix: str, item: Any) -> list[tuple[str, Any]]:
+    if isinstance(item, dict):
+        rows = []
+        for key, value in item.items():
+            if key in ("groups", "groups_reason") and not prefix:
+                continue
+            rows += _flatten(f"{prefix}.{key}" if prefix else key, value)
+        return rows
+    return [(prefix, item)]
+
+
+def to_csv(periods: list[dict]) -> str:
+    """Long, flat CSV: one row per period, group, metric and field (nested fields dotted).
+
+    The overall figures have an empty ``group``; ``groups_reason`` rows say why a metric
+    was not split.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for result in periods:
+        head = (result["period"]["start"], result["period"]["end"], result["by"] or "")
+        for key in METRIC_KEYS:
+            metric = result[key]
+            scopes = [("", metric)]
+            if result["by"] is not None:
+                if metric.get("groups") is None:
+                    writer.writerow((*head, "", key, "groups_reason", metric.get("groups_reason")))
+                else:
+                    scopes += list(metric["groups"].items())
+            for group, values in scopes:
+                for field, value in _flatten("", values):
+                    writer.writerow((*head, group, key, field, "" if value is None else value))
+    return buffer.getvalue()
+
+
+# --- tables for people ---------------------------------------------------------------
+
+_LABELS = {
+    "nps": "NPS", "csat": "CSAT", "ces": "CES", "churn_rate": "Churn rate",
+    "retention_rate": "Retention rate", "repeat_purchase_rate": "Repeat purchase rate",
+    "return_rate": "Return rate (units)", "conversion_rate": "Conversion (sessions)",
+    "dau": "DAU", "pages_per_session": "Pages per session",
+    "avg_session_duration": "Avg session duration", "ticket_volume": "Ticket volume",
+    "resolution_time": "Resolution time (mean)", "first_response_time": "First response (mean)",
+    "resolution_rate": "Resolution rate", "clv": "CLV (seed 004)",
+}
+
+
+def format_value(metric: dict) -> str:
+    """The value with its unit, or "—" when undefined."""
+    value, unit = metric.get("value"), metric.get("unit")
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{value:.1f}%"
+    if unit == "points":
+        return f"{value:+.1f}"
+    if unit == "hours":
+        return f"{value:,.1f} h"
+    if unit == "seconds":
+        return f"{value:,.0f} s"
+    if unit == "currency":
+        return f"{value:,.2f}"
+    if unit == "tickets":
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def _details(key: str, m: dict) -> str:
+    if m.get("value") is None:
+        return m.get("reason") or ""
+    if key == "nps":
+        return (f"{m['promoters']} promoters, {m['passives']} passives, {m['detractors']} "
+                f"detractors of {m['responses']}; ±{m['margin_of_error']:.1f} at 95%")
+    if key == "csat":
+        return f"{m['satisfied']} of {m['responses']} satisfied (≥ {m['satisfied_at']}); mean {m['mean']:.2f}"
+    if key == "ces":
+        return f"{m['responses']} responses on {m['scale']}, higher is easier"
+    if key == "churn_rate":
+        return (f"{m['lost']} lost of {m['active_at_start']} at start; "
+                f"{m['acquired_and_lost']} joined and left (not counted)")
+    if key == "retention_rate":
+        return f"{m['active_at_end']} at end, {m['acquired']} acquired, {m['active_at_start']} at start"
+    if key == "repeat_purchase_rate":
+        return f"{m['repeat_buyers']} of {m['buyers']} buyers ordered twice or more"
+    if key == "return_rate":
+        return f"{m['units_returned']:,.0f} of {m['units_sold']:,.0f} units; by value {format_value(m['by_value'])}"
+    if key == "conversion_rate":
+        return f"{m['conversions']:,} of {m['visitors']:,} sessions; by users {format_value(m['by_users'])}"
+    if key == "dau":
+        return f"MAU {m['mau']:,.1f}, stickiness {format_value(m['stickiness'])}, peak {m['peak_dau']:,}"
+    if key == "pages_per_session":
+        return f"{m['sessions']:,} sessions"
+    if key == "avg_session_duration":
+        return f"median {m['median_seconds']:,.0f} s over {m['sessions']:,} sessions"
+    if key == "ticket_volume":
+        return ", ".join(f"{c} {n:,}" for c, n in m["by_channel"].items())
+    if key in ("resolution_time", "first_response_time"):
+        done, waiting = ("resolved", "open_backlog") if key == "resolution_time" else ("responded", "awaiting_response")
+        return f"median {m['median_hours']:,.1f} h over {m[done]:,}; {m[waiting]:,} still open"
+    if key == "resolution_rate":
+        return ", ".join(f"{c} {format_value(r)}" for c, r in m["by_channel"].items())
+    if key == "clv":
+        capped = " (capped)" if m["lifetime_capped"] else ""
+        return f"lifetime {m['lifetime_years']:.1f} y{capped}; affordable CAC {m['affordable_acquisition_cost']:,.0f}"
+    return ""
+
+
+def print_tables(periods: list[dict], *, every: bool) -> None:
+    """Rich tables: one period with details, groups side by side, or periods side by side."""
+    console = Console(highlight=False)
+    first = periods[0]
+    by = first["by"]
+    if not every or by is not None:
+        for result in periods:
+            period = f"{result['period']['start'][:10]} to {result['period']['end'][:10]} (end excluded)"
+            if by is None:
+                table = Table(title=f"Portfolio metrics, {period}", title_justify="left")
+                for column in ("metric", "value", "details"):
+                    table.add_column(column, justify="right" if column == "value" else "left")
+                for key in METRIC_KEYS:
+                    table.add_row(_LABELS[key], format_value(result[key]), _details(key, result[key]))
+            else:
+                groups = _group_names(result)
+                table = Table(title=f"Portfolio metrics by {by}, {period}", title_justify="left")
+                table.add_column("metric", no_wrap=True)
+                table.add_column("all", justify="right")
+                for group in groups:
+                    table.add_column(group, justify="right")
+                for key in METRIC_KEYS:
+                    metric = result[key]
+                    cells = ([format_value(metric["groups"].get(g, {})) for g in groups]
+                             if metric["groups"] is not None else ["·"] * len(groups))
+                    table.add_row(_LABELS[key], format_value(metric), *cells)
+            console.print(table)
+        _print_reasons(console, periods)
+        return
+    # One row per period; metrics in tables of a few columns so they stay readable at 80 columns.
+    for first_key in range(0, len(METRIC_KEYS), _PER_TABLE):
+        keys = METRIC_KEYS[first_key:first_key + _PER_TABLE]
+        table = Table(title="Portfolio metrics over time (period start; end excluded)"
+                      if first_key == 0 else None, title_justify="left")
+        table.add_column("period", no_wrap=True)
+        for key in keys:
+            table.add_column(_LABELS[key], justify="right")
+        for result in periods:
+            table.add_row(result["period"]["start"][:10], *(format_value(result[k]) for k in keys))
+        console.print(table)
+    _print_reasons(console, periods)
+
+
+_PER_TABLE = 4
+
+
+def _group_names(result: dict) -> list[str]:
+    names: set[str] = set()
+    for key in METRIC_KEYS:
+        names.update((result[key].get("groups") or {}).keys())
+    return sorted(names)
+
+
+def _print_reasons(console: Console, periods: list[dict]) -> None:
+    """Why values are missing, once per distinct reason (tables only show "—")."""
+    reasons: dict[str, set[str]] = {}
+    for result in periods:
+        for key in METRIC_KEYS:
+            metric = result[key]
+            if metric.get("groups_reason"):
+                reasons.setdefault(_LABELS[key], set()).add(metric["groups_reason"])
+            if result["by"] is not None or len(periods) > 1:
+                if metric.get("reason"):
+                    reasons.setdefault(_LABELS[key], set()).add(metric["reason"])
+                for group, values in (metric.get("groups") or {}).items():
+                    if values.get("reason"):
+                        reasons.setdefault(_LABELS[key], set()).add(f"{group}: {values['reason']}")
+    for label, texts in reasons.items():
+        console.print(f"[dim]{label}: {'; '.join(sorted(texts))}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``metrics`` to the CLI."""
+    app.command("metrics", help=METRICS_HELP, epilog=METRICS_EPILOG)(metrics)
