@@ -1,0 +1,211 @@
+"""``features``: account indicators and health scores as of a date, written to one file."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from features.indicators import compute_indicators, indicator_columns
+from features.io import FORMATS, load_tables, write_frame
+from features.contract import Tables
+from features.scorecard import Scorecard, ScorecardConfigError, load_scorecard, score_accounts
+from features.sentiment import score_comments
+from serving.errors import UserError, report_errors
+
+FEATURES_HELP = (
+    "Write one row per account active at --as-of: its health indicators over trailing "
+    "windows and its health score.\n\n"
+    "Only rows dated strictly before --as-of are read, so a snapshot of the past is what was "
+    "known then. The columns are documented in docs/indicators.md (indicators) and "
+    "docs/scorecard.md (health_score, health_band, health_coverage, group_* and measure_* "
+    "scores, and health_drivers: the three measures that cost the most points, as JSON). "
+    "The data is validated first."
+)
+FEATURES_EPILOG = (
+    "Examples:\n\n"
+    "  customer-health features demo/ --as-of 2026-06-01 --out out/features.parquet\n\n"
+    "  customer-health features exports/ --as-of 2026-06-01 --out features.csv "
+    "--windows 7,30,90,180 --scorecard my-scorecard.toml --mapping mapping.toml\n\n"
+    "The file format follows the suffix of --out (.parquet or .csv); the file is replaced "
+    "only once it is complete. Exit codes: 0 done, 1 bad option, 2 invalid data."
+)
+
+STEPS = ("reading and validating tables", "scoring comments", "computing indicators",
+         "scoring health", "writing")
+
+
+def _parse_as_of(text: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(text)
+    except (TypeError, ValueError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise UserError(f"--as-of {text!r} is not a date; use ISO 8601, e.g. 2026-06-01")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def _parse_windows(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        windows = tuple(int(p) for p in parts)
+    except ValueError:
+        windows = ()
+    if not windows or any(w < 1 for w in windows) or len(set(windows)) != len(windows):
+        raise UserError(
+            f"--windows {text!r} must be distinct whole numbers of days separated by commas, "
+            "e.g. 30,90,180"
+        )
+    return windows
+
+
+def _check_out(out: Path) -> str:
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise UserError(f"--out {out} must end in .parquet or .csv (the format follows the suffix)")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name such as {out / 'features.parquet'}")
+    return fmt
+
+
+def _load_card(path: Path | None, windows: tuple[int, ...]) -> Scorecard:
+    try:
+        card = load_scorecard(path, known_indicators=None)
+    except ScorecardConfigError as exc:
+        raise UserError(str(exc)) from None
+    produced = set(indicator_columns(windows))
+    missing = [name for name in card.indicator_names() if name not in produced]
+    if missing:
+        raise UserError(
+            f"the scorecard {card.source} reads {', '.join(missing)}, which --windows "
+            f"{','.join(map(str, windows))} does not produce; add the window(s) to --windows "
+            "or pass a --scorecard that reads only indicators of these windows"
+        )
+    return card
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _drivers_json(drivers: Any) -> str:
+    """health_drivers as JSON text: the same in CSV and Parquet, and what the batch job writes."""
+    if not isinstance(drivers, (list, tuple)):
+        return "[]"
+    return json.dumps(
+        [{key: _finite(value) for key, value in item.items()} for item in drivers],
+        ensure_ascii=False,
+    )
+
+
+def build_features(
+    tables: Tables,
+    as_of: pd.Timestamp,
+    windows: tuple[int, ...],
+    card: Scorecard,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Indicators plus health-score columns, one row per active account, ``account_id`` first.
+
+    ``progress(i)`` is called with the index in :data:`STEPS` of the step starting.
+    ``health_drivers`` is JSON text, as in the batch job's output.
+    """
+
+    def step(i: int) -> None:
+        if progress is not None:
+            progress(i)
+
+    step(1)
+    comment_scores = None
+    if tables.surveys is not None:
+        # Only comments before as_of can count; later ones are not worth the scoring time.
+        surveys = tables.surveys
+        comment_scores = score_comments(surveys["comment"][surveys["responded_at"] < as_of])
+    step(2)
+    indicators = compute_indicators(tables, as_of, windows=windows, comment_scores=comment_scores)
+    step(3)
+    health = score_accounts(indicators, card)
+    health = health.assign(health_drivers=health["health_drivers"].map(_drivers_json))
+    return pd.concat([indicators, health], axis=1).reset_index()
+
+
+def features(
+    folder: Path = typer.Argument(..., help="Folder with accounts.csv (or .parquet) and the other tables."),
+    as_of: str = typer.Option(
+        ..., "--as-of", help="Snapshot moment (UTC), e.g. 2026-06-01; rows at or after it are ignored."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file, .parquet or .csv."),
+    windows: str = typer.Option(
+        "30,90,180", "--windows", "-w", help="Trailing windows in days, comma-separated."
+    ),
+    scorecard: Path | None = typer.Option(
+        None, "--scorecard", "-s", help="Scorecard TOML (docs/scorecard.md); the default one when omitted."
+    ),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
+    ),
+) -> None:
+    """Write indicators and health scores of every active account as of a date."""
+    with report_errors():
+        stamp = _parse_as_of(as_of)
+        window_days = _parse_windows(windows)
+        fmt = _check_out(out)
+        card = _load_card(scorecard, window_days)
+        console = Console(highlight=False)
+        progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=console, transient=True,
+        )
+        with progress:
+            task = progress.add_task(STEPS[0], total=len(STEPS))
+
+            def advance(i: int) -> None:
+                progress.update(task, completed=i, description=STEPS[i])
+
+            tables, report = load_tables(folder, mapping)
+            table = build_features(tables, stamp, window_days, card, advance)
+            advance(4)
+            write_frame(table, out, fmt)
+        _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings))
+
+
+def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings) -> None:
+    n_accounts = len(tables.accounts)
+    console.print(
+        f"[bold green]wrote[/] {out}: {len(table):,} accounts active at {stamp:%Y-%m-%d %H:%M} "
+        f"(of {n_accounts:,} in {folder}) x {table.shape[1]} columns"
+    )
+    if len(table):
+        summary = Table(title="Health bands", title_justify="left")
+        summary.add_column("band")
+        summary.add_column("accounts", justify="right")
+        summary.add_column("share", justify="right")
+        counts = table["health_band"].value_counts()
+        labels = [b.label for b in card.bands] + [card.insufficient_label]
+        for label in labels:
+            count = int(counts.get(label, 0))
+            summary.add_row(label, f"{count:,}", f"{count / len(table):.0%}")
+        console.print(summary)
+    absent = [name for name in ("sessions", "tickets", "orders", "returns", "surveys")
+              if getattr(tables, name) is None]
+    if absent:
+        console.print(f"[yellow]no {', '.join(absent)} table(s)[/]: their indicators are empty (NaN)")
+    if n_warnings:
+        console.print(f"[yellow]{n_warnings} data warning(s)[/]: run customer-health validate {folder}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``features`` to the CLI."""
+    app.command("features", help=FEATURES_HELP, epilog=FEATURES_EPILOG)(features)
