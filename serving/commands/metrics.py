@@ -201,7 +201,10 @@ def _details(key: str, m: dict) -> str:
         return (f"{m['lost']} lost of {m['active_at_start']} at start; "
                 f"{m['acquired_and_lost']} joined and left (not counted)")
     if key == "retention_rate":
-        return f"{m['active_at_end']} at end, {m['acquired']} acquired, {m['active_at_start']} at start"
+        # Shown as the formula's own terms so the figure can be checked by hand.
+        still_here = m["acquired"] - m["acquired_and_lost"]
+        return (f"({m['active_at_end']} at end − {still_here} new and still active) "
+                f"/ {m['active_at_start']} at start")
     if key == "repeat_purchase_rate":
         return f"{m['repeat_buyers']} of {m['buyers']} buyers ordered twice or more"
     if key == "return_rate":
