@@ -1,0 +1,249 @@
+"""``train``, ``models`` and ``experiment``: fit churn models, list them, search hyperparameters."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from features.contract import DataContractError
+from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
+
+TRAIN_HELP = (
+    "Train the churn model, compare it with the baselines, log everything to MLflow, register it.\n\n"
+    "From a folder of tables: observation dates every --every days, indicators as of each "
+    "date, label = churned within --horizon days after the date plus --lead; split by time. "
+    "LightGBM, a logistic baseline and the health score (100 - score) are reported on the same "
+    "out-of-time test. From one flat table (--table, --label): stratified 5-fold "
+    "cross-validation.\n\n"
+    "The new version becomes the 'champion' alias only if it beats the current champion's ROC "
+    "AUC on the same window (else 'challenger'); --promote forces it."
+)
+TRAIN_EPILOG = (
+    "Examples:\n\n"
+    "  customer-health train demo/ --horizon 90 --every 30\n\n"
+    "  customer-health train --table telco.csv --label Churn --id customerID\n\n"
+    "Runs go to MLFLOW_TRACKING_URI, by default sqlite:///./mlflow.db with artifacts in "
+    "./mlartifacts (browse with: mlflow ui --backend-store-uri sqlite:///mlflow.db)."
+)
+MODELS_HELP = "List registered churn model versions with their aliases and headline metrics."
+EXPERIMENT_HELP = (
+    "Search LightGBM hyperparameters (Optuna TPE with pruning, nested MLflow runs), retrain the "
+    "best trial and offer it for promotion under the same rule as train."
+)
+
+
+class InvalidInput(UserError):
+    """Bad options or data for training: exit code 2, like an invalid table."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
+def _user_errors():
+    """The library's input errors as one clear line (no traceback)."""
+    from features.scorecard import ScorecardConfigError
+    from models.flat_table import FlatTableError
+    from models.registry import NoModelError
+    from models.trainer import TrainerError
+    from models.training_set import TrainingSetError
+
+    return (FlatTableError, TrainerError, TrainingSetError, NoModelError, ScorecardConfigError)
+
+
+def _console() -> Console:
+    """stdout console; 120 columns when not a terminal (logs, CI) so tables do not wrap."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120
+    return console
+
+
+def _metric(value: float, digits: int = 3) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def print_comparison(console: Console, result, *, title: str) -> None:
+    """The models side by side, the churn rate per band and the promotion decision."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("model", no_wrap=True)
+    columns = [("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("brier", "Brier"),
+               ("log_loss", "log loss"), ("lift_top10", "lift top 10%"),
+               ("recall_top10", "recall top 10%")]
+    for _, header in columns:
+        table.add_column(header, justify="right")
+    for model, row in result.comparison.iterrows():
+        table.add_row(str(model), *(_metric(row[c]) for c, _ in columns))
+    console.print(table)
+    for kind, bands in result.by_band.items():
+        band_table = Table(title=f"churn rate by {kind.replace('_', ' ')}", title_justify="left")
+        for header in ("band", "accounts", "churned", "churn rate"):
+            band_table.add_column(header, justify="left" if header == "band" else "right")
+        for label, row in bands.iterrows():
+            rate = row["churn_rate"]
+            band_table.add_row(str(label), str(int(row["accounts"])), str(int(row["churned"])),
+                               "-" if math.isnan(rate) else f"{rate:.1%}")
+        console.print(band_table)
+    if result.band_contrast:
+        console.print(f"health bands: {result.band_contrast['text']}")
+    decision = result.decision
+    console.print(
+        f"registered [bold]{decision.name}[/] v{decision.version} as [bold]{decision.alias}[/]: "
+        f"{decision.reason}"
+    )
+    console.print(f"MLflow run {result.run_id} in experiment {result.experiment!r}")
+
+
+def train(
+    folder: Path | None = typer.Argument(
+        None, help="Folder of tables (accounts, sessions, ...). Omit with --table."),
+    table: Path | None = typer.Option(
+        None, "--table", help="One-row-per-account CSV/Parquet file (flat-table mode)."),
+    label: str | None = typer.Option(None, "--label", help="Flat table: the churn label column."),
+    id_column: str | None = typer.Option(None, "--id", help="Flat table: the account id column."),
+    positive: str | None = typer.Option(
+        None, "--positive", help="Flat table: the label value meaning churned (inferred if omitted)."),
+    horizon: int | None = typer.Option(None, "--horizon", help="Label window in days [default: 90]."),
+    every: int | None = typer.Option(None, "--every", help="Days between observation dates [default: 30]."),
+    lead: int | None = typer.Option(None, "--lead", help="Days between observation and label window [default: 0]."),
+    experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML with training options and a [lightgbm] table; options override it."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", "-m", help="TOML mapping of your file and column names."),
+    promote: bool = typer.Option(False, "--promote", help="Make the new version champion regardless."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed [default: 0]."),
+) -> None:
+    """Train the churn model and register it."""
+    with report_errors():
+        try:
+            _train(folder, table, label, id_column, positive, horizon, every, lead, experiment,
+                   config, mapping, promote, seed)
+        except _user_errors() as exc:
+            raise InvalidInput(str(exc)) from exc
+
+
+def _train(folder, table, label, id_column, positive, horizon, every, lead, experiment, config,
+           mapping, promote, seed) -> None:
+    from models.trainer import read_config
+
+    console = _console()
+    settings = read_config(config) if config is not None else {}
+
+    def option(value, key, default):
+        return value if value is not None else settings.get(key, default)
+
+    common = {
+        "seed": option(seed, "seed", 0),
+        "experiment": option(experiment, "experiment", None),
+        "params": settings.get("lightgbm"),
+        "calibration": settings.get("calibration", "sigmoid"),
+        "promote": promote,
+        "console": console,
+    }
+    if (folder is None) == (table is None):
+        raise InvalidInput("give either a folder of tables (train DIR) or --table FILE --label COLUMN")
+    if table is not None:
+        if label is None:
+            raise InvalidInput("--table needs --label COLUMN: the column that says who churned")
+        for name, value in (("--horizon", horizon), ("--every", every), ("--lead", lead)):
+            if value is not None:
+                raise InvalidInput(f"{name} applies to a folder of tables, not to --table "
+                                   "(a flat table has no dates)")
+        from models.trainer import FLAT_MODEL_NAME, train_flat_table
+
+        result = train_flat_table(table, label=label, id_column=id_column, positive=positive,
+                                  model_name=settings.get("model_name", FLAT_MODEL_NAME), **common)
+        print_comparison(console, result, title=f"{table.name}: stratified 5-fold CV (mean)")
+        return
+    if label or id_column or positive:
+        raise InvalidInput("--label, --id and --positive apply to --table, not to a folder of tables")
+    from features.io import load_tables
+    from features.scorecard import load_scorecard
+    from models.registry import DEFAULT_MODEL_NAME
+    from models.trainer import train_from_tables
+
+    tables, _ = load_tables(folder, mapping)
+    scorecard = load_scorecard(settings["scorecard"]) if "scorecard" in settings else None
+    result = train_from_tables(
+        tables,
+        horizon=option(horizon, "horizon", 90), every=option(every, "every", 30),
+        lead=option(lead, "lead", 0), windows=tuple(settings.get("windows", (30, 90, 180))),
+        valid_dates=settings.get("valid_dates", 2), test_dates=settings.get("test_dates", 2),
+        scorecard=scorecard, model_name=settings.get("model_name", DEFAULT_MODEL_NAME), **common,
+    )
+    print_comparison(console, result, title=f"{folder}: out-of-time test")
+
+
+def models(
+    name: str | None = typer.Option(None, "--name", help="One registered model (default: all)."),
+) -> None:
+    """List registered churn model versions with aliases and headline metrics."""
+    with report_errors():
+        from models.registry import list_versions
+        from models.tracking import tracking_uri
+
+        console = _console()
+        rows = list_versions(name)
+        if not rows:
+            console.print(f"no registered model in {tracking_uri()}: train one with "
+                          "`customer-health train DIR`")
+            return
+        table = Table(title=f"registered models ({tracking_uri()})", title_justify="left")
+        numeric = ("ROC AUC", "PR AUC", "Brier", "lift top 10%")
+        for header in ("model", "version", "aliases", "trained (UTC)", *numeric):
+            table.add_column(header, justify="right" if header in numeric else "left")
+        for row in rows:
+            table.add_row(
+                row["name"], row["version"], ", ".join(row["aliases"]) or "-",
+                f"{row['created']:%Y-%m-%d %H:%M}", _metric(row["test_roc_auc"]),
+                _metric(row["test_pr_auc"]), _metric(row["test_brier"]),
+                _metric(row["test_lift_top10"], 2),
+            )
+        console.print(table)
+        console.print("why each version got its alias:")
+        for row in rows:
+            aliases = f" [{', '.join(row['aliases'])}]" if row["aliases"] else ""
+            console.print(f"  {row['name']} v{row['version']}{aliases}: "
+                          f"{row['promotion_reason'] or 'no decision recorded'}", markup=False)
+
+
+def experiment(
+    folder: Path = typer.Argument(..., help="Folder of tables (accounts, sessions, ...)."),
+    trials: int = typer.Option(20, "--trials", help="Number of Optuna trials."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the sampler and every fit."),
+    experiment_name: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
+    mapping: Path | None = typer.Option(None, "--mapping", "-m", help="TOML mapping of your file and column names."),
+    promote: bool = typer.Option(False, "--promote", help="Make the retrained best champion regardless."),
+) -> None:
+    """Search LightGBM hyperparameters and offer the best for promotion."""
+    with report_errors():
+        from features.io import load_tables
+        from models.experiment import run_experiment
+
+        try:
+            tables, _ = load_tables(folder, mapping)
+            result = run_experiment(tables, trials=trials, seed=seed,
+                                    experiment=experiment_name, promote=promote)
+        except DataContractError:
+            raise  # printed problem by problem by report_errors
+        except _user_errors() as exc:
+            raise InvalidInput(str(exc)) from exc
+        except ValueError as exc:  # ExperimentError and other option errors
+            raise InvalidInput(str(exc)) from exc
+        console = _console()
+        console.print(f"best trial {result.best_trial}: validation ROC AUC "
+                      f"{result.best_valid_auc:.4f} with {result.best_params}")
+        final = getattr(result, "final", None)
+        if final is not None and hasattr(final, "decision"):
+            print_comparison(console, final, title="best trial retrained: out-of-time test")
+        console.print(f"MLflow parent run {result.parent_run_id} in experiment {result.experiment!r}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train``, ``models`` and ``experiment`` to the CLI."""
+    app.command("train", help=TRAIN_HELP, epilog=TRAIN_EPILOG)(train)
+    app.command("models", help=MODELS_HELP)(models)
+    app.command("experiment", help=EXPERIMENT_HELP)(experiment)
