@@ -1,0 +1,203 @@
+"""Benchmark of the HTTP service: latency of one account, throughput of batches.
+
+Starts the real server (``bentoml serve serving.service:CustomerHealth``) on a free port
+and measures, each over several runs (medians printed):
+
+* single-account ``POST /score`` latency, p50 and p99, at concurrency 1;
+* accounts per second at concurrency 8 with batches of 100 accounts;
+* the in-process time of the same work (the service class called directly), so the HTTP
+  overhead shows as a ratio;
+* the peak RSS of the server (with its workers) and of this process.
+
+Targets on 2 cores: p99 under 25 ms for one account; at least 2,000 accounts/s batched.
+
+The model comes from ``MLFLOW_TRACKING_URI`` when it has a champion; otherwise a small one
+is trained on demo data into a temporary store first (not timed).
+
+    python benchmarks/bench_serving.py [--runs 3] [--requests 300] [--batches 40] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from features.demo_data import write_demo_data  # noqa: E402
+from features.indicators import compute_indicators  # noqa: E402
+from features.io import load_tables  # noqa: E402
+from serving.schemas import AccountIndicators, AccountsRequest, request_bodies  # noqa: E402
+
+AS_OF = "2025-12-01"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ensure_model(workdir: Path, tables) -> str:
+    """The tracking URI to serve from: the environment's when it has a champion, else a
+    temporary store with a small model trained on the demo tables."""
+    from models.registry import NoModelError, load_model
+
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        try:
+            load_model()
+            return os.environ["MLFLOW_TRACKING_URI"]
+        except NoModelError:
+            pass
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    from models.trainer import train_from_tables
+
+    print("training a small model into a temporary store (not timed) ...", flush=True)
+    train_from_tables(tables, every=45, seed=0, promote=True)
+    return uri
+
+
+def start_server(uri: str, log: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, BENTOML_DO_NOT_TRACK="true",
+               CUSTOMER_HEALTH_WORKERS=str(workers))
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CustomerHealth",
+               "--port", str(port), "--host", "127.0.0.1"]
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(log.read_text()[-3000:])
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGTERM)
+    raise RuntimeError("the server did not become ready: " + log.read_text()[-3000:])
+
+
+def server_rss_mb(process: subprocess.Popen) -> float:
+    """Resident memory now of the server and its workers (MB)."""
+    parent = psutil.Process(process.pid)
+    return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20
+
+
+def latency_run(url: str, bodies: list[dict], requests: int) -> list[float]:
+    times = []
+    with httpx.Client(timeout=30) as client:
+        for i in range(requests):
+            payload = {"accounts": [bodies[i % len(bodies)]]}
+            start = time.perf_counter()
+            response = client.post(f"{url}/score", json=payload)
+            times.append(time.perf_counter() - start)
+            response.raise_for_status()
+    return times
+
+
+def throughput_run(url: str, batches: list[list[dict]], concurrency: int) -> float:
+    def send(batch):
+        with httpx.Client(timeout=60) as client:
+            client.post(f"{url}/score", json={"accounts": batch}).raise_for_status()
+        return len(batch)
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        accounts = sum(pool.map(send, batches))
+    return accounts / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=300, help="single-account requests per run")
+    parser.add_argument("--batches", type=int, default=40, help="batches of 100 per throughput run")
+    parser.add_argument("--accounts", type=int, default=1500, help="demo accounts to draw requests from")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench_serving_") as tmp:
+        workdir = Path(tmp)
+        write_demo_data(workdir / "demo", accounts=args.accounts, months=12, seed=11)
+        tables, _ = load_tables(workdir / "demo")
+        indicators = compute_indicators(tables, AS_OF)
+        bodies = request_bodies(indicators)
+        uri = ensure_model(workdir, tables)
+        batches = [bodies[(i * 100) % (len(bodies) - 100):][:100] for i in range(args.batches)]
+
+        process, url = start_server(uri, workdir / "server.log", args.workers)
+        try:
+            for _ in range(20):  # warm-up: first calls import and compile lazily
+                httpx.post(f"{url}/score", json={"accounts": [bodies[0]]}, timeout=30)
+            p50s, p99s, rates = [], [], []
+            for run in range(args.runs):
+                times = np.array(latency_run(url, bodies, args.requests)) * 1000
+                p50s.append(float(np.percentile(times, 50)))
+                p99s.append(float(np.percentile(times, 99)))
+                rates.append(throughput_run(url, batches, concurrency=8))
+                print(f"run {run + 1}: p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms, "
+                      f"{rates[-1]:,.0f} accounts/s", flush=True)
+            server_mb = server_rss_mb(process)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+
+        # The same work in-process: the service class called directly.
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        from serving.service import CustomerHealth
+
+        service = CustomerHealth()
+        single = [AccountsRequest(accounts=[AccountIndicators(**b)]) for b in bodies[:200]]
+        batch_requests = [AccountsRequest(accounts=[AccountIndicators(**a) for a in b]) for b in batches]
+        for request in single[:20]:
+            service.score(request)
+        one_ms, batch_rate = [], []
+        for _ in range(args.runs):
+            times = []
+            for i in range(args.requests):
+                request = single[i % len(single)]
+                start = time.perf_counter()
+                service.score(request)
+                times.append(time.perf_counter() - start)
+            one_ms.append(float(np.percentile(np.array(times) * 1000, 50)))
+            start = time.perf_counter()
+            for request in batch_requests:
+                service.score(request)
+            batch_rate.append(sum(len(r.accounts) for r in batch_requests) / (time.perf_counter() - start))
+
+    p50, p99, rate = statistics.median(p50s), statistics.median(p99s), statistics.median(rates)
+    in_one, in_rate = statistics.median(one_ms), statistics.median(batch_rate)
+    own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print()
+    print(f"single account /score, concurrency 1: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+          f"(target p99 < 25 ms: {'met' if p99 < 25 else 'NOT met'})")
+    print(f"batches of 100, concurrency 8: {rate:,.0f} accounts/s "
+          f"(target >= 2,000: {'met' if rate >= 2000 else 'NOT met'})")
+    print(f"in-process, same work: one account {in_one:.1f} ms (HTTP p50 / in-process = "
+          f"{p50 / in_one:.2f}x), batches of 100 {in_rate:,.0f} accounts/s on one thread")
+    print(f"peak RSS: server with workers {server_mb:,.0f} MB (at the end), benchmark process "
+          f"{own_mb:,.0f} MB; medians of {args.runs} runs, {args.workers} server worker(s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,404 @@
+"""The customer-health HTTP service (BentoML 1.4): health scores and churn risk.
+
+One ``@bentoml.service`` class, :class:`CustomerHealth`, with typed APIs:
+
+* ``POST /health_score``: the deterministic scorecard only; works without a model;
+* ``POST /churn_risk``: the churn model's calibrated probability, band and drivers, with
+  the model's name, version and alias; 503 with the reason when no model is registered;
+* ``POST /score``: both for a batch of up to ``CUSTOMER_HEALTH_MAX_BATCH`` accounts
+  (default 1,000; past it the request is refused with 413 and the limit);
+* ``GET /model``: the loaded model, its metrics and the indicator schema.
+
+BentoML adds ``/livez``, ``/readyz`` (false until a model is loaded, through
+``__is_ready__``), ``/metrics`` and the OpenAPI document ``/docs.json``.
+
+Configuration comes from the environment, read once at start-up: ``CUSTOMER_HEALTH_MODEL_URI``
+(default ``models:/customer-health-churn@champion``), ``MLFLOW_TRACKING_URI``,
+``CUSTOMER_HEALTH_SCORECARD`` (a scorecard TOML; the default scorecard otherwise),
+``CUSTOMER_HEALTH_MAX_BATCH`` and ``CUSTOMER_HEALTH_WORKERS`` (processes, default 1). A new champion is picked up by restarting the service.
+
+The service is thin: it validates requests (``serving.schemas``), calls
+``features.scorecard`` and the model from ``models.registry``, and shapes the answers.
+Bad input is a 400 naming the field, an unavailable model a 503 with the reason: never a
+500 for anything a client sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from http import HTTPStatus
+from typing import Any
+
+import bentoml
+import pandas as pd
+from bentoml.exceptions import BadInput, BentoMLException, ServiceUnavailable
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from features.scorecard import load_scorecard, score_accounts
+from serving.schemas import (
+    CATEGORICAL_INDICATORS,
+    DEFAULT_MAX_BATCH,
+    INDICATOR_SPECS,
+    AccountScore,
+    AccountsRequest,
+    ChurnDriver,
+    ChurnRisk,
+    ChurnRiskResponse,
+    ErrorBody,
+    HealthDriver,
+    HealthScore,
+    HealthScoreResponse,
+    IndicatorInfo,
+    ModelInfo,
+    ModelRef,
+    ScoreResponse,
+    finite_or_none,
+    frame_from_accounts,
+)
+
+MODEL_URI_ENV = "CUSTOMER_HEALTH_MODEL_URI"
+SCORECARD_ENV = "CUSTOMER_HEALTH_SCORECARD"
+MAX_BATCH_ENV = "CUSTOMER_HEALTH_MAX_BATCH"
+WORKERS_ENV = "CUSTOMER_HEALTH_WORKERS"
+DEFAULT_MODEL_URI = "models:/customer-health-churn@champion"
+API_ROUTES = ("/health_score", "/churn_risk", "/score", "/model")
+
+
+class BatchTooLarge(BentoMLException):
+    """A request with more accounts than the service's batch limit (HTTP 413)."""
+
+    error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+def _positive_int(value: str | None, default: int, name: str, unit: str) -> int:
+    if value is None or not value.strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} must be a whole number of {unit} >= 1, got {value!r}")
+    return number
+
+
+def read_max_batch(value: str | None) -> int:
+    """The batch limit from ``CUSTOMER_HEALTH_MAX_BATCH`` (default 1,000).
+
+    Examples
+    --------
+    >>> read_max_batch(None), read_max_batch("250")
+    (1000, 250)
+    """
+    return _positive_int(value, DEFAULT_MAX_BATCH, MAX_BATCH_ENV, "accounts")
+
+
+def read_workers(value: str | None) -> int:
+    """Worker processes from ``CUSTOMER_HEALTH_WORKERS`` (default 1; each loads the model).
+
+    Examples
+    --------
+    >>> read_workers(None), read_workers("2")
+    (1, 2)
+    """
+    return _positive_int(value, 1, WORKERS_ENV, "processes")
+
+
+# --- error answers -------------------------------------------------------------------
+
+
+def _location(loc: list | tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+_HINTS = {
+    "extra_forbidden": "unknown field; /docs.json lists the accepted fields",
+    "finite_number": "NaN and infinity are not allowed; leave the field out when there is no data",
+    "json_invalid": "the body is not valid JSON",
+    "too_short": "send at least one account",
+}
+
+
+def describe_validation_errors(errors: list[dict[str, Any]]) -> tuple[str, str]:
+    """One line naming the fields and a full list, from pydantic's error dicts.
+
+    Examples
+    --------
+    >>> describe_validation_errors([{"type": "extra_forbidden", "loc": ["accounts", 0, "foo"],
+    ...                              "msg": "Extra inputs are not permitted"}])[0]
+    'invalid request: accounts[0].foo: Extra inputs are not permitted (unknown field; /docs.json lists the accepted fields)'
+    """
+    lines = []
+    for error in errors:
+        hint = _HINTS.get(error.get("type", ""))
+        line = f"{_location(error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        lines.append(f"{line} ({hint})" if hint else line)
+    head = "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5 else "")
+    return f"invalid request: {head}", "\n".join(lines)
+
+
+def _reshape_error(status: int, body: bytes) -> dict[str, Any] | None:
+    """BentoML's error bodies in the shape the OpenAPI document declares.
+
+    BentoML answers a request validation error with ``{"error", "detail": [...]}``, other
+    4xx with ``[{"error": ...}]`` and hides the message of 5xx; the document promises
+    ``{"error": str, "detail": str}``. The 503 of a missing model gets its reason back.
+    """
+    try:
+        parsed = json.loads(body or b"null")
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and isinstance(parsed.get("detail"), list):
+        error, detail = describe_validation_errors(parsed["detail"])
+        return {"error": error, "detail": detail}
+    if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) and "error" in parsed[0]:
+        return {"error": str(parsed[0]["error"])}
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        instance = bentoml.get_current_service()
+        reason = getattr(instance, "model_unavailable", None)
+        if reason:
+            return {"error": reason}
+    return None
+
+
+class ErrorBodyMiddleware:
+    """Rewrite error answers of the API routes to ``{"error", "detail"}`` (see above)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") not in API_ROUTES:
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                if message["status"] < 400:
+                    start["passthrough"] = True
+                    await send(message)
+                else:
+                    start.update(message)
+                return
+            if start.get("passthrough") or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            reshaped = _reshape_error(start["status"], body)
+            if reshaped is not None:
+                body = json.dumps(reshaped, ensure_ascii=False).encode()
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+
+# --- the service ---------------------------------------------------------------------
+
+info_app = FastAPI(title="customer-health", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+# BentoML reads the worker count when the class is declared, hence at import.
+@bentoml.service(name="customer_health", traffic={"timeout": 60},
+                 workers=read_workers(os.environ.get(WORKERS_ENV)))
+@bentoml.asgi_app(info_app, path="/")
+class CustomerHealth:
+    """Explained customer health scores and churn risk per account.
+
+    Health scores come from the deterministic scorecard and need no model; churn risk comes
+    from the registered champion model (``CUSTOMER_HEALTH_MODEL_URI``).
+    """
+
+    def __init__(self, *, model_uri: str | None = None, scorecard: str | None = None,
+                 max_batch: int | None = None) -> None:
+        self.model_uri = model_uri or os.environ.get(MODEL_URI_ENV) or DEFAULT_MODEL_URI
+        self.scorecard = load_scorecard(scorecard or os.environ.get(SCORECARD_ENV) or None)
+        self.max_batch = max_batch or read_max_batch(os.environ.get(MAX_BATCH_ENV))
+        self.model, self.model_unavailable = self._load_model(self.model_uri)
+
+    @staticmethod
+    def _load_model(uri: str) -> tuple[Any, str | None]:
+        from mlflow.exceptions import MlflowException
+
+        from models.registry import NoModelError, load_model
+
+        try:
+            return load_model(uri), None
+        except NoModelError as exc:
+            reason = str(exc)
+        except MlflowException as exc:  # registry unreachable or the URI malformed
+            reason = f"the model registry could not serve {uri}: {exc.message}"
+        return None, (
+            f"no churn model is loaded: {reason}. Restart the service once a model is "
+            "registered; /health_score works meanwhile."
+        )
+
+    def __is_ready__(self) -> bool:
+        """Ready once a churn model is loaded (the scorecard alone is not enough)."""
+        return self.model is not None
+
+    # --- helpers shaping requests and answers --------------------------------------
+
+    def _frame(self, request: AccountsRequest) -> tuple[pd.DataFrame, pd.Series]:
+        accounts = request.accounts
+        if len(accounts) > self.max_batch:
+            raise BatchTooLarge(
+                f"accounts: a batch of {len(accounts)} accounts is over this service's limit of "
+                f"{self.max_batch} accounts per request; split it into smaller batches"
+            )
+        ids = pd.Index([a.account_id for a in accounts])
+        if ids.has_duplicates:
+            repeated = sorted(set(ids[ids.duplicated()]))[:5]
+            raise BadInput(
+                f"accounts: account_id {', '.join(map(repr, repeated))} appears more than once; "
+                "send each account once per request"
+            )
+        frame = frame_from_accounts(accounts)
+        previous = pd.Series([a.previous_score for a in accounts], index=frame.index, dtype="float64")
+        return frame, previous
+
+    def _health(self, frame: pd.DataFrame, previous: pd.Series) -> list[dict[str, Any]]:
+        scored = score_accounts(frame, self.scorecard, previous=previous)
+        groups = [c for c in scored.columns if c.startswith("group_")]
+        measures = [c for c in scored.columns if c.startswith("measure_")]
+        answers = []
+        for account, row in zip(scored.index, scored.itertuples(index=False)):
+            values = row._asdict()
+            answers.append({
+                "account_id": account,
+                "health_score": finite_or_none(values["health_score"]),
+                "health_band": values["health_band"],
+                "health_color": values["health_color"],
+                "health_coverage": float(values["health_coverage"]),
+                "health_trend": values["health_trend"],
+                "health_delta": finite_or_none(values["health_delta"]),
+                "groups": {c[len("group_"):]: finite_or_none(values[c]) for c in groups},
+                "measures": {c[len("measure_"):]: finite_or_none(values[c]) for c in measures},
+                "drivers": [
+                    HealthDriver(**{k: finite_or_none(v) for k, v in d.items()})
+                    for d in values["health_drivers"]
+                ],
+            })
+        return answers
+
+    def _require_model(self) -> Any:
+        if self.model is None:
+            raise ServiceUnavailable(self.model_unavailable)
+        return self.model
+
+    def _churn(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
+        predicted = self._require_model().predict(frame)
+        return [
+            {
+                "account_id": account,
+                "churn_probability": float(row.churn_probability),
+                "risk_band": row.risk_band,
+                "top_drivers": [
+                    ChurnDriver(**{k: finite_or_none(v) for k, v in d.items()})
+                    for d in row.top_drivers
+                ],
+            }
+            for account, row in zip(predicted.index, predicted.itertuples(index=False))
+        ]
+
+    def _model_ref(self) -> ModelRef:
+        model = self._require_model()
+        return ModelRef(name=model.name, version=str(model.version), alias=model.alias, uri=model.uri)
+
+    # --- the APIs --------------------------------------------------------------------
+
+    @bentoml.api(route="/health_score")
+    def health_score(self, request: AccountsRequest, /) -> HealthScoreResponse:
+        """Health score 0-100, band, coverage, group and measure scores, the measures that
+        cost the most points in words, and the trend against `previous_score`. Needs no model."""
+        frame, previous = self._frame(request)
+        return HealthScoreResponse(accounts=[HealthScore(**a) for a in self._health(frame, previous)])
+
+    @bentoml.api(route="/churn_risk")
+    def churn_risk(self, request: AccountsRequest, /) -> ChurnRiskResponse:
+        """Calibrated churn probability, risk band and top drivers per account, with the
+        model's name, version and alias. 503 when no model is registered."""
+        frame, _ = self._frame(request)
+        model = self._model_ref()
+        return ChurnRiskResponse(model=model, accounts=[ChurnRisk(**a) for a in self._churn(frame)])
+
+    @bentoml.api(route="/score")
+    def score(self, request: AccountsRequest, /) -> ScoreResponse:
+        """Health score and churn risk together for a batch of accounts (up to the service's
+        limit, 1,000 by default; 413 past it). Without a model the churn fields are null and
+        `churn_unavailable` says why."""
+        frame, previous = self._frame(request)
+        health = self._health(frame, previous)
+        if self.model is None:
+            empty = {"churn_probability": None, "risk_band": None, "top_drivers": None}
+            return ScoreResponse(model=None, churn_unavailable=self.model_unavailable,
+                                 accounts=[AccountScore(**h, **empty) for h in health])
+        churn = self._churn(frame)
+        return ScoreResponse(
+            model=self._model_ref(), churn_unavailable=None,
+            accounts=[AccountScore(**h, **{k: v for k, v in c.items() if k != "account_id"})
+                      for h, c in zip(health, churn)],
+        )
+
+    def model_info(self) -> ModelInfo:
+        """The loaded model, its training date and metrics, and the indicator schema.
+
+        Raises
+        ------
+        ServiceUnavailable
+            When no model is loaded.
+        """
+        model = self._require_model()
+        features = list(model.feature_names)
+        used_by_scorecard = set(self.scorecard.indicator_names())
+        indicators = [
+            IndicatorInfo(
+                name=name, type="category", group="account" if name != "nps_category_latest"
+                else "satisfaction", description=f"{name} (a label)", minimum=None, maximum=None,
+                used_by_model=name in features, used_by_scorecard=name in used_by_scorecard,
+            )
+            for name in CATEGORICAL_INDICATORS
+        ] + [
+            IndicatorInfo(
+                name=name, type="number", group=spec.group, description=spec.description,
+                minimum=spec.ge, maximum=spec.le, used_by_model=name in features,
+                used_by_scorecard=name in used_by_scorecard,
+            )
+            for name, spec in INDICATOR_SPECS.items()
+        ]
+        trained = model.trained_at
+        return ModelInfo(
+            name=model.name, version=str(model.version), alias=model.alias, uri=model.uri,
+            run_id=model.run_id,
+            trained_at=trained.isoformat() if hasattr(trained, "isoformat") else finite_or_none(trained),
+            metrics={str(k): finite_or_none(v) for k, v in (model.metrics or {}).items()},
+            feature_names=features, indicators=indicators,
+        )
+
+    @info_app.get(
+        "/model", response_model=ModelInfo, tags=["Service APIs"],
+        summary="The loaded model, its metrics and the indicator schema",
+        responses={503: {"model": ErrorBody, "description": "No model is loaded."}},
+    )
+    def get_model(self):  # noqa: ANN201 - FastAPI reads response_model, not the annotation
+        """`GET /model`: the loaded model's version, training date, metrics and indicator
+        schema; 503 with the reason when no model is loaded."""
+        try:
+            return self.model_info()
+        except ServiceUnavailable as exc:
+            return JSONResponse({"error": str(exc)}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
+
+
+CustomerHealth.add_asgi_middleware(ErrorBodyMiddleware)

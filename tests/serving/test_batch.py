@@ -1,0 +1,290 @@
+"""The batch scoring job: rows, metadata, atomic writes, idempotence and the alert rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from features.contract import DataContractError
+from features.indicators import active_accounts
+from serving.alerts import AlertInputError, find_alerts
+from serving.batch import (
+    BatchInputError,
+    output_paths,
+    read_metadata,
+    read_scores,
+    run_batch,
+)
+
+BANDS = ["red", "yellow", "green"]
+
+
+@pytest.fixture(scope="module")
+def first_run(as_of, store, tmp_path_factory):
+    """One scoring run with the session's champion, shared by the read-only tests."""
+    out = tmp_path_factory.mktemp("batch_first") / "scores.parquet"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store.uri)
+        result = run_batch(store.demo, as_of, out)
+    return result
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+# --- what a run writes ---------------------------------------------------------------
+
+
+def test_one_row_per_active_account_with_health_and_churn(as_of, first_run, serving_demo_tables):
+    scores = pd.read_parquet(first_run.paths["scores"])
+    expected = sorted(active_accounts(serving_demo_tables.accounts, as_of))
+    assert scores["account_id"].tolist() == expected
+    assert scores["health_band"].notna().all()
+    assert scores["churn_probability"].between(0, 1).all()
+    assert set(scores["risk_band"]) <= {"high", "medium", "low"}
+    drivers = json.loads(scores["churn_drivers"].iloc[0])
+    assert drivers and {"indicator", "value", "contribution", "text"} <= set(drivers[0])
+
+
+def test_run_metadata_travels_in_parquet_and_in_the_sidecar(as_of, first_run):
+    stored = read_metadata(first_run.paths["scores"])
+    sidecar = json.loads(first_run.paths["metadata"].read_text())
+    assert stored == sidecar
+    assert sidecar["as_of"] == as_of.isoformat()
+    assert sidecar["model"]["name"] == "customer-health-churn"
+    assert sidecar["model"]["alias"] == "champion" and sidecar["model"]["version"]
+    assert len(sidecar["data_fingerprint"]) == 64
+    assert sidecar["package_version"] and sidecar["seconds"] > 0
+    assert sidecar["churn_unavailable"] is None
+
+
+def test_running_twice_on_the_same_inputs_gives_the_same_rows(as_of, first_run, registry, tmp_path):
+    again = run_batch(registry.demo, as_of, tmp_path / "again.parquet")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(first_run.paths["scores"]), pd.read_parquet(again.paths["scores"])
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(first_run.paths["alerts"]), pd.read_parquet(again.paths["alerts"])
+    )
+    assert again.metadata["data_fingerprint"] == first_run.metadata["data_fingerprint"]
+
+
+def test_batch_scores_equal_the_services_scores_for_the_same_accounts(first_run, registry, serving_indicators):
+    from serving.schemas import AccountIndicators, AccountsRequest, request_bodies
+    from serving.service import CustomerHealth
+
+    scores = pd.read_parquet(first_run.paths["scores"]).set_index("account_id")
+    bodies = request_bodies(serving_indicators.head(25))
+    answer = CustomerHealth().score(AccountsRequest(accounts=[AccountIndicators(**b) for b in bodies]))
+    for account in answer.accounts:
+        row = scores.loc[account.account_id]
+        if account.health_score is None:
+            assert np.isnan(row["health_score"])
+        else:
+            assert account.health_score == pytest.approx(row["health_score"], rel=1e-12)
+        assert account.health_band == row["health_band"]
+        assert account.churn_probability == pytest.approx(row["churn_probability"], rel=1e-9)
+        assert account.risk_band == row["risk_band"]
+
+
+def test_without_a_registered_model_scores_are_written_and_churn_is_null(as_of, serving_demo_folder, empty_registry, tmp_path):
+    result = run_batch(serving_demo_folder, as_of, tmp_path / "scores.csv")
+    scores = pd.read_csv(result.paths["scores"])
+    assert scores["health_score"].notna().any()
+    assert scores["churn_probability"].isna().all()
+    meta = json.loads(result.paths["metadata"].read_text())
+    assert meta["model"] is None and "no model registered" in meta["churn_unavailable"]
+    assert result.paths["alerts"].name == "scores.alerts.csv"
+
+
+# --- failures leave nothing behind ----------------------------------------------------
+
+
+def test_an_explicit_model_that_is_not_registered_stops_the_run_before_writing(as_of, registry, tmp_path):
+    from models.registry import NoModelError
+
+    with pytest.raises(NoModelError, match="no model at models:/customer-health-churn@nobody"):
+        run_batch(registry.demo, as_of, tmp_path / "scores.parquet",
+                  model_uri="models:/customer-health-churn@nobody")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_invalid_input_stops_the_run_before_anything_is_written(as_of, serving_demo_folder, empty_registry, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(serving_demo_folder, broken)
+    accounts = pd.read_csv(broken / "accounts.csv", dtype=str)
+    pd.concat([accounts, accounts.head(2)]).to_csv(broken / "accounts.csv", index=False)
+    out = tmp_path / "out"
+    with pytest.raises(DataContractError, match="accounts.account_id"):
+        run_batch(broken, as_of, out / "scores.parquet")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("failure", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_a_failure_mid_write_leaves_the_previous_files_and_no_partial_file(as_of, 
+    serving_demo_folder, empty_registry, tmp_path, monkeypatch, failure
+):
+    out = tmp_path / "scores.parquet"
+    run_batch(serving_demo_folder, as_of, out)
+    before = folder_files(tmp_path)
+
+    real_write_table = pq.write_table
+    calls = []
+
+    def write_then_fail(table, where, **kwargs):
+        # The scores file is written in full to its temporary file; the alerts file fails
+        # half-way, as a full disk or Ctrl-C would.
+        calls.append(where)
+        real_write_table(table, where, **kwargs)
+        if len(calls) == 2:
+            Path(where).write_bytes(Path(where).read_bytes()[:100])
+            raise failure
+
+    monkeypatch.setattr(pq, "write_table", write_then_fail)
+    with pytest.raises(type(failure)):
+        run_batch(serving_demo_folder, as_of + pd.Timedelta(days=30), out)
+    assert len(calls) == 2
+    assert folder_files(tmp_path) == before  # same files, same bytes, no temporary left
+
+
+def test_a_failed_first_run_leaves_no_file_at_all(as_of, serving_demo_folder, empty_registry, tmp_path, monkeypatch):
+    def failing_write(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1 partial")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        run_batch(serving_demo_folder, as_of, tmp_path / "scores.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- bad arguments -------------------------------------------------------------------
+
+
+def test_an_output_name_without_a_known_format_is_refused(as_of, serving_demo_folder, tmp_path):
+    with pytest.raises(BatchInputError, match="cannot tell the output format of scores.txt"):
+        run_batch(serving_demo_folder, as_of, tmp_path / "scores.txt")
+
+
+def test_an_as_of_that_is_not_a_date_is_refused(serving_demo_folder, tmp_path):
+    with pytest.raises(BatchInputError, match="as-of date 'yesterday' is not a date"):
+        run_batch(serving_demo_folder, "yesterday", tmp_path / "scores.parquet")
+
+
+def test_risk_rise_outside_0_1_is_refused(as_of, serving_demo_folder, tmp_path):
+    with pytest.raises(BatchInputError, match="--risk-rise must lie within 0-1"):
+        run_batch(serving_demo_folder, as_of, tmp_path / "scores.parquet", risk_rise=10)
+
+
+def test_a_previous_file_that_is_not_an_output_of_the_job_is_refused(tmp_path):
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"account_id": ["a"], "score": [1]}).to_csv(other, index=False)
+    with pytest.raises(BatchInputError, match=r"lack column\(s\) \['health_score', 'health_band'"):
+        read_scores(other)
+    with pytest.raises(BatchInputError, match="does not exist"):
+        read_scores(tmp_path / "missing.parquet")
+    (tmp_path / "scores.json").write_text("{}")
+    with pytest.raises(BatchInputError, match="scores.json is neither .parquet nor .csv"):
+        read_scores(tmp_path / "scores.json")
+
+
+def test_a_parquet_file_without_run_metadata_is_named(tmp_path):
+    path = tmp_path / "plain.parquet"
+    pd.DataFrame({"account_id": ["a"]}).to_parquet(path)
+    with pytest.raises(BatchInputError, match="plain.parquet carries no customer-health run metadata"):
+        read_metadata(path)
+
+
+def test_output_files_sit_next_to_each_other():
+    fmt, paths = output_paths("runs/2026-06-30.csv")
+    assert fmt == "csv"
+    assert paths["alerts"] == Path("runs/2026-06-30.alerts.csv")
+    assert paths["metadata"] == Path("runs/2026-06-30.csv.meta.json")
+
+
+# --- alerts --------------------------------------------------------------------------
+
+
+def test_alerts_compare_with_the_previous_run(as_of, serving_demo_folder, empty_registry, tmp_path):
+    earlier = run_batch(serving_demo_folder, as_of - pd.Timedelta(days=60), tmp_path / "earlier.parquet")
+    later = run_batch(serving_demo_folder, as_of, tmp_path / "later.parquet",
+                      previous=earlier.paths["scores"])
+    alerts = pd.read_parquet(later.paths["alerts"])
+    before = pd.read_parquet(earlier.paths["scores"]).set_index("account_id")["health_band"]
+    now = pd.read_parquet(later.paths["scores"]).set_index("account_id")
+    worse = alerts[alerts["rule"] == "band_worse"]
+    assert len(worse) > 0
+    for _, alert in worse.iterrows():
+        assert BANDS.index(now.loc[alert.account_id, "health_band"]) < BANDS.index(before[alert.account_id])
+        assert alert.reason == (f"health band fell from {before[alert.account_id]} to "
+                                f"{now.loc[alert.account_id, 'health_band']}")
+    red = alerts[alerts["rule"] == "entered_red"]
+    assert (now.loc[red["account_id"], "health_band"] == "red").all()
+    assert now["health_trend"].notna().any()
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["account_id", "health_score", "health_band", "churn_probability"])
+
+
+def test_a_band_that_got_worse_raises_an_alert_with_the_reason():
+    alerts = find_alerts(frame([("a", 60.0, "yellow", None), ("b", 90.0, "green", None)]),
+                         frame([("a", 80.0, "green", None), ("b", 70.0, "yellow", None)]),
+                         band_order=BANDS)
+    assert alerts[["account_id", "rule", "reason"]].values.tolist() == [
+        ["a", "band_worse", "health band fell from green to yellow"]
+    ]
+
+
+def test_crossing_into_red_raises_an_alert_only_when_the_account_was_not_red():
+    alerts = find_alerts(
+        frame([("a", 30.0, "red", None), ("b", 20.0, "red", None), ("c", 40.0, "red", None)]),
+        frame([("a", 60.0, "yellow", None), ("b", 25.0, "red", None)]),
+        band_order=BANDS,
+    )
+    red = alerts[alerts["rule"] == "entered_red"].set_index("account_id")["reason"]
+    assert red.to_dict() == {
+        "a": "crossed into red: score 30, was yellow",
+        "c": "in red (score 40); not in the previous run",
+    }
+
+
+def test_without_a_previous_run_every_red_account_is_on_the_list():
+    alerts = find_alerts(frame([("a", 30.0, "red", 0.5), ("b", 80.0, "green", 0.1)]), None,
+                         band_order=BANDS)
+    assert alerts[["account_id", "rule", "reason"]].values.tolist() == [
+        ["a", "entered_red", "in red (score 30); no previous run to compare"]
+    ]
+
+
+def test_churn_risk_rising_more_than_the_threshold_raises_an_alert():
+    now = frame([("a", 80.0, "green", 0.35), ("b", 80.0, "green", 0.30), ("c", 80.0, "green", 0.9)])
+    before = frame([("a", 80.0, "green", 0.20), ("b", 80.0, "green", 0.20), ("c", 80.0, "green", None)])
+    alerts = find_alerts(now, before, band_order=BANDS, risk_rise=0.10)
+    assert alerts[["account_id", "rule", "reason"]].values.tolist() == [
+        ["a", "risk_rose", "churn risk rose from 20% to 35% (+15 points, alert above +10)"]
+    ]  # b rose by exactly the threshold, c has no previous probability
+    assert find_alerts(now, before, band_order=BANDS, risk_rise=0.2).empty
+
+
+def test_accounts_with_insufficient_data_raise_no_band_alert():
+    alerts = find_alerts(frame([("a", None, "insufficient data", None)]),
+                         frame([("a", 90.0, "green", None)]), band_order=BANDS)
+    assert alerts.empty
+
+
+def test_alert_rules_refuse_frames_without_the_needed_columns():
+    with pytest.raises(AlertInputError, match=r"lacks column\(s\) \['churn_probability'\]"):
+        find_alerts(pd.DataFrame({"account_id": ["a"], "health_score": [1.0], "health_band": ["red"]}),
+                    None, band_order=BANDS)
+    with pytest.raises(ValueError, match="risk_rise must lie within 0-1"):
+        find_alerts(frame([]), None, band_order=BANDS, risk_rise=-0.1)
+    with pytest.raises(ValueError, match="band_order is empty"):
+        find_alerts(frame([]), None, band_order=[])

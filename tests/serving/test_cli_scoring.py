@@ -1,0 +1,95 @@
+"""`customer-health score` and `customer-health serve` from the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from serving.cli import app
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "220"}
+
+
+def test_score_help_shows_an_example_for_every_option():
+    result = runner.invoke(app, ["score", "--help"], env=WIDE)
+    assert result.exit_code == 0
+    for text in ("--as-of", "--previous", "--risk-rise", "--format", "--model", "--mapping",
+                 "customer-health score demo/ --as-of 2026-06-30 --out runs/2026-06-30.parquet"):
+        assert text in result.output
+
+
+def test_serve_help_shows_how_to_start_and_call_the_service():
+    result = runner.invoke(app, ["serve", "--help"], env=WIDE)
+    assert result.exit_code == 0
+    assert "customer-health serve --port 8080 --host 0.0.0.0" in result.output
+    assert "/health_score" in result.output
+
+
+def test_score_writes_the_files_and_prints_the_riskiest_accounts(registry, as_of, tmp_path):
+    out = tmp_path / "runs" / "scores.csv"
+    result = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
+                                 "--out", str(out)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "riskiest accounts" in result.output
+    assert "churn model: customer-health-churn v" in result.output
+    scores = pd.read_csv(out)
+    riskiest = scores.sort_values(["churn_probability", "account_id"], ascending=[False, True])
+    assert riskiest["account_id"].iloc[0] in result.output
+    assert (tmp_path / "runs" / "scores.alerts.csv").is_file()
+    meta = json.loads((tmp_path / "runs" / "scores.csv.meta.json").read_text())
+    assert meta["as_of"] == as_of.isoformat() and meta["format"] == "csv"
+
+
+def test_score_with_previous_and_format_option(registry, as_of, tmp_path):
+    first = tmp_path / "first.parquet"
+    assert runner.invoke(app, ["score", str(registry.demo), "--as-of", "2025-10-01",
+                               "--out", str(first)], env=WIDE).exit_code == 0
+    second = tmp_path / "second.data"
+    result = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
+                                 "--out", str(second), "--format", "parquet",
+                                 "--previous", str(first), "--risk-rise", "0.05"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(second)["health_trend"].notna().any()
+    assert (tmp_path / "second.alerts.parquet").is_file()
+
+
+def test_score_refuses_invalid_input_with_the_validation_report(serving_demo_folder, empty_registry, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(serving_demo_folder, broken)
+    accounts = pd.read_csv(broken / "accounts.csv", dtype=str)
+    accounts.loc[0, "signup_date"] = "not a date"
+    accounts.to_csv(broken / "accounts.csv", index=False)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["score", str(broken), "--as-of", "2025-12-01",
+                                 "--out", str(out / "scores.parquet")], env=WIDE)
+    assert result.exit_code == 2
+    assert "accounts.signup_date" in result.output and "not a date" in result.output
+    assert not out.exists()
+
+
+def test_score_with_a_model_that_is_not_registered_fails_clearly(registry, tmp_path):
+    result = runner.invoke(app, ["score", str(registry.demo), "--as-of", "2025-12-01",
+                                 "--out", str(tmp_path / "s.parquet"), "--model",
+                                 "models:/customer-health-churn@nobody"], env=WIDE)
+    assert result.exit_code == 1
+    assert "no model at models:/customer-health-churn@nobody" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_score_with_an_unusable_date_names_the_expected_form(serving_demo_folder, empty_registry, tmp_path):
+    result = runner.invoke(app, ["score", str(serving_demo_folder), "--as-of", "next tuesday",
+                                 "--out", str(tmp_path / "s.parquet")], env=WIDE)
+    assert result.exit_code == 1
+    assert "write it as YYYY-MM-DD" in result.output
+
+
+def test_serve_refuses_a_broken_scorecard_before_starting(tmp_path):
+    card = tmp_path / "card.toml"
+    card.write_text("min_coverage = 0.5\n")  # no groups, no measures
+    result = runner.invoke(app, ["serve", "--scorecard", str(card)], env=WIDE)
+    assert result.exit_code == 1
+    assert "card.toml" in result.output and "groups" in result.output

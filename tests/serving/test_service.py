@@ -1,0 +1,268 @@
+"""The service class called directly, and over HTTP in-process through its ASGI app."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bentoml.exceptions import BadInput, ServiceUnavailable
+from starlette.testclient import TestClient
+
+from features.scorecard import load_scorecard, score_accounts
+from serving.schemas import (
+    CATEGORICAL_INDICATORS,
+    NUMERIC_INDICATORS,
+    AccountIndicators,
+    AccountsRequest,
+    frame_from_accounts,
+    request_bodies,
+)
+from serving.service import BatchTooLarge, CustomerHealth, read_max_batch, read_workers
+
+ACCOUNT = {
+    "account_id": "A-1", "segment": "SMB", "csat_90d": 62.5, "sessions_30d": 14,
+    "active_days_30d": 9, "active_users_30d": 3, "days_since_last_activity": 2,
+    "tickets_90d": 3, "open_tickets": 1, "nps_latest": 6, "nps_mean_180d": 6.5,
+    "sessions_trend_30d": -30.0, "resolution_hours_median_90d": 30.0,
+}
+
+
+def request_of(*accounts: dict) -> AccountsRequest:
+    return AccountsRequest(accounts=[AccountIndicators(**a) for a in accounts])
+
+
+# --- the request schema ----------------------------------------------------------------
+
+
+def test_the_request_schema_accepts_exactly_the_documented_indicators(serving_indicators):
+    assert set(NUMERIC_INDICATORS) | set(CATEGORICAL_INDICATORS) == set(serving_indicators.columns)
+
+
+def test_real_indicators_fit_the_documented_ranges(serving_indicators):
+    AccountsRequest(accounts=[AccountIndicators(**row) for row in request_bodies(serving_indicators)])
+
+
+def test_batch_limit_and_worker_settings_must_be_positive_whole_numbers():
+    assert read_max_batch("5") == 5
+    with pytest.raises(ValueError, match="CUSTOMER_HEALTH_MAX_BATCH must be a whole number"):
+        read_max_batch("0")
+    with pytest.raises(ValueError, match="CUSTOMER_HEALTH_MAX_BATCH must be a whole number"):
+        read_max_batch("many")
+    with pytest.raises(ValueError, match="CUSTOMER_HEALTH_WORKERS must be a whole number of processes"):
+        read_workers("-1")
+
+
+# --- the class called directly -------------------------------------------------------
+
+
+def test_health_score_needs_no_model_and_matches_the_scorecard(empty_registry):
+    service = CustomerHealth()
+    answer = service.health_score(request_of(ACCOUNT, {**ACCOUNT, "account_id": "A-2", "csat_90d": 95.0}))
+    frame = frame_from_accounts(request_of(ACCOUNT).accounts)
+    expected = score_accounts(frame, load_scorecard())
+    first = answer.accounts[0]
+    assert first.account_id == "A-1"
+    assert first.health_score == pytest.approx(expected["health_score"].iloc[0])
+    assert first.health_band == expected["health_band"].iloc[0]
+    assert [d.text for d in first.drivers] == [d["text"] for d in expected["health_drivers"].iloc[0]]
+    assert answer.accounts[1].health_score > first.health_score  # better CSAT, better score
+
+
+def test_health_score_reports_the_trend_against_the_previous_score(empty_registry):
+    service = CustomerHealth()
+    now = service.health_score(request_of(ACCOUNT)).accounts[0].health_score
+    answer = service.health_score(request_of({**ACCOUNT, "previous_score": now + 20}))
+    assert answer.accounts[0].health_trend == "down"
+    assert answer.accounts[0].health_delta == pytest.approx(-20)
+
+
+def test_an_account_with_too_few_indicators_gets_no_score_and_says_so(empty_registry):
+    answer = CustomerHealth().health_score(request_of({"account_id": "bare", "csat_90d": 50.0}))
+    assert answer.accounts[0].health_score is None
+    assert answer.accounts[0].health_band == "insufficient data"
+
+
+def test_churn_risk_without_a_registered_model_is_unavailable_with_the_reason(empty_registry):
+    service = CustomerHealth()
+    assert service.__is_ready__() is False
+    with pytest.raises(ServiceUnavailable, match="no churn model is loaded: no model at .*customer-health train"):
+        service.churn_risk(request_of(ACCOUNT))
+    with pytest.raises(ServiceUnavailable, match="no churn model is loaded"):
+        service.model_info()
+
+
+def test_score_without_a_model_gives_health_and_says_why_churn_is_missing(empty_registry):
+    answer = CustomerHealth().score(request_of(ACCOUNT))
+    assert answer.model is None
+    assert "no churn model is loaded" in answer.churn_unavailable
+    assert answer.accounts[0].churn_probability is None
+    assert answer.accounts[0].health_score is not None
+
+
+def test_a_batch_over_the_limit_is_refused_naming_the_limit(empty_registry, monkeypatch):
+    monkeypatch.setenv("CUSTOMER_HEALTH_MAX_BATCH", "2")
+    service = CustomerHealth()
+    ids = [{**ACCOUNT, "account_id": f"A-{i}"} for i in range(3)]
+    with pytest.raises(BatchTooLarge, match="3 accounts is over this service's limit of 2"):
+        service.score(request_of(*ids))
+    assert len(service.score(request_of(*ids[:2])).accounts) == 2
+
+
+def test_an_account_sent_twice_is_refused(empty_registry):
+    with pytest.raises(BadInput, match="account_id 'A-1' appears more than once"):
+        CustomerHealth().health_score(request_of(ACCOUNT, ACCOUNT))
+
+
+def test_churn_risk_comes_from_the_champion_and_names_it(registry, serving_indicators):
+    service = CustomerHealth()
+    assert service.__is_ready__() is True
+    bodies = request_bodies(serving_indicators.head(5))
+    answer = service.churn_risk(request_of(*bodies))
+    assert answer.model.name == "customer-health-churn"
+    assert answer.model.alias == "champion"
+    assert answer.model.version == service.model.version
+    expected = service.model.predict(frame_from_accounts(request_of(*bodies).accounts))
+    got = [a.churn_probability for a in answer.accounts]
+    np.testing.assert_allclose(got, expected["churn_probability"].to_numpy())
+    assert all(a.risk_band in ("high", "medium", "low") and a.top_drivers for a in answer.accounts)
+
+
+def test_model_info_gives_version_training_date_metrics_and_indicator_schema(registry):
+    info = CustomerHealth().model_info()
+    assert info.alias == "champion" and info.trained_at and info.run_id
+    assert "test_roc_auc" in info.metrics
+    assert info.feature_names and set(info.feature_names) <= {i.name for i in info.indicators}
+    csat = next(i for i in info.indicators if i.name == "csat_90d")
+    assert (csat.minimum, csat.maximum, csat.used_by_scorecard) == (0, 100, True)
+
+
+# --- over HTTP, in-process -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def asgi_app():
+    # One app per process: BentoML registers its Prometheus metrics when the app is built.
+    return CustomerHealth.to_asgi()
+
+
+@pytest.fixture(scope="class")
+def client_without_model(asgi_app, empty_store_uri):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", empty_store_uri)
+        patch.setenv("CUSTOMER_HEALTH_MAX_BATCH", "5")
+        patch.delenv("CUSTOMER_HEALTH_MODEL_URI", raising=False)
+        # The service instance is created at start-up, in the lifespan of this client.
+        with TestClient(asgi_app, raise_server_exceptions=False) as client:
+            yield client
+
+
+@pytest.fixture(scope="class")
+def client_with_model(asgi_app, store):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store.uri)
+        patch.delenv("CUSTOMER_HEALTH_MODEL_URI", raising=False)
+        patch.delenv("CUSTOMER_HEALTH_MAX_BATCH", raising=False)
+        with TestClient(asgi_app, raise_server_exceptions=False) as client:
+            yield client
+
+
+class TestOverHttpWithoutModel:
+    """Each class starts the app once (class-scoped client), one after the other."""
+
+    def test_http_health_score_answers_without_a_model(self, client_without_model):
+        response = client_without_model.post("/health_score", json={"accounts": [ACCOUNT]})
+        assert response.status_code == 200
+        body = response.json()["accounts"][0]
+        assert 0 <= body["health_score"] <= 100 and body["drivers"]
+
+    @pytest.mark.parametrize(
+        ("account", "field", "problem"),
+        [
+            ({**ACCOUNT, "logins_30d": 3}, "accounts[0].logins_30d", "Extra inputs are not permitted"),
+            ({**ACCOUNT, "csat_90d": "high"}, "accounts[0].csat_90d", "valid number"),
+            ({**ACCOUNT, "sessions_30d": True}, "accounts[0].sessions_30d", "valid number"),
+            ({**ACCOUNT, "csat_90d": 140}, "accounts[0].csat_90d", "less than or equal to 100"),
+            ({**ACCOUNT, "nps_latest": 11}, "accounts[0].nps_latest", "less than or equal to 10"),
+            ({**ACCOUNT, "tickets_90d": -1}, "accounts[0].tickets_90d", "greater than or equal to 0"),
+            ({**ACCOUNT, "sentiment_latest": 1.5}, "accounts[0].sentiment_latest", "less than or equal to 1"),
+            ({**ACCOUNT, "account_id": ""}, "accounts[0].account_id", "at least 1 character"),
+            ({k: v for k, v in ACCOUNT.items() if k != "account_id"}, "accounts[0].account_id", "Field required"),
+            ({**ACCOUNT, "nps_category_latest": "fan"}, "accounts[0].nps_category_latest", "promoter"),
+        ],
+    )
+    def test_http_bad_input_is_a_400_naming_the_field(self, client_without_model, account, field, problem):
+        response = client_without_model.post("/score", json={"accounts": [account]})
+        assert response.status_code == 400
+        assert f"{field}: " in response.json()["error"] and problem in response.json()["error"]
+
+    @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+    def test_http_nan_and_infinity_are_a_400_naming_the_field(self, client_without_model, literal):
+        body = '{"accounts": [{"account_id": "A-1", "csat_90d": %s}]}' % literal
+        response = client_without_model.post(
+            "/health_score", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "accounts[0].csat_90d: Input should be a finite number" in response.json()["error"]
+
+    def test_http_empty_batch_and_missing_accounts_are_400(self, client_without_model):
+        empty = client_without_model.post("/health_score", json={"accounts": []})
+        assert empty.status_code == 400 and "accounts: List should have at least 1 item" in empty.json()["error"]
+        missing = client_without_model.post("/health_score", json={"acounts": [ACCOUNT]})
+        assert missing.status_code == 400
+        assert "accounts: Field required" in missing.json()["error"]
+        assert "acounts: Extra inputs are not permitted" in missing.json()["error"]
+
+    def test_http_a_body_that_is_not_json_is_a_400(self, client_without_model):
+        response = client_without_model.post(
+            "/health_score", content=b'{"accounts": [', headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400 and "not valid JSON" in response.json()["error"]
+
+    def test_http_a_batch_over_the_limit_is_a_413_naming_the_limit(self, client_without_model):
+        accounts = [{**ACCOUNT, "account_id": f"A-{i}"} for i in range(6)]
+        response = client_without_model.post("/score", json={"accounts": accounts})
+        assert response.status_code == 413
+        assert response.json() == {"error": (
+            "accounts: a batch of 6 accounts is over this service's limit of 5 accounts per "
+            "request; split it into smaller batches"
+        )}
+
+    def test_http_churn_risk_without_a_model_is_a_503_with_the_reason(self, client_without_model):
+        response = client_without_model.post("/churn_risk", json={"accounts": [ACCOUNT]})
+        assert response.status_code == 503
+        assert "no churn model is loaded" in response.json()["error"]
+        assert client_without_model.get("/model").status_code == 503
+        assert client_without_model.get("/readyz").status_code == 503
+        assert client_without_model.get("/livez").status_code == 200
+
+
+class TestOverHttpWithModel:
+    """The same app started again, now with the session's registry."""
+
+    def test_http_with_a_model_answers_churn_risk_and_is_ready(self, client_with_model, serving_indicators):
+        accounts = request_bodies(serving_indicators.head(3))
+        response = client_with_model.post("/churn_risk", json={"accounts": accounts})
+        assert response.status_code == 200
+        body = response.json()
+        assert body["model"]["alias"] == "champion" and body["model"]["name"] == "customer-health-churn"
+        assert [a["account_id"] for a in body["accounts"]] == [a["account_id"] for a in accounts]
+        assert client_with_model.get("/readyz").status_code == 200
+        both = client_with_model.post("/score", json={"accounts": accounts}).json()
+        assert [a["churn_probability"] for a in both["accounts"]] == [
+            a["churn_probability"] for a in body["accounts"]
+        ]
+        assert all(a["health_band"] for a in both["accounts"])
+
+    def test_http_get_model_describes_the_loaded_model(self, client_with_model):
+        response = client_with_model.get("/model")
+        assert response.status_code == 200
+        info = response.json()
+        assert info["alias"] == "champion" and info["feature_names"] and info["metrics"]
+
+    def test_openapi_document_describes_every_endpoint_with_field_descriptions(self, client_with_model):
+        document = client_with_model.get("/docs.json").json()
+        for path in ("/health_score", "/churn_risk", "/score"):
+            assert "post" in document["paths"][path]
+        assert "get" in document["paths"]["/model"]
+        account = document["components"]["schemas"]["AccountIndicators"]
+        assert account["additionalProperties"] is False
+        assert account["properties"]["csat_90d"]["description"]

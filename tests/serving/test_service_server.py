@@ -1,0 +1,172 @@
+"""The real server: ``customer-health serve`` (``bentoml serve``) on a free port.
+
+The model comes from a real MLflow registry (a copy of the session's SQLite store) found by
+its ``champion`` alias. The server is restarted once, after a new version became champion,
+to show that the new champion is picked up. Schemathesis fuzzes the OpenAPI document
+against the running server: no 5xx and no answer that breaks the document's schemas.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from serving.schemas import request_bodies
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 120
+# Per operation and mode: 3 POST operations x (valid + invalid) + GET /model, x 45 ~ 315 cases.
+FUZZ_EXAMPLES = 45
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """``customer-health serve`` on a free port, which runs ``bentoml serve``; its URL."""
+
+    def __init__(self, env: dict[str, str], log: Path, *options: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        command = [sys.executable, "-m", "serving.cli", "serve", "--port", str(self.port),
+                   "--host", "127.0.0.1", *options]
+        with open(log, "ab") as sink:
+            # A session of its own, so that stopping it stops BentoML's workers too.
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_until_alive()
+
+    def _wait_until_alive(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/livez", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"bentoml serve did not start in {START_TIMEOUT} s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server_store(store, tmp_path_factory):
+    """A copy of the session's registry that this module may change (new champion)."""
+    root = tmp_path_factory.mktemp("server_store")
+    shutil.copyfile(store.root / "mlflow.db", root / "mlflow.db")
+    return f"sqlite:///{root / 'mlflow.db'}", store
+
+
+@pytest.fixture(scope="module")
+def server_env(server_store, tmp_path_factory):
+    uri, _ = server_store
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_HEALTH_")}
+    env.update(MLFLOW_TRACKING_URI=uri, BENTOML_DO_NOT_TRACK="true",
+               BENTOML_HOME=str(tmp_path_factory.mktemp("bentoml_home")))
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(server_env, tmp_path_factory):
+    running = Server(server_env, tmp_path_factory.mktemp("server_log") / "bentoml.log",
+                     "--model", "models:/customer-health-churn@champion")
+    yield running
+    running.stop()
+
+
+def test_the_served_model_is_the_registry_champion_and_the_server_is_ready(server, server_store):
+    from mlflow import MlflowClient
+
+    uri, _ = server_store
+    champion = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
+        "customer-health-churn", "champion")
+    info = httpx.get(f"{server.url}/model", timeout=10).json()
+    assert info["version"] == str(champion.version) and info["alias"] == "champion"
+    assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+
+
+def test_the_server_scores_real_accounts_and_counts_requests(server, serving_indicators):
+    accounts = request_bodies(serving_indicators.head(20))
+    response = httpx.post(f"{server.url}/score", json={"accounts": accounts}, timeout=30)
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["accounts"]) == 20 and body["model"]["alias"] == "champion"
+    assert all(0 <= a["churn_probability"] <= 1 for a in body["accounts"])
+    bad = httpx.post(f"{server.url}/score", json={"accounts": [{"account_id": "x", "csat_90d": 101}]})
+    assert bad.status_code == 400 and "accounts[0].csat_90d" in bad.json()["error"]
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert metrics.status_code == 200 and 'endpoint="/score"' in metrics.text
+
+
+def test_fuzzing_the_openapi_document_finds_no_server_error_and_no_schema_violation(server):
+    schema = schemathesis.openapi.from_url(f"{server.url}/docs.json")
+    checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
+    cases = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path not in ("/health_score", "/churn_risk", "/score", "/model"):
+            continue
+        modes = [schemathesis.GenerationMode.POSITIVE]
+        if operation.method.upper() == "POST":  # GET /model has no input to make invalid
+            modes.append(schemathesis.GenerationMode.NEGATIVE)
+        for mode in modes:
+
+            @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def fuzz(case):
+                nonlocal cases
+                cases += 1
+                case.call_and_validate(base_url=server.url, checks=checks, timeout=30)
+
+            fuzz()
+    assert cases >= 200
+
+
+def test_a_new_champion_is_picked_up_after_a_restart(server, server_env, server_store, tmp_path_factory):
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri, store = server_store
+    before = httpx.get(f"{server.url}/model", timeout=10).json()["version"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mlflow.set_registry_uri(uri)
+    new = mlflow.register_model(store.model_uri, "customer-health-churn").version
+    client.set_registered_model_alias("customer-health-churn", "champion", new)
+    assert httpx.get(f"{server.url}/model", timeout=10).json()["version"] == before  # loaded once
+
+    server.stop()
+    restarted = Server(server_env, tmp_path_factory.mktemp("restart_log") / "bentoml.log")
+    try:
+        info = httpx.get(f"{restarted.url}/model", timeout=10).json()
+        assert info["version"] == str(new) != before
+    finally:
+        restarted.stop()
