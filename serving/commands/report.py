@@ -1,0 +1,100 @@
+"""``report`` and ``demo``: the HTML health report, and the whole flow in one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from serving.errors import UserError, report_errors
+
+REPORT_HELP = (
+    "Write the health report: one self-contained HTML file (no external scripts, fonts or "
+    "images; it opens offline and can be mailed as it is).\n\n"
+    "Sections: portfolio headline metrics with their trend (needs --metrics-from), the "
+    "distribution of health scores, bands by segment, the accounts at risk with their "
+    "drivers in words, the alerts, NPS / CSAT / comment tone over time (needs "
+    "--metrics-from) and the churn model's card. docs/report.md explains how to read each."
+)
+REPORT_EPILOG = (
+    "Examples:\n\n"
+    "  customer-health report demo/scores.parquet --metrics-from demo/data --out report.html\n\n"
+    "  customer-health report runs/2026-06-30.parquet --metrics-from exports/ --mapping mapping.toml "
+    "--model models:/customer-health-churn@champion --out report.html\n\n"
+    "SCORES is the output of `customer-health score`; its alerts file and metadata are read "
+    "from next to it. Without --model the card shows the model named in the scores' metadata."
+)
+DEMO_HELP = (
+    "Run the whole flow on demo data: generate and validate the tables, train and register "
+    "a churn model (comparing LightGBM, logistic regression and the health score), score "
+    "every active account as of the last day, write the alerts and the HTML report, and "
+    "print the riskiest accounts.\n\n"
+    "A second run reuses the demo data (same parameters) and a registered model trained on "
+    "the same data; --fresh redoes everything. The model store is MLFLOW_TRACKING_URI "
+    "(default ./mlflow.db)."
+)
+DEMO_EPILOG = (
+    "Examples:\n\n"
+    "  customer-health demo\n\n"
+    "  customer-health demo --out /tmp/demo --accounts 1000 --seed 3 --fresh\n\n"
+    "Then open demo/report.html, and browse the runs with "
+    "`mlflow ui --backend-store-uri sqlite:///mlflow.db`."
+)
+
+
+def report(
+    scores: Path = typer.Argument(..., help="Scores file written by `customer-health score` (.parquet or .csv)."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write."),
+    metrics_from: Path | None = typer.Option(
+        None, "--metrics-from", help="Folder of input tables: adds headline metrics and trends."
+    ),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", "-m", help="TOML mapping file for the --metrics-from folder."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Model for the model card (models:/NAME@ALIAS or models:/NAME/VERSION)."
+    ),
+    months: int = typer.Option(3, "--months", min=1, help="Length of the headline period in months."),
+) -> None:
+    """Write the self-contained HTML health report."""
+    from features.io import load_tables
+    from serving.report import ReportError, build_report
+
+    console = Console(highlight=False)
+    with report_errors():
+        tables = None
+        if metrics_from is not None:
+            if not metrics_from.is_dir():
+                raise UserError(f"--metrics-from {metrics_from} is not a folder of tables")
+            with console.status("reading and validating the tables"):
+                tables, _ = load_tables(metrics_from, mapping)
+        try:
+            with console.status("drawing the report"):
+                written = build_report(scores, tables=tables, model=model, out=out, months=months)
+        except ReportError as exc:
+            raise UserError(str(exc)) from None
+        console.print(f"wrote the report to {written} (open it in any browser)")
+
+
+def demo(
+    out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder for the demo's data, scores and report."),
+    accounts: int = typer.Option(3000, "--accounts", min=100, help="Number of demo accounts."),
+    months: int = typer.Option(18, "--months", min=9, help="Months of demo history."),
+    seed: int = typer.Option(7, "--seed", help="Seed of the demo data and the models."),
+    fresh: bool = typer.Option(False, "--fresh", help="Regenerate the data and retrain even if they exist."),
+) -> None:
+    """Run the whole flow on demo data."""
+    from serving.demo import DemoError, run_demo
+
+    with report_errors():
+        try:
+            run_demo(out, accounts=accounts, months=months, seed=seed, fresh=fresh, console=Console(highlight=False))
+        except DemoError as exc:
+            raise UserError(str(exc)) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` and ``demo`` to the CLI."""
+    app.command("report", help=REPORT_HELP, epilog=REPORT_EPILOG)(report)
+    app.command("demo", help=DEMO_HELP, epilog=DEMO_EPILOG)(demo)

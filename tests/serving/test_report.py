@@ -1,0 +1,277 @@
+"""The self-contained HTML report: serving/report.py and `customer-health report`."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.contract import Tables
+from features.io import load_tables
+from serving.cli import app
+from serving.report import (
+    REPORT_SECTIONS,
+    ReportError,
+    at_risk_accounts,
+    band_palette,
+    build_report,
+    driver_texts,
+    format_value,
+    headline_cards,
+    model_card,
+    read_scores,
+    sentiment_over_time,
+)
+
+from report_demo_flow import demo_run, tracking_env
+
+
+class _Page(HTMLParser):
+    """Sections, images and every URL-bearing attribute of an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.urls, self.scripts = [], [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("id"))
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        if tag == "script":
+            self.scripts += 1
+        for name in ("src", "href", "action", "poster", "data"):
+            if attrs.get(name):
+                self.urls.append(attrs[name])
+
+
+def _parse(path) -> tuple[_Page, str]:
+    html = path.read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(html)
+    return page, html
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return demo_run(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def tables(run) -> Tables:
+    return load_tables(run.out / "data")[0]
+
+
+@pytest.fixture(scope="module")
+def full_report(run, tables, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    build_report(run.result.scores_path, tables=tables, model=run.result.model_uri, out=out, tracking_uri=run.tracking_uri)
+    return _parse(out)
+
+
+def test_the_report_has_every_section_in_order(full_report):
+    page, _ = full_report
+    assert page.sections == list(REPORT_SECTIONS)
+
+
+def test_the_report_loads_nothing_from_outside_the_file(full_report):
+    page, html = full_report
+    external = [url for url in page.urls if not url.startswith(("data:", "#"))]
+    assert external == []
+    assert page.scripts == 0
+    assert "@import" not in html and "url(" not in html
+
+
+def test_every_plot_is_an_inline_png(full_report):
+    page, _ = full_report
+    assert len(page.images) >= 5  # distribution, segments, trends, reliability, churn by band
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_headline_metrics_show_values_trends_and_the_nps_breakdown(full_report):
+    _, html = full_report
+    for label in ("Net Promoter Score", "Customer satisfaction (CSAT)", "Churn rate", "Retention rate",
+                  "Ticket resolution time"):
+        assert label in html
+    assert re.search(r"margin of error ±\d+\.\d points \(95%\)", html)
+    assert re.search(r"promoters \d+% \(\d+\), passives \d+% \(\d+\), detractors \d+% \(\d+\)", html)
+    assert "vs the previous period" in html
+
+
+def test_the_at_risk_list_names_drivers_in_words(run, full_report):
+    _, html = full_report
+    scores = pd.read_parquet(run.result.scores_path)
+    riskiest = scores.sort_values("churn_probability", ascending=False).iloc[0]
+    assert f"<td>{riskiest['account_id']}</td>" in html
+    for text in driver_texts(riskiest["churn_drivers"]) + driver_texts(riskiest["health_drivers"]):
+        assert text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
+
+
+def test_the_model_card_shows_version_out_of_time_metrics_and_band_churn(run, full_report):
+    _, html = full_report
+    assert "Model customer-health-churn version 1 (champion), trained 20" in html
+    metrics = html.split('data-table="model-metrics"', 1)[1].split("</table>", 1)[0]
+    assert "ROC AUC" in metrics and "not logged by the trainer" not in metrics
+    auc = re.search(r"<td>ROC AUC</td>\s*<td class=\"num\">(0\.\d{3})</td>", metrics)
+    assert auc and 0.5 < float(auc.group(1)) <= 1.0
+    assert 'data-plot="model-reliability"' in html
+    assert 'data-plot="model-churn_rate_by_band"' in html
+    assert 'data-table="model-churn_rate_by_health_band"' in html
+    assert "the health score itself (100 − score)" in html
+
+
+def test_without_tables_the_metric_sections_say_why_instead_of_showing_zero(run, tmp_path):
+    out = build_report(run.result.scores_path, out=tmp_path / "r.html", tracking_uri=run.tracking_uri)
+    page, html = _parse(out)
+    assert page.sections == list(REPORT_SECTIONS)
+    assert html.count("n/a (portfolio metrics need the input tables: pass --metrics-from DIR)") == 2
+
+
+def test_an_undefined_metric_reads_n_a_with_its_reason_never_zero(run, tables, tmp_path):
+    without_surveys = Tables(accounts=tables.accounts, sessions=tables.sessions, tickets=tables.tickets)
+    out = build_report(run.result.scores_path, tables=without_surveys, out=tmp_path / "r.html",
+                       tracking_uri=run.tracking_uri)
+    html = out.read_text(encoding="utf-8")
+    for metric in ("nps", "csat", "ces"):
+        card = html.split(f'data-metric="{metric}"', 1)[1].split("data-metric=", 1)[0]
+        assert re.search(r'class="value na">n/a \([^)]*survey', card), card
+    resolution = html.split('data-metric="resolution_time"', 1)[1].split("</section>", 1)[0]
+    assert "hours" in resolution and "n/a" not in resolution.split("</div>", 2)[1]
+
+
+def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
+    scores = pd.read_parquet(run.result.scores_path)
+    csv = tmp_path / "scores.csv"
+    scores.to_csv(csv, index=False)
+    from_parquet = build_report(run.result.scores_path, out=tmp_path / "a.html", tracking_uri=run.tracking_uri)
+    from_csv = build_report(csv, out=tmp_path / "b.html", tracking_uri=run.tracking_uri)
+    table = re.compile(r'<table data-table="at-risk">.*?</table>', re.S)
+    assert table.search(from_parquet.read_text()).group(0) == table.search(from_csv.read_text()).group(0)
+
+
+def test_the_report_replaces_an_old_file_only_when_it_succeeded(tmp_path):
+    out = tmp_path / "report.html"
+    out.write_text("old report")
+    broken = tmp_path / "scores.parquet"
+    pd.DataFrame({"account_id": ["a"]}).to_parquet(broken)
+    with pytest.raises(ReportError, match=r"lacks column\(s\) \['health_score', 'health_band'\]"):
+        build_report(broken, out=out)
+    assert out.read_text() == "old report"
+    assert {p.name for p in tmp_path.iterdir()} == {"report.html", "scores.parquet"}  # no temp file left
+
+
+def test_a_missing_scores_file_is_refused_with_the_command_that_makes_one(tmp_path):
+    with pytest.raises(ReportError, match="does not exist; write one with `customer-health score"):
+        build_report(tmp_path / "nope.parquet", out=tmp_path / "r.html")
+
+
+def test_an_unknown_scores_format_is_refused(tmp_path):
+    path = tmp_path / "scores.xlsx"
+    path.write_text("x")
+    with pytest.raises(ReportError, match=r"unknown format '.xlsx'; use .parquet or .csv"):
+        read_scores(path)
+
+
+def test_a_model_uri_that_is_not_a_registry_uri_is_refused(run):
+    with pytest.raises(ReportError, match="use models:/NAME@ALIAS or models:/NAME/VERSION"):
+        model_card("runs:/abc/model", tracking_uri=run.tracking_uri)
+
+
+def test_an_unknown_model_gives_a_card_that_says_so(run):
+    card = model_card("models:/no-such-model@champion", tracking_uri=run.tracking_uri)
+    assert card.reason.startswith("model models:/no-such-model@champion not found in MLflow")
+
+
+def test_the_cli_writes_the_report_and_reads_the_model_from_the_scores_metadata(run, tmp_path):
+    out = tmp_path / "cli.html"
+    with tracking_env(run.tracking_uri):
+        outcome = CliRunner().invoke(
+            app, ["report", str(run.result.scores_path), "--metrics-from", str(run.out / "data"), "--out", str(out)]
+        )
+    assert outcome.exit_code == 0, outcome.output
+    html = out.read_text(encoding="utf-8")
+    assert "Model customer-health-churn version 1" in html
+    assert 'data-metric="nps"' in html
+
+
+def test_the_cli_reports_a_missing_scores_file_in_one_line(tmp_path):
+    outcome = CliRunner().invoke(app, ["report", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "r.html")])
+    assert outcome.exit_code == 1
+    assert "does not exist" in " ".join(outcome.output.split())
+    assert "Traceback" not in outcome.output
+
+
+# --- the pieces ------------------------------------------------------------------------
+
+
+def test_format_value_never_turns_an_undefined_figure_into_zero():
+    assert format_value(float("nan"), unit="%", reason="no answers") == "n/a (no answers)"
+    assert format_value(None) == "n/a (not available)"
+    assert format_value(0.0, unit="%") == "0.0%"
+    assert format_value(12.345, unit="hours", digits=1) == "12.3 hours"
+
+
+def test_a_rising_churn_rate_is_marked_worse_and_a_rising_nps_better():
+    cards = {c["key"]: c for c in headline_cards(
+        {"nps": {"value": 10.0}, "churn_rate": {"value": 5.0}},
+        {"nps": {"value": 4.0}, "churn_rate": {"value": 3.0}},
+    )}
+    assert cards["nps"]["trend_class"] == "better"
+    assert cards["churn_rate"]["trend_class"] == "worse"
+    assert cards["churn_rate"]["trend"] == "▲ +2.0 points vs the previous period"
+
+
+def test_a_previous_period_without_data_gives_no_comparison_and_says_why():
+    cards = {c["key"]: c for c in headline_cards(
+        {"csat": {"value": 80.0}}, {"csat": {"value": None, "reason": "no responses"}}
+    )}
+    assert cards["csat"]["trend"] == "no comparison: previous period n/a (no responses)"
+
+
+def test_driver_texts_read_lists_json_and_parquet_arrays():
+    drivers = [{"text": "CSAT 38% (poor ≤ 50%) cost 9.4 points"}, {"text": "no logins for 40 days"}]
+    assert driver_texts(drivers) == ["CSAT 38% (poor ≤ 50%) cost 9.4 points", "no logins for 40 days"]
+    assert driver_texts(np.array(drivers, dtype=object)) == driver_texts(drivers)
+    assert driver_texts(float("nan")) == []
+
+
+def test_bands_are_ordered_from_worst_to_best_with_their_own_colours():
+    scores = pd.DataFrame({
+        "health_score": [80.0, 10.0, 60.0, np.nan],
+        "health_band": ["good", "bad", "fair", "insufficient data"],
+        "health_color": ["#00ff00", "#ff0000", "#ffff00", "grey"],
+    })
+    assert band_palette(scores) == {"bad": "#ff0000", "fair": "#ffff00", "good": "#00ff00"}
+
+
+def test_the_at_risk_list_puts_the_highest_churn_risk_first_and_keeps_red_accounts():
+    scores = pd.DataFrame({
+        "account_id": ["a", "b", "c", "d"],
+        "health_score": [20.0, 90.0, 40.0, 70.0],
+        "health_band": ["red", "green", "red", "yellow"],
+        "churn_probability": [0.1, 0.8, 0.3, 0.05],
+    })
+    palette = {"red": "#f00", "yellow": "#ff0", "green": "#0f0"}
+    listed = at_risk_accounts(scores, palette, limit=2)
+    assert listed["account_id"].tolist() == ["b", "c", "a"]
+
+
+def test_comment_tone_over_time_leaves_out_unreadable_comments_instead_of_scoring_them_neutral():
+    surveys = pd.DataFrame({
+        "responded_at": pd.to_datetime(["2025-01-05", "2025-01-20", "2025-02-03", "2025-02-10"]),
+        "comment": ["Great support, thank you!", "الدعم الفني بطيء جداً", "Terrible, slow and broken.", None],
+    })
+    tone = sentiment_over_time(surveys, "2025-01-01", "2025-04-01")
+    assert tone.index.tolist() == list(pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]))
+    assert tone.loc["2025-01-01", "comments"] == 1 and tone.loc["2025-01-01", "unsupported"] == 1
+    assert tone.loc["2025-01-01", "polarity"] > 0.3
+    assert tone.loc["2025-02-01", "polarity"] < 0
+    assert np.isnan(tone.loc["2025-03-01", "polarity"])
