@@ -5,6 +5,8 @@ the scoring service call: a pure function of the validated :class:`~features.con
 and an ``as_of`` timestamp, returning one row per account active at ``as_of`` with the
 columns of ``docs/indicators.md`` (the names are fixed there and by
 :func:`indicator_columns`). Reading files is :mod:`features.io`'s job, not this module's.
+:func:`describe_indicator` and :func:`format_indicator_value` say how each column reads for
+a person (label, unit, good direction, "38%"), for driver texts and reports.
 
 Point in time
     Only what was known strictly before ``as_of`` is used. A ticket resolved (or first
@@ -27,7 +29,12 @@ Speed
 
 from __future__ import annotations
 
+import difflib
+import functools
+import math
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -84,6 +91,243 @@ def indicator_columns(windows: Iterable[int] = DEFAULT_WINDOWS) -> list[str]:
     for name, windowed in _LAYOUT:
         names += [f"{name}_{w}d" for w in windows] if windowed else [name]
     return names
+
+
+# --- labels and units for people -----------------------------------------------------
+# The one catalogue of how each indicator reads outside the code (driver texts, reports):
+# a label, a unit, which direction is good and a value format. Formats follow the
+# scorecard's convention (a Python format string with one field, as in a measure's
+# ``format`` key), so "38%" is written the same way in both places. docs/indicators.md
+# shows the same labels and units; tests/features/test_indicators.py checks they agree.
+
+
+@dataclass(frozen=True)
+class IndicatorLabel:
+    """How an indicator reads for a person.
+
+    Attributes
+    ----------
+    label : str
+        Name in plain words, window spelled out: ``"CSAT, last 90 days"``.
+    unit : str
+        ``"%"`` (0-100), ``"days"``, ``"hours"``, ``"minutes"``, ``"pages"``, ``"count"``,
+        ``"currency"`` (the currency of the data), a scale (``"0–10"``, ``"−1…1"``,
+        ``"CSAT scale"``), ``"yes/no"`` (1 / 0) or ``"category"`` (text); ``""`` for a column
+        outside the catalogue.
+    good_is : {"higher", "lower"} or None
+        Which direction is healthier; None when neither is (categories, counts of comments).
+    format : str or None
+        Python format string with one field for a number (the scorecard's convention, e.g.
+        ``"{:.0f}%"``); None for plain numbers (columns outside the catalogue).
+    """
+
+    label: str
+    unit: str
+    good_is: str | None
+    format: str | None = None
+
+
+# stem -> (label, unit, good_is, format). Windowed stems put "{window}" in the label
+# ("last 90 days"); the fixed trends name their own comparison.
+_CATALOGUE: dict[str, tuple[str, str, str | None, str]] = {
+    "segment": ("Segment", "category", None, "{}"),
+    "region": ("Region", "category", None, "{}"),
+    "plan": ("Plan", "category", None, "{}"),
+    "tenure_days": ("Tenure", "days", "higher", "{:,.0f} days"),
+    "mrr": ("Monthly recurring revenue", "currency", "higher", "{:,.0f}"),
+    # engagement
+    "active_days": ("Active days, {window}", "days", "higher", "{:,.0f}"),
+    "sessions": ("Sessions, {window}", "count", "higher", "{:,.0f}"),
+    "active_users": ("Active users, {window}", "count", "higher", "{:,.0f}"),
+    "pages_per_session": ("Pages per session, {window}", "pages", "higher", "{:,.1f}"),
+    "avg_session_minutes": ("Average session length, {window}", "minutes", "higher",
+                            "{:,.1f} min"),
+    "days_since_last_activity": ("Days since last activity", "days", "lower", "{:,.0f}"),
+    "sessions_trend_30d": ("Sessions trend, last 30 days vs the 30 before", "%", "higher",
+                           "{:+,.0f}%"),
+    # support
+    "tickets": ("Support tickets, {window}", "count", "lower", "{:,.0f}"),
+    "resolution_hours_mean": ("Mean resolution time, {window}", "hours", "lower", "{:,.1f} h"),
+    "resolution_hours_median": ("Median resolution time, {window}", "hours", "lower",
+                                "{:,.1f} h"),
+    "first_response_hours_mean": ("Mean first-response time, {window}", "hours", "lower",
+                                  "{:,.1f} h"),
+    "open_tickets": ("Open tickets", "count", "lower", "{:,.0f}"),
+    "open_ticket_age_days_max": ("Age of the oldest open ticket", "days", "lower",
+                                 "{:,.0f} days"),
+    "reopened_share": ("Reopened tickets, {window}", "%", "lower", "{:.0f}%"),
+    # satisfaction
+    "nps_latest": ("Latest NPS answer", "0–10", "higher", "{:.0f}"),
+    "nps_category_latest": ("Latest NPS category", "category", None, "{}"),
+    "nps_mean": ("Mean NPS answer, {window}", "0–10", "higher", "{:.1f}"),
+    "csat": ("CSAT, {window}", "%", "higher", "{:.0f}%"),
+    "csat_mean": ("Mean CSAT answer, {window}", "CSAT scale", "higher", "{:.1f}"),
+    "ces_mean": ("CES (higher = easier), {window}", "CES scale", "higher",
+                 "{:.1f}"),
+    # sentiment
+    "comments": ("Readable comments, {window}", "count", None, "{:,.0f}"),
+    "sentiment_mean": ("Comment sentiment, {window}", "−1…1", "higher", "{:+.2f}"),
+    "negative_comment_share": ("Negative comments, {window}", "%", "lower", "{:.0f}%"),
+    "unsupported_comment_share": ("Comments in unsupported languages, {window}", "%", None,
+                                  "{:.0f}%"),
+    "sentiment_latest": ("Latest comment sentiment", "−1…1", "higher", "{:+.2f}"),
+    "sentiment_trend_90d": ("Comment sentiment trend, last 90 days vs the 90 before", "−2…2",
+                            "higher", "{:+.2f}"),
+    # commercial
+    "orders": ("Orders, {window}", "count", "higher", "{:,.0f}"),
+    "repeat_purchase": ("Repeat purchase, {window}", "yes/no", "higher", "{:.0f}"),
+    "return_rate": ("Items returned, {window}", "%", "lower", "{:.0f}%"),
+    "revenue": ("Revenue, {window}", "currency", "higher", "{:,.0f}"),
+    "revenue_trend_90d": ("Revenue trend, last 90 days vs the 90 before", "%", "higher",
+                          "{:+,.0f}%"),
+    "clv": ("Customer lifetime value", "currency", "higher", "{:,.0f}"),
+}
+_WINDOWED_STEMS = frozenset(name for name, windowed in _LAYOUT if windowed)
+_WINDOW_SUFFIX = re.compile(r"^(?P<stem>[a-z_]+)_(?P<days>[0-9]+)d$")
+NO_DATA = "no data"
+
+
+def describe_indicator(name: str, *, strict: bool = True) -> IndicatorLabel:
+    """Label, unit, good direction and value format of an indicator column.
+
+    Windowed names work for any window (``sessions_7d`` is "Sessions, last 7 days").
+
+    Parameters
+    ----------
+    name : str
+        An indicator column of ``docs/indicators.md``, window expanded (``csat_90d``).
+    strict : bool
+        With False, a column outside the catalogue (a flat table's own column) is described
+        by its own name, no unit and no good direction, instead of raising.
+
+    Returns
+    -------
+    IndicatorLabel
+
+    Raises
+    ------
+    ValueError
+        When ``strict`` and ``name`` is not an indicator column; the message suggests close names.
+
+    Examples
+    --------
+    >>> describe_indicator("csat_90d")
+    IndicatorLabel(label='CSAT, last 90 days', unit='%', good_is='higher', format='{:.0f}%')
+    >>> describe_indicator("days_since_last_activity").label
+    'Days since last activity'
+    >>> describe_indicator("revenue_trend_90d").label
+    'Revenue trend, last 90 days vs the 90 before'
+    >>> describe_indicator("TotalCharges", strict=False)
+    IndicatorLabel(label='TotalCharges', unit='', good_is=None, format=None)
+    """
+    described = _catalogued(name) if isinstance(name, str) else None
+    if described is not None:
+        return described
+    if not strict:
+        return IndicatorLabel(str(name), "", None, None)
+    raise ValueError(_unknown_indicator_message(name))
+
+
+# Driver texts look the same few dozen names up for every account of a batch.
+@functools.lru_cache(maxsize=1024)
+def _catalogued(name: str) -> IndicatorLabel | None:
+    entry = _CATALOGUE.get(name) if name not in _WINDOWED_STEMS else None
+    window = None
+    if entry is None:
+        match = _WINDOW_SUFFIX.match(name)
+        if match and match["stem"] in _WINDOWED_STEMS and int(match["days"]) >= 1:
+            entry, window = _CATALOGUE[match["stem"]], int(match["days"])
+    if entry is None:
+        return None
+    label, unit, good_is, fmt = entry
+    if window is not None:
+        label = label.format(window="last day" if window == 1 else f"last {window} days")
+    return IndicatorLabel(label, unit, good_is, fmt)
+
+
+def _unknown_indicator_message(name: object) -> str:
+    known = indicator_columns()
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return (
+        f"{name!r} is not an indicator column of docs/indicators.md (windowed names end in "
+        f"the window, e.g. csat_90d){hint} Pass strict=False to describe a column of your "
+        "own table by its name"
+    )
+
+
+def format_indicator_value(name: str, value: object) -> str:
+    """An indicator value as a person reads it, in the indicator's unit.
+
+    Thousands separators, the indicator's decimals, "%" for percentages, "yes"/"no" for
+    1/0 flags, text values as they are, and "no data" for a missing value (None, NaN, NA),
+    never "nan". Columns outside the catalogue get whole numbers with thousands separators
+    or up to three significant digits.
+
+    Parameters
+    ----------
+    name : str
+        The indicator column (any name is accepted; see :func:`describe_indicator`).
+    value : number, str or None
+        The value as stored in the indicator table.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_indicator_value("csat_90d", 38.4)
+    '38%'
+    >>> format_indicator_value("mrr", 1970.0), format_indicator_value("clv", 41234.56)
+    ('1,970', '41,235')
+    >>> format_indicator_value("revenue_trend_90d", -35.2)
+    '-35%'
+    >>> format_indicator_value("sentiment_mean_90d", 0.2)
+    '+0.20'
+    >>> format_indicator_value("resolution_hours_median_30d", 18.25)
+    '18.2 h'
+    >>> format_indicator_value("repeat_purchase_180d", 0.0)
+    'no'
+    >>> format_indicator_value("segment", "SMB")
+    'SMB'
+    >>> format_indicator_value("csat_90d", float("nan")), format_indicator_value("segment", None)
+    ('no data', 'no data')
+    >>> [format_indicator_value("TotalCharges", v) for v in (29.85, 1889.5)]
+    ['29.9', '1,890']
+    """
+    if _is_missing(value):
+        return NO_DATA
+    if isinstance(value, str) or not _is_number(value):
+        return str(value)
+    number = float(value)
+    if math.isinf(number):
+        return "infinite" if number > 0 else "minus infinite"
+    described = describe_indicator(name, strict=False)
+    if described.unit == "yes/no" and number in (0.0, 1.0):
+        return "yes" if number == 1.0 else "no"
+    if described.format is None:
+        return _plain_number(number)
+    return described.format.format(number)
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _plain_number(number: float) -> str:
+    """Whole numbers (and anything from 100 up) with separators, smaller ones to 3 digits."""
+    if number == round(number) or abs(number) >= 100:
+        return f"{number:,.0f}"
+    return f"{number:.3g}"
 
 
 # --- input checks --------------------------------------------------------------------

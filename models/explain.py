@@ -1,10 +1,12 @@
 """Per-account explanations from LightGBM's own SHAP contributions (``pred_contrib``).
 
 Each contribution is in log-odds of churn, and per row they add up (with the bias term) to
-the model's raw score, so "raised risk by 0.12" means the indicator's value moved the
-account's churn log-odds up by 0.12 compared with an average account. Contributions explain
-the uncalibrated model; the calibration is strictly increasing, so a driver that raises the
-raw score also raises the calibrated probability.
+the model's raw score: a contribution of 0.12 means the indicator's value moved the
+account's churn log-odds up by 0.12 compared with an average account. Texts say it in words
+("CSAT, last 90 days is 38% — raises churn risk strongly") with a strength word from the
+size of the contribution (:func:`strength_word`); the number stays in the dicts.
+Contributions explain the uncalibrated model; the calibration is strictly increasing, so a
+driver that raises the raw score also raises the calibrated probability.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+
+from features.indicators import NO_DATA, describe_indicator, format_indicator_value
 
 DEFAULT_TOP = 3
 MIN_CONTRIBUTION = 1e-6
@@ -52,33 +56,59 @@ def contributions(model: Pipeline, X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=X.index, columns=list(encoded.columns) + ["bias"])
 
 
-def format_value(value) -> str:
-    """An indicator value as a short text: 3 significant digits, "missing" for no data.
+# How strongly a driver moved the risk, by |contribution| in log-odds (the SHAP scale):
+# below 0.25 the churn odds change by less than about 28% ("slightly"); from ln 2 = 0.69 up
+# the odds at least double or halve ("strongly"); in between no qualifier.
+SLIGHT_BELOW = 0.25
+STRONG_FROM = math.log(2)
+
+
+def strength_word(contribution: float) -> str:
+    """"slightly", "" or "strongly" for the size of a contribution in log-odds.
+
+    Thresholds: ``|c| < SLIGHT_BELOW`` (0.25) is slight, ``|c| >= STRONG_FROM`` (ln 2, the
+    churn odds doubled or halved) is strong.
 
     Examples
     --------
-    >>> format_value(38.0), format_value(0.123456), format_value(None), format_value("gold")
-    ('38', '0.123', 'missing', 'gold')
+    >>> strength_word(0.1), strength_word(-0.4), strength_word(0.75)
+    ('slightly', '', 'strongly')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "missing"
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return f"{float(value):.3g}"
-    return str(value)
+    size = abs(float(contribution))
+    if size < SLIGHT_BELOW:
+        return "slightly"
+    return "strongly" if size >= STRONG_FROM else ""
 
 
 def driver_text(indicator: str, value, contribution: float) -> str:
-    """One driver in words.
+    """One driver in words a customer-success manager reads: the value and what it did.
+
+    The indicator's label and unit come from :func:`features.indicators.describe_indicator`
+    (columns outside the catalogue, as in flat-table mode, keep their own name); the value is
+    written by :func:`features.indicators.format_indicator_value`; the strength word by
+    :func:`strength_word`.
 
     Examples
     --------
-    >>> driver_text("csat_90d", 38.0, 0.1234)
-    'csat_90d = 38 raised risk by 0.12'
+    >>> driver_text("csat_90d", 38.0, 0.9)
+    'CSAT, last 90 days is 38% — raises churn risk strongly'
+    >>> driver_text("sessions_30d", 3.0, 0.4)
+    'Sessions, last 30 days is 3 — raises churn risk'
+    >>> driver_text("segment", "SMB", 0.1)
+    'Segment is SMB — raises churn risk slightly'
     >>> driver_text("tenure_days", 900, -0.5)
-    'tenure_days = 900 lowered risk by 0.50'
+    'Tenure is 900 days — lowers churn risk'
+    >>> driver_text("csat_90d", None, 0.3)
+    'CSAT, last 90 days: no data — raises churn risk'
     """
-    direction = "raised" if contribution > 0 else "lowered"
-    return f"{indicator} = {format_value(value)} {direction} risk by {abs(contribution):.2f}"
+    label = describe_indicator(indicator, strict=False).label
+    shown = format_indicator_value(indicator, value)
+    direction = "raises" if contribution > 0 else "lowers"
+    effect = " ".join(w for w in (direction, "churn risk", strength_word(contribution)) if w)
+    if shown == NO_DATA:
+        # "is no data" reads badly; the missing value itself is what moved the risk.
+        return f"{label}: {NO_DATA} — {effect}"
+    return f"{label} is {shown} — {effect}"
 
 
 def top_drivers(model: Pipeline, X: pd.DataFrame, *, top: int = DEFAULT_TOP) -> list[list[dict]]:
@@ -96,9 +126,10 @@ def top_drivers(model: Pipeline, X: pd.DataFrame, *, top: int = DEFAULT_TOP) -> 
     Returns
     -------
     list of list of dict
-        Per row of ``X``: dicts ``{"indicator", "value", "contribution", "text"}`` sorted by
-        absolute contribution, largest first. ``value`` is the raw input value (None when
-        missing), ``contribution`` the SHAP value in log-odds.
+        Per row of ``X``: dicts ``{"indicator", "label", "value", "contribution", "text"}``
+        sorted by absolute contribution, largest first. ``label`` is the indicator in words,
+        ``value`` the raw input value (None when missing), ``contribution`` the SHAP value in
+        log-odds and ``text`` the sentence of :func:`driver_text`.
 
     Examples
     --------
@@ -108,8 +139,8 @@ def top_drivers(model: Pipeline, X: pd.DataFrame, *, top: int = DEFAULT_TOP) -> 
     >>> y = (X["csat_90d"] < 40).astype(int)
     >>> model = fit_lightgbm(X, y, params={"n_estimators": 30})
     >>> first = top_drivers(model, X.head(1), top=1)[0][0]
-    >>> first["indicator"], first["text"].startswith("csat_90d = ")
-    ('csat_90d', True)
+    >>> first["indicator"], first["label"], first["text"].startswith("CSAT, last 90 days is ")
+    ('csat_90d', 'CSAT, last 90 days', True)
     """
     contrib = contributions(model, X)
     features = list(contrib.columns[:-1])
@@ -119,6 +150,7 @@ def top_drivers(model: Pipeline, X: pd.DataFrame, *, top: int = DEFAULT_TOP) -> 
     # argsort of -|c| with a stable sort: ties keep the column order, so output is repeatable.
     order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
     raw = X[features]
+    labels = [describe_indicator(name, strict=False).label for name in features]
     drivers = []
     for row, columns in enumerate(order):
         items = []
@@ -130,6 +162,7 @@ def top_drivers(model: Pipeline, X: pd.DataFrame, *, top: int = DEFAULT_TOP) -> 
             value = _plain(raw.iat[row, column])
             items.append({
                 "indicator": name,
+                "label": labels[column],
                 "value": value,
                 "contribution": contribution,
                 "text": driver_text(name, value, contribution),

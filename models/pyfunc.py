@@ -7,7 +7,8 @@ returns, indexed like its input:
 
 - ``churn_probability``: calibrated probability of churning within the horizon (0-1);
 - ``risk_band``: "high" / "medium" / "low" (cut-offs learned on the validation window);
-- ``top_drivers``: list of ``{"indicator", "value", "contribution", "text"}`` per account.
+- ``top_drivers``: list of ``{"indicator", "label", "value", "contribution", "text"}`` per
+  account (:func:`models.explain.top_drivers`).
 
 Extra input columns are ignored; missing indicator columns are an error naming them.
 """
@@ -15,8 +16,8 @@ Extra input columns are ignored; missing indicator columns are an error naming t
 from __future__ import annotations
 
 import importlib.metadata
-import warnings
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import mlflow.pyfunc
@@ -134,7 +135,14 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
             "top_drivers": top_drivers(self.pipeline, X, top=self.top) if len(X) else [],
         }, index=frame.index)
 
-    def predict(self, context, model_input, params=None):
+    # MLflow 3 reads these hints when the class is defined: a ``pd.DataFrame`` input hint is
+    # one it accepts without inferring a schema from it (the signature is given explicitly at
+    # logging) and without wrapping ``predict`` in type validation, so inputs still go through
+    # the signature's schema enforcement and arrive as a DataFrame. Without hints MLflow
+    # warns on every import of this module.
+    def predict(self, context: Any, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Probability, band and drivers for ``model_input`` (the pyfunc entry point)."""
         return self.predict_frame(pd.DataFrame(model_input))
 
 
@@ -164,17 +172,10 @@ def log_churn_model(model: ChurnModel, example: pd.DataFrame, *, name: str = "mo
     outputs = Schema([
         ColSpec("double", "churn_probability"),
         ColSpec("string", "risk_band"),
-        ColSpec(AnyType(), "top_drivers"),  # list of {indicator, value, contribution, text}
+        ColSpec(AnyType(), "top_drivers"),  # list of {indicator, label, value, contribution, text}
     ])
     signature = ModelSignature(inputs=inputs, outputs=outputs)
     package = Path(__file__).resolve().parent
-    with warnings.catch_warnings():
-        # The signature is given explicitly, so MLflow's hint to add type hints is noise.
-        warnings.filterwarnings("ignore", message=".*type hints.*", category=UserWarning)
-        return _log(model, signature, example, package, name)
-
-
-def _log(model, signature, example, package, name):
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=model,

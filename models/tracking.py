@@ -7,10 +7,14 @@ it, so nothing has to be started by hand.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,6 +22,119 @@ import mlflow
 
 DEFAULT_EXPERIMENT = "customer-health-churn"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Routine MLflow log lines a training run would otherwise print, by logger: (level, start of
+# the message). Each is silenced on purpose, and only that exact message:
+# - creating and migrating the SQLite store is what the first run in a folder always does;
+# - the CloudPickle warning is about pickled models in general: ours is pickled, as every
+#   fitted scikit-learn/LightGBM pipeline is, and is only loaded from our own registry;
+#   "models from code" would still pickle the pipeline as an artifact;
+# - validating the input example against the signature is a check MLflow passes silently
+#   when it succeeds (a failure is still reported as a warning).
+_ROUTINE_MESSAGES = {
+    "mlflow.store.db.utils": (
+        (logging.INFO, "Creating initial MLflow database tables"),
+        (logging.INFO, "Updating database tables"),
+    ),
+    "mlflow.pyfunc": (
+        (logging.WARNING, "Passing a Python object as `python_model` causes it to be serialized"),
+        (logging.INFO, "Validating input example against model signature"),
+    ),
+}
+
+
+class _DropRoutineMessages(logging.Filter):
+    """Drops the records of one logger whose level and message start match a routine line."""
+
+    def __init__(self, routine: tuple[tuple[int, str], ...]):
+        super().__init__()
+        self.routine = routine
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(record.levelno == level and message.startswith(start)
+                       for level, start in self.routine)
+
+
+def quiet_mlflow_logs() -> None:
+    """Silence MLflow's routine log lines (:data:`_ROUTINE_MESSAGES`); other lines still show.
+
+    Idempotent: calling it again adds no second filter.
+
+    Examples
+    --------
+    >>> quiet_mlflow_logs(); quiet_mlflow_logs()
+    >>> sum(isinstance(f, _DropRoutineMessages) for f in logging.getLogger("mlflow.pyfunc").filters)
+    1
+    """
+    for name, routine in _ROUTINE_MESSAGES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropRoutineMessages) for f in logger.filters):
+            logger.addFilter(_DropRoutineMessages(routine))
+
+
+# What ``mlflow.register_model`` prints (to stderr, not through a logger) on every
+# registration; the trainer reports the version and its alias itself, with the reason.
+_REGISTRATION_LINES = (
+    "Successfully registered model ",
+    "Registered model ",  # "... already exists. Creating a new version of this model..."
+    "Created version ",
+)
+
+
+class _DropLines:
+    """A text stream forwarding every line to ``target`` except those starting with ``starts``."""
+
+    def __init__(self, target, starts: tuple[str, ...]):
+        self.target = target
+        self.starts = starts
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if not line.startswith(self.starts):
+                self.target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def close_pending(self) -> None:
+        if self.pending and not self.pending.startswith(self.starts):
+            self.target.write(self.pending)
+        self.pending = ""
+
+    def __getattr__(self, name):
+        # isatty, encoding, fileno ...: whatever the wrapped stream answers.
+        return getattr(self.target, name)
+
+
+@contextlib.contextmanager
+def quiet_registration_messages() -> Iterator[None]:
+    """Within the block, drop MLflow's "Successfully registered model ..." / "Created version
+    ..." lines from stderr; everything else written to stderr passes through unchanged.
+
+    Examples
+    --------
+    >>> import io, sys
+    >>> saved, sys.stderr = sys.stderr, io.StringIO()
+    >>> with quiet_registration_messages():
+    ...     print("Created version '3' of model 'm'.", file=sys.stderr)
+    ...     print("a real warning", file=sys.stderr)
+    >>> captured, sys.stderr = sys.stderr.getvalue(), saved
+    >>> captured
+    'a real warning\\n'
+    """
+    original = sys.stderr
+    filtered = _DropLines(original, _REGISTRATION_LINES)
+    sys.stderr = filtered
+    try:
+        yield
+    finally:
+        filtered.close_pending()
+        sys.stderr = original
 
 
 def tracking_uri() -> str:
@@ -68,6 +185,7 @@ def configure_mlflow(experiment: str | None = None) -> str:
     str
         The experiment id.
     """
+    quiet_mlflow_logs()
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -39,7 +39,7 @@ from models.explain import mean_absolute_contribution
 from models.flat_table import cross_validate, prepare_flat_table, read_flat_table
 from models.pyfunc import ChurnModel, band_thresholds, log_churn_model, risk_bands
 from models.registry import DEFAULT_MODEL_NAME, PromotionDecision, register_and_promote
-from models.tracking import configure_mlflow, log_provenance
+from models.tracking import configure_mlflow, log_provenance, quiet_registration_messages
 
 FLAT_MODEL_NAME = f"{DEFAULT_MODEL_NAME}-flat"
 CHOSEN = "lightgbm"
@@ -139,7 +139,11 @@ def _check_calibration(method: str) -> None:
 
 
 class _Steps:
-    """A rich progress display when a console is given, silent otherwise."""
+    """A rich progress display on a terminal console, silent otherwise.
+
+    In a log or a pipe a transient progress bar cannot be erased: it would leave a blank line
+    (or a frozen bar) per block, so it is shown only where it can disappear.
+    """
 
     def __init__(self, console=None, total: int = 1):
         self.console = console
@@ -148,7 +152,7 @@ class _Steps:
         self._task = None
 
     def __enter__(self):
-        if self.console is not None:
+        if self.console is not None and self.console.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
@@ -384,10 +388,11 @@ def train_from_training_set(
         steps.step("logging and registering the model")
         model = ChurnModel(lightgbm, calibrator, features, categorical, thresholds)
         info = log_churn_model(model, X_test.head(5))
-        decision = register_and_promote(
-            info.model_uri, run_id=run.info.run_id, candidate_auc=results[CHOSEN]["roc_auc"],
-            X_test=split.test, y_test=y_test, name=model_name, promote=promote,
-        )
+        with quiet_registration_messages():
+            decision = register_and_promote(
+                info.model_uri, run_id=run.info.run_id, candidate_auc=results[CHOSEN]["roc_auc"],
+                X_test=split.test, y_test=y_test, name=model_name, promote=promote,
+            )
     test_out = split.test[["account_id", "as_of", LABEL]].assign(churn_probability=probas[CHOSEN])
     return TrainingResult(
         run_id=run.info.run_id, experiment=experiment_name, model_uri=info.model_uri,
@@ -568,9 +573,10 @@ def _promote_flat(model_uri: str, run_id: str, cv_auc: float, table, *, name: st
             champion_cv = champion_run.data.metrics.get("test_roc_auc")
     except mlflow.exceptions.MlflowException:
         champion_cv = None
-    return register_and_promote(
-        model_uri, run_id=run_id, candidate_auc=cv_auc, X_test=table.X, y_test=table.y,
-        name=name, promote=promote, champion_auc=champion_cv,
-        comparison="cross-validated on the same table" if champion_cv is not None else None,
-    )
+    with quiet_registration_messages():
+        return register_and_promote(
+            model_uri, run_id=run_id, candidate_auc=cv_auc, X_test=table.X, y_test=table.y,
+            name=name, promote=promote, champion_auc=champion_cv,
+            comparison="cross-validated on the same table" if champion_cv is not None else None,
+        )
 

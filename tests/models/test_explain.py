@@ -1,13 +1,23 @@
-"""Per-account drivers from LightGBM's SHAP contributions."""
+"""Per-account drivers from LightGBM's SHAP contributions, in words a CSM reads."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from models.estimators import fit_lightgbm
-from models.explain import contributions, driver_text, mean_absolute_contribution, top_drivers
+from models.explain import (
+    SLIGHT_BELOW,
+    STRONG_FROM,
+    contributions,
+    driver_text,
+    mean_absolute_contribution,
+    strength_word,
+    top_drivers,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,31 +42,79 @@ def test_contributions_add_up_to_the_raw_log_odds(fitted):
     assert list(contrib.index) == list(X.index)
 
 
-def test_top_drivers_are_the_largest_contributions_named_in_indicator_terms(fitted):
+def test_top_drivers_are_the_largest_contributions_named_in_words(fitted):
     model, X = fitted
     risky = X[(X["csat_90d"] < 10) & (X["tenure_days"] > 500)].head(1)
     drivers = top_drivers(model, risky, top=2)[0]
-    assert drivers[0]["indicator"] == "csat_90d"
-    assert drivers[0]["contribution"] > 0
-    assert drivers[0]["text"].startswith(f"csat_90d = {risky['csat_90d'].iloc[0]:.3g} raised risk by")
+    first = drivers[0]
+    assert set(first) == {"indicator", "label", "value", "contribution", "text"}
+    assert first["indicator"] == "csat_90d"
+    assert first["label"] == "CSAT, last 90 days"
+    assert first["value"] == risky["csat_90d"].iloc[0]
+    assert first["contribution"] > 0
+    shown = f"{risky['csat_90d'].iloc[0]:.0f}%"
+    assert first["text"] == driver_text("csat_90d", first["value"], first["contribution"])
+    assert first["text"].startswith(f"CSAT, last 90 days is {shown} — raises churn risk")
     sizes = [abs(d["contribution"]) for d in drivers]
     assert sizes == sorted(sizes, reverse=True)
 
 
-def test_driver_values_are_plain_and_missing_values_say_so(fitted):
+def test_a_missing_value_reads_no_data_and_stays_none_in_the_dict(fitted):
     model, X = fitted
     row = X.head(1).copy()
     row["csat_90d"] = np.nan
     drivers = top_drivers(model, row, top=4)[0]
     by_name = {d["indicator"]: d for d in drivers}
     assert by_name["csat_90d"]["value"] is None
-    assert "csat_90d = missing" in by_name["csat_90d"]["text"]
+    assert by_name["csat_90d"]["text"].startswith("CSAT, last 90 days: no data — ")
+    assert all("nan" not in d["text"].lower() for d in drivers)
     assert all(isinstance(d["contribution"], float) for d in drivers)
 
 
-def test_driver_text_reads_as_a_sentence():
-    assert driver_text("open_tickets", 4, 0.5) == "open_tickets = 4 raised risk by 0.50"
-    assert driver_text("plan", "enterprise", -0.25) == "plan = enterprise lowered risk by 0.25"
+def test_a_column_outside_the_catalogue_keeps_its_own_name(fitted):
+    model, X = fitted
+    everything = top_drivers(model, X.head(50), top=4)
+    noise = [d for drivers in everything for d in drivers if d["indicator"] == "noise"]
+    assert noise, "the noise column should move some account's risk a little"
+    assert all(d["label"] == "noise" and d["text"].startswith("noise is ") for d in noise)
+
+
+def test_numeric_text_gives_the_value_in_its_unit_and_the_direction():
+    assert driver_text("csat_90d", 38.0, 0.9) == "CSAT, last 90 days is 38% — raises churn risk strongly"
+    assert driver_text("sessions_30d", 3.0, 0.4) == "Sessions, last 30 days is 3 — raises churn risk"
+    assert driver_text("mrr", 1970.0, -0.3) == "Monthly recurring revenue is 1,970 — lowers churn risk"
+    assert (driver_text("revenue_trend_90d", -35.2, 1.2)
+            == "Revenue trend, last 90 days vs the 90 before is -35% — raises churn risk strongly")
+
+
+def test_categorical_values_are_printed_as_they_are():
+    assert driver_text("segment", "SMB", 0.1) == "Segment is SMB — raises churn risk slightly"
+    assert driver_text("plan", "enterprise", -0.25) == "Plan is enterprise — lowers churn risk"
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), np.float64("nan"), pd.NA])
+def test_missing_values_read_no_data_never_nan(missing):
+    assert driver_text("days_since_last_activity", missing, 0.3) == (
+        "Days since last activity: no data — raises churn risk"
+    )
+
+
+@pytest.mark.parametrize(("contribution", "word"), [
+    (0.0, "slightly"),
+    (SLIGHT_BELOW - 1e-9, "slightly"),
+    (-(SLIGHT_BELOW - 1e-9), "slightly"),
+    (SLIGHT_BELOW, ""),
+    (STRONG_FROM - 1e-9, ""),
+    (STRONG_FROM, "strongly"),
+    (-5.0, "strongly"),
+])
+def test_the_strength_word_follows_the_documented_log_odds_thresholds(contribution, word):
+    assert strength_word(contribution) == word
+
+
+def test_strongly_means_the_churn_odds_at_least_double_or_halve():
+    assert math.exp(STRONG_FROM) == pytest.approx(2.0)
+    assert driver_text("open_tickets", 4, -math.log(2)) == "Open tickets is 4 — lowers churn risk strongly"
 
 
 def test_global_importance_ranks_the_informative_indicators_above_noise(fitted):

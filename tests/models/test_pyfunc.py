@@ -55,7 +55,7 @@ def test_the_model_returns_probability_band_and_drivers_indexed_like_the_input(t
     assert set(out["risk_band"]) <= {"high", "medium", "low"}
     first = out["top_drivers"].iloc[0]
     assert 1 <= len(first) <= 3
-    assert set(first[0]) == {"indicator", "value", "contribution", "text"}
+    assert set(first[0]) == {"indicator", "label", "value", "contribution", "text"}
     assert first[0]["indicator"] in ("csat_90d", "open_tickets", "plan")
 
 
