@@ -475,8 +475,10 @@ def test_only_three_drivers_are_given_and_measures_at_full_score_are_not_drivers
     indicators = pd.DataFrame(
         {name: [NAN] for name in DEFAULT_INDICATORS}, index=pd.Index(["a"], name="account_id")
     )
-    indicators[["active_days_30d", "days_since_last_activity", "active_users_30d"]] = [[0, 90, 0]]
-    indicators[["open_tickets", "csat_90d", "nps_mean_180d"]] = [[20, 100, 0]]
+    # Set through the measures, so the test follows the default's indicator windows.
+    reads = {m.name: m.indicator for m in card.measures}
+    indicators[[reads["active_days"], reads["recency"], reads["active_users"]]] = [[0, 90, 0]]
+    indicators[[reads["open_tickets"], reads["csat"], reads["nps"]]] = [[20, 100, 0]]
     drivers = score_accounts(indicators, card).loc["a", "health_drivers"]
     assert len(drivers) == 3
     lost = [d["points_lost"] for d in drivers]
@@ -982,17 +984,17 @@ def test_a_config_error_is_a_value_error():
 
 def worked_example(segment: str) -> pd.DataFrame:
     row = {
-        "active_days_30d": 9,
+        "active_days_90d": 14,
         "sessions_trend_30d": -35,
         "days_since_last_activity": 3,
-        "active_users_30d": 10,
+        "active_users_90d": 10,
         "resolution_hours_median_90d": 40,
         "open_tickets": 2,
         "reopened_share_90d": NAN,
         "nps_mean_180d": 6.5,
-        "csat_90d": 38,
-        "ces_mean_90d": NAN,
-        "sentiment_mean_90d": 0.0,
+        "csat_180d": 38,
+        "ces_mean_180d": NAN,
+        "sentiment_mean_180d": 0.0,
         "revenue_trend_90d": NAN,
         "return_rate_180d": NAN,
         "repeat_purchase_180d": NAN,
@@ -1006,27 +1008,33 @@ def test_the_worked_example_of_the_docs_gives_the_documented_numbers():
         worked_example("Mid-Market"), load_scorecard(), previous=pd.Series({"acme": 58.0})
     )
     row = out.loc["acme"]
-    assert row["group_engagement"] == pytest.approx(590 / 9)
+    assert row["measure_active_days"] == pytest.approx((14 - 3) / (36 - 3) * 100)
+    assert row["measure_recency"] == 100
+    assert row["group_engagement"] == pytest.approx(540 / 9)
     assert row["group_support"] == pytest.approx(55)
     assert row["group_satisfaction"] == pytest.approx(162.5 / 6)
     assert np.isnan(row["group_commercial"])
-    assert row["health_score"] == pytest.approx((35 * 590 / 9 + 20 * 55 + 25 * 162.5 / 6) / 80)
-    assert round(row["health_score"], 2) == 50.89
-    assert row["health_band"] == "yellow"
+    assert row["health_score"] == pytest.approx((35 * 540 / 9 + 20 * 55 + 25 * 162.5 / 6) / 80)
+    assert round(row["health_score"], 2) == 48.46
+    assert row["health_band"] == "red"
     assert row["health_coverage"] == pytest.approx(0.35 + 0.2 * 4 / 5 + 0.25 * 6 / 7)
-    assert (row["health_trend"], round(row["health_delta"], 1)) == ("down", -7.1)
+    assert round(row["health_coverage"], 3) == 0.724
+    assert (row["health_trend"], round(row["health_delta"], 1)) == ("down", -9.5)
     assert [d["text"] for d in row["health_drivers"]] == [
         "CSAT 38% (poor ≤ 50%) cost 10.4 points",
         "NPS answer (180d mean) 6.5 (poor ≤ 5.0) cost 9.8 points",
-        "Sessions trend (30d) -35% (poor ≤ -50%) cost 7.8 points",
+        "Active days (90d) 14 days (poor ≤ 3 days) cost 9.7 points",
     ]
 
 
 def test_the_worked_example_as_an_enterprise_account_uses_the_enterprise_overrides():
     row = score_accounts(worked_example("Enterprise"), load_scorecard()).loc["acme"]
     assert row["measure_active_users"] == pytest.approx((10 - 5) / (40 - 5) * 100)
-    engagement = (3 * 50 + 2 * 20 + 2 * 100 + 2 * 500 / 35) / 9
+    engagement = (3 * 100 / 3 + 2 * 20 + 2 * 100 + 2 * 500 / 35) / 9
+    assert round(engagement, 2) == 40.95
+    assert row["group_engagement"] == pytest.approx(engagement)
     assert row["health_score"] == pytest.approx((35 * engagement + 30 * 55 + 25 * 162.5 / 6) / 90)
+    assert round(row["health_score"], 2) == 41.78
 
 
 def test_a_scorecard_survives_pickling_for_worker_processes():
