@@ -30,6 +30,16 @@ TRAIN_EPILOG = (
     "./mlartifacts (browse with: mlflow ui --backend-store-uri sqlite:///mlflow.db)."
 )
 MODELS_HELP = "List registered churn model versions with their aliases and headline metrics."
+MODELS_EPILOG = (
+    "Example:\n\n"
+    "  customer-health models --name customer-health-churn"
+)
+EXPERIMENT_EPILOG = (
+    "Example:\n\n"
+    "  customer-health experiment demo/data --trials 20 --seed 0\n\n"
+    "Every trial is a nested MLflow run under one parent run; the same data, seed and code "
+    "give the same metrics."
+)
 EXPERIMENT_HELP = (
     "Search LightGBM hyperparameters (Optuna TPE with pruning, nested MLflow runs), retrain the "
     "best trial and offer it for promotion under the same rule as train."
@@ -105,16 +115,16 @@ def train(
     id_column: str | None = typer.Option(None, "--id", help="Flat table: the account id column."),
     positive: str | None = typer.Option(
         None, "--positive", help="Flat table: the label value meaning churned (inferred if omitted)."),
-    horizon: int | None = typer.Option(None, "--horizon", help="Label window in days [default: 90]."),
-    every: int | None = typer.Option(None, "--every", help="Days between observation dates [default: 30]."),
-    lead: int | None = typer.Option(None, "--lead", help="Days between observation and label window [default: 0]."),
+    horizon: int | None = typer.Option(None, "--horizon", help="Label window in days (default 90)."),
+    every: int | None = typer.Option(None, "--every", help="Days between observation dates (default 30)."),
+    lead: int | None = typer.Option(None, "--lead", help="Days between observation and label window (default 0)."),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     config: Path | None = typer.Option(
-        None, "--config", help="TOML with training options and a [lightgbm] table; options override it."),
+        None, "--config", help="TOML with training options and a \\[lightgbm] table; options override it."),
     mapping: Path | None = typer.Option(
         None, "--mapping", "-m", help="TOML mapping of your file and column names."),
     promote: bool = typer.Option(False, "--promote", help="Make the new version champion regardless."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed [default: 0]."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
 ) -> None:
     """Train the churn model and register it."""
     with report_errors():
@@ -236,14 +246,12 @@ def experiment(
         console = _console()
         console.print(f"best trial {result.best_trial}: validation ROC AUC "
                       f"{result.best_valid_auc:.4f} with {result.best_params}")
-        final = getattr(result, "final", None)
-        if final is not None and hasattr(final, "decision"):
-            print_comparison(console, final, title="best trial retrained: out-of-time test")
+        print_comparison(console, result.final, title="best trial retrained: out-of-time test")
         console.print(f"MLflow parent run {result.parent_run_id} in experiment {result.experiment!r}")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``train``, ``models`` and ``experiment`` to the CLI."""
     app.command("train", help=TRAIN_HELP, epilog=TRAIN_EPILOG)(train)
-    app.command("models", help=MODELS_HELP)(models)
-    app.command("experiment", help=EXPERIMENT_HELP)(experiment)
+    app.command("models", help=MODELS_HELP, epilog=MODELS_EPILOG)(models)
+    app.command("experiment", help=EXPERIMENT_HELP, epilog=EXPERIMENT_EPILOG)(experiment)
