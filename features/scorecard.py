@@ -958,23 +958,28 @@ def score_accounts(
         [b.color for b in scorecard.bands] + [scorecard.insufficient_color], dtype=object
     )
 
-    out = pd.DataFrame(index=indicators.index.copy())
-    out["health_score"] = health
-    out["health_band"] = labels[band_index]  # -1 picks the "insufficient data" entry
-    out["health_color"] = colors[band_index]
-    out["health_coverage"] = coverage
+    # All columns built first and the frame made in one go: assigning them one by one
+    # costs more than the scoring itself for a single account (the HTTP service's case).
+    index = indicators.index.copy()
     trend, delta = _trend(health, previous_scores, scorecard.trend_tolerance)
-    out["health_trend"] = pd.Series(trend, index=out.index, dtype=object)
-    out["health_delta"] = delta
+    columns: dict[str, object] = {
+        "health_score": health,
+        "health_band": labels[band_index],  # -1 picks the "insufficient data" entry
+        "health_color": colors[band_index],
+        "health_coverage": coverage,
+        "health_trend": pd.Series(trend, index=index, dtype=object),
+        "health_delta": delta,
+    }
     for g, name in enumerate(group_names):
-        out[f"group_{name}"] = group_scores[:, g]
+        columns[f"group_{name}"] = group_scores[:, g]
     for j, name in enumerate(measure_names):
-        out[f"measure_{name}"] = np.where(weights[:, j] > 0, scores[:, j], np.nan)
-    out["health_drivers"] = pd.Series(
+        columns[f"measure_{name}"] = np.where(weights[:, j] > 0, scores[:, j], np.nan)
+    columns["health_drivers"] = pd.Series(
         _drivers(points_lost, values, sufficient, card_of_row, cards, measure_names),
-        index=out.index,
+        index=index,
         dtype=object,
     )
+    out = pd.DataFrame(columns, index=index)
     return out
 
 

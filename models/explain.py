@@ -144,22 +144,61 @@ def top_drivers(model: Pipeline, X: pd.DataFrame, *, top: int = DEFAULT_TOP) -> 
     """
     contrib = contributions(model, X)
     features = list(contrib.columns[:-1])
-    values = contrib[features].to_numpy()
-    magnitude = np.abs(values)
+    return drivers_from_contributions(contrib[features].to_numpy(), features, X, top=top)
+
+
+def drivers_from_contributions(values: np.ndarray, features: list[str], raw, *,
+                               top: int = DEFAULT_TOP) -> list[list[dict]]:
+    """The drivers of :func:`top_drivers` from an already computed contribution matrix.
+
+    Parameters
+    ----------
+    values : ndarray of shape (rows, features)
+        SHAP contributions in log-odds, without the bias column.
+    features : list of str
+        The feature of each column of ``values``.
+    raw : DataFrame or dict of arrays
+        The raw feature values by feature name (``raw[name]``, one value per row).
+    top : int
+        Drivers per account.
+
+    Returns
+    -------
+    list of list of dict
+        As :func:`top_drivers`. Only the ``top`` largest per row are formatted: the ranking is
+        one ``argsort`` over the whole matrix.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"csat_90d": [38.0, 90.0], "tickets_90d": [2.0, np.nan]})
+    >>> contrib = np.array([[0.9, 0.1], [-0.3, 0.0]])
+    >>> drivers = drivers_from_contributions(contrib, list(raw.columns), raw, top=3)
+    >>> [d["text"] for d in drivers[0]]
+    ['CSAT, last 90 days is 38% — raises churn risk strongly', 'Support tickets, last 90 days is 2 — raises churn risk slightly']
+    >>> [d["indicator"] for d in drivers[1]]
+    ['csat_90d']
+    """
+    values = np.asarray(values, dtype="float64")
     k = min(top, len(features))
+    if k == 0 or len(values) == 0:
+        return [[] for _ in range(len(values))]
     # argsort of -|c| with a stable sort: ties keep the column order, so output is repeatable.
-    order = np.argsort(-magnitude, axis=1, kind="stable")[:, :k]
-    raw = X[features]
-    labels = [describe_indicator(name, strict=False).label for name in features]
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(values, order, axis=1)
+    keep = np.abs(chosen) >= MIN_CONTRIBUTION
+    # Only the columns that made someone's top k are read, each once as an array.
+    used = {int(c) for c in np.unique(order[keep])}
+    columns = {c: np.asarray(raw[features[c]]) for c in used}
+    labels = {c: describe_indicator(features[c], strict=False).label for c in used}
     drivers = []
-    for row, columns in enumerate(order):
+    for row in range(len(values)):
         items = []
-        for column in columns:
-            contribution = float(values[row, column])
-            if abs(contribution) < MIN_CONTRIBUTION:
+        for column, contribution, kept in zip(order[row].tolist(), chosen[row].tolist(),
+                                              keep[row].tolist()):
+            if not kept:
                 continue
             name = features[column]
-            value = _plain(raw.iat[row, column])
+            value = _plain(columns[column][row])
             items.append({
                 "indicator": name,
                 "label": labels[column],

@@ -171,6 +171,8 @@ class LoadedModel:
 
     ``predict(frame)`` returns ``churn_probability``, ``risk_band`` and ``top_drivers``
     indexed like ``frame``; integer indicator columns are accepted (cast to the logged types).
+    ``python_model`` is the unwrapped :class:`models.pyfunc.ChurnModel`, kept so the service
+    can call it without going through MLflow's input checks (see :meth:`predict`).
     """
 
     pyfunc: object = field(repr=False)
@@ -182,9 +184,31 @@ class LoadedModel:
     trained_at: datetime | None
     metrics: dict
     feature_names: list[str]
+    python_model: object = field(default=None, repr=False)
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        frame = self.pyfunc.unwrap_python_model().input_frame(frame)
+    def __post_init__(self) -> None:
+        if self.python_model is None:
+            self.python_model = self.pyfunc.unwrap_python_model()
+
+    def predict(self, frame: pd.DataFrame, *, validated: bool = False) -> pd.DataFrame:
+        """Churn probability, risk band and drivers for the indicator rows of ``frame``.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            Indicator columns (extra columns are ignored).
+        validated : bool
+            True when the caller has already checked every value against the indicator
+            schema (the HTTP service: its pydantic request models refuse unknown fields,
+            wrong types, NaN/infinity and out-of-range values before this is called). The
+            frame then goes straight to the model's own frame-level predict, skipping
+            MLflow's signature enforcement, which would only re-check column by column what
+            ``input_frame`` has just typed. False (the default, e.g. the batch job) keeps
+            the generic pyfunc path with MLflow's checks.
+        """
+        if validated:
+            return self.python_model.predict_frame(frame)  # types the input itself, once
+        frame = self.python_model.input_frame(frame)
         result = self.pyfunc.predict(frame)
         result.index = frame.index
         return result
@@ -254,6 +278,7 @@ def load_model(uri: str | None = None) -> LoadedModel:
         pyfunc=pyfunc, uri=uri, name=name, version=version, alias=alias, run_id=run_id,
         trained_at=trained_at, metrics=metrics,
         feature_names=list(getattr(python_model, "feature_columns", [])),
+        python_model=python_model,
     )
 
 

@@ -14,11 +14,14 @@ in the message.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from features.indicators import CATEGORICAL_COLUMNS, describe_indicator, indicator_columns
 
 DEFAULT_MAX_BATCH = 1000
 WINDOWS = (30, 90, 180)
@@ -71,97 +74,92 @@ class _Spec:
         )
 
 
-def _windowed(stem: str, meaning: str, example: float, *, group: str, ge=None, le=None,
-              le_is_window: bool = False) -> dict[str, _Spec]:
-    return {
-        f"{stem}_{w}d": _Spec(
-            f"{meaning} over the last {w} days.", example, ge=ge, le=w if le_is_window else le,
-            group=group,
-        )
-        for w in WINDOWS
-    }
+_WINDOW = "window"  # an upper bound equal to the indicator's window in days
+
+# What the schema adds to the indicator catalogue: per indicator (windowed ones by stem), its
+# group, an example value and the range a request is checked against (ge, le; None = open).
+# Labels, units and directions come from features.indicators.describe_indicator, the one
+# catalogue of how indicators read; the names and their order from indicator_columns.
+_RANGES: dict[str, tuple[str, float, float | None, float | str | None]] = {
+    "tenure_days": ("account", 412, 0, None),
+    "mrr": ("account", 1250.0, 0, None),
+    "active_days": ("engagement", 12, 0, _WINDOW),
+    "sessions": ("engagement", 40, 0, None),
+    "active_users": ("engagement", 5, 0, None),
+    "pages_per_session": ("engagement", 6.5, 0, None),
+    "avg_session_minutes": ("engagement", 11.2, 0, None),
+    "days_since_last_activity": ("engagement", 3, 0, None),
+    "sessions_trend_30d": ("engagement", -12.5, PERCENT_CHANGE_MIN, None),
+    "tickets": ("support", 2, 0, None),
+    "resolution_hours_mean": ("support", 18.0, 0, None),
+    "resolution_hours_median": ("support", 12.0, 0, None),
+    "first_response_hours_mean": ("support", 2.5, 0, None),
+    "open_tickets": ("support", 1, 0, None),
+    "open_ticket_age_days_max": ("support", 9, 0, None),
+    "reopened_share": ("support", 10.0, 0, 100),
+    "nps_latest": ("satisfaction", 8, 0, 10),
+    "nps_mean": ("satisfaction", 7.5, 0, 10),
+    "csat": ("satisfaction", 80.0, 0, 100),
+    "csat_mean": ("satisfaction", 4.1, 0, None),
+    "ces_mean": ("satisfaction", 3.9, 0, None),
+    "comments": ("sentiment", 3, 0, None),
+    "sentiment_mean": ("sentiment", 0.2, -1, 1),
+    "negative_comment_share": ("sentiment", 25.0, 0, 100),
+    "unsupported_comment_share": ("sentiment", 0.0, 0, 100),
+    "sentiment_latest": ("sentiment", 0.1, -1, 1),
+    "sentiment_trend_90d": ("sentiment", -0.05, -2, 2),
+    "orders": ("commercial", 4, 0, None),
+    "repeat_purchase": ("commercial", 1, 0, 1),
+    "return_rate": ("commercial", 5.0, 0, 100),
+    "revenue": ("commercial", 3200.0, 0, None),
+    "revenue_trend_90d": ("commercial", 8.0, PERCENT_CHANGE_MIN, None),
+    "clv": ("commercial", 41000.0, None, None),
+}
+# What the catalogue does not say: what leaving a field out means, and ranges worth words.
+_NOTES = {
+    "days_since_last_activity": "Leave it out when the account never had a session.",
+    "repeat_purchase": "Leave it out when the account placed no order.",
+    "clv": "May be negative (acquisition cost above the expected revenue).",
+    "sessions_trend_30d": "A percent change: -100 or more.",
+    "revenue_trend_90d": "A percent change: -100 or more.",
+}
+_UNITS = {"%": "percent", "currency": "in the data's currency", "count": "a count",
+          "yes/no": "1 = yes, 0 = no"}
+_DIRECTIONS = {"higher": "higher is healthier", "lower": "lower is healthier"}
+
+
+def _description(name: str, stem: str) -> str:
+    """The field's description from the indicator catalogue, plus its note if any.
+
+    Examples
+    --------
+    >>> _description("csat_90d", "csat")
+    'CSAT, last 90 days (percent; higher is healthier).'
+    """
+    about = describe_indicator(name)
+    details = [_UNITS.get(about.unit, about.unit), _DIRECTIONS.get(about.good_is, "")]
+    text = f"{about.label} ({'; '.join(d for d in details if d)})."
+    return f"{text} {_NOTES[stem]}" if stem in _NOTES else text
 
 
 def _indicator_specs() -> dict[str, _Spec]:
     """The numeric indicators of docs/indicators.md, in the document's order."""
-    specs: dict[str, _Spec] = {
-        "tenure_days": _Spec("Days from signup to the scoring date.", 412, ge=0, group="account"),
-        "mrr": _Spec("Monthly recurring revenue.", 1250.0, ge=0, group="account"),
-    }
-    specs |= _windowed("active_days", "Distinct days with a session", 12, ge=0,
-                       le_is_window=True, group="engagement")
-    specs |= _windowed("sessions", "Sessions started (a count)", 40, ge=0, group="engagement")
-    specs |= _windowed("active_users", "Distinct users with a session (a count)", 5, ge=0,
-                       group="engagement")
-    specs |= _windowed("pages_per_session", "Mean page views per session", 6.5, ge=0,
-                       group="engagement")
-    specs |= _windowed("avg_session_minutes", "Mean session duration in minutes", 11.2, ge=0,
-                       group="engagement")
-    specs["days_since_last_activity"] = _Spec(
-        "Days since the last session (omit when the account never had one).", 3, ge=0,
-        group="engagement",
-    )
-    specs["sessions_trend_30d"] = _Spec(
-        "Percent change of sessions, last 30 days against the 30 before (-100 or more).",
-        -12.5, ge=PERCENT_CHANGE_MIN, group="engagement",
-    )
-    specs |= _windowed("tickets", "Support tickets created (a count)", 2, ge=0, group="support")
-    specs |= _windowed("resolution_hours_mean", "Mean resolution time in hours of tickets resolved",
-                       18.0, ge=0, group="support")
-    specs |= _windowed("resolution_hours_median", "Median resolution time in hours of tickets resolved",
-                       12.0, ge=0, group="support")
-    specs |= _windowed("first_response_hours_mean", "Mean first-response time in hours",
-                       2.5, ge=0, group="support")
-    specs["open_tickets"] = _Spec("Tickets still open at the scoring date (a count).", 1, ge=0,
-                                  group="support")
-    specs["open_ticket_age_days_max"] = _Spec("Age in days of the oldest open ticket.", 9, ge=0,
-                                              group="support")
-    specs |= _windowed("reopened_share", "Percent (0-100) of tickets reopened at least once",
-                       10.0, ge=0, le=100, group="support")
-    specs["nps_latest"] = _Spec("Latest NPS answer, 0-10.", 8, ge=0, le=10, group="satisfaction")
-    specs |= _windowed("nps_mean", "Mean NPS answer (0-10)", 7.5, ge=0, le=10, group="satisfaction")
-    specs |= _windowed("csat", "Percent (0-100) of satisfied CSAT answers", 80.0, ge=0, le=100,
-                       group="satisfaction")
-    specs |= _windowed("csat_mean", "Mean CSAT answer on the configured CSAT scale", 4.1, ge=0,
-                       group="satisfaction")
-    specs |= _windowed("ces_mean", "Mean CES answer on the configured scale, higher = easier",
-                       3.9, ge=0, group="satisfaction")
-    specs |= _windowed("comments", "Comments the sentiment analyser could read (a count)", 3,
-                       ge=0, group="sentiment")
-    specs |= _windowed("sentiment_mean", "Mean polarity (-1...1) of readable comments", 0.2,
-                       ge=-1, le=1, group="sentiment")
-    specs |= _windowed("negative_comment_share",
-                       "Percent (0-100) of readable comments with polarity below -0.1", 25.0,
-                       ge=0, le=100, group="sentiment")
-    specs |= _windowed("unsupported_comment_share",
-                       "Percent (0-100) of comments in a language the analyser cannot read", 0.0,
-                       ge=0, le=100, group="sentiment")
-    specs["sentiment_latest"] = _Spec("Polarity (-1...1) of the latest readable comment.", 0.1,
-                                      ge=-1, le=1, group="sentiment")
-    specs["sentiment_trend_90d"] = _Spec(
-        "Mean polarity of the last 90 days minus the 90 before (-2...2).", -0.05, ge=-2, le=2,
-        group="sentiment",
-    )
-    specs |= _windowed("orders", "Orders placed (a count)", 4, ge=0, group="commercial")
-    specs |= _windowed("repeat_purchase", "1 with two or more orders, 0 with one (omit with none)",
-                       1, ge=0, le=1, group="commercial")
-    specs |= _windowed("return_rate", "Percent (0-100) of ordered items returned", 5.0, ge=0,
-                       le=100, group="commercial")
-    specs |= _windowed("revenue", "Sum of order amounts", 3200.0, ge=0, group="commercial")
-    specs["revenue_trend_90d"] = _Spec(
-        "Percent change of revenue, last 90 days against the 90 before (-100 or more).", 8.0,
-        ge=PERCENT_CHANGE_MIN, group="commercial",
-    )
-    specs["clv"] = _Spec(
-        "Customer lifetime value: mrr x 12 x expected lifetime years - acquisition cost "
-        "(may be negative).", 41000.0, group="commercial",
-    )
+    specs: dict[str, _Spec] = {}
+    for name in indicator_columns(WINDOWS):
+        if name in CATEGORICAL_COLUMNS:
+            continue
+        match = re.fullmatch(r"(?P<stem>[a-z_]+)_(?P<days>[0-9]+)d", name)
+        stem = match["stem"] if match and match["stem"] in _RANGES and name not in _RANGES else name
+        group, example, ge, le = _RANGES[stem]
+        if le == _WINDOW:
+            le = int(match["days"])
+        specs[name] = _Spec(_description(name, stem), example, ge=ge, le=le, group=group)
     return specs
 
 
 INDICATOR_SPECS: dict[str, _Spec] = _indicator_specs()
 NUMERIC_INDICATORS: tuple[str, ...] = tuple(INDICATOR_SPECS)
-CATEGORICAL_INDICATORS: tuple[str, ...] = ("segment", "region", "plan", "nps_category_latest")
+CATEGORICAL_INDICATORS: tuple[str, ...] = tuple(CATEGORICAL_COLUMNS)
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True,
                      json_schema_extra=_openapi_schema)
@@ -328,11 +326,18 @@ class HealthScore(_Model):
 class ChurnDriver(_Model):
     """An indicator that pushed the churn probability, in words."""
 
-    indicator: str = Field(examples=["days_since_last_activity"])
-    value: float | str | None = Field(examples=[21.0])
-    contribution: float = Field(description="Contribution to the model's score (log-odds scale).",
-                                examples=[0.42])
-    text: str = Field(examples=["21 days since the last activity raised the risk"])
+    indicator: str = Field(description="Indicator column (docs/indicators.md).",
+                           examples=["csat_90d"])
+    label: str = Field(description="The indicator in words.", examples=["CSAT, last 90 days"])
+    value: float | str | None = Field(description="The account's value; null for no data.",
+                                      examples=[38.0])
+    contribution: float = Field(
+        description="SHAP contribution to the model's score (log-odds of churn; positive "
+                    "raises the risk).",
+        examples=[0.91],
+    )
+    text: str = Field(description="The driver in words, with how strongly it moved the risk.",
+                      examples=["CSAT, last 90 days is 38% — raises churn risk strongly"])
 
 
 class ChurnRisk(_Model):

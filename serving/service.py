@@ -31,11 +31,13 @@ from http import HTTPStatus
 from typing import Any
 
 import bentoml
+import numpy as np
 import pandas as pd
 from bentoml.exceptions import BadInput, BentoMLException, ServiceUnavailable
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from features.indicators import describe_indicator
 from features.scorecard import load_scorecard, score_accounts
 from serving.schemas import (
     CATEGORICAL_INDICATORS,
@@ -205,6 +207,23 @@ class ErrorBodyMiddleware:
         await self.app(scope, receive, capture)
 
 
+def _floats_or_none(frame: pd.DataFrame, columns: list[str]) -> list[list[float | None]]:
+    """Rows of float ``columns`` as Python lists, NaN and infinity as None (JSON has neither).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"a": [1.5, float("nan")], "b": [2.0, float("inf")]})
+    >>> _floats_or_none(frame, ["a", "b"])
+    [[1.5, 2.0], [None, None]]
+    """
+    values = np.empty((len(frame), len(columns)), dtype="float64")
+    for j, column in enumerate(columns):  # column by column: no intermediate frame
+        values[:, j] = frame[column].to_numpy(dtype="float64", na_value=np.nan)
+    rows = values.astype(object)
+    rows[~np.isfinite(values)] = None
+    return rows.tolist()
+
+
 # --- the service ---------------------------------------------------------------------
 
 info_app = FastAPI(title="customer-health", docs_url=None, redoc_url=None, openapi_url=None)
@@ -273,23 +292,29 @@ class CustomerHealth:
         scored = score_accounts(frame, self.scorecard, previous=previous)
         groups = [c for c in scored.columns if c.startswith("group_")]
         measures = [c for c in scored.columns if c.startswith("measure_")]
+        group_names = [c[len("group_"):] for c in groups]
+        measure_names = [c[len("measure_"):] for c in measures]
+        # Whole float columns to Python floats / None at once: ~50 values per account.
+        numbers = _floats_or_none(scored, ["health_score", "health_delta", "health_coverage"])
+        group_rows = _floats_or_none(scored, groups)
+        measure_rows = _floats_or_none(scored, measures)
+        labels = zip(*(scored[c].tolist() for c in
+                       ("health_band", "health_color", "health_trend", "health_drivers")))
         answers = []
-        for account, row in zip(scored.index, scored.itertuples(index=False)):
-            values = row._asdict()
+        for i, (account, (band, color, trend, drivers)) in enumerate(zip(scored.index, labels)):
+            score, delta, coverage = numbers[i]
             answers.append({
                 "account_id": account,
-                "health_score": finite_or_none(values["health_score"]),
-                "health_band": values["health_band"],
-                "health_color": values["health_color"],
-                "health_coverage": float(values["health_coverage"]),
-                "health_trend": values["health_trend"],
-                "health_delta": finite_or_none(values["health_delta"]),
-                "groups": {c[len("group_"):]: finite_or_none(values[c]) for c in groups},
-                "measures": {c[len("measure_"):]: finite_or_none(values[c]) for c in measures},
-                "drivers": [
-                    HealthDriver(**{k: finite_or_none(v) for k, v in d.items()})
-                    for d in values["health_drivers"]
-                ],
+                "health_score": score,
+                "health_band": band,
+                "health_color": color,
+                "health_coverage": coverage,
+                "health_trend": trend,
+                "health_delta": delta,
+                "groups": dict(zip(group_names, group_rows[i])),
+                "measures": dict(zip(measure_names, measure_rows[i])),
+                "drivers": [HealthDriver(**{k: finite_or_none(v) for k, v in d.items()})
+                            for d in drivers],
             })
         return answers
 
@@ -299,16 +324,16 @@ class CustomerHealth:
         return self.model
 
     def _churn(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
-        predicted = self._require_model().predict(frame)
+        # The request went through the pydantic models of serving.schemas (types, ranges,
+        # no NaN/infinity, no unknown fields), so MLflow's input checks can be skipped.
+        predicted = self._require_model().predict(frame, validated=True)
         return [
             {
                 "account_id": account,
                 "churn_probability": float(row.churn_probability),
                 "risk_band": row.risk_band,
-                "top_drivers": [
-                    ChurnDriver(**{k: finite_or_none(v) for k, v in d.items()})
-                    for d in row.top_drivers
-                ],
+                # Driver values are already plain Python (models.explain: None for no data).
+                "top_drivers": [ChurnDriver(**d) for d in row.top_drivers],
             }
             for account, row in zip(predicted.index, predicted.itertuples(index=False))
         ]
@@ -366,7 +391,7 @@ class CustomerHealth:
         indicators = [
             IndicatorInfo(
                 name=name, type="category", group="account" if name != "nps_category_latest"
-                else "satisfaction", description=f"{name} (a label)", minimum=None, maximum=None,
+                else "satisfaction", description=f"{describe_indicator(name).label} (a label).", minimum=None, maximum=None,
                 used_by_model=name in features, used_by_scorecard=name in used_by_scorecard,
             )
             for name in CATEGORICAL_INDICATORS

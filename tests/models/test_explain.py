@@ -122,3 +122,26 @@ def test_global_importance_ranks_the_informative_indicators_above_noise(fitted):
     importance = mean_absolute_contribution(model, X)
     assert importance.index[0] in ("csat_90d", "tenure_days")
     assert importance["noise"] < importance["csat_90d"]
+
+
+def test_drivers_from_a_contribution_matrix_are_the_largest_few_by_size_in_words():
+    from models.explain import MIN_CONTRIBUTION, drivers_from_contributions
+
+    rng = np.random.default_rng(5)
+    features = ["csat_90d", "tenure_days", "segment", "tickets_90d"]
+    values = rng.normal(size=(40, 4))
+    values[0] = [0.5, -0.5, MIN_CONTRIBUTION / 2, 0.1]  # a tie, and one too small to matter
+    raw = pd.DataFrame({"csat_90d": rng.uniform(0, 100, 40), "tenure_days": np.nan,
+                        "segment": ["SMB"] * 40, "tickets_90d": rng.poisson(2, 40)})
+    drivers = drivers_from_contributions(values, features, raw, top=3)
+    assert [d["indicator"] for d in drivers[0]] == ["csat_90d", "tenure_days", "tickets_90d"]
+    for row, items in enumerate(drivers):
+        ranked = sorted(range(4), key=lambda j: -abs(values[row, j]))[:3]
+        kept = [j for j in ranked if abs(values[row, j]) >= MIN_CONTRIBUTION]
+        assert [d["indicator"] for d in items] == [features[j] for j in kept]
+        for d, j in zip(items, kept):
+            value = raw.iloc[row, j]
+            expected_value = None if pd.isna(value) else value
+            assert d["value"] == expected_value and d["contribution"] == values[row, j]
+            assert d["text"] == driver_text(features[j], expected_value, values[row, j])
+    assert drivers_from_contributions(values[:0], features, raw.iloc[:0]) == []

@@ -129,3 +129,54 @@ def test_risk_bands_put_the_riskiest_tenth_in_high():
 def test_band_shares_must_be_ordered():
     with pytest.raises(ValueError, match="0 < high < medium < 1"):
         band_thresholds([0.1, 0.2], shares=(0.5, 0.2))
+
+
+def _awkward_accounts() -> pd.DataFrame:
+    """Scoring rows with an unseen plan, a missing plan, blank numbers and integer columns."""
+    frame = _accounts(60, 3).set_index("account_id")
+    frame.loc[frame.index[:3], "plan"] = "platinum"  # not seen at training
+    frame.loc[frame.index[3:6], "plan"] = None
+    frame.loc[frame.index[6:9], "csat_90d"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize("single_thread_rows", [5000, 0], ids=["one thread", "every core"])
+def test_the_one_step_encoding_gives_the_pipelines_own_probabilities_and_drivers(
+        trained, monkeypatch, single_thread_rows):
+    import models.pyfunc
+    from models.explain import top_drivers
+
+    monkeypatch.setattr(models.pyfunc, "SINGLE_THREAD_ROWS", single_thread_rows)
+    model = trained[0].model
+    assert model._booster_inputs() is not None  # the direct path is the one compared
+    frame = _awkward_accounts()
+    out = model.predict_frame(frame)
+    X = model.input_frame(frame)
+    raw = model.pipeline.predict_proba(X)[:, 1]
+    expected = raw if model.calibrator is None else model.calibrator.transform(raw)
+    np.testing.assert_array_equal(out["churn_probability"].to_numpy(), expected)
+    np.testing.assert_array_equal(model.churn_probability(frame), expected)
+    assert out["top_drivers"].tolist() == top_drivers(model.pipeline, X, top=model.top)
+
+
+def test_numbers_sent_as_text_are_read_and_anything_else_is_no_data(trained):
+    model = trained[0].model
+    frame = _accounts(3, 4).set_index("account_id").assign(csat_90d=["55.5", "n/a", None])
+    X = model.input_frame(frame)
+    assert X["csat_90d"].dtype == "float64"
+    assert X["csat_90d"].iloc[0] == 55.5 and X["csat_90d"].iloc[1:].isna().all()
+    assert X["open_tickets"].dtype == "float64" and X["plan"].dtype == object
+
+
+def test_scoring_already_validated_rows_skips_mlflows_checks_and_gives_the_same_answer(
+        trained, monkeypatch):
+    from models.registry import load_model
+
+    _, uri, folder = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(folder)
+    loaded = load_model(f"models:/{NAME}@champion")
+    frame = _awkward_accounts()
+    checked = loaded.predict(frame)
+    direct = loaded.predict(frame, validated=True)
+    pd.testing.assert_frame_equal(direct, checked)

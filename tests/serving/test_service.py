@@ -7,6 +7,7 @@ import pytest
 from bentoml.exceptions import BadInput, ServiceUnavailable
 from starlette.testclient import TestClient
 
+from features.indicators import describe_indicator
 from features.scorecard import load_scorecard, score_accounts
 from serving.schemas import (
     CATEGORICAL_INDICATORS,
@@ -19,8 +20,8 @@ from serving.schemas import (
 from serving.service import BatchTooLarge, CustomerHealth, read_max_batch, read_workers
 
 ACCOUNT = {
-    "account_id": "A-1", "segment": "SMB", "csat_90d": 62.5, "sessions_30d": 14,
-    "active_days_30d": 9, "active_users_30d": 3, "days_since_last_activity": 2,
+    "account_id": "A-1", "segment": "SMB", "csat_180d": 62.5, "sessions_30d": 14,
+    "active_days_90d": 27, "active_users_90d": 3, "days_since_last_activity": 2,
     "tickets_90d": 3, "open_tickets": 1, "nps_latest": 6, "nps_mean_180d": 6.5,
     "sessions_trend_30d": -30.0, "resolution_hours_median_90d": 30.0,
 }
@@ -56,7 +57,7 @@ def test_batch_limit_and_worker_settings_must_be_positive_whole_numbers():
 
 def test_health_score_needs_no_model_and_matches_the_scorecard(empty_registry):
     service = CustomerHealth()
-    answer = service.health_score(request_of(ACCOUNT, {**ACCOUNT, "account_id": "A-2", "csat_90d": 95.0}))
+    answer = service.health_score(request_of(ACCOUNT, {**ACCOUNT, "account_id": "A-2", "csat_180d": 95.0}))
     frame = frame_from_accounts(request_of(ACCOUNT).accounts)
     expected = score_accounts(frame, load_scorecard())
     first = answer.accounts[0]
@@ -76,7 +77,7 @@ def test_health_score_reports_the_trend_against_the_previous_score(empty_registr
 
 
 def test_an_account_with_too_few_indicators_gets_no_score_and_says_so(empty_registry):
-    answer = CustomerHealth().health_score(request_of({"account_id": "bare", "csat_90d": 50.0}))
+    answer = CustomerHealth().health_score(request_of({"account_id": "bare", "csat_180d": 50.0}))
     assert answer.accounts[0].health_score is None
     assert answer.accounts[0].health_band == "insufficient data"
 
@@ -131,7 +132,7 @@ def test_model_info_gives_version_training_date_metrics_and_indicator_schema(reg
     assert info.alias == "champion" and info.trained_at and info.run_id
     assert "test_roc_auc" in info.metrics
     assert info.feature_names and set(info.feature_names) <= {i.name for i in info.indicators}
-    csat = next(i for i in info.indicators if i.name == "csat_90d")
+    csat = next(i for i in info.indicators if i.name == "csat_180d")
     assert (csat.minimum, csat.maximum, csat.used_by_scorecard) == (0, 100, True)
 
 
@@ -266,3 +267,31 @@ class TestOverHttpWithModel:
         account = document["components"]["schemas"]["AccountIndicators"]
         assert account["additionalProperties"] is False
         assert account["properties"]["csat_90d"]["description"]
+
+
+def test_the_churn_driver_example_reads_like_a_real_driver():
+    from models.explain import driver_text
+    from serving.schemas import ChurnDriver
+
+    fields = ChurnDriver.model_fields
+    indicator, value, contribution = (fields[k].examples[0]
+                                      for k in ("indicator", "value", "contribution"))
+    assert fields["text"].examples[0] == driver_text(indicator, value, contribution)
+    assert fields["label"].examples[0] == describe_indicator(indicator).label
+
+
+def test_indicator_descriptions_come_from_the_indicator_catalogue_and_ranges_stay():
+    from serving.schemas import INDICATOR_SPECS
+
+    for name, spec in INDICATOR_SPECS.items():
+        assert spec.description.startswith(describe_indicator(name).label + " ("), name
+    assert (INDICATOR_SPECS["active_days_90d"].ge, INDICATOR_SPECS["active_days_90d"].le) == (0, 90)
+    assert (INDICATOR_SPECS["csat_30d"].ge, INDICATOR_SPECS["csat_30d"].le) == (0, 100)
+    with pytest.raises(ValueError, match="less than or equal to 180"):
+        AccountIndicators(account_id="A", active_days_180d=181)
+
+
+def test_churn_drivers_in_the_answer_carry_the_indicator_label(registry, serving_indicators):
+    answer = CustomerHealth().score(request_of(*request_bodies(serving_indicators.head(3))))
+    drivers = [d for a in answer.accounts for d in a.top_drivers]
+    assert drivers and all(d.label == describe_indicator(d.indicator).label for d in drivers)
