@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import Tables
+from features.timestamps import naive_utc
 
 DEFAULT_WINDOWS = (30, 90, 180)
 
@@ -334,18 +335,12 @@ def _plain_number(number: float) -> str:
 
 
 def _check_as_of(as_of: object) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(as_of)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if stamp is pd.NaT:
+    stamp = naive_utc(as_of)  # the tables hold naive UTC; compare like with like
+    if stamp is None:
         raise ValueError(
             f"as_of must be a date or timestamp such as '2025-06-30', got {as_of!r}"
         )
-    if stamp.tzinfo is not None:
-        # The tables hold naive UTC; compare like with like.
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.as_unit("ns")
+    return stamp
 
 
 def _check_windows(windows: Iterable[int]) -> tuple[int, ...]:
@@ -461,6 +456,22 @@ def _codes(account_ids: pd.Series, ids: pd.Index) -> np.ndarray:
 def _as_ns(values: pd.Series) -> np.ndarray:
     """Timestamps as int64 nanoseconds, NaT as the smallest int64."""
     return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _known_rows_before(
+    table: pd.DataFrame, column: str, ids: pd.Index, cut: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Rows dated before ``cut`` (int64 ns) of accounts in ``ids``.
+
+    Returns those rows, each row's position in ``ids`` and its ``column`` in int64 ns.
+    Rows with no date are left out: they cannot be placed before or after ``cut``.
+    """
+    times = _as_ns(table[column])
+    before = (times != _NAT) & (times < cut)
+    frame = table[before]
+    codes = _codes(frame["account_id"], ids)
+    known = codes >= 0
+    return frame[known], codes[known], times[before][known]
 
 
 def _as_float(values: pd.Series) -> np.ndarray:
@@ -765,12 +776,7 @@ def _support(tickets, ids, as_of, windows) -> dict:
     if tickets is None:
         return _nan_columns(names, n)
     cut = as_of.value
-    created = _as_ns(tickets["created_at"])
-    before = (created != _NAT) & (created < cut)
-    frame = tickets[before]
-    codes = _codes(frame["account_id"], ids)
-    known = codes >= 0
-    frame, codes, created = frame[known], codes[known], created[before][known]
+    frame, codes, created = _known_rows_before(tickets, "created_at", ids, cut)
     resolved = _as_ns(frame["resolved_at"])
     answered = _as_ns(frame["first_response_at"])
     # Resolution or first answer at/after as_of is not known yet: such tickets are open.
@@ -916,12 +922,7 @@ def _commercial(orders, returns, ids, as_of, windows) -> dict:
     if orders is None:
         return _nan_columns(names, n)
     cut = as_of.value
-    ordered = _as_ns(orders["ordered_at"])
-    before = (ordered != _NAT) & (ordered < cut)
-    frame = orders[before]
-    codes = _codes(frame["account_id"], ids)
-    known = codes >= 0
-    frame, codes, ordered = frame[known], codes[known], ordered[before][known]
+    frame, codes, ordered = _known_rows_before(orders, "ordered_at", ids, cut)
     amount = _as_float(frame["amount"])
     items = _as_float(frame["items"])
     returned = None

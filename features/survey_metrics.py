@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import SurveyScale
+from features.timestamps import naive_utc
 
 #: Group label for rows whose grouping column is empty.
 UNSET_GROUP = "(not set)"
@@ -211,17 +212,12 @@ def check_period(
     """
     stamps = []
     for name, given in zip(names, (start, end)):
-        try:
-            stamp = pd.Timestamp(given)
-        except (TypeError, ValueError):
-            stamp = pd.NaT
-        if stamp is pd.NaT or pd.isna(stamp):
+        stamp = naive_utc(given)
+        if stamp is None:
             raise ValueError(
                 f"{name}: could not read {given!r} as a date; fix: use ISO 8601, e.g. 2025-01-01"
             )
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        stamps.append(stamp.as_unit("ns"))
+        stamps.append(stamp)
     start, end = stamps
     if start >= end:
         raise ValueError(

@@ -214,16 +214,21 @@ class LoadedModel:
         return result
 
 
-def _parse_models_uri(uri: str) -> tuple[str | None, str | None, str | None]:
-    """(name, version, alias) of ``models:/name@alias`` or ``models:/name/version``.
+def parse_models_uri(uri: str) -> tuple[str | None, str | None, str | None]:
+    """(name, version, alias) of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``.
+
+    All three are None for any other URI (``runs:/...``, or ``models:/NAME`` with neither
+    an alias nor a version); the caller decides whether that is an error.
 
     Examples
     --------
-    >>> _parse_models_uri("models:/churn@champion")
+    >>> parse_models_uri("models:/churn@champion")
     ('churn', None, 'champion')
-    >>> _parse_models_uri("models:/churn/3")
+    >>> parse_models_uri("models:/churn/3")
     ('churn', '3', None)
-    >>> _parse_models_uri("runs:/abc/model")
+    >>> parse_models_uri("runs:/abc/model")
+    (None, None, None)
+    >>> parse_models_uri("models:/churn")
     (None, None, None)
     """
     if not uri.startswith("models:/"):
@@ -250,7 +255,7 @@ def load_model(uri: str | None = None) -> LoadedModel:
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_registry_uri(tracking_uri())
     client = _client()
-    name, version, alias = _parse_models_uri(uri)
+    name, version, alias = parse_models_uri(uri)
     model_version = None
     if name is not None:
         try:

@@ -665,21 +665,23 @@ class ModelCard:
 def _parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     """``models:/name@alias`` or ``models:/name/version`` -> (name, alias, version).
 
+    ``models:/name`` alone means its champion.
+
     >>> _parse_model_uri("models:/customer-health-churn@champion")
     ('customer-health-churn', 'champion', None)
     >>> _parse_model_uri("models:/customer-health-churn/3")
     ('customer-health-churn', None, '3')
+    >>> _parse_model_uri("models:/customer-health-churn")
+    ('customer-health-churn', 'champion', None)
     """
+    from models.registry import parse_models_uri
+
     if not uri.startswith("models:/"):
         raise ReportError(f"model URI {uri!r}: use models:/NAME@ALIAS or models:/NAME/VERSION")
-    rest = uri[len("models:/"):]
-    if "@" in rest:
-        name, alias = rest.split("@", 1)
-        return name, alias, None
-    if "/" in rest:
-        name, version = rest.rsplit("/", 1)
-        return name, None, version
-    return rest, "champion", None
+    name, version, alias = parse_models_uri(uri)
+    if name is None:  # neither an alias nor a version
+        return uri[len("models:/"):], "champion", None
+    return name, alias, version
 
 
 # Artifacts worth showing on the card: plots of calibration and of churn by band, and the

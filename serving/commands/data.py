@@ -15,6 +15,7 @@ from rich.table import Table
 from features.contract import TABLE_NAMES, DataContractError, Problem, ValidationReport
 from features.demo_data import generate_demo_data
 from features.io import FORMATS, load_tables, write_frame
+from serving.commands.options import MappingOption, TablesFolder
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 
 VALIDATE_HELP = (
@@ -55,10 +56,8 @@ class FileFormat(str, Enum):
 
 
 def validate(
-    folder: Path = typer.Argument(..., help="Folder with accounts.csv (or .parquet) and the other tables."),
-    mapping: Path | None = typer.Option(
-        None, "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
-    ),
+    folder: TablesFolder,
+    mapping: MappingOption = None,
     output: ReportFormat = typer.Option(
         ReportFormat.text, "--format", "-f", help="text for people, json for scripts."
     ),

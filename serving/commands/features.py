@@ -19,6 +19,7 @@ from features.io import FORMATS, load_tables, write_frame
 from features.contract import Tables
 from features.scorecard import Scorecard, ScorecardConfigError, load_scorecard, score_accounts
 from features.sentiment import score_comments
+from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import UserError, report_errors
 
 FEATURES_HELP = (
@@ -41,18 +42,6 @@ FEATURES_EPILOG = (
 
 STEPS = ("reading and validating tables", "scoring comments", "computing indicators",
          "scoring health", "writing")
-
-
-def _parse_as_of(text: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(text)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if stamp is pd.NaT:
-        raise UserError(f"--as-of {text!r} is not a date; use ISO 8601, e.g. 2026-06-01")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp
 
 
 def _parse_windows(text: str) -> tuple[int, ...]:
@@ -142,7 +131,7 @@ def build_features(
 
 
 def features(
-    folder: Path = typer.Argument(..., help="Folder with accounts.csv (or .parquet) and the other tables."),
+    folder: TablesFolder,
     as_of: str = typer.Option(
         ..., "--as-of", help="Snapshot moment (UTC), e.g. 2026-06-01; rows at or after it are ignored."
     ),
@@ -153,13 +142,11 @@ def features(
     scorecard: Path | None = typer.Option(
         None, "--scorecard", "-s", help="Scorecard TOML (docs/scorecard.md); the default one when omitted."
     ),
-    mapping: Path | None = typer.Option(
-        None, "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
-    ),
+    mapping: MappingOption = None,
 ) -> None:
     """Write indicators and health scores of every active account as of a date."""
     with report_errors():
-        stamp = _parse_as_of(as_of)
+        stamp = date_option(as_of, "--as-of")
         window_days = _parse_windows(windows)
         fmt = _check_out(out)
         card = _load_card(scorecard, window_days)

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -22,6 +21,7 @@ from features.period_metrics import (
 )
 from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, check_number
 from features.survey_metrics import check_period
+from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import UserError, err_console, report_errors
 
 METRICS_HELP = (
@@ -55,7 +55,7 @@ class OutputFormat(str, Enum):
 
 
 def metrics(
-    folder: Path = typer.Argument(..., help="Folder with accounts.csv (or .parquet) and the other tables."),
+    folder: TablesFolder,
     start: str = typer.Option(..., "--start", help="First day of the period, e.g. 2025-01-01."),
     end: str = typer.Option(..., "--end", help="Day after the period (excluded), e.g. 2025-07-01."),
     by: str | None = typer.Option(
@@ -67,9 +67,7 @@ def metrics(
     output: OutputFormat = typer.Option(
         OutputFormat.table, "--format", "-f", help="table for people, json (stable) or csv (flat)."
     ),
-    mapping: Path | None = typer.Option(
-        None, "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
-    ),
+    mapping: MappingOption = None,
     gross_margin: float | None = typer.Option(
         None, "--gross-margin", help="Gross margin 0-1 for the CLV variants that use one."
     ),
@@ -81,7 +79,9 @@ def metrics(
     """Print the survey and customer-base metrics of a period [START, END)."""
     with report_errors():
         try:
-            start_at, end_at = check_period(start, end, names=("--start", "--end"))
+            start_at, end_at = check_period(
+                date_option(start, "--start"), date_option(end, "--end"), names=("--start", "--end")
+            )
             if gross_margin is not None:
                 check_number(gross_margin, name="--gross-margin", low=0, high=1, low_open=True)
             check_number(max_lifetime_years, name="--max-lifetime-years", low=0, low_open=True)

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from features.scorecard import ScorecardConfigError, load_scorecard
 from serving.batch import STEPS, BatchInputError, BatchResult, run_batch
+from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import UserError, report_errors
 
 SCORE_HELP = (
@@ -116,7 +117,7 @@ def _print_summary(console: Console, result: BatchResult) -> None:
 
 
 def score(
-    folder: Path = typer.Argument(..., help="Folder with accounts.csv (or .parquet) and the other tables."),
+    folder: TablesFolder,
     as_of: str = typer.Option(..., "--as-of", help="Score as of this date (YYYY-MM-DD); only earlier rows count."),
     out: Path = typer.Option(..., "--out", "-o", help="Scores file (.parquet or .csv)."),
     model: str | None = typer.Option(
@@ -131,9 +132,7 @@ def score(
     risk_rise: float = typer.Option(
         0.10, "--risk-rise", help="Alert when churn probability rose by more than this (0-1)."
     ),
-    mapping: Path | None = typer.Option(
-        None, "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
-    ),
+    mapping: MappingOption = None,
     scorecard: Path | None = typer.Option(
         None, "--scorecard", help="Scorecard TOML; default the shipped scorecard."
     ),
@@ -143,6 +142,9 @@ def score(
 
     console = Console(highlight=False)
     with report_errors():
+        # A bad date is named by its option before any table is read; the text itself goes
+        # to the job, which reads it the same way.
+        date_option(as_of, "--as-of")
         try:
             card = load_scorecard(scorecard) if scorecard is not None else None
         except (ScorecardConfigError, FileNotFoundError) as exc:

@@ -78,7 +78,7 @@ def test_features_writes_csv_with_custom_windows(demo_folder, tmp_path):
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--as-of", "someday"], "--as-of 'someday' is not a date"),
+        (["--as-of", "someday"], "--as-of: could not read 'someday' as a date"),
         (["--windows", "30,abc"], "--windows '30,abc' must be distinct whole numbers"),
         (["--windows", "0"], "must be distinct whole numbers of days"),
         (["--out", "features.xlsx"], "must end in .parquet or .csv"),

@@ -84,7 +84,7 @@ def test_score_with_an_unusable_date_names_the_expected_form(serving_demo_folder
     result = runner.invoke(app, ["score", str(serving_demo_folder), "--as-of", "next tuesday",
                                  "--out", str(tmp_path / "s.parquet")], env=WIDE)
     assert result.exit_code == 1
-    assert "write it as YYYY-MM-DD" in result.output
+    assert "--as-of: could not read 'next tuesday' as a date; fix: use ISO 8601" in result.output
 
 
 def test_serve_refuses_a_broken_scorecard_before_starting(tmp_path):

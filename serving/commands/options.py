@@ -1,0 +1,50 @@
+"""Reading the options several commands share, with errors that name the option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from features.timestamps import naive_utc
+from serving.errors import UserError
+
+# The folder argument and --mapping option of every command that reads the input tables.
+TablesFolder = Annotated[
+    Path, typer.Argument(help="Folder with accounts.csv (or .parquet) and the other tables.")
+]
+MappingOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
+    ),
+]
+
+
+def date_option(text: str, option: str) -> pd.Timestamp:
+    """The date given to ``option`` (``--as-of``, ``--start``, ...) as a naive-UTC timestamp.
+
+    A zoned date is converted to UTC, as the tables hold naive UTC.
+
+    Raises
+    ------
+    UserError
+        When ``text`` is not a date, naming the option, the text and the fix.
+
+    Examples
+    --------
+    >>> date_option("2026-06-01", "--as-of")
+    Timestamp('2026-06-01 00:00:00')
+    >>> date_option("someday", "--as-of")
+    Traceback (most recent call last):
+    ...
+    serving.errors.UserError: --as-of: could not read 'someday' as a date; fix: use ISO 8601, e.g. 2026-06-01
+    """
+    stamp = naive_utc(text)
+    if stamp is None:
+        raise UserError(
+            f"{option}: could not read {text!r} as a date; fix: use ISO 8601, e.g. 2026-06-01"
+        )
+    return stamp
