@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from bentoml.exceptions import BadInput, ServiceUnavailable
@@ -66,6 +70,14 @@ def test_health_score_needs_no_model_and_matches_the_scorecard(empty_registry):
     assert first.health_band == expected["health_band"].iloc[0]
     assert [d.text for d in first.drivers] == [d["text"] for d in expected["health_drivers"].iloc[0]]
     assert answer.accounts[1].health_score > first.health_score  # better CSAT, better score
+
+
+def test_the_readme_curl_example_is_a_valid_request_that_gets_a_score_and_a_trend(empty_registry):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    body = json.loads(re.search(r"curl -s localhost:3000/health_score.*?-d '(\{.*?\})'", readme, re.S).group(1))
+    answer = CustomerHealth().health_score(AccountsRequest.model_validate(body)).accounts[0]
+    assert answer.account_id == "A-42"
+    assert 0 <= answer.health_score <= 100 and answer.health_trend in ("up", "down", "flat")
 
 
 def test_health_score_reports_the_trend_against_the_previous_score(empty_registry):
