@@ -21,7 +21,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models.evaluation import roc_auc_score
-from models.tracking import tracking_uri
+from models.tracking import quiet_mlflow_logs, tracking_uri
 
 DEFAULT_MODEL_NAME = "customer-health-churn"
 CHAMPION = "champion"
@@ -35,6 +35,9 @@ class NoModelError(LookupError):
 
 
 def _client() -> MlflowClient:
+    # Listing or loading models may be the first touch of a new SQLite store: keep its
+    # routine set-up lines out of the user's output, as training does.
+    quiet_mlflow_logs()
     uri = tracking_uri()
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 

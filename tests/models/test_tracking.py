@@ -90,3 +90,13 @@ def test_defining_the_pyfunc_model_raises_no_mlflow_type_hint_warning():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "type hint" not in done.stderr
+
+
+def test_listing_models_of_a_new_sqlite_store_prints_no_routine_mlflow_lines(tmp_path):
+    cli = Path(sys.executable).with_name("customer-health")
+    env = {"PATH": str(cli.parent), "HOME": str(tmp_path),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    result = subprocess.run([str(cli), "models"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "no registered model" in result.stdout
+    assert not [line for line in result.stderr.splitlines() if any(r in line for r in ROUTINE)]
