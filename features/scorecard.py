@@ -15,7 +15,7 @@ to an indicator table by :func:`score_accounts`:
   ("insufficient data", NaN);
 * **points lost** by a measure are ``(100 - measure score) x its effective weight in the
   overall score``; they add up to ``100 - health score``, and the three largest become the
-  drivers in words ("CSAT 38% (poor ≤ 50%) cost 9.4 points");
+  drivers in words ("CSAT, last 90 days: 38% (poor ≤ 50%) cost 9.4 points");
 * **bands** label score ranges (lower bound exclusive except for the first band).
 
 Everything is deterministic and vectorised over accounts; only the three driver texts per
@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from features.indicators import describe_indicator
 
 __all__ = [
     "CATEGORICAL_INDICATORS",
@@ -183,7 +185,8 @@ class Measure:
     group : str
         Name of its group.
     label : str
-        How the measure is named in driver texts.
+        How the measure is named in driver texts; by default the indicator's label in the
+        catalogue of :func:`features.indicators.describe_indicator` (``"CSAT, last 90 days"``).
     weight : float
         Weight within its group (renormalised over the measures present).
     points : tuple of (value, score)
@@ -191,7 +194,8 @@ class Measure:
     direction : {"higher", "lower"}
         Whether higher indicator values are better.
     format : str
-        Python format string with one field for the indicator's value, e.g. ``"{:.0f}%"``.
+        Python format string with one field for the indicator's value, e.g. ``"{:.0f}%"``;
+        by default the indicator's format in the same catalogue.
     """
 
     name: str
@@ -382,6 +386,8 @@ def scorecard_from_dict(
     ... })
     >>> card.measures[0].direction, card.min_coverage, [b.label for b in card.bands]
     ('higher', 0.4, ['red', 'yellow', 'green'])
+    >>> card.measures[0].label, card.measures[0].format  # no label: the catalogue's
+    ('CSAT, last 90 days', '{:.0f}%')
     >>> scorecard_from_dict({"groups": {}, "measures": {}, "colour": "red"})
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -658,9 +664,20 @@ class _Checker:
         group = self.text(item, "group", None, key=f"{key}.group")
         if group not in group_names:
             raise self.fail(f"{key}.group", f"{group!r} is not a group", ", ".join(group_names))
-        label = self.text(item, "label", name.replace("_", " ").capitalize(), key=f"{key}.label")
+        # Without label or format a measure reads like the indicator does everywhere else
+        # (churn drivers, reports); a name outside the catalogue falls back to plain words.
+        described = describe_indicator(indicator, strict=False)
+        catalogued = described.format is not None
+        label = self.text(
+            item,
+            "label",
+            described.label if catalogued else name.replace("_", " ").capitalize(),
+            key=f"{key}.label",
+        )
         weight = self.number(item, "weight", 1.0, key=f"{key}.weight", low=0)
-        fmt = self.text(item, "format", "{:.4g}", key=f"{key}.format")
+        fmt = self.text(
+            item, "format", described.format if catalogued else "{:.4g}", key=f"{key}.format"
+        )
         self.format(fmt, f"{key}.format")
         poor = self.number(item, "poor", None, key=f"{key}.poor")
         good = self.number(item, "good", None, key=f"{key}.good")
@@ -872,7 +889,7 @@ def score_accounts(
     >>> out["health_trend"].tolist(), out["health_delta"].round(1).tolist()
     (['up', 'flat'], [10.0, -0.2])
     >>> [d["text"] for d in out.loc["a", "health_drivers"]]
-    ['CSAT 38% (poor ≤ 50%) cost 50.0 points']
+    ['CSAT: 38% (poor ≤ 50%) cost 50.0 points']
     """
     _check_indicator_table(indicators, scorecard)
     previous_scores = _check_previous(previous, indicators.index)
@@ -1098,7 +1115,7 @@ def _drivers(
     for c, card in enumerate(cards):
         for measure in card.measures:
             text = (
-                f"{_escape(measure.label)} {_numbered(measure.format)} "
+                f"{_escape(measure.label)}: {_numbered(measure.format)} "
                 f"({_escape(measure.threshold_text())}) cost {{1:.1f}} points"
             )
             templates[(c, measure_names.index(measure.name))] = (

@@ -166,8 +166,8 @@ def driver_texts(value: Any) -> list[str]:
     A drivers cell is a list of dicts with a ``text`` key in memory, a numpy array of
     dicts after a Parquet round trip, or a JSON string in CSV.
 
-    >>> driver_texts([{"text": "CSAT 38% (poor ≤ 50%) cost 9.4 points"}])
-    ['CSAT 38% (poor ≤ 50%) cost 9.4 points']
+    >>> driver_texts([{"text": "CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points"}])
+    ['CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points']
     >>> driver_texts('[{"text": "no logins for 40 days"}]')
     ['no logins for 40 days']
     >>> driver_texts(None)

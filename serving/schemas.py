@@ -295,7 +295,7 @@ class HealthDriver(_Model):
     points_lost: float = Field(description="Points of the overall score this measure cost.",
                                examples=[9.4])
     text: str = Field(description="The reason in words.",
-                      examples=["CSAT 38% (poor ≤ 50%) cost 9.4 points"])
+                      examples=["CSAT, last 90 days: 38% (poor ≤ 50%) cost 9.4 points"])
 
 
 class HealthScore(_Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import re
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from features.indicators import describe_indicator
 from features.scorecard import (
     CATEGORICAL_INDICATORS,
     KNOWN_INDICATORS,
@@ -450,7 +452,7 @@ def test_drivers_name_the_measure_its_value_its_poor_threshold_and_the_points_it
         frame({"a": {"active_days_30d": 20, "days_since_last_activity": 0, "csat_90d": 38}}), card
     )
     (driver,) = out.loc["a", "health_drivers"]
-    assert driver["text"] == "CSAT 38% (poor ≤ 50%) cost 9.4 points"
+    assert driver["text"] == "CSAT: 38% (poor ≤ 50%) cost 9.4 points"
     assert driver["measure"] == "csat" and driver["indicator"] == "csat_90d"
     assert driver["value"] == 38
     assert driver["points_lost"] == pytest.approx(9.4)
@@ -464,10 +466,68 @@ def test_drivers_are_the_three_measures_that_cost_most_points_in_order():
     texts = [d["text"] for d in out.loc["a", "health_drivers"]]
     # 25 x 9/16, 50 x 4/16 and 20 x 3/16 points
     assert texts == [
-        "Active days 15 days (poor ≤ 0 days) cost 14.1 points",
-        "CSAT 70% (poor ≤ 50%) cost 12.5 points",
-        "Days since last activity 6 days (poor ≥ 30 days) cost 3.8 points",
+        "Active days: 15 days (poor ≤ 0 days) cost 14.1 points",
+        "CSAT: 70% (poor ≤ 50%) cost 12.5 points",
+        "Days since last activity: 6 days (poor ≥ 30 days) cost 3.8 points",
     ]
+
+
+def test_a_measure_without_label_or_format_reads_like_its_indicator_in_the_catalogue():
+    card = scorecard_from_dict(
+        config(**{"measures.active_days.label": DELETE, "measures.active_days.format": DELETE,
+                  "measures.csat.label": DELETE, "measures.csat.format": DELETE})
+    )
+    measures = {m.name: m for m in card.measures}
+    for name in ("active_days", "csat"):
+        described = describe_indicator(measures[name].indicator)
+        assert (measures[name].label, measures[name].format) == (described.label, described.format)
+    out = score_accounts(
+        frame({"a": {"active_days_30d": 1, "days_since_last_activity": 0, "csat_90d": 38}}), card
+    )
+    # 95 x 9/16 and 100 x 4/16 points; a bare count, the unit in the label: no "1 days".
+    assert [d["text"] for d in out.loc["a", "health_drivers"]] == [
+        "Active days, last 30 days: 1 (poor ≤ 0) cost 53.4 points",
+        "CSAT, last 90 days: 38% (poor ≤ 50%) cost 25.0 points",
+    ]
+
+
+def test_label_and_format_of_a_measure_override_the_catalogue():
+    card = scorecard_from_dict(
+        config(**{"measures.csat.label": "Happy customers", "measures.csat.format": "{:.1f} %"})
+    )
+    (csat,) = [m for m in card.measures if m.name == "csat"]
+    assert (csat.label, csat.format) == ("Happy customers", "{:.1f} %")
+    out = score_accounts(
+        frame({"a": {"active_days_30d": 20, "days_since_last_activity": 0, "csat_90d": 38}}), card
+    )
+    assert out.loc["a", "health_drivers"][0]["text"] == (
+        "Happy customers: 38.0 % (poor ≤ 50.0 %) cost 25.0 points"
+    )
+
+
+def test_other_windows_read_like_the_catalogue_and_other_columns_after_the_measure():
+    def label_and_format(indicator: str) -> tuple[str, str]:
+        card = scorecard_from_dict(
+            config(**{"measures.csat.indicator": indicator, "measures.csat.label": DELETE,
+                      "measures.csat.format": DELETE}),
+            known_indicators=None,
+        )
+        (csat,) = [m for m in card.measures if m.name == "csat"]
+        return csat.label, csat.format
+
+    assert label_and_format("csat_60d") == ("CSAT, last 60 days", "{:.0f}%")
+    assert label_and_format("TotalCharges") == ("Csat", "{:.4g}")
+
+
+def test_the_default_measures_without_a_label_read_like_their_indicators_without_1_days():
+    raw = tomllib.loads((ROOT / "features" / "scorecard_default.toml").read_text("utf-8"))
+    card = load_scorecard()
+    catalogued = [m for m in card.measures if "label" not in raw["measures"][m.name]]
+    assert len(catalogued) >= len(card.measures) - 1
+    for measure in catalogued:
+        assert measure.label == describe_indicator(measure.indicator).label
+    texts = [f"{m.format_value(1.0)} ({m.threshold_text()})" for m in card.measures]
+    assert not [t for t in texts if re.search(r"\b1 (days|users)\b|≤ 1 users", t)]
 
 
 def test_only_three_drivers_are_given_and_measures_at_full_score_are_not_drivers():
@@ -964,10 +1024,9 @@ def test_a_file_that_is_not_toml_is_a_config_error(tmp_path):
 def test_config_errors_in_a_file_name_the_file_and_the_key(tmp_path):
     path = tmp_path / "card.toml"
     text = (ROOT / "features" / "scorecard_default.toml").read_text("utf-8")
-    path.write_text(
-        text.replace('weight = 2\nformat = "{:.0f}%"', 'weight = -2\nformat = "{:.0f}%"', 1),
-        "utf-8",
-    )
+    csat_weight = "good = 90\nweight = 2\n"
+    assert text.count(csat_weight) == 1
+    path.write_text(text.replace(csat_weight, "good = 90\nweight = -2\n"), "utf-8")
     with pytest.raises(
         ScorecardConfigError,
         match=rf"scorecard {re.escape(str(path))}: measures\.csat\.weight: -2 is negative",
@@ -1021,9 +1080,9 @@ def test_the_worked_example_of_the_docs_gives_the_documented_numbers():
     assert round(row["health_coverage"], 3) == 0.724
     assert (row["health_trend"], round(row["health_delta"], 1)) == ("down", -9.5)
     assert [d["text"] for d in row["health_drivers"]] == [
-        "CSAT 38% (poor ≤ 50%) cost 10.4 points",
-        "NPS answer (180d mean) 6.5 (poor ≤ 5.0) cost 9.8 points",
-        "Active days (90d) 14 days (poor ≤ 3 days) cost 9.7 points",
+        "CSAT, last 180 days: 38% (poor ≤ 50%) cost 10.4 points",
+        "Mean NPS answer, last 180 days: 6.5 (poor ≤ 5.0) cost 9.8 points",
+        "Active days, last 90 days: 14 (poor ≤ 3) cost 9.7 points",
     ]
 
 

@@ -237,8 +237,8 @@ def test_a_previous_period_without_data_gives_no_comparison_and_says_why():
 
 
 def test_driver_texts_read_lists_json_and_parquet_arrays():
-    drivers = [{"text": "CSAT 38% (poor ≤ 50%) cost 9.4 points"}, {"text": "no logins for 40 days"}]
-    assert driver_texts(drivers) == ["CSAT 38% (poor ≤ 50%) cost 9.4 points", "no logins for 40 days"]
+    drivers = [{"text": "CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points"}, {"text": "no logins for 40 days"}]
+    assert driver_texts(drivers) == ["CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points", "no logins for 40 days"]
     assert driver_texts(np.array(drivers, dtype=object)) == driver_texts(drivers)
     assert driver_texts(float("nan")) == []
 
