@@ -38,6 +38,7 @@ from features.contract import Tables
 from features.indicators import compute_indicators
 from features.io import FORMATS, Mapping, load_tables, write_atomically
 from features.scorecard import Scorecard, load_scorecard, score_accounts
+from features.timestamps import naive_utc
 from serving.alerts import ALERT_COLUMNS, find_alerts
 
 METADATA_KEY = b"customer_health"
@@ -80,16 +81,13 @@ class BatchResult:
 
 
 def _as_of(value: Any) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
+    if (value.strip() == "") if isinstance(value, str) else pd.isna(value):
+        raise BatchInputError("as-of date is empty; write it as YYYY-MM-DD")
+    stamp = naive_utc(value)  # the tables are naive UTC
+    if stamp is None:
         raise BatchInputError(
             f"as-of date {value!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-06-30)"
-        ) from None
-    if stamp is pd.NaT:
-        raise BatchInputError("as-of date is empty; write it as YYYY-MM-DD")
-    if stamp.tzinfo is not None:  # the tables are naive UTC
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
+        )
     return stamp
 
 

@@ -142,9 +142,8 @@ def score(
 
     console = Console(highlight=False)
     with report_errors():
-        # A bad date is named by its option before any table is read; the text itself goes
-        # to the job, which reads it the same way.
-        date_option(as_of, "--as-of")
+        # A bad date is named by its option before any table is read.
+        stamp = date_option(as_of, "--as-of")
         try:
             card = load_scorecard(scorecard) if scorecard is not None else None
         except (ScorecardConfigError, FileNotFoundError) as exc:
@@ -161,7 +160,7 @@ def score(
 
             try:
                 result = run_batch(
-                    folder, as_of, out, model_uri=model, previous=previous,
+                    folder, stamp, out, model_uri=model, previous=previous,
                     fmt=fmt.value if fmt else None, mapping=mapping, risk_rise=risk_rise,
                     scorecard=card, progress=advance,
                 )
