@@ -19,8 +19,6 @@ file nor alerts that belong to another output. The same inputs give the same row
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -31,23 +29,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from features.contract import Tables
 from features.indicators import compute_indicators
-from features.io import FORMATS, Mapping, load_tables, write_atomically
+from features.io import Mapping, load_tables
 from features.scorecard import Scorecard, load_scorecard, score_accounts
 from features.timestamps import naive_utc
+from features.values import json_list
 from serving.alerts import ALERT_COLUMNS, find_alerts
-
-METADATA_KEY = b"customer_health"
-STEPS = ("read and validate", "indicators", "health scores", "churn risk", "alerts", "write")
-SCORE_COLUMNS = (
-    "account_id", "as_of", "segment", "health_score", "health_band", "health_color",
-    "health_coverage", "health_trend", "health_delta", "churn_probability", "risk_band",
-    "health_drivers", "churn_drivers",
+from serving.scores_file import (
+    SCORE_COLUMNS,
+    OutputPaths,
+    ScoresFileError,
+    output_paths,
+    read_scores,
+    write_scores,
 )
+
+STEPS = ("read and validate", "indicators", "health scores", "churn risk", "alerts", "write")
 PREVIOUS_COLUMNS = ("account_id", "health_score", "health_band", "churn_probability")
 
 Progress = Callable[[int, str], None]
@@ -118,33 +117,6 @@ def package_version() -> str:
         return importlib_metadata.version("customer-health")
     except importlib_metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready value: numpy scalars as Python ones, NaN and infinity as None.
-
-    A faster twin of ``finite_or_none`` for the hundreds of thousands of driver values of
-    a portfolio.
-    """
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _json_list(items: Any) -> str:
-    """Driver dicts as a JSON list (``[]`` when there are none).
-
-    Examples
-    --------
-    >>> _json_list([{"indicator": "csat_90d", "value": np.float64("nan"), "points_lost": 9.4}])
-    '[{"indicator": "csat_90d", "value": null, "points_lost": 9.4}]'
-    """
-    if not isinstance(items, (list, tuple)):
-        return "[]"
-    return json.dumps([{k: _plain(v) for k, v in item.items()} for item in items],
-                      ensure_ascii=False)
 
 
 def _band_order(scorecard: Scorecard) -> list[str]:
@@ -222,12 +194,12 @@ def score_portfolio(
         predicted = model.predict(indicators)
         scores["churn_probability"] = predicted["churn_probability"].astype("float64")
         scores["risk_band"] = predicted["risk_band"].astype(object)
-        churn_drivers = predicted["top_drivers"].map(_json_list)
+        churn_drivers = predicted["top_drivers"].map(json_list)
     else:
         scores["churn_probability"] = np.nan
         scores["risk_band"] = pd.Series(None, index=scores.index, dtype=object)
         churn_drivers = pd.Series(None, index=scores.index, dtype=object)
-    scores["health_drivers"] = health["health_drivers"].map(_json_list)
+    scores["health_drivers"] = health["health_drivers"].map(json_list)
     scores["churn_drivers"] = churn_drivers
     extra = [c for c in health.columns if c.startswith(("group_", "measure_"))]
     scores = pd.concat([scores, health[extra]], axis=1).reset_index()
@@ -268,108 +240,32 @@ def _check_previous(previous: pd.DataFrame, name: str) -> None:
         )
 
 
-def read_scores(path: str | os.PathLike) -> pd.DataFrame:
-    """Read an output of this job (Parquet or CSV by suffix), e.g. for ``--previous``.
+def read_previous(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an earlier output of this job for ``--previous``.
 
     Raises
     ------
     BatchInputError
         When the file is missing, of another format, or lacks this job's columns.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise BatchInputError(f"previous scores file {path} does not exist")
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.suffix == ".csv":
-        frame = pd.read_csv(path, dtype={"account_id": str})
-    else:
-        raise BatchInputError(
-            f"previous scores file {path.name} is neither .parquet nor .csv; give an output "
-            "of `customer-health score`"
-        )
-    _check_previous(frame, f"previous scores file {path}")
-    return frame
-
-
-def output_paths(out: str | os.PathLike, fmt: str | None = None) -> tuple[str, dict[str, Path]]:
-    """The format and the three files of a run writing to ``out``.
-
-    Examples
-    --------
-    >>> fmt, paths = output_paths("runs/scores.parquet")
-    >>> fmt, paths["alerts"].name, paths["metadata"].name
-    ('parquet', 'scores.alerts.parquet', 'scores.parquet.meta.json')
-    """
-    out = Path(out)
-    fmt = fmt or out.suffix.lstrip(".")
-    if fmt not in FORMATS:
-        raise BatchInputError(
-            f"cannot tell the output format of {out.name}: use a .parquet or .csv name or "
-            "--format parquet|csv"
-        )
-    return fmt, {
-        "scores": out,
-        "alerts": out.with_name(f"{out.stem}.alerts.{fmt}"),
-        "metadata": out.with_name(out.name + ".meta.json"),
-    }
-
-
-def _frame_writer(frame: pd.DataFrame, fmt: str, meta: dict[str, Any]) -> Callable[[Path], None]:
-    def write(tmp: Path) -> None:
-        if fmt == "csv":
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
-            return
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        schema_meta = dict(table.schema.metadata or {})
-        schema_meta[METADATA_KEY] = json.dumps(meta, sort_keys=True).encode()
-        pq.write_table(table.replace_schema_metadata(schema_meta), tmp)
-
-    return write
-
-
-def _write_all_or_nothing(writes: list[tuple[Path, Callable[[Path], None]]]) -> None:
-    """Write every file to a temporary file first; rename them only when all succeeded.
-
-    Nesting :func:`features.io.write_atomically` does it: each file's write step runs the
-    next file's, so all renames happen after the last write, and a failure anywhere
-    removes every temporary file.
-    """
-    if not writes:
-        return
-    (path, write), rest = writes[0], writes[1:]
-
-    def stage(tmp: Path) -> None:
-        write(tmp)
-        _write_all_or_nothing(rest)
-
-    write_atomically(path, stage)
+    try:
+        return read_scores(path, required=PREVIOUS_COLUMNS, what="previous scores file").scores
+    except ScoresFileError as exc:
+        raise BatchInputError(str(exc)) from None
 
 
 def write_result(result: BatchResult, out: str | os.PathLike, fmt: str | None = None) -> BatchResult:
     """Write scores, alerts and metadata together (all or nothing); return them with paths."""
-    fmt, paths = output_paths(out, fmt)
-    meta = dict(result.metadata, format=fmt, output=str(paths["scores"]),
-                alerts_file=str(paths["alerts"]))
-
-    def write_meta(tmp: Path) -> None:
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-    alerts = result.alerts[list(ALERT_COLUMNS)]
-    _write_all_or_nothing([
-        (paths["scores"], _frame_writer(result.scores, fmt, meta)),
-        (paths["alerts"], _frame_writer(alerts, fmt, meta)),
-        (paths["metadata"], write_meta),
-    ])
-    return BatchResult(result.scores, result.alerts, meta, paths)
+    paths = _output_paths(out, fmt)
+    meta = write_scores(result.scores, result.alerts[list(ALERT_COLUMNS)], result.metadata, paths)
+    return BatchResult(result.scores, result.alerts, meta, paths.as_dict())
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The run metadata stored in a Parquet output's schema metadata."""
-    stored = pq.read_schema(path).metadata or {}
-    if METADATA_KEY not in stored:
-        raise BatchInputError(f"{path} carries no customer-health run metadata")
-    return json.loads(stored[METADATA_KEY])
+def _output_paths(out: str | os.PathLike, fmt: str | None) -> OutputPaths:
+    try:
+        return output_paths(out, fmt)
+    except ScoresFileError as exc:
+        raise BatchInputError(str(exc)) from None
 
 
 def _load_model(model_uri: str | None) -> tuple[Any, str | None]:
@@ -437,13 +333,13 @@ def run_batch(
     """
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
-    output_paths(out, fmt)  # a bad format stops the run before the work
+    _output_paths(out, fmt)  # a bad format stops the run before the work
     _as_of(as_of)
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])
     tables, _ = load_tables(folder, mapping)
-    prior = read_scores(previous) if previous is not None else None
+    prior = read_previous(previous) if previous is not None else None
     model, reason = _load_model(model_uri)
     result = score_portfolio(
         tables, as_of, model=model, scorecard=scorecard, previous=prior,

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from features.contract import TABLE_NAMES, Tables
 from features.io import load_tables, write_atomically
+from serving.scores_file import riskiest as select_riskiest
 
 PARAMS_FILE = "demo_params.json"
 DEFAULT_OUT = "demo"
@@ -180,15 +181,6 @@ def _as_of(tables: Tables) -> pd.Timestamp:
     return data_span(tables)[1]
 
 
-def riskiest_accounts(scores: pd.DataFrame, n: int = RISKIEST) -> pd.DataFrame:
-    """The ``n`` riskiest accounts: highest churn probability, else lowest health score."""
-    if "churn_probability" in scores.columns and scores["churn_probability"].notna().any():
-        order = scores.sort_values(["churn_probability", "account_id"], ascending=[False, True], na_position="last")
-    else:
-        order = scores.sort_values(["health_score", "account_id"], na_position="last")
-    return order.head(n)
-
-
 def _comparison_table(comparison: pd.DataFrame) -> Table:
     names = {
         "lightgbm": "LightGBM (calibrated)",
@@ -262,9 +254,9 @@ def run_demo(
     """
     from features.scorecard import load_scorecard
     from models.registry import DEFAULT_MODEL_NAME
+    from models.tracking import configure_mlflow, tracking_uri
     from models.trainer import train_from_tables
     from models.training_set import tables_sha256
-    from models.tracking import configure_mlflow, tracking_uri
     from serving.batch import run_batch
     from serving.report import build_report
 
@@ -352,7 +344,7 @@ def run_demo(
     seconds["report"] = time.perf_counter() - started
 
     step(6, "the riskiest accounts")
-    riskiest = riskiest_accounts(batch.scores)
+    riskiest = select_riskiest(batch.scores, RISKIEST)
     console.print(_riskiest_table(riskiest, as_of))
     uri = tracking_uri()
     console.print(f"\n[bold]Open the report:[/] {report_path.resolve().as_uri()}")

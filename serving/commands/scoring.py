@@ -12,13 +12,20 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from features.scorecard import ScorecardConfigError, load_scorecard
 from serving.batch import STEPS, BatchInputError, BatchResult, run_batch
 from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import UserError, report_errors
+from serving.scores_file import RISKIEST, riskiest
 
 SCORE_HELP = (
     "Score every account active at --as-of: health score and band, churn probability, risk "
@@ -57,7 +64,6 @@ SERVE_EPILOG = (
     "-d '{\"accounts\": [{\"account_id\": \"A1\", \"csat_90d\": 62.5}]}'. "
     "docs/service.md lists every endpoint."
 )
-RISKIEST = 20
 
 
 class OutputFormat(str, Enum):
@@ -73,16 +79,6 @@ def _drivers_text(row: pd.Series) -> str:
             if texts:
                 return "; ".join(texts)
     return ""
-
-
-def riskiest(scores: pd.DataFrame, n: int = RISKIEST) -> pd.DataFrame:
-    """The ``n`` riskiest accounts: highest churn probability, else lowest health score."""
-    if scores["churn_probability"].notna().any():
-        order = scores.sort_values(["churn_probability", "account_id"], ascending=[False, True],
-                                   na_position="last")
-    else:
-        order = scores.sort_values(["health_score", "account_id"], na_position="last")
-    return order.head(n)
 
 
 def _print_summary(console: Console, result: BatchResult) -> None:

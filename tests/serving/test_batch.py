@@ -14,13 +14,8 @@ import pytest
 from features.contract import DataContractError
 from features.indicators import active_accounts
 from serving.alerts import AlertInputError, find_alerts
-from serving.batch import (
-    BatchInputError,
-    output_paths,
-    read_metadata,
-    read_scores,
-    run_batch,
-)
+from serving.batch import BatchInputError, read_previous, run_batch
+from serving.scores_file import ScoresFileError, output_paths, read_metadata, read_scores
 
 BANDS = ["red", "yellow", "green"]
 
@@ -186,27 +181,34 @@ def test_risk_rise_outside_0_1_is_refused(as_of, serving_demo_folder, tmp_path):
 def test_a_previous_file_that_is_not_an_output_of_the_job_is_refused(tmp_path):
     other = tmp_path / "other.csv"
     pd.DataFrame({"account_id": ["a"], "score": [1]}).to_csv(other, index=False)
-    with pytest.raises(BatchInputError, match=r"lack column\(s\) \['health_score', 'health_band'"):
-        read_scores(other)
+    with pytest.raises(BatchInputError, match=r"lacks column\(s\) \['health_score', 'health_band'"):
+        read_previous(other)
     with pytest.raises(BatchInputError, match="does not exist"):
-        read_scores(tmp_path / "missing.parquet")
+        read_previous(tmp_path / "missing.parquet")
     (tmp_path / "scores.json").write_text("{}")
     with pytest.raises(BatchInputError, match="scores.json is neither .parquet nor .csv"):
-        read_scores(tmp_path / "scores.json")
+        read_previous(tmp_path / "scores.json")
+
+
+def test_ids_that_look_like_numbers_stay_text_in_a_csv_scores_file(tmp_path):
+    path = tmp_path / "scores.csv"
+    pd.DataFrame({"account_id": ["00123", "7"], "health_score": [50.0, 60.0],
+                  "health_band": ["red", "yellow"]}).to_csv(path, index=False)
+    assert read_scores(path).scores["account_id"].tolist() == ["00123", "7"]
 
 
 def test_a_parquet_file_without_run_metadata_is_named(tmp_path):
     path = tmp_path / "plain.parquet"
     pd.DataFrame({"account_id": ["a"]}).to_parquet(path)
-    with pytest.raises(BatchInputError, match="plain.parquet carries no customer-health run metadata"):
+    with pytest.raises(ScoresFileError, match="plain.parquet carries no customer-health run metadata"):
         read_metadata(path)
 
 
 def test_output_files_sit_next_to_each_other():
-    fmt, paths = output_paths("runs/2026-06-30.csv")
-    assert fmt == "csv"
-    assert paths["alerts"] == Path("runs/2026-06-30.alerts.csv")
-    assert paths["metadata"] == Path("runs/2026-06-30.csv.meta.json")
+    paths = output_paths("runs/2026-06-30.csv")
+    assert paths.fmt == "csv"
+    assert paths.alerts == Path("runs/2026-06-30.alerts.csv")
+    assert paths.metadata == Path("runs/2026-06-30.csv.meta.json")
 
 
 # --- alerts --------------------------------------------------------------------------

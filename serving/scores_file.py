@@ -1,0 +1,259 @@
+"""The scores file of a batch run: its one format, one writer and one reader.
+
+A run writing to ``<out>`` leaves three files, replaced together or not at all:
+
+* ``<out>``: one row per active account (Parquet or CSV, by suffix); the Parquet schema
+  metadata carries the run metadata under ``customer_health``;
+* ``<stem>.alerts.<fmt>`` next to it: the call-to-action list;
+* ``<out>.meta.json``: the run metadata.
+
+``account_id`` is always text, also when a CSV id looks like a number (``00123``).
+Driver columns hold JSON lists (:func:`features.values.json_list`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.io import FORMATS, write_atomically
+
+METADATA_KEY = b"customer_health"
+#: The columns every scores file starts with, in this order.
+SCORE_COLUMNS = (
+    "account_id", "as_of", "segment", "health_score", "health_band", "health_color",
+    "health_coverage", "health_trend", "health_delta", "churn_probability", "risk_band",
+    "health_drivers", "churn_drivers",
+)
+#: What a reader needs of a scores file (a previous run, a report's input).
+REQUIRED_COLUMNS = ("account_id", "health_score", "health_band")
+RISKIEST = 20
+
+
+class ScoresFileError(ValueError):
+    """A scores file that cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class ScoresFile:
+    """A scores file as read back: the rows, the run metadata and where the alerts are."""
+
+    scores: pd.DataFrame
+    metadata: dict[str, Any]
+    path: Path
+    alerts_path: Path | None = None
+
+    def alerts(self) -> pd.DataFrame | None:
+        """The run's alerts, or None when no alerts file lies next to the scores."""
+        return None if self.alerts_path is None else _read_frame(self.alerts_path)
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """The format and the three files of a run writing to ``scores``."""
+
+    fmt: str
+    scores: Path
+    alerts: Path
+    metadata: Path
+
+    def as_dict(self) -> dict[str, Path]:
+        return {"scores": self.scores, "alerts": self.alerts, "metadata": self.metadata}
+
+
+def output_paths(out: str | os.PathLike, fmt: str | None = None) -> OutputPaths:
+    """The format and the three files of a run writing to ``out``.
+
+    Raises
+    ------
+    ScoresFileError
+        When neither ``fmt`` nor the suffix of ``out`` names parquet or csv.
+
+    Examples
+    --------
+    >>> paths = output_paths("runs/scores.parquet")
+    >>> paths.fmt, paths.alerts.name, paths.metadata.name
+    ('parquet', 'scores.alerts.parquet', 'scores.parquet.meta.json')
+    """
+    out = Path(out)
+    fmt = fmt or out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise ScoresFileError(
+            f"cannot tell the output format of {out.name}: use a .parquet or .csv name or "
+            "--format parquet|csv"
+        )
+    return OutputPaths(
+        fmt=fmt,
+        scores=out,
+        alerts=out.with_name(f"{out.stem}.alerts.{fmt}"),
+        metadata=out.with_name(out.name + ".meta.json"),
+    )
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def _frame_writer(frame: pd.DataFrame, fmt: str, meta: dict[str, Any]) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[METADATA_KEY] = json.dumps(meta, sort_keys=True).encode()
+        pq.write_table(table.replace_schema_metadata(schema_meta), tmp)
+
+    return write
+
+
+def _write_all_or_nothing(writes: list[tuple[Path, Callable[[Path], None]]]) -> None:
+    """Write every file to a temporary file first; rename them only when all succeeded.
+
+    Nesting :func:`features.io.write_atomically` does it: each file's write step runs the
+    next file's, so all renames happen after the last write, and a failure anywhere
+    removes every temporary file.
+    """
+    if not writes:
+        return
+    (path, write), rest = writes[0], writes[1:]
+
+    def stage(tmp: Path) -> None:
+        write(tmp)
+        _write_all_or_nothing(rest)
+
+    write_atomically(path, stage)
+
+
+def write_scores(
+    scores: pd.DataFrame, alerts: pd.DataFrame, meta: dict[str, Any], paths: OutputPaths
+) -> dict[str, Any]:
+    """Write scores, alerts and metadata together (all or nothing); return the metadata.
+
+    The metadata written gains ``format``, ``output`` and ``alerts_file``.
+    """
+    meta = dict(meta, format=paths.fmt, output=str(paths.scores), alerts_file=str(paths.alerts))
+
+    def write_meta(tmp: Path) -> None:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    _write_all_or_nothing([
+        (paths.scores, _frame_writer(scores, paths.fmt, meta)),
+        (paths.alerts, _frame_writer(alerts, paths.fmt, meta)),
+        (paths.metadata, write_meta),
+    ])
+    return meta
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype={"account_id": str})
+    raise ScoresFileError(
+        f"{path.name} is neither .parquet nor .csv; give an output of `customer-health score`"
+    )
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The run metadata stored in a Parquet scores file's schema metadata."""
+    stored = pq.read_schema(path).metadata or {}
+    if METADATA_KEY not in stored:
+        raise ScoresFileError(f"{path} carries no customer-health run metadata")
+    return json.loads(stored[METADATA_KEY])
+
+
+def _sidecar_metadata(path: Path) -> dict[str, Any]:
+    for candidate in (path.with_name(path.name + ".meta.json"), path.with_suffix(".meta.json")):
+        if candidate.is_file():
+            return json.loads(candidate.read_text(encoding="utf-8"))
+    return {}
+
+
+def _find_alerts(path: Path, meta: dict[str, Any]) -> Path | None:
+    """The alerts file next to ``path``: named in the metadata, else ``<stem>.alerts.<ext>``."""
+    named = meta.get("alerts_file")
+    if isinstance(named, str):
+        candidate = Path(named)
+        if not candidate.is_absolute() and not candidate.is_file():
+            candidate = path.parent / candidate.name
+        if candidate.is_file():
+            return candidate
+    for ext in (".parquet", ".csv"):
+        candidate = path.with_name(f"{path.stem}.alerts{ext}")
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_scores(
+    path: str | os.PathLike, *, required: tuple[str, ...] = REQUIRED_COLUMNS, what: str = "scores file"
+) -> ScoresFile:
+    """Read a scores file written by ``customer-health score``, with its run metadata.
+
+    Parameters
+    ----------
+    path : path
+        The ``.parquet`` or ``.csv`` scores file.
+    required : tuple of str
+        Columns the caller needs; a file without them is refused.
+    what : str
+        How the file is named in messages (``"previous scores file"``).
+
+    Raises
+    ------
+    ScoresFileError
+        When the file is missing, of another format, or lacks a required column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScoresFileError(
+            f"{what} {path} does not exist; write one with "
+            "`customer-health score DIR --as-of DATE --out FILE` first"
+        )
+    scores = _read_frame(path)
+    if "account_id" not in scores.columns and scores.index.name == "account_id":
+        scores = scores.reset_index()
+    missing = [column for column in required if column not in scores.columns]
+    if missing:
+        raise ScoresFileError(
+            f"{what} {path} lacks column(s) {missing}; give an output of "
+            "`customer-health score`, which writes them"
+        )
+    meta = _sidecar_metadata(path)
+    return ScoresFile(scores, meta, path, _find_alerts(path, meta))
+
+
+# --- selecting -----------------------------------------------------------------------
+
+
+def riskiest(scores: pd.DataFrame, n: int = RISKIEST) -> pd.DataFrame:
+    """The ``n`` riskiest accounts: highest churn probability, else lowest health score.
+
+    Ties are broken by ``account_id`` so that the list is the same on every run.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"account_id": ["a", "b", "c"], "health_score": [40.0, 20.0, None],
+    ...                        "churn_probability": [None, None, None]})
+    >>> riskiest(scores, 2)["account_id"].tolist()
+    ['b', 'a']
+    """
+    has_churn = "churn_probability" in scores.columns and scores["churn_probability"].notna().any()
+    if has_churn:
+        order = scores.sort_values(
+            ["churn_probability", "account_id"], ascending=[False, True], na_position="last"
+        )
+    else:
+        order = scores.sort_values(["health_score", "account_id"], na_position="last")
+    return order.head(n)
