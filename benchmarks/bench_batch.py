@@ -33,10 +33,12 @@ AS_OF = "2025-12-01"
 def child(folder: str, out: str) -> None:
     """One measured run; prints a JSON line with step times and the peak RSS."""
     started = time.perf_counter()
+    import pandas as pd
+
     from serving.batch import run_batch
 
     marks: list[tuple[str, float]] = []
-    result = run_batch(folder, AS_OF, out,
+    result = run_batch(folder, pd.Timestamp(AS_OF), out,
                        progress=lambda step, name: marks.append((name, time.perf_counter())))
     end = time.perf_counter()
     steps = {}

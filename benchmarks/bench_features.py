@@ -11,7 +11,7 @@ Each size runs in a fresh Python process that
 2. scores the comments before ``as_of`` once (``score_comments``; timed, not part of the
    target: the target excludes comments not seen before, which a service caches);
 3. computes :func:`features.indicators.compute_indicators` with those comment scores and
-   :func:`features.scorecard.score_accounts` with the default scorecard, ``--runs`` times.
+   :func:`features.health_score.score_accounts` with the default scorecard, ``--runs`` times.
 
 It prints the median and spread of step 3 and the peak resident memory (RSS) of the
 process, which includes the loaded tables. Target at 100,000 accounts on 2 cores: under
@@ -63,9 +63,10 @@ def _rss_mb() -> float:
 def measure(folder: Path, as_of: str, runs: int) -> dict:
     import pandas as pd
 
+    from features.health_score import score_accounts
     from features.indicators import compute_indicators
     from features.io import load_tables
-    from features.scorecard import load_scorecard, score_accounts
+    from features.scorecard_config import load_scorecard
     from features.sentiment import score_comments
 
     started = time.perf_counter()

@@ -19,9 +19,17 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from features import contract_rules
+from features.problems import (
+    MAX_EXAMPLES,
+    DataContractError,
+    Problem,
+    ValidationReport,
+    problem_at,
+)
+
 TABLE_NAMES = ("accounts", "sessions", "tickets", "orders", "returns", "surveys")
 SURVEY_TYPES = ("csat", "nps", "ces")
-MAX_EXAMPLES = 5
 
 
 # --- survey scales -------------------------------------------------------------------
@@ -98,122 +106,6 @@ class Tables:
             name: getattr(self, name) for name in TABLE_NAMES if getattr(self, name) is not None
         }
 
-    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """First and last timestamp over every table (signup dates included)."""
-        stamps = []
-        for name, frame in self.present().items():
-            for column in TIMESTAMP_COLUMNS[name]:
-                values = frame[column].dropna()
-                if len(values):
-                    stamps += [values.min(), values.max()]
-        return min(stamps), max(stamps)
-
-
-# --- problems and the report ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One broken (or suspicious) rule, with where it is broken and how to fix it."""
-
-    severity: str  # "error" or "warning"
-    table: str
-    column: str | None
-    rule: str
-    message: str
-    fix: str
-    n_rows: int = 0
-    rows: tuple[int, ...] = ()
-    values: tuple[object, ...] = ()
-
-    def describe(self) -> str:
-        """One paragraph a user can act on."""
-        where = f"{self.table}.{self.column}" if self.column else self.table
-        text = f"[{self.severity}] {where}: {self.message}"
-        if self.n_rows:
-            examples = ", ".join(
-                f"row {row} ({_show(value)})" for row, value in zip(self.rows, self.values)
-            )
-            more = f" and {self.n_rows - len(self.rows)} more" if self.n_rows > len(self.rows) else ""
-            text += f"\n    {self.n_rows} row(s): {examples}{more}"
-        return text + f"\n    fix: {self.fix}"
-
-    def as_dict(self) -> dict:
-        return {
-            "severity": self.severity,
-            "table": self.table,
-            "column": self.column,
-            "rule": self.rule,
-            "message": self.message,
-            "fix": self.fix,
-            "n_rows": self.n_rows,
-            "rows": list(self.rows),
-            "values": [_show(v) for v in self.values],
-        }
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    problems: tuple[Problem, ...] = ()
-    row_counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def describe(self) -> str:
-        if not self.problems:
-            return "all tables pass the contract"
-        return "\n".join(p.describe() for p in self.problems)
-
-
-class DataContractError(ValueError):
-    """Input tables break the contract. ``problems`` holds each broken rule in detail."""
-
-    def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
-        self.problems = tuple(problems)
-        errors = [p for p in self.problems if p.severity == "error"]
-        head = f"{len(errors)} problem(s) in the input tables"
-        super().__init__(head + ":\n" + "\n".join(p.describe() for p in errors))
-
-
-class DataContractWarning(UserWarning):
-    """Legal but suspicious input (for example activity after an account churned)."""
-
-
-def _show(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return "empty"
-    text = str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _problem_at(
-    frame: pd.DataFrame, mask: pd.Series | np.ndarray, *, severity: str = "error",
-    table: str, column: str | None, rule: str, message: str, fix: str,
-    value_column: str | None = None,
-) -> Problem | None:
-    """A problem for the rows where ``mask`` holds, or None when it holds nowhere."""
-    mask = np.asarray(mask, dtype=bool)
-    n_rows = int(mask.sum())
-    if not n_rows:
-        return None
-    positions = np.flatnonzero(mask)[:MAX_EXAMPLES]
-    shown = frame[value_column or column] if (value_column or column) in frame else None
-    values = tuple(shown.iloc[positions]) if shown is not None else ()
-    return Problem(
-        severity=severity, table=table, column=column, rule=rule, message=message, fix=fix,
-        n_rows=n_rows, rows=tuple(int(p) + 1 for p in positions), values=values,
-    )
-
 
 # --- schemas -------------------------------------------------------------------------
 
@@ -233,6 +125,16 @@ TIMESTAMP_COLUMNS = {
     "orders": ("ordered_at",),
     "returns": ("returned_at",),
     "surveys": ("responded_at",),
+}
+
+# The timestamp that places a row of each event table in time. renewal_date is left out
+# on purpose: it is a scheduled date, often in the future, not something that happened.
+EVENT_COLUMNS = {
+    "sessions": "started_at",
+    "tickets": "created_at",
+    "orders": "ordered_at",
+    "returns": "returned_at",
+    "surveys": "responded_at",
 }
 
 TEXT_COLUMNS = {
@@ -461,14 +363,14 @@ def _parse_numbers(
         numbers = pd.to_numeric(text.where(given, None), errors="coerce").astype("float64")
     shown = pd.DataFrame({column: values})
     bad = (given & (numbers.isna() | np.isinf(numbers))).to_numpy()
-    problems = [_problem_at(
+    problems = [problem_at(
         shown, bad, table=table, column=column, rule="number", message="values are not numbers",
         fix=_FIXES["coerce_dtype"],
     )]
     numbers = numbers.mask(bad)
     if integer:
         fractional = (numbers.notna() & (numbers % 1 != 0)).to_numpy()
-        problems.append(_problem_at(
+        problems.append(problem_at(
             shown, fractional, table=table, column=column, rule="integer",
             message="values must be whole numbers", fix="use whole numbers: counts have no decimals",
         ))
@@ -487,7 +389,7 @@ def _parse_timestamps(table: str, column: str, values: pd.Series) -> tuple[pd.Se
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     parsed = parsed.astype("datetime64[ns]")
-    problem = _problem_at(
+    problem = problem_at(
         pd.DataFrame({column: values}), bad, table=table, column=column, rule="timestamp",
         message="values are not dates or timestamps",
         fix="use ISO 8601, e.g. 2025-03-31 or 2025-03-31T14:05:00Z (naive times mean UTC)",
@@ -507,7 +409,7 @@ def _parse_bool(values: pd.Series) -> tuple[pd.Series, Problem | None]:
     result[text.isin(_TRUE).to_numpy()] = True
     result[text.isin(_FALSE).to_numpy()] = False
     unknown = (values.notna() & ~text.isin(_TRUE | _FALSE) & text.ne("")).to_numpy()
-    problem = _problem_at(
+    problem = problem_at(
         pd.DataFrame({"converted": values}), unknown, table="sessions", column="converted",
         rule="boolean", message="values are not true or false",
         fix="use true/false (yes/no, y/n, t/f and 1/0 are read too) or leave the cell empty",
@@ -516,140 +418,6 @@ def _parse_bool(values: pd.Series) -> tuple[pd.Series, Problem | None]:
 
 
 # --- rules across columns and tables -------------------------------------------------
-
-
-def _survey_scale_problems(surveys: pd.DataFrame, scales: SurveyScales) -> list[Problem]:
-    problems = []
-    score = pd.to_numeric(surveys["score"], errors="coerce")
-    for survey in SURVEY_TYPES:
-        scale = scales.of(survey)
-        of_type = surveys["survey"].eq(survey).to_numpy()
-        outside = of_type & ((score < scale.low) | (score > scale.high)).to_numpy()
-        problem = _problem_at(
-            surveys, outside, table="surveys", column="score", rule="scale",
-            message=f"{survey} scores must lie on the {survey} scale {scale.low}-{scale.high}",
-            fix=f"correct the scores, or declare the real {survey} scale in the mapping file "
-                f"([surveys.{survey}] low/high)",
-        )
-        if problem:
-            problems.append(problem)
-        if survey == "nps":
-            fractional = of_type & (score.notna() & (score % 1 != 0)).to_numpy()
-            problem = _problem_at(
-                surveys, fractional, table="surveys", column="score", rule="integer",
-                message="nps scores must be whole numbers 0-10",
-                fix="use the raw 0-10 answer, not an average",
-            )
-            if problem:
-                problems.append(problem)
-    return problems
-
-
-def _reference_problems(frames: dict[str, pd.DataFrame]) -> list[Problem]:
-    problems = []
-    known_accounts = pd.Index(frames["accounts"]["account_id"].dropna().unique())
-    for table in ("sessions", "tickets", "orders", "surveys"):
-        frame = frames.get(table)
-        if frame is None or "account_id" not in frame:
-            continue
-        unknown = frame["account_id"].notna() & ~frame["account_id"].isin(known_accounts)
-        problem = _problem_at(
-            frame, unknown, table=table, column="account_id", rule="reference",
-            message="account_id not found in accounts",
-            fix="add the accounts to the accounts table, or drop rows of accounts you do not track",
-        )
-        if problem:
-            problems.append(problem)
-    returns, orders = frames.get("returns"), frames.get("orders")
-    if returns is not None and "order_id" in returns:
-        known_orders = orders["order_id"] if orders is not None and "order_id" in orders else []
-        unknown = returns["order_id"].notna() & ~returns["order_id"].isin(known_orders)
-        problem = _problem_at(
-            returns, unknown, table="returns", column="order_id", rule="reference",
-            message="order_id not found in orders"
-            + ("" if orders is not None else " (there is no orders table)"),
-            fix="give the orders table every returned order, or drop returns of unknown orders",
-        )
-        if problem:
-            problems.append(problem)
-    return problems
-
-
-def _ordering_problems(frames: dict[str, pd.DataFrame]) -> list[Problem]:
-    problems = []
-    tickets = frames.get("tickets")
-    if tickets is not None and "created_at" in tickets:
-        for column in ("resolved_at", "first_response_at"):
-            if column in tickets:
-                early = (tickets[column] < tickets["created_at"]).fillna(False)
-                problem = _problem_at(
-                    tickets, early, table="tickets", column=column, rule="order",
-                    message=f"{column} is before created_at",
-                    fix=f"check the time zones of both columns; {column} must not precede created_at",
-                )
-                if problem:
-                    problems.append(problem)
-    accounts = frames["accounts"]
-    if "churned_at" in accounts and "signup_date" in accounts:
-        early = (accounts["churned_at"] < accounts["signup_date"]).fillna(False)
-        problem = _problem_at(
-            accounts, early, table="accounts", column="churned_at", rule="order",
-            message="churned_at is before signup_date", fix="correct one of the two dates",
-        )
-        if problem:
-            problems.append(problem)
-    returns, orders = frames.get("returns"), frames.get("orders")
-    if returns is not None and orders is not None and {"order_id", "items"} <= set(returns) \
-            and {"order_id", "items", "ordered_at"} <= set(orders):
-        ordered = orders.drop_duplicates("order_id").set_index("order_id")
-        returned_items = pd.to_numeric(returns["items"], errors="coerce").groupby(returns["order_id"]).transform("sum")
-        ordered_items = pd.to_numeric(returns["order_id"].map(ordered["items"]), errors="coerce")
-        too_many = (returned_items > ordered_items).fillna(False)
-        problem = _problem_at(
-            returns, too_many, table="returns", column="items", rule="order",
-            message="more items returned than the order had",
-            fix="check the order_id of these returns and the items ordered",
-        )
-        if problem:
-            problems.append(problem)
-        if "returned_at" in returns:
-            before = (returns["returned_at"] < returns["order_id"].map(ordered["ordered_at"])).fillna(False)
-            problem = _problem_at(
-                returns, before, table="returns", column="returned_at", rule="order",
-                message="returned before the order was placed",
-                fix="check the order_id and the time zone of returned_at",
-            )
-            if problem:
-                problems.append(problem)
-    return problems
-
-
-_ACTIVITY = {"sessions": "started_at", "tickets": "created_at", "orders": "ordered_at",
-             "surveys": "responded_at"}
-
-
-def _after_churn_warnings(frames: dict[str, pd.DataFrame]) -> list[Problem]:
-    accounts = frames["accounts"]
-    if "churned_at" not in accounts or accounts["churned_at"].isna().all():
-        return []
-    churned_at = accounts.drop_duplicates("account_id").set_index("account_id")["churned_at"].dropna()
-    warnings = []
-    for table, column in _ACTIVITY.items():
-        frame = frames.get(table)
-        if frame is None or column not in frame or "account_id" not in frame:
-            continue
-        late = (frame[column] > frame["account_id"].map(churned_at)).fillna(False)
-        problem = _problem_at(
-            frame, late, severity="warning", table=table, column=column, rule="after_churn",
-            message="activity after the account's churned_at", value_column="account_id",
-            fix="check churned_at of these accounts; if they came back, clear churned_at",
-        )
-        if problem:
-            warnings.append(problem)
-    return warnings
-
-
-# --- the entry point -----------------------------------------------------------------
 
 
 def normalise_survey_scores(surveys: pd.DataFrame, scales: SurveyScales) -> pd.DataFrame:
@@ -716,32 +484,37 @@ def validate_tables(
         frames[name] = frame
 
     if not any(p.severity == "error" for p in problems):
-        problems += _reference_problems(frames)
-        problems += _ordering_problems(frames)
+        problems += contract_rules.reference_problems(frames)
+        problems += contract_rules.ordering_problems(frames)
         if "surveys" in frames:
-            problems += _survey_scale_problems(frames["surveys"], scales)
-        problems += _after_churn_warnings(frames)
+            problems += contract_rules.survey_scale_problems(frames["surveys"], scales, SURVEY_TYPES)
+        problems += contract_rules.after_churn_warnings(frames, EVENT_COLUMNS)
     elif "surveys" in frames and not any(
         p.severity == "error" and p.table == "surveys" for p in problems
     ):
         # Cross-table rules need every table typed; the scale check needs only surveys.
-        problems += _survey_scale_problems(frames["surveys"], scales)
+        problems += contract_rules.survey_scale_problems(frames["surveys"], scales, SURVEY_TYPES)
 
     if any(p.severity == "error" for p in problems):
         raise DataContractError(problems)
     if "surveys" in frames:
         frames["surveys"] = normalise_survey_scores(frames["surveys"], scales)
-    frames = {name: _with_optional_columns(name, frame) for name, frame in frames.items()}
+    frames = {name: with_optional_columns(name, frame) for name, frame in frames.items()}
     report = ValidationReport(tuple(problems), {n: len(f) for n, f in frames.items()})
     return Tables(**frames, scales=scales), report
 
 
-def _with_optional_columns(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Add absent optional columns as empty ones, so downstream code can rely on them."""
-    for name, column in SCHEMAS[table].columns.items():
-        if name not in frame:
-            dtype = str(column.dtype)
-            frame[name] = pd.Series(None, index=frame.index, dtype=object).astype(
-                "str" if dtype == "str" else dtype
-            ) if dtype != "str" else pd.Series(None, index=frame.index, dtype=object)
+def with_optional_columns(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the contract's absent optional columns added empty (a copy when any is).
+
+    Downstream code can then rely on every column of the contract being there.
+    """
+    absent = [name for name in SCHEMAS[table].columns if name not in frame]
+    if not absent:
+        return frame
+    frame = frame.copy(deep=False)
+    for name in absent:
+        dtype = str(SCHEMAS[table].columns[name].dtype)
+        empty = pd.Series(None, index=frame.index, dtype=object)
+        frame[name] = empty if dtype == "str" else empty.astype(dtype)
     return frame

@@ -29,7 +29,7 @@ import pandas as pd
 
 from features import portfolio_metrics as pm
 from features import survey_metrics as sm
-from features.contract import ALL_COLUMNS, TABLE_NAMES, TEXT_COLUMNS, Tables
+from features.contract import ALL_COLUMNS, TABLE_NAMES, Tables, TEXT_COLUMNS
 from features.survey_metrics import MetricResult, check_period, group_labels, undefined
 
 #: The metric keys of the JSON shape, in display order.

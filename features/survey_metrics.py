@@ -26,6 +26,7 @@ import pandas as pd
 
 from features.contract import SurveyScale
 from features.timestamps import naive_utc
+from features.values import json_safe
 
 #: Group label for rows whose grouping column is empty.
 UNSET_GROUP = "(not set)"
@@ -74,8 +75,8 @@ class MetricResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``value``, ``unit``, ``reason``, then the components."""
-        out = {"value": _jsonable(self.value), "unit": self.unit, "reason": self.reason}
-        out.update({key: _jsonable(item) for key, item in self.components.items()})
+        out = {"value": json_safe(self.value), "unit": self.unit, "reason": self.reason}
+        out.update({key: json_safe(item) for key, item in self.components.items()})
         return out
 
 
@@ -93,26 +94,6 @@ def defined(value: float, unit: str, **components: Any) -> MetricResult:
 def undefined(reason: str, unit: str, **components: Any) -> MetricResult:
     """An undefined metric: value None and the reason a caller can show."""
     return MetricResult(None, unit, reason, components)
-
-
-def _jsonable(item: Any) -> Any:
-    if isinstance(item, MetricResult):
-        return item.as_dict()
-    if isinstance(item, Mapping):
-        return {str(k): _jsonable(v) for k, v in item.items()}
-    if isinstance(item, (list, tuple)):
-        return [_jsonable(v) for v in item]
-    if item is None or item is pd.NaT or item is pd.NA:
-        return None
-    if isinstance(item, (bool, np.bool_)):
-        return bool(item)
-    if isinstance(item, (int, np.integer)):
-        return int(item)
-    if isinstance(item, (float, np.floating)):
-        return None if math.isnan(item) else float(item)
-    if isinstance(item, pd.Timestamp):
-        return item.isoformat()
-    return item
 
 
 # --- shared input checks -------------------------------------------------------------

@@ -314,13 +314,13 @@ class ScorecardPredictor(ClassifierMixin, BaseEstimator):
     def _scorecard(self):
         if self.scorecard is not None:
             return self.scorecard
-        from features.scorecard import load_scorecard
+        from features.scorecard_config import load_scorecard
 
         return load_scorecard()
 
     def scores(self, X: pd.DataFrame) -> pd.DataFrame:
         """The scorecard's output (``health_score``, ``health_band``, ...) for the rows of X."""
-        from features.scorecard import score_accounts
+        from features.health_score import score_accounts
 
         return score_accounts(X, self._scorecard())
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.indicators import NO_DATA, describe_indicator, format_indicator_value
+from features.catalogue import NO_DATA, describe_indicator, format_indicator_value
 
 DEFAULT_TOP = 3
 MIN_CONTRIBUTION = 1e-6
@@ -83,9 +83,9 @@ def strength_word(contribution: float) -> str:
 def driver_text(indicator: str, value, contribution: float) -> str:
     """One driver in words a customer-success manager reads: the value and what it did.
 
-    The indicator's label and unit come from :func:`features.indicators.describe_indicator`
+    The indicator's label and unit come from :func:`features.catalogue.describe_indicator`
     (columns outside the catalogue, as in flat-table mode, keep their own name); the value is
-    written by :func:`features.indicators.format_indicator_value`; the strength word by
+    written by :func:`features.catalogue.format_indicator_value`; the strength word by
     :func:`strength_word`.
 
     Examples

@@ -39,21 +39,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.contract import Tables
+from features.contract import EVENT_COLUMNS, Tables
 from features.indicators import compute_indicators
 from features.sentiment import score_comments
 
 LABEL = "label"
-
-# The timestamp that places a row of each event table in time. renewal_date is left out
-# on purpose: it is a scheduled date, often in the future, not something that happened.
-EVENT_COLUMNS = {
-    "sessions": "started_at",
-    "tickets": "created_at",
-    "orders": "ordered_at",
-    "returns": "returned_at",
-    "surveys": "responded_at",
-}
 
 Progress = Callable[[int, int, pd.Timestamp], None]
 

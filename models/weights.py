@@ -16,7 +16,6 @@ support for them as they are configured, which is worth a look at their threshol
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
@@ -60,7 +59,7 @@ def _measure_columns(measure_scores: pd.DataFrame) -> dict[str, str]:
     if not columns:
         raise ValueError(
             "measure_scores: no measure column; pass the measure_<name> columns of "
-            "features.scorecard.score_accounts output"
+            "features.health_score.score_accounts output"
         )
     return columns
 
@@ -73,7 +72,7 @@ def current_weights(scorecard) -> pd.Series:
 
     Examples
     --------
-    >>> from features.scorecard import load_scorecard
+    >>> from features.scorecard_config import load_scorecard
     >>> weights = current_weights(load_scorecard())
     >>> round(float(weights.sum()), 6)
     1.0
@@ -105,7 +104,7 @@ def suggest_measure_weights(
     ----------
     measure_scores : DataFrame
         One row per labelled account: the ``measure_<name>`` columns (0-100, NaN without
-        data) of :func:`features.scorecard.score_accounts`.
+        data) of :func:`features.health_score.score_accounts`.
     churned : Series of 0/1
         Whether the account churned within the label horizon, indexed like
         ``measure_scores``.
@@ -285,7 +284,7 @@ def apply_weights(scorecard, suggestion: pd.DataFrame):
 
     Examples
     --------
-    >>> from features.scorecard import load_scorecard
+    >>> from features.scorecard_config import load_scorecard
     >>> card = load_scorecard()
     >>> names = [m.name for m in card.measures]
     >>> suggestion = pd.DataFrame({"group": [m.group for m in card.measures],

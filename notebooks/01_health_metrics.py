@@ -127,8 +127,9 @@ fig.tight_layout()
 # Indicators as of the data end (only earlier rows count), then the default scorecard.
 
 # %%
+from features.health_score import score_accounts
 from features.indicators import compute_indicators
-from features.scorecard import load_scorecard, score_accounts
+from features.scorecard_config import load_scorecard
 
 indicators = compute_indicators(tables, end)
 scorecard = load_scorecard()

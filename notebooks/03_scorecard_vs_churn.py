@@ -66,7 +66,8 @@ print(f"fit on {len(early):,} rows ({early['label'].mean():.1%} churned), "
 # ## The default scorecard on the latest dates
 
 # %%
-from features.scorecard import load_scorecard, score_accounts
+from features.health_score import score_accounts
+from features.scorecard_config import load_scorecard
 from models.evaluation import churn_rate_by_band, roc_auc_score
 
 scorecard = load_scorecard()

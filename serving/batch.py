@@ -27,15 +27,15 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from features.contract import Tables
-from features.indicators import compute_indicators
 from features.io import Mapping, load_tables
-from features.scorecard import Scorecard, load_scorecard, score_accounts
-from features.timestamps import naive_utc
+from features.scorecard import Scorecard
+from features.scorecard_config import load_scorecard
 from features.values import json_list
+from models.scoring import previous_scores, score_tables
+from models.training_set import tables_sha256
 from serving.alerts import ALERT_COLUMNS, find_alerts
 from serving.scores_file import (
     SCORE_COLUMNS,
@@ -79,36 +79,13 @@ class BatchResult:
     paths: dict[str, Path] = field(default_factory=dict)
 
 
-def _as_of(value: Any) -> pd.Timestamp:
-    if (value.strip() == "") if isinstance(value, str) else pd.isna(value):
-        raise BatchInputError("as-of date is empty; write it as YYYY-MM-DD")
-    stamp = naive_utc(value)  # the tables are naive UTC
-    if stamp is None:
+def _check_as_of(as_of: Any) -> pd.Timestamp:
+    if not isinstance(as_of, pd.Timestamp) or pd.isna(as_of):
         raise BatchInputError(
-            f"as-of date {value!r} is not a date; write it as YYYY-MM-DD (e.g. 2026-06-30)"
+            f"as_of must be a Timestamp parsed once at the edge (the CLI's --as-of option), "
+            f"got {as_of!r}"
         )
-    return stamp
-
-
-def data_fingerprint(tables: Tables) -> str:
-    """SHA-256 of the validated tables, the one training records as ``inputs_sha256``.
-
-    The same data gives the same fingerprint whatever the file format or row order, so a
-    scoring run can be matched with the training run on the same data; any changed value
-    changes it (:func:`models.training_set.tables_sha256`).
-
-    Examples
-    --------
-    >>> accounts = pd.DataFrame({"account_id": ["a", "b"], "mrr": [10.0, 20.0]})
-    >>> a = data_fingerprint(Tables(accounts=accounts))
-    >>> a == data_fingerprint(Tables(accounts=accounts.iloc[::-1])), len(a)
-    (True, 64)
-    >>> a == data_fingerprint(Tables(accounts=accounts.assign(mrr=[10.0, 11.0])))
-    False
-    """
-    from models.training_set import tables_sha256
-
-    return tables_sha256(tables)
+    return as_of
 
 
 def package_version() -> str:
@@ -125,7 +102,7 @@ def _band_order(scorecard: Scorecard) -> list[str]:
 
 def score_portfolio(
     tables: Tables,
-    as_of: Any,
+    as_of: pd.Timestamp,
     *,
     model: Any = None,
     scorecard: Scorecard | None = None,
@@ -140,8 +117,8 @@ def score_portfolio(
     ----------
     tables : Tables
         Validated tables (``features.io.load_tables``).
-    as_of : date-like
-        Indicators use only rows strictly before it.
+    as_of : Timestamp
+        Parsed at the edge; indicators use only rows strictly before it.
     model : LoadedModel, optional
         From ``models.registry.load_model``. Without one the churn columns are null and
         ``no_model_reason`` (or "no model given") is recorded.
@@ -164,47 +141,27 @@ def score_portfolio(
     Raises
     ------
     BatchInputError
-        When ``as_of`` is not a date or ``previous`` lacks columns of this job's output.
+        When ``as_of`` is not a Timestamp or ``previous`` lacks columns of this job's output.
     """
     started = time.perf_counter()
-    stamp = _as_of(as_of)
+    stamp = _check_as_of(as_of)
     scorecard = scorecard if scorecard is not None else load_scorecard()
     report = progress or (lambda step, name: None)
     if previous is not None:
         _check_previous(previous, "previous scores")
 
-    report(2, STEPS[1])
-    indicators = compute_indicators(tables, stamp).sort_index()
-
-    report(3, STEPS[2])
-    previous_scores = None
-    if previous is not None:
-        prior = previous.drop_duplicates("account_id", keep="last").set_index("account_id")
-        previous_scores = pd.to_numeric(prior["health_score"], errors="coerce").reindex(indicators.index)
-    health = score_accounts(indicators, scorecard, previous=previous_scores)
-
-    report(4, STEPS[3])
-    scores = pd.DataFrame(index=indicators.index)
-    scores["as_of"] = stamp
-    scores["segment"] = indicators["segment"] if "segment" in indicators else None
-    for column in ("health_score", "health_band", "health_color", "health_coverage",
-                   "health_trend", "health_delta"):
-        scores[column] = health[column]
-    if model is not None and len(indicators):
-        predicted = model.predict(indicators)
-        scores["churn_probability"] = predicted["churn_probability"].astype("float64")
-        scores["risk_band"] = predicted["risk_band"].astype(object)
-        churn_drivers = predicted["top_drivers"].map(json_list)
-    else:
-        scores["churn_probability"] = np.nan
-        scores["risk_band"] = pd.Series(None, index=scores.index, dtype=object)
-        churn_drivers = pd.Series(None, index=scores.index, dtype=object)
-    scores["health_drivers"] = health["health_drivers"].map(json_list)
-    scores["churn_drivers"] = churn_drivers
-    extra = [c for c in health.columns if c.startswith(("group_", "measure_"))]
-    scores = pd.concat([scores, health[extra]], axis=1).reset_index()
-    scores = scores[list(SCORE_COLUMNS) + extra].sort_values("account_id", kind="stable")
-    scores = scores.reset_index(drop=True)
+    scored = score_tables(
+        tables, stamp, scorecard, model=model, previous=previous_scores(previous),
+        progress=lambda i, name: report(i + 2, STEPS[i + 1]),
+    )
+    scores = scored.scores.assign(
+        as_of=stamp,
+        segment=scored.indicators["segment"],
+        health_drivers=scored.scores["health_drivers"].map(json_list),
+        churn_drivers=_churn_drivers_json(scored.scores["churn_drivers"], model),
+    )
+    extra = [c for c in scores.columns if c.startswith(("group_", "measure_"))]
+    scores = scores.reset_index()[list(SCORE_COLUMNS) + extra]
 
     report(5, STEPS[4])
     alerts = find_alerts(scores, previous, band_order=_band_order(scorecard), risk_rise=risk_rise)
@@ -215,7 +172,7 @@ def score_portfolio(
         "alerts": int(len(alerts)),
         "model": None,
         "churn_unavailable": None,
-        "data_fingerprint": data_fingerprint(tables),
+        "data_fingerprint": tables_sha256(tables),
         "scorecard": scorecard.source,
         "risk_rise": risk_rise,
         "package_version": package_version(),
@@ -229,6 +186,13 @@ def score_portfolio(
         meta["churn_unavailable"] = no_model_reason or "no model given"
     meta["seconds"] = round(time.perf_counter() - started, 3)
     return BatchResult(scores, alerts, meta)
+
+
+def _churn_drivers_json(drivers: pd.Series, model: Any) -> pd.Series:
+    """Churn drivers as JSON text; null (not ``[]``) when no model scored them."""
+    if model is None:
+        return pd.Series(None, index=drivers.index, dtype=object)
+    return drivers.map(json_list)
 
 
 def _check_previous(previous: pd.DataFrame, name: str) -> None:
@@ -281,7 +245,7 @@ def _load_model(model_uri: str | None) -> tuple[Any, str | None]:
 
 def run_batch(
     folder: str | os.PathLike,
-    as_of: Any,
+    as_of: pd.Timestamp,
     out: str | os.PathLike,
     *,
     model_uri: str | None = None,
@@ -298,8 +262,8 @@ def run_batch(
     ----------
     folder : path
         One file per table (``features.io.load_tables``).
-    as_of : date-like
-        The scoring date.
+    as_of : Timestamp
+        The scoring moment, parsed at the edge (naive UTC).
     out : path
         The scores file; its suffix gives the format unless ``fmt`` does.
     model_uri : str, optional
@@ -334,7 +298,7 @@ def run_batch(
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
     _output_paths(out, fmt)  # a bad format stops the run before the work
-    _as_of(as_of)
+    _check_as_of(as_of)
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])

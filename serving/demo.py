@@ -252,7 +252,7 @@ def run_demo(
     DemoError
         For options out of range.
     """
-    from features.scorecard import load_scorecard
+    from features.scorecard_config import load_scorecard
     from models.registry import DEFAULT_MODEL_NAME
     from models.tracking import configure_mlflow, tracking_uri
     from models.trainer import train_from_tables

@@ -7,8 +7,8 @@ import sys
 
 from rich.console import Console
 
-from features.contract import DataContractError
 from features.io import MappingError
+from features.problems import DataContractError
 
 # Exit codes: 1 for a failure of the run, 2 for invalid input (as `validate` documents).
 EXIT_FAILURE = 1

@@ -14,20 +14,22 @@ in the message.
 from __future__ import annotations
 
 import math
-import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from features.indicators import CATEGORICAL_COLUMNS, describe_indicator, indicator_columns
+from features.catalogue import (
+    categorical_columns,
+    describe_indicator,
+    lookup,
+    numeric_columns,
+    valid_range,
+)
 
 DEFAULT_MAX_BATCH = 1000
-WINDOWS = (30, 90, 180)
-# A percent change computed as (new - old) / old x 100 can land a rounding error below
-# -100 (-100.00000000000001 when new is 0); the bound allows for it.
-PERCENT_CHANGE_MIN = -100.000001
 
 
 def _openapi_30_nullable(node: dict[str, Any]) -> None:
@@ -64,102 +66,46 @@ class _Model(BaseModel):
     model_config = ConfigDict(json_schema_extra=_openapi_schema)
 
 
-class _Spec:
-    """How one indicator is checked and described: type, bounds, meaning, an example."""
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """How the service checks and describes one numeric indicator field."""
 
-    def __init__(self, description: str, example: float, *, ge: float | None = None,
-                 le: float | None = None, group: str) -> None:
-        self.description, self.example, self.ge, self.le, self.group = (
-            description, example, ge, le, group
-        )
+    group: str
+    description: str
+    example: float | None
+    ge: float | None
+    le: float | None
 
 
-_WINDOW = "window"  # an upper bound equal to the indicator's window in days
-
-# What the schema adds to the indicator catalogue: per indicator (windowed ones by stem), its
-# group, an example value and the range a request is checked against (ge, le; None = open).
-# Labels, units and directions come from features.indicators.describe_indicator, the one
-# catalogue of how indicators read; the names and their order from indicator_columns.
-_RANGES: dict[str, tuple[str, float, float | None, float | str | None]] = {
-    "tenure_days": ("account", 412, 0, None),
-    "mrr": ("account", 1250.0, 0, None),
-    "active_days": ("engagement", 12, 0, _WINDOW),
-    "sessions": ("engagement", 40, 0, None),
-    "active_users": ("engagement", 5, 0, None),
-    "pages_per_session": ("engagement", 6.5, 0, None),
-    "avg_session_minutes": ("engagement", 11.2, 0, None),
-    "days_since_last_activity": ("engagement", 3, 0, None),
-    "sessions_trend_30d": ("engagement", -12.5, PERCENT_CHANGE_MIN, None),
-    "tickets": ("support", 2, 0, None),
-    "resolution_hours_mean": ("support", 18.0, 0, None),
-    "resolution_hours_median": ("support", 12.0, 0, None),
-    "first_response_hours_mean": ("support", 2.5, 0, None),
-    "open_tickets": ("support", 1, 0, None),
-    "open_ticket_age_days_max": ("support", 9, 0, None),
-    "reopened_share": ("support", 10.0, 0, 100),
-    "nps_latest": ("satisfaction", 8, 0, 10),
-    "nps_mean": ("satisfaction", 7.5, 0, 10),
-    "csat": ("satisfaction", 80.0, 0, 100),
-    "csat_mean": ("satisfaction", 4.1, 0, None),
-    "ces_mean": ("satisfaction", 3.9, 0, None),
-    "comments": ("sentiment", 3, 0, None),
-    "sentiment_mean": ("sentiment", 0.2, -1, 1),
-    "negative_comment_share": ("sentiment", 25.0, 0, 100),
-    "unsupported_comment_share": ("sentiment", 0.0, 0, 100),
-    "sentiment_latest": ("sentiment", 0.1, -1, 1),
-    "sentiment_trend_90d": ("sentiment", -0.05, -2, 2),
-    "orders": ("commercial", 4, 0, None),
-    "repeat_purchase": ("commercial", 1, 0, 1),
-    "return_rate": ("commercial", 5.0, 0, 100),
-    "revenue": ("commercial", 3200.0, 0, None),
-    "revenue_trend_90d": ("commercial", 8.0, PERCENT_CHANGE_MIN, None),
-    "clv": ("commercial", 41000.0, None, None),
-}
-# What the catalogue does not say: what leaving a field out means, and ranges worth words.
-_NOTES = {
-    "days_since_last_activity": "Leave it out when the account never had a session.",
-    "repeat_purchase": "Leave it out when the account placed no order.",
-    "clv": "May be negative (acquisition cost above the expected revenue).",
-    "sessions_trend_30d": "A percent change: -100 or more.",
-    "revenue_trend_90d": "A percent change: -100 or more.",
-}
 _UNITS = {"%": "percent", "currency": "in the data's currency", "count": "a count",
           "yes/no": "1 = yes, 0 = no"}
 _DIRECTIONS = {"higher": "higher is healthier", "lower": "lower is healthier"}
 
 
-def _description(name: str, stem: str) -> str:
+def _description(name: str) -> str:
     """The field's description from the indicator catalogue, plus its note if any.
 
     Examples
     --------
-    >>> _description("csat_90d", "csat")
+    >>> _description("csat_90d")
     'CSAT, last 90 days (percent; higher is healthier).'
     """
     about = describe_indicator(name)
+    record, _ = lookup(name)
     details = [_UNITS.get(about.unit, about.unit), _DIRECTIONS.get(about.good_is, "")]
     text = f"{about.label} ({'; '.join(d for d in details if d)})."
-    return f"{text} {_NOTES[stem]}" if stem in _NOTES else text
+    return f"{text} {record.note}" if record.note else text
 
 
-def _indicator_specs() -> dict[str, _Spec]:
-    """The numeric indicators of docs/indicators.md, in the document's order."""
-    specs: dict[str, _Spec] = {}
-    for name in indicator_columns(WINDOWS):
-        if name in CATEGORICAL_COLUMNS:
-            continue
-        match = re.fullmatch(r"(?P<stem>[a-z_]+)_(?P<days>[0-9]+)d", name)
-        stem = match["stem"] if match and match["stem"] in _RANGES and name not in _RANGES else name
-        group, example, ge, le = _RANGES[stem]
-        if le == _WINDOW:
-            le = int(match["days"])
-        specs[name] = _Spec(_description(name, stem), example, ge=ge, le=le, group=group)
+def indicator_specs() -> dict[str, IndicatorSpec]:
+    """The numeric indicators of the catalogue at its default windows, in output order."""
+    specs = {}
+    for name in numeric_columns():
+        record, _ = lookup(name)
+        ge, le = valid_range(name)
+        specs[name] = IndicatorSpec(record.group, _description(name), record.example, ge, le)
     return specs
 
-
-INDICATOR_SPECS: dict[str, _Spec] = _indicator_specs()
-NUMERIC_INDICATORS: tuple[str, ...] = tuple(INDICATOR_SPECS)
-CATEGORICAL_INDICATORS: tuple[str, ...] = tuple(CATEGORICAL_COLUMNS)
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True,
                      json_schema_extra=_openapi_schema)
@@ -191,23 +137,37 @@ class _AccountBase(BaseModel):
     )
 
 
-def _indicator_field(spec: _Spec) -> tuple[Any, Any]:
+def _indicator_field(spec: IndicatorSpec) -> tuple[Any, Any]:
     return (
         float | None,
         Field(None, ge=spec.ge, le=spec.le, description=spec.description, examples=[spec.example]),
     )
 
 
-AccountIndicators = create_model(
-    "AccountIndicators",
-    __base__=_AccountBase,
-    __doc__=(
-        "One account: its id, optional segment and previous score, and any subset of the "
-        "indicators of docs/indicators.md. A missing indicator means no data, never 0."
-    ),
-    **{name: _indicator_field(spec) for name, spec in INDICATOR_SPECS.items()},
-)
-AccountIndicators.__module__ = __name__
+def account_model(specs: dict[str, IndicatorSpec] | None = None) -> type[BaseModel]:
+    """The request model of one account: a field per numeric indicator of the catalogue.
+
+    Built from the catalogue when called (:func:`indicator_specs`), so a new catalogue
+    record becomes a checked, documented request field with no other edit.
+    """
+    specs = indicator_specs() if specs is None else specs
+    model = create_model(
+        "AccountIndicators",
+        __base__=_AccountBase,
+        __doc__=(
+            "One account: its id, optional segment and previous score, and any subset of the "
+            "indicators of docs/indicators.md. A missing indicator means no data, never 0."
+        ),
+        **{name: _indicator_field(spec) for name, spec in specs.items()},
+    )
+    model.__module__ = __name__
+    return model
+
+
+INDICATOR_SPECS: dict[str, IndicatorSpec] = indicator_specs()
+NUMERIC_INDICATORS: tuple[str, ...] = tuple(INDICATOR_SPECS)
+CATEGORICAL_INDICATORS: tuple[str, ...] = categorical_columns()
+AccountIndicators = account_model(INDICATOR_SPECS)
 
 
 class AccountsRequest(_Model):
@@ -422,25 +382,3 @@ class ModelInfo(_Model):
                                              examples=[{"roc_auc": 0.81}])
     feature_names: list[str] = Field(description="Indicators the model reads, in its order.")
     indicators: list[IndicatorInfo] = Field(description="Every indicator the service accepts.")
-
-
-def finite_or_none(value: Any) -> Any:
-    """NaN/NaT/None become None so that JSON answers never carry NaN.
-
-    Examples
-    --------
-    >>> finite_or_none(float("nan")) is None, finite_or_none(2.5)
-    (True, 2.5)
-    """
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(value, "item"):  # numpy scalar -> python scalar
-        return value.item()
-    return value

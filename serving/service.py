@@ -37,8 +37,10 @@ from bentoml.exceptions import BadInput, BentoMLException, ServiceUnavailable
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from features.indicators import describe_indicator
-from features.scorecard import load_scorecard, score_accounts
+from features.catalogue import describe_indicator, lookup
+from features.scorecard_config import load_scorecard
+from features.values import json_safe
+from models.scoring import score_indicators
 from serving.schemas import (
     CATEGORICAL_INDICATORS,
     DEFAULT_MAX_BATCH,
@@ -56,7 +58,6 @@ from serving.schemas import (
     ModelInfo,
     ModelRef,
     ScoreResponse,
-    finite_or_none,
     frame_from_accounts,
 )
 
@@ -288,8 +289,8 @@ class CustomerHealth:
         previous = pd.Series([a.previous_score for a in accounts], index=frame.index, dtype="float64")
         return frame, previous
 
-    def _health(self, frame: pd.DataFrame, previous: pd.Series) -> list[dict[str, Any]]:
-        scored = score_accounts(frame, self.scorecard, previous=previous)
+    def _health(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Health answers from the scoring path's frame."""
         groups = [c for c in scored.columns if c.startswith("group_")]
         measures = [c for c in scored.columns if c.startswith("measure_")]
         group_names = [c[len("group_"):] for c in groups]
@@ -313,8 +314,7 @@ class CustomerHealth:
                 "health_delta": delta,
                 "groups": dict(zip(group_names, group_rows[i])),
                 "measures": dict(zip(measure_names, measure_rows[i])),
-                "drivers": [HealthDriver(**{k: finite_or_none(v) for k, v in d.items()})
-                            for d in drivers],
+                "drivers": [HealthDriver(**json_safe(d)) for d in drivers],
             })
         return answers
 
@@ -323,20 +323,30 @@ class CustomerHealth:
             raise ServiceUnavailable(self.model_unavailable)
         return self.model
 
-    def _churn(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
-        # The request went through the pydantic models of serving.schemas (types, ranges,
-        # no NaN/infinity, no unknown fields), so MLflow's input checks can be skipped.
-        predicted = self._require_model().predict(frame, validated=True)
+    def _churn(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
+        """Churn answers from the scoring path's frame."""
         return [
             {
                 "account_id": account,
-                "churn_probability": float(row.churn_probability),
-                "risk_band": row.risk_band,
+                "churn_probability": float(probability),
+                "risk_band": band,
                 # Driver values are already plain Python (models.explain: None for no data).
-                "top_drivers": [ChurnDriver(**d) for d in row.top_drivers],
+                "top_drivers": [ChurnDriver(**d) for d in drivers],
             }
-            for account, row in zip(predicted.index, predicted.itertuples(index=False))
+            for account, probability, band, drivers in zip(
+                scored.index, scored["churn_probability"], scored["risk_band"],
+                scored["churn_drivers"],
+            )
         ]
+
+    def _score(self, frame: pd.DataFrame, previous: pd.Series | None, *, health: bool,
+               churn: bool) -> pd.DataFrame:
+        # The request went through the pydantic models of serving.schemas (types, ranges,
+        # no NaN/infinity, no unknown fields), so MLflow's input checks can be skipped.
+        return score_indicators(
+            frame, self.scorecard if health else None,
+            model=self._require_model() if churn else None, previous=previous, validated=True,
+        )
 
     def _model_ref(self) -> ModelRef:
         model = self._require_model()
@@ -349,7 +359,8 @@ class CustomerHealth:
         """Health score 0-100, band, coverage, group and measure scores, the measures that
         cost the most points in words, and the trend against `previous_score`. Needs no model."""
         frame, previous = self._frame(request)
-        return HealthScoreResponse(accounts=[HealthScore(**a) for a in self._health(frame, previous)])
+        scored = self._score(frame, previous, health=True, churn=False)
+        return HealthScoreResponse(accounts=[HealthScore(**a) for a in self._health(scored)])
 
     @bentoml.api(route="/churn_risk")
     def churn_risk(self, request: AccountsRequest, /) -> ChurnRiskResponse:
@@ -357,7 +368,8 @@ class CustomerHealth:
         model's name, version and alias. 503 when no model is registered."""
         frame, _ = self._frame(request)
         model = self._model_ref()
-        return ChurnRiskResponse(model=model, accounts=[ChurnRisk(**a) for a in self._churn(frame)])
+        scored = self._score(frame, None, health=False, churn=True)
+        return ChurnRiskResponse(model=model, accounts=[ChurnRisk(**a) for a in self._churn(scored)])
 
     @bentoml.api(route="/score")
     def score(self, request: AccountsRequest, /) -> ScoreResponse:
@@ -365,12 +377,13 @@ class CustomerHealth:
         limit, 1,000 by default; 413 past it). Without a model the churn fields are null and
         `churn_unavailable` says why."""
         frame, previous = self._frame(request)
-        health = self._health(frame, previous)
+        scored = self._score(frame, previous, health=True, churn=self.model is not None)
+        health = self._health(scored)
         if self.model is None:
             empty = {"churn_probability": None, "risk_band": None, "top_drivers": None}
             return ScoreResponse(model=None, churn_unavailable=self.model_unavailable,
                                  accounts=[AccountScore(**h, **empty) for h in health])
-        churn = self._churn(frame)
+        churn = self._churn(scored)
         return ScoreResponse(
             model=self._model_ref(), churn_unavailable=None,
             accounts=[AccountScore(**h, **{k: v for k, v in c.items() if k != "account_id"})
@@ -390,9 +403,10 @@ class CustomerHealth:
         used_by_scorecard = set(self.scorecard.indicator_names())
         indicators = [
             IndicatorInfo(
-                name=name, type="category", group="account" if name != "nps_category_latest"
-                else "satisfaction", description=f"{describe_indicator(name).label} (a label).", minimum=None, maximum=None,
-                used_by_model=name in features, used_by_scorecard=name in used_by_scorecard,
+                name=name, type="category", group=lookup(name)[0].group,
+                description=f"{describe_indicator(name).label} (a label).", minimum=None,
+                maximum=None, used_by_model=name in features,
+                used_by_scorecard=name in used_by_scorecard,
             )
             for name in CATEGORICAL_INDICATORS
         ] + [
@@ -407,8 +421,8 @@ class CustomerHealth:
         return ModelInfo(
             name=model.name, version=str(model.version), alias=model.alias, uri=model.uri,
             run_id=model.run_id,
-            trained_at=trained.isoformat() if hasattr(trained, "isoformat") else finite_or_none(trained),
-            metrics={str(k): finite_or_none(v) for k, v in (model.metrics or {}).items()},
+            trained_at=trained.isoformat() if hasattr(trained, "isoformat") else json_safe(trained),
+            metrics={str(k): json_safe(v) for k, v in (model.metrics or {}).items()},
             feature_names=features, indicators=indicators,
         )
 

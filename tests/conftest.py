@@ -10,8 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.contract import Tables, ValidationReport, validate_tables
+from features.contract import Tables, validate_tables
 from features.demo_data import generate_demo_data, write_demo_data
+from features.problems import ValidationReport
 
 # Big enough for stable averages (about 600 accounts, 90 of them churning), small enough
 # to generate and validate in well under a second.

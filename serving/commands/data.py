@@ -9,12 +9,19 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from features.contract import TABLE_NAMES, DataContractError, Problem, ValidationReport
+from features.contract import TABLE_NAMES
 from features.demo_data import generate_demo_data
 from features.io import FORMATS, load_tables, write_frame
+from features.problems import DataContractError, Problem, ValidationReport
 from serving.commands.options import MappingOption, TablesFolder
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 

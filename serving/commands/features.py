@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import typer
@@ -14,11 +11,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.indicators import compute_indicators, indicator_columns
-from features.io import FORMATS, load_tables, write_frame
+from features.catalogue import indicator_columns
 from features.contract import Tables
-from features.scorecard import Scorecard, ScorecardConfigError, load_scorecard, score_accounts
-from features.sentiment import score_comments
+from features.io import FORMATS, load_tables, write_frame
+from features.scorecard import Scorecard, ScorecardConfigError
+from features.scorecard_config import load_scorecard
+from features.values import json_list
+from models.scoring import CHURN_COLUMNS, score_tables
 from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import UserError, report_errors
 
@@ -40,8 +39,8 @@ FEATURES_EPILOG = (
     "only once it is complete. Exit codes: 0 done, 1 bad option, 2 invalid data."
 )
 
-STEPS = ("reading and validating tables", "scoring comments", "computing indicators",
-         "scoring health", "writing")
+STEPS = ("reading and validating tables", "computing indicators", "scoring health",
+         "writing")
 
 
 def _parse_windows(text: str) -> tuple[int, ...]:
@@ -83,51 +82,22 @@ def _load_card(path: Path | None, windows: tuple[int, ...]) -> Scorecard:
     return card
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _drivers_json(drivers: Any) -> str:
-    """health_drivers as JSON text: the same in CSV and Parquet, and what the batch job writes."""
-    if not isinstance(drivers, (list, tuple)):
-        return "[]"
-    return json.dumps(
-        [{key: _finite(value) for key, value in item.items()} for item in drivers],
-        ensure_ascii=False,
-    )
-
-
 def build_features(
     tables: Tables,
     as_of: pd.Timestamp,
     windows: tuple[int, ...],
     card: Scorecard,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Indicators plus health-score columns, one row per active account, ``account_id`` first.
 
-    ``progress(i)`` is called with the index in :data:`STEPS` of the step starting.
-    ``health_drivers`` is JSON text, as in the batch job's output.
+    ``progress(i, name)`` is called as each step of :data:`models.scoring.STEPS` starts.
+    ``health_drivers`` is JSON text, as in the batch job's output; no churn columns.
     """
-
-    def step(i: int) -> None:
-        if progress is not None:
-            progress(i)
-
-    step(1)
-    comment_scores = None
-    if tables.surveys is not None:
-        # Only comments before as_of can count; later ones are not worth the scoring time.
-        surveys = tables.surveys
-        comment_scores = score_comments(surveys["comment"][surveys["responded_at"] < as_of])
-    step(2)
-    indicators = compute_indicators(tables, as_of, windows=windows, comment_scores=comment_scores)
-    step(3)
-    health = score_accounts(indicators, card)
-    health = health.assign(health_drivers=health["health_drivers"].map(_drivers_json))
-    return pd.concat([indicators, health], axis=1).reset_index()
+    scored = score_tables(tables, as_of, card, windows=windows, progress=progress)
+    health = scored.scores.drop(columns=list(CHURN_COLUMNS))
+    health = health.assign(health_drivers=health["health_drivers"].map(json_list))
+    return pd.concat([scored.indicators, health], axis=1).reset_index()
 
 
 def features(
@@ -162,8 +132,10 @@ def features(
                 progress.update(task, completed=i, description=STEPS[i])
 
             tables, report = load_tables(folder, mapping)
-            table = build_features(tables, stamp, window_days, card, advance)
-            advance(4)
+            table = build_features(
+                tables, stamp, window_days, card, lambda i, name: advance(min(i + 1, 2))
+            )
+            advance(3)
             write_frame(table, out, fmt)
         _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings))
 

@@ -21,7 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from features.scorecard import ScorecardConfigError, load_scorecard
+from features.scorecard import ScorecardConfigError
+from features.scorecard_config import load_scorecard
 from serving.batch import STEPS, BatchInputError, BatchResult, run_batch
 from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import UserError, report_errors

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.contract import DataContractError
+from features.problems import DataContractError
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 
 TRAIN_HELP = (
@@ -171,7 +171,7 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
     if label or id_column or positive:
         raise InvalidInput("--label, --id and --positive apply to --table, not to a folder of tables")
     from features.io import load_tables
-    from features.scorecard import load_scorecard
+    from features.scorecard_config import load_scorecard
     from models.registry import DEFAULT_MODEL_NAME
     from models.trainer import train_from_tables
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.contract import DataContractError, SurveyScale, validate_tables
+from features.contract import SurveyScale, validate_tables
 from features.io import (
     Mapping,
     MappingError,
@@ -17,6 +17,7 @@ from features.io import (
     write_frame,
     write_tables,
 )
+from features.problems import DataContractError
 
 
 def assert_same_tables(left, right):

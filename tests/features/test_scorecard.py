@@ -14,17 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.indicators import describe_indicator
+from features.catalogue import categorical_columns, describe_indicator, indicator_columns
+from features.health_score import score_accounts
 from features.scorecard import (
-    CATEGORICAL_INDICATORS,
-    KNOWN_INDICATORS,
     Band,
     ScorecardConfigError,
     band_for,
-    load_scorecard,
-    score_accounts,
-    scorecard_from_dict,
 )
+from features.scorecard_config import load_scorecard, scorecard_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 NAN = float("nan")
@@ -118,8 +115,8 @@ def test_known_indicators_are_exactly_the_columns_of_docs_indicators_md():
                     else [name]
                 )
                 names.update(expanded)
-    assert names == set(KNOWN_INDICATORS)
-    assert set(CATEGORICAL_INDICATORS) <= names
+    assert names == set(indicator_columns())
+    assert set(categorical_columns()) <= names
 
 
 def test_the_default_scorecard_has_the_four_groups_and_the_documented_bands():
@@ -130,7 +127,7 @@ def test_the_default_scorecard_has_the_four_groups_and_the_documented_bands():
         ("yellow", 50, 75),
         ("green", 75, 100),
     ]
-    assert set(card.indicator_names()) - {"segment"} <= set(KNOWN_INDICATORS)
+    assert set(card.indicator_names()) - {"segment"} <= set(indicator_columns())
     assert {m.group for m in card.measures} == {g.name for g in card.groups}
 
 

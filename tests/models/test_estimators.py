@@ -6,10 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.scorecard import scorecard_from_dict
+from features.scorecard_config import scorecard_from_dict
 from models.estimators import (
-    Calibrator, FrameEncoder, ScorecardPredictor, categorical_columns, fit_lightgbm,
-    fit_logistic, usable_feature_columns,
+    Calibrator,
+    FrameEncoder,
+    ScorecardPredictor,
+    categorical_columns,
+    fit_lightgbm,
+    fit_logistic,
+    usable_feature_columns,
 )
 from models.evaluation import brier_score, roc_auc_score
 

@@ -4,8 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.scorecard import load_scorecard, scorecard_from_dict
-from models.weights import current_weights, suggest_measure_weights, weights_as_scorecard
+from features.scorecard_config import load_scorecard, scorecard_from_dict
+from models.weights import (
+    current_weights,
+    suggest_measure_weights,
+    weights_as_scorecard,
+)
 
 
 def _accounts(n=600, seed=1):

@@ -11,11 +11,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.contract import DataContractError
 from features.indicators import active_accounts
+from features.problems import DataContractError
 from serving.alerts import AlertInputError, find_alerts
 from serving.batch import BatchInputError, read_previous, run_batch
-from serving.scores_file import ScoresFileError, output_paths, read_metadata, read_scores
+from serving.scores_file import (
+    ScoresFileError,
+    output_paths,
+    read_metadata,
+    read_scores,
+)
 
 BANDS = ["red", "yellow", "green"]
 
@@ -168,9 +173,12 @@ def test_an_output_name_without_a_known_format_is_refused(as_of, serving_demo_fo
         run_batch(serving_demo_folder, as_of, tmp_path / "scores.txt")
 
 
-def test_an_as_of_that_is_not_a_date_is_refused(serving_demo_folder, tmp_path):
-    with pytest.raises(BatchInputError, match="as-of date 'yesterday' is not a date"):
-        run_batch(serving_demo_folder, "yesterday", tmp_path / "scores.parquet")
+def test_an_as_of_that_was_not_parsed_at_the_edge_is_refused(serving_demo_folder, tmp_path):
+    # Dates are parsed once, by the CLI's --as-of option; the library takes timestamps.
+    with pytest.raises(BatchInputError, match="as_of must be a Timestamp parsed once at the edge"):
+        run_batch(serving_demo_folder, "2026-06-30", tmp_path / "scores.parquet")
+    with pytest.raises(BatchInputError, match="got NaT"):
+        run_batch(serving_demo_folder, pd.NaT, tmp_path / "scores.parquet")
 
 
 def test_risk_rise_outside_0_1_is_refused(as_of, serving_demo_folder, tmp_path):

@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.indicators import compute_indicators, indicator_columns
+from features.catalogue import indicator_columns
+from features.health_score import score_accounts
+from features.indicators import compute_indicators
 from features.io import load_tables
-from features.scorecard import load_scorecard, score_accounts
+from features.scorecard_config import load_scorecard
 from serving.cli import app
 
 runner = CliRunner()

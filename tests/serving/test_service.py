@@ -11,8 +11,9 @@ import pytest
 from bentoml.exceptions import BadInput, ServiceUnavailable
 from starlette.testclient import TestClient
 
-from features.indicators import describe_indicator
-from features.scorecard import load_scorecard, score_accounts
+from features.catalogue import describe_indicator
+from features.health_score import score_accounts
+from features.scorecard_config import load_scorecard
 from serving.schemas import (
     CATEGORICAL_INDICATORS,
     NUMERIC_INDICATORS,

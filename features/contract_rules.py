@@ -1,0 +1,153 @@
+"""The contract's rules across tables: references, time order, survey scales, activity.
+
+Each rule returns the :class:`~features.problems.Problem` list of what it found; the
+contract (:func:`features.contract.validate_tables`) runs them once every table is typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from features.problems import Problem, problem_at
+
+if TYPE_CHECKING:
+    from features.contract import SurveyScales
+
+
+def survey_scale_problems(
+    surveys: pd.DataFrame, scales: SurveyScales, survey_types: Sequence[str]
+) -> list[Problem]:
+    """Scores outside their survey's scale, and NPS answers that are not whole numbers."""
+    problems = []
+    score = pd.to_numeric(surveys["score"], errors="coerce")
+    for survey in survey_types:
+        scale = scales.of(survey)
+        of_type = surveys["survey"].eq(survey).to_numpy()
+        outside = of_type & ((score < scale.low) | (score > scale.high)).to_numpy()
+        problem = problem_at(
+            surveys, outside, table="surveys", column="score", rule="scale",
+            message=f"{survey} scores must lie on the {survey} scale {scale.low}-{scale.high}",
+            fix=f"correct the scores, or declare the real {survey} scale in the mapping file "
+                f"([surveys.{survey}] low/high)",
+        )
+        if problem:
+            problems.append(problem)
+        if survey == "nps":
+            fractional = of_type & (score.notna() & (score % 1 != 0)).to_numpy()
+            problem = problem_at(
+                surveys, fractional, table="surveys", column="score", rule="integer",
+                message="nps scores must be whole numbers 0-10",
+                fix="use the raw 0-10 answer, not an average",
+            )
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def reference_problems(frames: dict[str, pd.DataFrame]) -> list[Problem]:
+    problems = []
+    known_accounts = pd.Index(frames["accounts"]["account_id"].dropna().unique())
+    for table in ("sessions", "tickets", "orders", "surveys"):
+        frame = frames.get(table)
+        if frame is None or "account_id" not in frame:
+            continue
+        unknown = frame["account_id"].notna() & ~frame["account_id"].isin(known_accounts)
+        problem = problem_at(
+            frame, unknown, table=table, column="account_id", rule="reference",
+            message="account_id not found in accounts",
+            fix="add the accounts to the accounts table, or drop rows of accounts you do not track",
+        )
+        if problem:
+            problems.append(problem)
+    returns, orders = frames.get("returns"), frames.get("orders")
+    if returns is not None and "order_id" in returns:
+        known_orders = orders["order_id"] if orders is not None and "order_id" in orders else []
+        unknown = returns["order_id"].notna() & ~returns["order_id"].isin(known_orders)
+        problem = problem_at(
+            returns, unknown, table="returns", column="order_id", rule="reference",
+            message="order_id not found in orders"
+            + ("" if orders is not None else " (there is no orders table)"),
+            fix="give the orders table every returned order, or drop returns of unknown orders",
+        )
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def ordering_problems(frames: dict[str, pd.DataFrame]) -> list[Problem]:
+    problems = []
+    tickets = frames.get("tickets")
+    if tickets is not None and "created_at" in tickets:
+        for column in ("resolved_at", "first_response_at"):
+            if column in tickets:
+                early = (tickets[column] < tickets["created_at"]).fillna(False)
+                problem = problem_at(
+                    tickets, early, table="tickets", column=column, rule="order",
+                    message=f"{column} is before created_at",
+                    fix=f"check the time zones of both columns; {column} must not precede created_at",
+                )
+                if problem:
+                    problems.append(problem)
+    accounts = frames["accounts"]
+    if "churned_at" in accounts and "signup_date" in accounts:
+        early = (accounts["churned_at"] < accounts["signup_date"]).fillna(False)
+        problem = problem_at(
+            accounts, early, table="accounts", column="churned_at", rule="order",
+            message="churned_at is before signup_date", fix="correct one of the two dates",
+        )
+        if problem:
+            problems.append(problem)
+    returns, orders = frames.get("returns"), frames.get("orders")
+    if returns is not None and orders is not None and {"order_id", "items"} <= set(returns) \
+            and {"order_id", "items", "ordered_at"} <= set(orders):
+        ordered = orders.drop_duplicates("order_id").set_index("order_id")
+        returned_items = pd.to_numeric(returns["items"], errors="coerce").groupby(returns["order_id"]).transform("sum")
+        ordered_items = pd.to_numeric(returns["order_id"].map(ordered["items"]), errors="coerce")
+        too_many = (returned_items > ordered_items).fillna(False)
+        problem = problem_at(
+            returns, too_many, table="returns", column="items", rule="order",
+            message="more items returned than the order had",
+            fix="check the order_id of these returns and the items ordered",
+        )
+        if problem:
+            problems.append(problem)
+        if "returned_at" in returns:
+            before = (returns["returned_at"] < returns["order_id"].map(ordered["ordered_at"])).fillna(False)
+            problem = problem_at(
+                returns, before, table="returns", column="returned_at", rule="order",
+                message="returned before the order was placed",
+                fix="check the order_id and the time zone of returned_at",
+            )
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def after_churn_warnings(
+    frames: dict[str, pd.DataFrame], activity: Mapping[str, str]
+) -> list[Problem]:
+    """Warnings for rows dated after their account's churn (``activity``: table -> time)."""
+    accounts = frames["accounts"]
+    if "churned_at" not in accounts or accounts["churned_at"].isna().all():
+        return []
+    churned_at = accounts.drop_duplicates("account_id").set_index("account_id")["churned_at"].dropna()
+    warnings = []
+    for table, column in activity.items():
+        frame = frames.get(table)
+        if frame is None or column not in frame or "account_id" not in frame:
+            continue
+        late = (frame[column] > frame["account_id"].map(churned_at)).fillna(False)
+        problem = problem_at(
+            frame, late, severity="warning", table=table, column=column, rule="after_churn",
+            message="activity after the account's churned_at", value_column="account_id",
+            fix="check churned_at of these accounts; if they came back, clear churned_at",
+        )
+        if problem:
+            warnings.append(problem)
+    return warnings
+
+
+# --- the entry point -----------------------------------------------------------------

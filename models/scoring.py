@@ -1,0 +1,170 @@
+"""The one scoring path: tables → indicators → health scorecard → churn model → drivers.
+
+The ``features`` and ``score`` commands, the batch job and the HTTP service all score
+through :func:`score_indicators` (the service starts from indicators a client sends) or
+:func:`score_tables` (everyone else starts from tables). Dates are parsed at the edge (a
+CLI option, a request schema) and arrive here as timestamps.
+
+The scored frame is indexed like the indicators, one row per account:
+
+* health: ``health_score``, ``health_band``, ``health_color``, ``health_coverage``,
+  ``health_trend``, ``health_delta``, ``group_<group>``, ``measure_<measure>`` and
+  ``health_drivers`` (lists of dicts), from :func:`features.health_score.score_accounts`;
+* churn, with a model: ``churn_probability``, ``risk_band`` and ``churn_drivers`` (lists of
+  dicts, :func:`models.explain.top_drivers`); without one the same columns, empty.
+
+Drivers stay Python lists here; a file stores them as JSON
+(:func:`features.values.json_list`), the service as response models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from features.catalogue import DEFAULT_WINDOWS
+from features.contract import Tables
+from features.health_score import score_accounts
+from features.indicators import compute_indicators
+from features.scorecard import Scorecard
+
+CHURN_COLUMNS = ("churn_probability", "risk_band", "churn_drivers")
+#: The steps :func:`score_tables` reports to its ``progress`` callback, in order.
+STEPS = ("indicators", "health scores", "churn risk")
+
+
+class ChurnModel(Protocol):
+    """What the scoring path needs of a model (:class:`models.registry.LoadedModel`)."""
+
+    def predict(self, frame: pd.DataFrame, *, validated: bool = False) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Indicators and scores of the accounts active at a date, indexed by ``account_id``."""
+
+    as_of: pd.Timestamp
+    indicators: pd.DataFrame
+    scores: pd.DataFrame
+
+
+def score_indicators(
+    indicators: pd.DataFrame,
+    scorecard: Scorecard | None,
+    *,
+    model: ChurnModel | None = None,
+    previous: pd.Series | None = None,
+    validated: bool = False,
+) -> pd.DataFrame:
+    """Health scores and churn risk of indicator rows.
+
+    Parameters
+    ----------
+    indicators : DataFrame
+        One row per account (:func:`features.indicators.compute_indicators` output, or
+        the indicators a client sent), indexed by ``account_id``.
+    scorecard : Scorecard or None
+        The health scorecard; None leaves the health columns out (churn risk only).
+    model : ChurnModel, optional
+        The churn model; without one the churn columns are empty.
+    previous : Series, optional
+        Previous health scores by ``account_id``, for the trend.
+    validated : bool
+        The rows were already checked against the indicator schema (the service's request
+        models); the model then skips MLflow's own input checks.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``indicators``: the health columns, then :data:`CHURN_COLUMNS`.
+    """
+    parts = []
+    if scorecard is not None:
+        parts.append(score_accounts(indicators, scorecard, previous=previous))
+    parts.append(_churn_risk(indicators, model, validated))
+    return pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
+
+
+def _churn_risk(indicators: pd.DataFrame, model: ChurnModel | None, validated: bool) -> pd.DataFrame:
+    if model is None or not len(indicators):
+        empty = pd.Series(None, index=indicators.index, dtype=object)
+        return pd.DataFrame({"churn_probability": np.full(len(indicators), np.nan),
+                             "risk_band": empty, "churn_drivers": empty}, index=indicators.index)
+    predicted = model.predict(indicators, validated=validated)
+    return pd.DataFrame(
+        {
+            "churn_probability": predicted["churn_probability"].astype("float64"),
+            "risk_band": predicted["risk_band"].astype(object),
+            "churn_drivers": predicted["top_drivers"],
+        },
+        index=indicators.index,
+    )
+
+
+def score_tables(
+    tables: Tables,
+    as_of: pd.Timestamp,
+    scorecard: Scorecard,
+    *,
+    model: ChurnModel | None = None,
+    previous: pd.Series | None = None,
+    windows: Iterable[int] = DEFAULT_WINDOWS,
+    progress: Callable[[int, str], None] | None = None,
+) -> Scored:
+    """Indicators and scores of every account active at ``as_of``, sorted by ``account_id``.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated tables.
+    as_of : Timestamp
+        The scoring moment, already parsed (naive UTC); only rows before it count.
+    scorecard : Scorecard
+        The health scorecard.
+    model : ChurnModel, optional
+        The churn model; without one the churn columns are empty.
+    previous : Series, optional
+        Previous health scores by ``account_id``, for the trend.
+    windows : iterable of int
+        Trailing indicator windows in days.
+    progress : callable, optional
+        Called as ``progress(i, STEPS[i])`` as each step starts.
+
+    Raises
+    ------
+    TypeError
+        When ``as_of`` is not a Timestamp: parse dates at the edge, once.
+    """
+    if not isinstance(as_of, pd.Timestamp):
+        raise TypeError(
+            f"as_of must be a pandas Timestamp parsed at the edge (e.g. by the CLI's date "
+            f"option), got {type(as_of).__name__}"
+        )
+    report = progress or _no_progress
+    report(0, STEPS[0])
+    indicators = compute_indicators(tables, as_of, windows=windows).sort_index()
+    report(1, STEPS[1])
+    health = score_accounts(indicators, scorecard, previous=_reindexed(previous, indicators))
+    report(2, STEPS[2])
+    churn = _churn_risk(indicators, model, validated=False)
+    return Scored(as_of, indicators, pd.concat([health, churn], axis=1))
+
+
+def _reindexed(previous: pd.Series | None, indicators: pd.DataFrame) -> pd.Series | None:
+    return None if previous is None else previous.reindex(indicators.index)
+
+
+def _no_progress(step: int, name: str) -> None:
+    return None
+
+
+def previous_scores(previous: pd.DataFrame | None) -> pd.Series | None:
+    """Health scores by ``account_id`` from an earlier scores file (the last row per account)."""
+    if previous is None:
+        return None
+    prior = previous.drop_duplicates("account_id", keep="last").set_index("account_id")
+    return pd.to_numeric(prior["health_score"], errors="coerce")
