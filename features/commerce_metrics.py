@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 
 from features.portfolio_metrics import (
-    _DAY,
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
     DEFAULT_MAX_LIFETIME_YEARS,
-    _within,
+    ONE_DAY,
     check_number,
     customer_base,
+    within,
 )
 from features.survey_metrics import (
     MetricResult,
@@ -29,7 +29,6 @@ from features.survey_metrics import (
     undefined,
 )
 
-
 # --- orders and returns --------------------------------------------------------------
 
 
@@ -37,7 +36,7 @@ def _orders_in(orders: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
     check_frame(orders, table="orders", columns=["order_id", "account_id", "amount", "items"],
                 timestamps=["ordered_at"])
     start, end = check_period(start, end)
-    return orders.loc[_within(orders["ordered_at"], start, end)]
+    return orders.loc[within(orders["ordered_at"], start, end)]
 
 
 def repeat_purchase_rate(orders: pd.DataFrame, start: Any, end: Any) -> MetricResult:
@@ -302,7 +301,7 @@ def clv(
     max_lifetime_years = check_number(max_lifetime_years, name="max_lifetime_years", low=0,
                                       low_open=True)
     base = customer_base(accounts, start, end)
-    period_days = (end - start) / _DAY
+    period_days = (end - start) / ONE_DAY
     customers = accounts.loc[base["active_during"]]
     n_start, n_lost = int(base["active_at_start"].sum()), int(base["lost"].sum())
     mrr = customers["mrr"].dropna()

@@ -32,7 +32,7 @@ from features import portfolio_metrics as pm
 from features import session_metrics as ses
 from features import support_metrics as sup
 from features import survey_metrics as sm
-from features.contract import ALL_COLUMNS, TABLE_NAMES, Tables, TEXT_COLUMNS
+from features.contract import ALL_COLUMNS, TABLE_NAMES, TEXT_COLUMNS, Tables
 from features.survey_metrics import MetricResult, check_period, group_labels, undefined
 
 #: The metric keys of the JSON shape, in display order.
@@ -102,7 +102,7 @@ def check_by(tables: Tables, by: str) -> None:
 def _survey(frames, scales, start, end, survey: str) -> MetricResult:
     surveys = frames["surveys"]
     rows = surveys.loc[surveys["survey"].eq(survey)
-                       & pm._within(surveys["responded_at"], start, end), "score"]
+                       & pm.within(surveys["responded_at"], start, end), "score"]
     if survey == "nps":
         return sm.nps(rows)
     if survey == "csat":
@@ -174,21 +174,21 @@ def _slice(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, 
     lookback = start.normalize() - pd.Timedelta(days=ses.MAU_WINDOW_DAYS - 1)
     if frames["sessions"] is not None:
         s = frames["sessions"]
-        s = s.loc[pm._within(s["started_at"], lookback, end)]
+        s = s.loc[pm.within(s["started_at"], lookback, end)]
         # Visitor codes once for every session metric and group (a new column on a new frame).
         frames["sessions"] = s.assign(**{_VISITOR: ses.visitor_codes(s)})
     if frames["tickets"] is not None:
         t = frames["tickets"]
-        frames["tickets"] = t.loc[pm._before(t["created_at"], end)]
+        frames["tickets"] = t.loc[pm.before(t["created_at"], end)]
     if frames["orders"] is not None:
         o = frames["orders"]
-        frames["orders"] = o.loc[pm._within(o["ordered_at"], start, end)]
+        frames["orders"] = o.loc[pm.within(o["ordered_at"], start, end)]
         if frames["returns"] is not None:
             r = frames["returns"]
             frames["returns"] = r.loc[r["order_id"].isin(frames["orders"]["order_id"])]
     if frames["surveys"] is not None:
         v = frames["surveys"]
-        frames["surveys"] = v.loc[pm._within(v["responded_at"], start, end)]
+        frames["surveys"] = v.loc[pm.within(v["responded_at"], start, end)]
     return frames
 
 
@@ -319,7 +319,7 @@ def period_metrics(
         "by": by,
     }
     # Channels of the whole tickets table, so every period and group lists the same ones.
-    channels = sup._channels(tables.tickets) if tables.tickets is not None else []
+    channels = sup.ticket_channels(tables.tickets) if tables.tickets is not None else []
     overall = {key: _compute(key, frames, tables.scales, start, end, options, channels)
                for key in METRIC_KEYS}
     for key in METRIC_KEYS:

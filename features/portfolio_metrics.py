@@ -42,16 +42,16 @@ DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 #: CLV lifetime cap when churn is 0 (used by :func:`features.commerce_metrics.clv`).
 DEFAULT_MAX_LIFETIME_YEARS = 10.0
 
-_DAY = pd.Timedelta(days=1)
-_HOUR = pd.Timedelta(hours=1)
+ONE_DAY = pd.Timedelta(days=1)
+ONE_HOUR = pd.Timedelta(hours=1)
 
 
-def _within(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+def within(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     """Rows with ``start <= time < end``; empty times are never within."""
     return (times >= start) & (times < end)
 
 
-def _before(times: pd.Series, moment: pd.Timestamp) -> pd.Series:
+def before(times: pd.Series, moment: pd.Timestamp) -> pd.Series:
     """Rows with ``time < moment``; empty times are never before (NaT compares False)."""
     return times < moment
 
@@ -104,13 +104,13 @@ def customer_base(accounts: pd.DataFrame, start: Any, end: Any) -> dict[str, pd.
                 timestamps=["signup_date", "churned_at"])
     start, end = check_period(start, end)
     signup, churned = accounts["signup_date"], accounts["churned_at"]
-    churned_in = _within(churned, start, end)
-    active_at_start = _before(signup, start) & ~_before(churned, start)
-    acquired = _within(signup, start, end)
+    churned_in = within(churned, start, end)
+    active_at_start = before(signup, start) & ~before(churned, start)
+    acquired = within(signup, start, end)
     return {
         "active_at_start": active_at_start,
         "acquired": acquired,
-        "active_at_end": _before(signup, end) & ~_before(churned, end),
+        "active_at_end": before(signup, end) & ~before(churned, end),
         "lost": active_at_start & churned_in,
         "acquired_and_lost": acquired & churned_in,
         "active_during": active_at_start | acquired,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.portfolio_metrics import _DAY, _within
+from features.portfolio_metrics import ONE_DAY, within
 from features.survey_metrics import (
     MetricResult,
     check_frame,
@@ -29,7 +29,7 @@ def _sessions_in(sessions: pd.DataFrame, start: Any, end: Any, columns=()) -> pd
     check_frame(sessions, table="sessions", columns=["account_id", "user_id", *columns],
                 timestamps=["started_at"])
     start, end = check_period(start, end)
-    return sessions.loc[_within(sessions["started_at"], start, end)]
+    return sessions.loc[within(sessions["started_at"], start, end)]
 
 
 def _unique_sorted(values: np.ndarray) -> np.ndarray:
@@ -122,7 +122,7 @@ def conversion_rate(
     check_frame(sessions, table="sessions", columns=["account_id", "user_id", "converted"],
                 timestamps=["started_at"])
     start, end = check_period(start, end)
-    rows = _within(sessions["started_at"], start, end).to_numpy()
+    rows = within(sessions["started_at"], start, end).to_numpy()
     in_period = sessions.loc[rows]
     converted = in_period["converted"]
     known = converted.notna().to_numpy()
@@ -176,11 +176,11 @@ def daily_active_users(
     first_day = start.normalize()
     n_days = ((end - pd.Timedelta(1, "ns")).normalize() - first_day).days + 1
     lookback = first_day - pd.Timedelta(days=MAU_WINDOW_DAYS - 1)
-    rows = _within(sessions["started_at"], lookback, end).to_numpy()
+    rows = within(sessions["started_at"], lookback, end).to_numpy()
     started = sessions["started_at"].to_numpy()[rows]
     span = n_days + MAU_WINDOW_DAYS - 1
     # Integer nanoseconds: floor division of datetime64 arrays is several times slower.
-    day = (started.astype("datetime64[ns]").view(np.int64) - lookback.value) // _DAY.value
+    day = (started.astype("datetime64[ns]").view(np.int64) - lookback.value) // ONE_DAY.value
     # One key per (visitor, day): sorting the unique keys orders them by visitor, then day.
     row_keys = _codes_for(sessions, rows, visitor_codes).astype(np.int64, copy=False) * span + day
     keys = _unique_sorted(row_keys)

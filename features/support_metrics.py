@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.portfolio_metrics import _DAY, _HOUR, _before, _within
+from features.portfolio_metrics import ONE_DAY, ONE_HOUR, before, within
 from features.survey_metrics import (
     MetricResult,
     check_frame,
@@ -28,7 +28,7 @@ def _checked_tickets(tickets: pd.DataFrame, start: Any, end: Any):
     return check_period(start, end)
 
 
-def _channels(tickets: pd.DataFrame, channels: Any = None) -> list[str]:
+def ticket_channels(tickets: pd.DataFrame, channels: Any = None) -> list[str]:
     found = set(tickets["channel"].dropna().astype(str).unique())
     return sorted(found | {str(c) for c in (channels or ())})
 
@@ -59,9 +59,9 @@ def ticket_volume(
     (2, {'chat': 1, 'email': 1})
     """
     start, end = _checked_tickets(tickets, start, end)
-    created = tickets.loc[_within(tickets["created_at"], start, end), "channel"]
+    created = tickets.loc[within(tickets["created_at"], start, end), "channel"]
     counts = created.astype(str).value_counts()
-    by_channel = {channel: int(counts.get(channel, 0)) for channel in _channels(tickets, channels)}
+    by_channel = {channel: int(counts.get(channel, 0)) for channel in ticket_channels(tickets, channels)}
     return defined(len(created), "tickets", by_channel=by_channel)
 
 
@@ -103,13 +103,13 @@ def resolution_time(tickets: pd.DataFrame, start: Any, end: Any) -> MetricResult
     (15.0, 15.0, 1, 11.0)
     """
     start, end = _checked_tickets(tickets, start, end)
-    resolved = tickets.loc[_within(tickets["resolved_at"], start, end)]
-    hours = (resolved["resolved_at"] - resolved["created_at"]) / _HOUR
-    open_at_end = tickets.loc[_before(tickets["created_at"], end)
-                              & ~_before(tickets["resolved_at"], end)]
+    resolved = tickets.loc[within(tickets["resolved_at"], start, end)]
+    hours = (resolved["resolved_at"] - resolved["created_at"]) / ONE_HOUR
+    open_at_end = tickets.loc[before(tickets["created_at"], end)
+                              & ~before(tickets["resolved_at"], end)]
     components = dict(
         resolved=len(resolved), **_hours_summary(hours), open_backlog=len(open_at_end),
-        **_age_summary("open", (end - open_at_end["created_at"]) / _DAY),
+        **_age_summary("open", (end - open_at_end["created_at"]) / ONE_DAY),
     )
     if not len(resolved):
         return undefined("no tickets were resolved in the period", "hours", **components)
@@ -141,14 +141,14 @@ def first_response_time(tickets: pd.DataFrame, start: Any, end: Any) -> MetricRe
     (3.0, 1)
     """
     start, end = _checked_tickets(tickets, start, end)
-    responded = tickets.loc[_within(tickets["first_response_at"], start, end)]
-    hours = (responded["first_response_at"] - responded["created_at"]) / _HOUR
-    waiting = tickets.loc[_before(tickets["created_at"], end)
-                          & ~_before(tickets["first_response_at"], end)
-                          & ~_before(tickets["resolved_at"], end)]
+    responded = tickets.loc[within(tickets["first_response_at"], start, end)]
+    hours = (responded["first_response_at"] - responded["created_at"]) / ONE_HOUR
+    waiting = tickets.loc[before(tickets["created_at"], end)
+                          & ~before(tickets["first_response_at"], end)
+                          & ~before(tickets["resolved_at"], end)]
     components = dict(
         responded=len(responded), **_hours_summary(hours), awaiting_response=len(waiting),
-        **_age_summary("awaiting", (end - waiting["created_at"]) / _DAY),
+        **_age_summary("awaiting", (end - waiting["created_at"]) / ONE_DAY),
     )
     if not len(responded):
         return undefined("no ticket got a first response in the period", "hours", **components)
@@ -183,12 +183,12 @@ def resolution_rate(
     (66.66666666666667, {'chat': 100.0, 'email': 50.0, 'phone': None})
     """
     start, end = _checked_tickets(tickets, start, end)
-    created = tickets.loc[_within(tickets["created_at"], start, end)]
-    is_resolved = _before(created["resolved_at"], end)
+    created = tickets.loc[within(tickets["created_at"], start, end)]
+    is_resolved = before(created["resolved_at"], end)
     counts = pd.DataFrame({"created": 1, "resolved": is_resolved.astype(int),
                            "channel": created["channel"].astype(str)}).groupby("channel").sum()
     by_channel = {}
-    for channel in _channels(tickets, channels):
+    for channel in ticket_channels(tickets, channels):
         n_created = int(counts["created"].get(channel, 0))
         n_resolved = int(counts["resolved"].get(channel, 0))
         by_channel[channel] = (
