@@ -1,9 +1,12 @@
 """Survey comment text for the demo data, in the tone of each answer.
 
 Comments are composed from fragment pools so that thousands of distinct sentences appear;
-the positive and negative words are ones TextBlob's lexicon scores. English comments can
-be positive, negative or mixed; Arabic and Persian ones (from accounts in the Middle East)
-are positive or negative. Only the random generator passed in is used, so the text is
+the positive and negative English words are ones TextBlob's lexicon scores. English comments
+can be positive, negative or mixed. Arabic and Persian ones (from accounts in the Middle
+East) are composed from an opener, one or two clauses about an aspect of the product in one
+of four strengths of tone (strongly or mildly negative or positive; mild ones often with a
+"but"), and a closer: several thousand distinct sentences per language, so that a polarity
+learnt from them is a real test. Only the random generator passed in is used, so the text is
 reproducible from the demo data's seed.
 """
 
@@ -44,29 +47,72 @@ _EN_NEGATIVE_CLOSERS = np.array([
 ], dtype=object)
 _EN_MIXED_CLOSERS = np.array(["", " Mostly okay.", " Hoping for improvements.", ""], dtype=object)
 
-_AR_OPENERS = np.array(["", "بصراحة، ", "بشكل عام، ", "في الفترة الأخيرة ", "بالنسبة لفريقنا، "], dtype=object)
-_AR_POSITIVE = np.array([
-    "الخدمة ممتازة وسريعة", "فريق الدعم متعاون جداً", "المنصة سهلة الاستخدام",
-    "نحن راضون جداً عن النتائج", "التقارير واضحة ومفيدة", "التحديث الأخير رائع",
+# Arabic and Persian comments are composed from parts: an opener, one or two clauses each
+# about an aspect of the product, in one of four strengths of tone, and a closer. Clauses
+# put the aspect where its grammatical gender does not matter ("our experience with X").
+_AR_OPENERS = np.array([
+    "", "بصراحة، ", "بشكل عام، ", "في الفترة الأخيرة ", "بالنسبة لفريقنا، ", "هذا الشهر ",
+    "من وجهة نظرنا، ", "منذ التحديث الأخير ",
 ], dtype=object)
-_AR_NEGATIVE = np.array([
-    "الدعم الفني بطيء جداً", "نواجه مشاكل متكررة في النظام", "الأسعار مرتفعة مقارنة بالقيمة",
-    "لسنا راضين عن الخدمة", "التطبيق معقد وصعب الاستخدام", "التقارير غير دقيقة",
+_AR_ASPECTS = np.array([
+    "الدعم الفني", "فريق الدعم", "لوحة التحكم", "التقارير", "التطبيق", "الفواتير",
+    "التكامل مع نظامنا", "البحث", "واجهة البرمجة", "تصدير البيانات", "المحرر الجديد",
+    "الإشعارات", "مدير الحساب", "التوثيق", "جدولة المواعيد", "سرعة النظام", "التدريب",
+    "الأسعار",
 ], dtype=object)
-_AR_POSITIVE_CLOSERS = np.array(["", " شكراً لكم.", " نوصي بكم بشدة."], dtype=object)
-_AR_NEGATIVE_CLOSERS = np.array(["", " نرجو الحل سريعاً.", " نفكر في البدائل."], dtype=object)
+_AR_CLAUSES = (  # strongly negative, mildly negative, mildly positive, strongly positive
+    np.array(["تجربتنا مع {} سيئة جداً", "لسنا راضين أبداً عن {}", "مستوى {} ضعيف جداً",
+              "نواجه مشاكل متكررة في {}", "جودة {} تراجعت كثيراً", "لا يمكن الاعتماد على {}",
+              "خاب أملنا في {}", "نعاني كثيراً من {}"], dtype=object),
+    np.array(["مستوى {} أقل من المتوقع", "نواجه بعض الصعوبات مع {}", "لسنا راضين تماماً عن {}",
+              "نحتاج إلى تحسين في {}", "تجربتنا مع {} لم تكن جيدة مؤخراً"], dtype=object),
+    np.array(["مستوى {} جيد بشكل عام", "تجربتنا مع {} جيدة في الغالب", "نحن راضون عن {} إلى حد ما",
+              "لاحظنا تحسناً في {}", "مستوى {} مقبول"], dtype=object),
+    np.array(["تجربتنا مع {} ممتازة", "نحن راضون جداً عن {}", "أعجبنا {} كثيراً",
+              "كل شيء رائع في {}", "جودة {} عالية جداً", "نحن سعداء جداً بمستوى {}",
+              "مستوى {} ممتاز"], dtype=object),
+)
+_AR_CLOSERS = (
+    np.array(["", " نرجو الحل سريعاً.", " نفكر في البدائل.", " خيبة أمل كبيرة.", " هذا غير مقبول."], dtype=object),
+    np.array(["", " نأمل أن يتحسن الوضع.", " نرجو المتابعة."], dtype=object),
+    np.array(["", " شكراً.", " نتمنى المزيد من التحسينات."], dtype=object),
+    np.array(["", " شكراً لكم.", " نوصي بكم بشدة.", " استمروا في هذا العمل الرائع.",
+              " نحن سعداء بالتعامل معكم."], dtype=object),
+)
+_AR_JOINERS = ("، و", "، لكن ")
 
-_FA_OPENERS = np.array(["", "راستش، ", "در مجموع، ", "این اواخر ", "برای تیم ما، "], dtype=object)
-_FA_POSITIVE = np.array([
-    "پشتیبانی خیلی خوب و سریع است", "کار با سامانه آسان است", "از نتیجه کار راضی هستیم",
-    "گزارش‌ها دقیق و مفید هستند", "تیم پشتیبانی بسیار همکاری کرد", "به‌روزرسانی جدید عالی است",
+_FA_OPENERS = np.array([
+    "", "راستش، ", "در مجموع، ", "این اواخر ", "برای تیم ما، ", "صادقانه بگویم، ",
+    "از دید ما، ", "این ماه ",
 ], dtype=object)
-_FA_NEGATIVE = np.array([
-    "پاسخگویی پشتیبانی خیلی کند است", "مشکلات زیادی در سامانه داریم", "قیمت نسبت به ارزش آن بالاست",
-    "از خدمات راضی نیستیم", "برنامه پیچیده و سخت است", "گزارش‌ها دقیق نیستند",
+_FA_ASPECTS = np.array([
+    "پشتیبانی", "تیم پشتیبانی", "داشبورد", "گزارش‌ها", "اپلیکیشن موبایل", "صورتحساب",
+    "اتصال به سیستم ما", "جستجو", "API", "خروجی گرفتن از داده‌ها", "ویرایشگر جدید",
+    "اعلان‌ها", "مدیر حساب ما", "مستندات", "زمان‌بندی", "سرعت سامانه", "آموزش", "قیمت‌ها",
 ], dtype=object)
-_FA_POSITIVE_CLOSERS = np.array(["", " ممنون از شما.", " حتماً شما را پیشنهاد می‌کنیم."], dtype=object)
-_FA_NEGATIVE_CLOSERS = np.array(["", " لطفاً زودتر حل کنید.", " به فکر جایگزین هستیم."], dtype=object)
+_FA_CLAUSES = (
+    np.array(["تجربه ما با {} خیلی بد است", "از {} اصلاً راضی نیستیم", "{} مدام خراب می‌شود",
+              "کیفیت {} خیلی پایین آمده", "وضع {} افتضاح است", "با {} مشکلات زیادی داریم",
+              "نمی‌توان به {} اعتماد کرد", "از {} واقعاً ناامید شدیم"], dtype=object),
+    np.array(["{} کمی ضعیف است", "با {} گاهی مشکل داریم", "از {} کاملاً راضی نیستیم",
+              "{} جای پیشرفت دارد", "{} اخیراً کمی کند شده"], dtype=object),
+    np.array(["{} در کل خوب است", "از {} نسبتاً راضی هستیم", "{} قابل قبول است",
+              "اخیراً {} بهتر شده", "تجربه ما با {} معمولاً خوب است"], dtype=object),
+    np.array(["تجربه ما با {} عالی است", "از {} خیلی راضی هستیم", "{} واقعاً فوق‌العاده است",
+              "{} بهتر از انتظار ما بود", "کیفیت {} خیلی خوب است", "از {} بسیار خوشحالیم",
+              "{} بی‌نقص کار می‌کند"], dtype=object),
+)
+_FA_CLOSERS = (
+    np.array(["", " لطفاً زودتر حل کنید.", " به فکر جایگزین هستیم.", " واقعاً ناامید شدیم.",
+              " این قابل قبول نیست."], dtype=object),
+    np.array(["", " لطفاً پیگیری کنید.", " امیدواریم درست شود."], dtype=object),
+    np.array(["", " ممنون.", " امیدواریم بهتر هم بشود."], dtype=object),
+    np.array(["", " ممنون از شما.", " حتماً شما را پیشنهاد می‌کنیم.", " خسته نباشید.",
+              " به همین شکل ادامه دهید."], dtype=object),
+)
+_FA_JOINERS = (" و ", "، اما ")
+# Tone from which a comment is strongly positive; below minus it, strongly negative.
+_STRONG_TONE = 0.45
 
 
 def _pick(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
@@ -101,13 +147,38 @@ def _english_comments(rng: np.random.Generator, tone: np.ndarray) -> np.ndarray:
     return opener + aspect + " " + first + second + "." + closer
 
 
-def _foreign_comments(
-    rng: np.random.Generator, tone: np.ndarray, openers, positive, negative, pos_closers, neg_closers
-) -> np.ndarray:
+def _clauses(rng: np.random.Generator, strength: np.ndarray, clauses, aspects) -> np.ndarray:
+    """One clause per comment in the strength of its tone, about a random aspect."""
+    out = np.empty(len(strength), dtype=object)
+    aspect = _pick(rng, aspects, len(strength))
+    for level, pool in enumerate(clauses):
+        rows = np.flatnonzero(strength == level)
+        templates = _pick(rng, pool, len(rows))
+        out[rows] = [template.format(a) for template, a in zip(templates, aspect[rows])]
+    return out
+
+
+def _composed_comments(rng: np.random.Generator, tone: np.ndarray, openers, aspects, clauses,
+                       closers, joiners) -> np.ndarray:
+    """Opener, one or two clauses and a closer, in four strengths of tone.
+
+    Strong tones may add a second clause of the same strength; mild ones add, half the
+    time, a clause of the opposite mild tone ("good on the whole, but ..."), so that a
+    reader must weigh the parts rather than spot one word.
+    """
     n = len(tone)
-    good = tone >= 0
-    body = np.where(good, _pick(rng, positive, n), _pick(rng, negative, n))
-    closer = np.where(good, _pick(rng, pos_closers, n), _pick(rng, neg_closers, n))
+    strength = np.select([tone <= -_STRONG_TONE, tone < 0, tone < _STRONG_TONE], [0, 1, 2], 3)
+    first = _clauses(rng, strength, clauses, aspects)
+    mild = (strength == 1) | (strength == 2)
+    second_strength = np.where(mild, 3 - strength, strength)
+    second = _clauses(rng, second_strength, clauses, aspects)
+    add = rng.random(n) < np.where(mild, 0.5, 0.35)
+    joiner = np.where(mild, joiners[1], joiners[0])
+    body = np.where(add, first + joiner + second, first)
+    closer = np.empty(n, dtype=object)
+    for level, pool in enumerate(closers):
+        rows = np.flatnonzero(strength == level)
+        closer[rows] = _pick(rng, pool, len(rows))
     return _pick(rng, openers, n) + body + "." + closer
 
 
@@ -122,7 +193,8 @@ def compose_comments(
         The demo data's generator, the only source of randomness.
     tone : ndarray of float
         Tone of each response. English: positive above 0.15, negative below -0.15, mixed
-        in between; Arabic and Persian: positive from 0 up, else negative.
+        in between; Arabic and Persian: strongly negative up to -0.45, mildly negative
+        below 0, mildly positive below 0.45, strongly positive from there.
     language : ndarray of int
         0 English, 1 Arabic, 2 Persian, per response.
 
@@ -143,12 +215,10 @@ def compose_comments(
     english = language == 0
     text[english] = _english_comments(rng, tone[english])
     arabic, persian = language == 1, language == 2
-    text[arabic] = _foreign_comments(
-        rng, tone[arabic], _AR_OPENERS, _AR_POSITIVE, _AR_NEGATIVE,
-        _AR_POSITIVE_CLOSERS, _AR_NEGATIVE_CLOSERS,
+    text[arabic] = _composed_comments(
+        rng, tone[arabic], _AR_OPENERS, _AR_ASPECTS, _AR_CLAUSES, _AR_CLOSERS, _AR_JOINERS
     )
-    text[persian] = _foreign_comments(
-        rng, tone[persian], _FA_OPENERS, _FA_POSITIVE, _FA_NEGATIVE,
-        _FA_POSITIVE_CLOSERS, _FA_NEGATIVE_CLOSERS,
+    text[persian] = _composed_comments(
+        rng, tone[persian], _FA_OPENERS, _FA_ASPECTS, _FA_CLAUSES, _FA_CLOSERS, _FA_JOINERS
     )
     return text

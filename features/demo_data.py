@@ -138,7 +138,8 @@ def _month_of(origin: pd.Timestamp, seconds: np.ndarray) -> np.ndarray:
 
 
 def generate_demo_data(
-    *, accounts: int = 2000, months: int = 18, seed: int = 7, start: str = "2025-01-01"
+    *, accounts: int = 2000, months: int = 18, seed: int = 7, start: str = "2025-01-01",
+    latent: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Generate the six input tables of a synthetic but realistic customer base.
 
@@ -153,6 +154,10 @@ def generate_demo_data(
         Seed of the random generator; the same seed gives the same tables, bit for bit.
     start : str
         First day of the period (ISO date); naive, meaning UTC.
+    latent : bool
+        Add the hidden truth the tables were drawn from, for checking what a method
+        recovers: ``surveys.latent_health``, the account's health in the week of the answer.
+        The other columns are the same either way.
 
     Returns
     -------
@@ -197,7 +202,7 @@ def generate_demo_data(
     sessions = _draw_sessions(rng, acc, life, origin, weekday_of_start)
     tickets, ticket_extra = _draw_tickets(rng, acc, life, origin, end_s, weekday_of_start)
     orders, returns = _draw_orders(rng, acc, life, origin, end_s, weekday_of_start)
-    surveys = _draw_surveys(rng, acc, life, ticket_extra, origin, end_s, weekday_of_start)
+    surveys = _draw_surveys(rng, acc, life, ticket_extra, origin, end_s, weekday_of_start, latent)
     accounts_table = _accounts_table(acc, life, origin, end_s)
     return {
         "accounts": accounts_table,
@@ -411,7 +416,7 @@ def _draw_orders(rng, acc, life, origin, end_s, weekday_of_start):
     return orders, returns
 
 
-def _draw_surveys(rng, acc, life, ticket, origin, end_s, weekday_of_start) -> pd.DataFrame:
+def _draw_surveys(rng, acc, life, ticket, origin, end_s, weekday_of_start, latent) -> pd.DataFrame:
     H = life["H"]
     lo, hi, exposure, _ = _cells(acc, life, origin)
     propensity = acc["propensity"][:, None]
@@ -463,9 +468,11 @@ def _draw_surveys(rng, acc, life, ticket, origin, end_s, weekday_of_start) -> pd
         np.where(survey == "csat", np.clip(np.rint(3.9 + 0.75 * mood), 1, 5),
                  np.clip(np.rint(3.5 + 0.7 * mood), 1, 5)),
     )
-    # Neutral at a passive NPS (7.5) and at the middle of the 1-5 scales.
+    # Neutral at a passive NPS (7.5) and at the middle of the 1-5 scales. A comment says
+    # how the relationship goes as much as how the day went: half the answer, half health.
     centre, half = np.where(survey == "nps", 7.5, 3.0), np.where(survey == "nps", 2.5, 2.0)
-    tone = np.clip((score - centre) / half, -1, 1) + rng.normal(0, 0.3, m)
+    answer = np.clip((score - centre) / half, -1, 1)
+    tone = np.clip(0.5 * answer + 0.5 * health, -1, 1) + rng.normal(0, 0.25, m)
     wants_comment = rng.random(m) < np.select([survey == "nps", survey == "csat"], [0.45, 0.3], 0.2)
     language = acc["language"][merged["account"]].copy()
     # Some Middle East customers still write in English now and then.
@@ -485,6 +492,8 @@ def _draw_surveys(rng, acc, life, ticket, origin, end_s, weekday_of_start) -> pd
         "touchpoint": merged["touchpoint"][order],
         "comment": comment[order],
     })
+    if latent:
+        frame["latent_health"] = health[order]
     return frame.astype({c: "str" for c in ("response_id", "account_id", "survey", "channel",
                                              "touchpoint", "comment")})
 

@@ -42,7 +42,13 @@ from features.catalogue import (
     check_windows,
     indicator_columns,
 )
-from features.contract import REQUIRED_COLUMNS, Tables, TIMESTAMP_COLUMNS, with_optional_columns
+from features.contract import (
+    REQUIRED_COLUMNS,
+    TIMESTAMP_COLUMNS,
+    Tables,
+    with_optional_columns,
+)
+from features.polarity import PolarityModels
 from features.timestamps import naive_utc
 
 # Lifetime used by the CLV when the portfolio lost nobody in the trailing year (METRICS.md:
@@ -371,7 +377,25 @@ def _satisfaction(surveys, scales, ids, as_of, windows) -> dict:
     return out
 
 
-def _sentiment(surveys, ids, as_of, windows, comment_scores) -> dict:
+def _check_polarity_models(models, as_of: pd.Timestamp):
+    """Models taught by comments of ``as_of``'s future would leak it into the indicators."""
+    if models is None:
+        return None
+    if not isinstance(models, PolarityModels):
+        raise TypeError(
+            f"polarity_models must be a features.polarity.PolarityModels, got {type(models).__name__}"
+        )
+    if models.examples_before is not None and models.examples_before > as_of:
+        raise ValueError(
+            f"polarity_models learnt from comments up to {models.examples_before:%Y-%m-%d %H:%M}, "
+            f"after as_of {as_of:%Y-%m-%d %H:%M}: indicators as of a date may only read a "
+            "polarity taught by comments before it; fit them with "
+            "features.survey_polarity.fit_survey_polarity(tables, before=as_of)"
+        )
+    return models
+
+
+def _sentiment(surveys, ids, as_of, windows, comment_scores, polarity_models) -> dict:
     n = len(ids)
     names = (
         [c for w in ("comments", "sentiment_mean", "negative_comment_share",
@@ -389,7 +413,7 @@ def _sentiment(surveys, ids, as_of, windows, comment_scores) -> dict:
     if comment_scores is None:
         from features.sentiment import score_comments
 
-        scores = score_comments(surveys["comment"].iloc[positions])
+        scores = score_comments(surveys["comment"].iloc[positions], polarity_models)
     else:
         scores = _check_comment_scores(comment_scores, surveys, positions)
     polarity = agg.as_float(scores["polarity"])
@@ -481,6 +505,7 @@ def compute_indicators(
     *,
     windows: Iterable[int] = DEFAULT_WINDOWS,
     comment_scores: pd.DataFrame | None = None,
+    polarity_models: PolarityModels | None = None,
 ) -> pd.DataFrame:
     """Health indicators of every account active at ``as_of``, from rows before it.
 
@@ -499,6 +524,11 @@ def compute_indicators(
         :func:`features.sentiment.score_comments` output for ``tables.surveys['comment']``,
         indexed like ``tables.surveys``, so that repeated snapshots do not score text again.
         Scored here when omitted.
+    polarity_models : PolarityModels, optional
+        Learnt polarity of languages other than English, used when the comments are scored
+        here. Their examples must all be dated before ``as_of`` (``examples_before`` at or
+        before it, or undated): a polarity taught by later comments would leak the future.
+        Without them only English comments are read.
 
     Returns
     -------
@@ -513,7 +543,8 @@ def compute_indicators(
         When ``tables`` is not a :class:`~features.contract.Tables`.
     ValueError
         For an ``as_of`` that is not a date, bad ``windows``, tables lacking columns or
-        timestamps, or ``comment_scores`` that do not cover the comments.
+        timestamps, ``comment_scores`` that do not cover the comments, or
+        ``polarity_models`` taught by comments at or after ``as_of``.
 
     Examples
     --------
@@ -544,6 +575,7 @@ def compute_indicators(
     tables = _check_tables(tables)
     as_of = _check_as_of(as_of)
     windows = check_windows(windows)
+    polarity_models = _check_polarity_models(polarity_models, as_of)
     tables = dataclasses.replace(
         tables, **{name: _check_table(frame, name) for name, frame in tables.present().items()}
     )
@@ -553,7 +585,7 @@ def compute_indicators(
     columns.update(_engagement(tables.sessions, ids, as_of, windows))
     columns.update(_support(tables.tickets, ids, as_of, windows))
     columns.update(_satisfaction(tables.surveys, tables.scales, ids, as_of, windows))
-    columns.update(_sentiment(tables.surveys, ids, as_of, windows, comment_scores))
+    columns.update(_sentiment(tables.surveys, ids, as_of, windows, comment_scores, polarity_models))
     columns.update(_commercial(tables.orders, tables.returns, ids, as_of, windows))
     order = indicator_columns(windows)
     out = pd.DataFrame({name: columns[name] for name in order}, index=ids)

@@ -1,86 +1,60 @@
-"""Sentiment of open survey comments: TextBlob polarity and subjectivity, language aware.
+"""Sentiment of open survey comments in any language: which language, which reader, what tone.
 
-TextBlob's pattern analyser reads English only. Fed an Arabic, Persian or Spanish comment it
-finds no word it knows and answers polarity 0.0, which would be reported as a *neutral*
-customer. :func:`score_comments` therefore first decides whether the analyser can read a
-comment at all, and marks the ones it cannot ``supported=False`` with polarity NaN.
-
-The rule, applied to each distinct text (documented in ``docs/indicators.md``):
+:func:`score_comments` decides, for each distinct text:
 
 1. **Empty.** A missing or blank comment is not a comment: polarity and subjectivity NaN,
-   ``supported`` missing (``<NA>``), note ``"no comment"``.
-2. **Script.** Letters are classified by Unicode script (``unicodedata``). When most letters
-   are not Latin, the comment is unsupported with the note ``"unsupported script: Arabic"``
-   (``"unsupported script: Arabic (Persian)"`` when it holds letters only Persian uses,
-   ``"unsupported script: Cyrillic"``, ...).
-3. **Language of Latin text.** Words of two or more letters are looked up in an English
-   vocabulary (TextBlob's own English lexicons, foreign-word entries removed) and in a short
-   list of frequent words of other languages written in Latin script (Spanish, French,
-   German, Portuguese, Italian, Dutch, Turkish, Indonesian, romanised Persian and Arabic;
-   words that are also English, such as "die" or "son", are left out of that list). The
-   comment is unsupported (``"not recognised as English"``) when it has no English word, or
-   at least as many foreign words as English ones (a tie is not read: scoring "nicht gut"
-   as neutral is the error this rule exists to avoid). One English word among jargon ("SSO login broken")
-   is enough, so English comments full of product names stay supported.
-4. **No words.** A comment without letters ("10/10", "👍") is supported only when TextBlob
-   finds something it scores (emoticons such as ":)"); otherwise it is unsupported with the
-   note ``"no words to analyse"`` rather than scored neutral.
+   ``supported`` missing (``<NA>``), ``language`` None, note ``"no comment"``.
+2. **Language.** :func:`features.languages.identify_language` gives an ISO 639-1 code, or
+   ``"und"`` when no language can be told.
+3. **English** is read by TextBlob (``method="textblob"``), exactly ``TextBlob(text).sentiment``.
+4. **Another language** is read by its learnt polarity model when ``polarity_models`` has one
+   (``method="learnt"``: ``2 p - 1`` from :mod:`features.polarity`; subjectivity NaN, the
+   model does not measure it). Without one the comment is unsupported, its note saying why
+   (``"no polarity model for pt (Portuguese): 120 positive and 80 negative examples; 200
+   per side needed"``): polarity NaN, never a neutral 0.0.
+5. **No words.** A comment without letters ("10/10", "👍") is ``"und"``; it is read by
+   TextBlob only when TextBlob finds something to score (emoticons such as ":)"), otherwise
+   it is unsupported with the note ``"no words to analyse"``.
 
-Supported comments get exactly ``TextBlob(text).sentiment``: the module calls the same
-pattern analyser instance (``textblob.en.sentiment``) that ``TextBlob`` uses, without
-building a ``TextBlob`` object (which costs more than the scoring itself), and scores each
-distinct text once.
+The language and the TextBlob scores of a text do not depend on any date; the learnt
+polarity depends on the models passed in. :func:`with_learnt_polarity` applies other models to
+scores already computed (the training set refits the models at every snapshot date and keeps
+the rest), and :func:`language_summary` says per language how many comments were read, by
+which method, and which share is unsupported.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import re
-import unicodedata
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-SCORE_COLUMNS = ("polarity", "subjectivity", "supported", "language_note")
+from features.languages import (
+    UNDETERMINED,
+    identify_language,
+    language_name,
+    load_language_models,
+)
+from features.polarity import PolarityModels
+
+SCORE_COLUMNS = ("polarity", "subjectivity", "supported", "language", "method", "language_note")
+METHOD_TEXTBLOB = "textblob"
+METHOD_LEARNT = "learnt"
 
 NOTE_EMPTY = "no comment"
-NOTE_NOT_ENGLISH = "not recognised as English"
 NOTE_NO_WORDS = "no words to analyse"
+NOTE_UNDETERMINED = "language not identified"
 
-# Below this many distinct texts a process pool costs more (start-up, lexicon load per
+# Below this many distinct texts a process pool costs more (start-up, model load per
 # worker) than it saves.
 PARALLEL_MIN_TEXTS = 20_000
 
-# Frequent words of languages written in Latin script that are not English words.
-# Deliberately short: they only need to outnumber the English words of a non-English comment.
-# Words English also uses (con, super, hay, sin, todo, mesh, os, ...) are left out.
-_FOREIGN_WORDS = """
-el los las del que es muy por para una pero está están estoy gracias servicio bueno
-buena malo mala mucho muchas también como más fue ser producto atención cliente soy
-tengo todos pésimo excelente rápido lento nunca siempre problema
-le les est et très pas une du je nous vous mais sur merci bien rien trop ça ce cette qui
-été où avons êtes sont leur assez jamais toujours mauvais vraiment
-der das und ist nicht sehr ein eine ich wir sie mit für auf aber auch schlecht danke kein
-keine zu wie noch schnell langsam immer leider
-não muito obrigado obrigada você uma mas bom ruim atendimento ótimo em péssimo
-il di che molto grazie sono della buono servizio anche questo questa tutto niente
-het een niet zeer goed slecht bedankt ik wij maar ook
-ve bir çok iyi kötü değil teşekkürler bu için
-yang tidak sangat baik terima kasih ini itu saya kami dengan
-kheili kheyli khoob khob mersi mamnoon ast nist vali kheyr kheir
-shukran jazeelan kteer mish wallah
-""".split()
 
-_WORD = re.compile(r"[^\W\d_]{2,}")
-# Letters only Persian adds to the Arabic alphabet: peh, tcheh, jeh, gaf, keheh, farsi yeh.
-_PERSIAN_LETTERS = frozenset("پچژگکی")
-
-
-# --- the analyser and the vocabularies, loaded once per process -----------------------
+# --- TextBlob, loaded once per process ------------------------------------------------
 
 
 @lru_cache(maxsize=1)
@@ -110,85 +84,44 @@ def _analyser():
     return analyser
 
 
-@lru_cache(maxsize=1)
-def _vocabularies() -> tuple[frozenset[str], frozenset[str]]:
-    """(English words, foreign words) for the language rule."""
-    from textblob.en import MODULE
-
-    english = set(_analyser())
-    with open(os.path.join(MODULE, "en-lexicon.txt"), encoding="utf-8") as lexicon:
-        for line in lexicon:
-            parts = line.split()
-            if len(parts) < 2 or line.startswith(";"):
-                continue
-            word, tags = parts[0], parts[1:]
-            # Capitalised entries are mostly proper nouns ("Madrid"), and FW marks the
-            # foreign words the Brown corpus quotes ("de", "la"): neither is evidence of English.
-            if word == word.lower() and any(tag != "FW" for tag in tags):
-                english.add(word)
-    foreign = frozenset(_FOREIGN_WORDS)
-    return frozenset(english - foreign), foreign
-
 
 # --- one text --------------------------------------------------------------------------
 
-
-def _script(char: str) -> str:
-    code = ord(char)
-    if code < 0x250 or 0x1E00 <= code < 0x1F00:
-        return "Latin"
-    name = unicodedata.name(char, "")
-    return name.split(" ")[0].title() if name else "Unknown"
+# (language, polarity, subjectivity, read by TextBlob, note) of one non-blank text; texts in
+# other languages come back unread, to be given to their learnt model in bulk.
+_Row = tuple[str, float, float, bool, "str | None"]
 
 
-def _unsupported_script(text: str) -> str | None:
-    """The dominant non-Latin script of ``text`` when most of its letters use one."""
-    if text.isascii():
-        return None
-    scripts = Counter(_script(char) for char in text if char.isalpha())
-    latin = scripts.pop("Latin", 0)
-    if not scripts or latin >= sum(scripts.values()):
-        return None
-    # Ties between scripts are broken by name so that the note is deterministic.
-    script = min(scripts, key=lambda name: (-scripts[name], name))
-    if script == "Arabic" and not _PERSIAN_LETTERS.isdisjoint(text):
-        return "Arabic (Persian)"
-    return script
+def _read_one(text: str) -> _Row:
+    language = identify_language(text)
+    if language == "en":
+        score = _analyser()(text)
+        return language, float(score[0]), float(score[1]), True, None
+    if language == UNDETERMINED:
+        if not any(char.isalpha() for char in text):
+            score = _analyser()(text)
+            if score.assessments:  # emoticons: a tone without words
+                return language, float(score[0]), float(score[1]), True, None
+            return language, np.nan, np.nan, False, NOTE_NO_WORDS
+        return language, np.nan, np.nan, False, NOTE_UNDETERMINED
+    return language, np.nan, np.nan, False, None
 
 
-def _score_one(text: str) -> tuple[float, float, bool, str | None]:
-    """(polarity, subjectivity, supported, language_note) of one non-blank text."""
-    script = _unsupported_script(text)
-    if script is not None:
-        return np.nan, np.nan, False, f"unsupported script: {script}"
-    words = _WORD.findall(text.lower())
-    if words:
-        english, foreign = _vocabularies()
-        n_english = sum(word in english for word in words)
-        n_foreign = sum(word in foreign for word in words)
-        if n_foreign >= n_english:
-            return np.nan, np.nan, False, NOTE_NOT_ENGLISH
-    score = _analyser()(text)
-    if not words and not score.assessments:
-        return np.nan, np.nan, False, NOTE_NO_WORDS
-    return float(score[0]), float(score[1]), True, None
+def _read_many(texts: list[str]) -> list[_Row]:
+    return [_read_one(text) for text in texts]
 
 
-def _score_many(texts: list[str]) -> list[tuple[float, float, bool, str | None]]:
-    return [_score_one(text) for text in texts]
-
-
-def _score_parallel(texts: list[str], n_jobs: int) -> list[tuple[float, float, bool, str | None]]:
-    # Loaded before the workers start so that forked workers inherit the lexicons instead
-    # of each importing TextBlob and parsing them again.
-    _analyser(), _vocabularies()
+def _read_parallel(texts: list[str], n_jobs: int) -> list[_Row]:
+    # Loaded before the workers start so that forked workers inherit the models instead
+    # of each loading them again.
+    _analyser(), load_language_models()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     # Contiguous chunks, results concatenated in order: the same answer as one process.
     size = -(-len(texts) // (n_jobs * 4))
     chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-        return [row for part in pool.map(_score_many, chunks) for row in part]
+        return [row for part in pool.map(_read_many, chunks) for row in part]
 
 
 def _available_cores() -> int:
@@ -198,7 +131,7 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-# --- the public function ---------------------------------------------------------------
+# --- the public functions --------------------------------------------------------------
 
 
 def _check_texts(texts: object) -> pd.Series:
@@ -210,27 +143,42 @@ def _check_texts(texts: object) -> pd.Series:
     return texts
 
 
-def score_comments(texts: pd.Series, *, n_jobs: int | None = None) -> pd.DataFrame:
-    """Polarity and subjectivity of each comment, or why it could not be read.
+def _present(values: np.ndarray) -> np.ndarray:
+    return np.array([isinstance(v, str) and not v.isspace() and v != "" for v in values], dtype=bool)
+
+
+def score_comments(
+    texts: pd.Series,
+    polarity_models: PolarityModels | None = None,
+    *,
+    n_jobs: int | None = None,
+) -> pd.DataFrame:
+    """Language, polarity and subjectivity of each comment, or why it could not be read.
 
     Parameters
     ----------
     texts : Series
         Comments (str; missing values allowed), any index.
+    polarity_models : PolarityModels, optional
+        Learnt polarity per language (:func:`features.survey_polarity.fit_survey_polarity`,
+        or a stored set); without them only English (and emoticons) are read.
     n_jobs : int, optional
-        Processes to score with; default: one per available core. A pool is only started
-        for at least ``PARALLEL_MIN_TEXTS`` distinct texts. The result is the same either way.
+        Processes for language identification and TextBlob; default: one per available
+        core. A pool is only started for at least ``PARALLEL_MIN_TEXTS`` distinct texts.
+        The result is the same either way.
 
     Returns
     -------
     DataFrame
         Indexed like ``texts``, with columns
 
-        - ``polarity`` (float, -1…1): TextBlob polarity; NaN when not supported or empty;
-        - ``subjectivity`` (float, 0…1): TextBlob subjectivity; NaN likewise;
-        - ``supported`` (boolean): False when the analyser cannot read the comment,
-          ``<NA>`` for an empty comment;
-        - ``language_note`` (str or None): why a comment was not scored.
+        - ``polarity`` (float, -1…1): NaN when not read or empty;
+        - ``subjectivity`` (float, 0…1): TextBlob subjectivity; NaN otherwise;
+        - ``supported`` (boolean): False when the comment could not be read, ``<NA>`` for
+          an empty comment;
+        - ``language`` (str): ISO 639-1 code or "und"; None for an empty comment;
+        - ``method`` (str): "textblob" or "learnt"; None when not read;
+        - ``language_note`` (str or None): why a comment was not read.
 
     Raises
     ------
@@ -240,52 +188,157 @@ def score_comments(texts: pd.Series, *, n_jobs: int | None = None) -> pd.DataFra
     Examples
     --------
     >>> comments = pd.Series(
-    ...     ["Great support, very helpful!", "الخدمة ممتازة", "El servicio es muy malo", "  "],
+    ...     ["Great support, very helpful!", "الخدمة ممتازة", "Chegou antes do prazo.", "  "],
     ...     index=[10, 11, 12, 13],
     ... )
-    >>> score_comments(comments)
-        polarity  subjectivity  supported               language_note
-    10     0.525         0.525       True                        None
-    11       NaN           NaN      False  unsupported script: Arabic
-    12       NaN           NaN      False   not recognised as English
-    13       NaN           NaN       <NA>                  no comment
+    >>> scored = score_comments(comments)
+    >>> scored[["polarity", "supported"]]
+        polarity  supported
+    10     0.525       True
+    11       NaN      False
+    12       NaN      False
+    13       NaN       <NA>
+    >>> scored["language"].tolist(), scored["method"].tolist()
+    (['en', 'ar', 'pt', None], ['textblob', None, None, None])
+    >>> scored.loc[12, "language_note"]
+    'no polarity model for pt (Portuguese): no labelled comments in this language'
     """
     texts = _check_texts(texts)
     n_jobs = _available_cores() if n_jobs is None else n_jobs
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be 1 or more, got {n_jobs}")
     values = texts.to_numpy(dtype=object)
-    present = np.array(
-        [isinstance(v, str) and not v.isspace() and v != "" for v in values], dtype=bool
-    )
+    present = _present(values)
     # Values that are not text (a number in a comment column) are read as their text.
     kept = [v if isinstance(v, str) else str(v) for v in values[present]]
     codes, uniques = pd.factorize(np.array(kept, dtype=object))
     uniques = list(uniques)
     if n_jobs > 1 and len(uniques) >= PARALLEL_MIN_TEXTS:
-        rows = _score_parallel(uniques, n_jobs)
+        rows = _read_parallel(uniques, n_jobs)
     else:
-        rows = _score_many(uniques)
+        rows = _read_many(uniques)
 
     n = len(values)
-    polarity = np.full(n, np.nan)
-    subjectivity = np.full(n, np.nan)
-    supported = pd.array([pd.NA] * n, dtype="boolean")
-    notes = np.full(n, NOTE_EMPTY, dtype=object)
+    columns = {
+        "polarity": np.full(n, np.nan),
+        "subjectivity": np.full(n, np.nan),
+        "supported": pd.array([pd.NA] * n, dtype="boolean"),
+        "language": np.full(n, None, dtype=object),
+        "method": np.full(n, None, dtype=object),
+        "language_note": np.full(n, NOTE_EMPTY, dtype=object),
+    }
     if rows:
-        unique_polarity = np.array([row[0] for row in rows], dtype=float)
-        unique_subjectivity = np.array([row[1] for row in rows], dtype=float)
-        unique_supported = np.array([row[2] for row in rows], dtype=bool)
-        unique_notes = np.array([row[3] for row in rows], dtype=object)
-        polarity[present] = unique_polarity[codes]
-        subjectivity[present] = unique_subjectivity[codes]
-        supported[present] = unique_supported[codes]
-        notes[present] = unique_notes[codes]
-    return pd.DataFrame(
-        {
-            "polarity": polarity,
-            "subjectivity": subjectivity,
-            "supported": supported,
-            "language_note": pd.Series(notes, dtype=object),
-        }
+        language = np.array([row[0] for row in rows], dtype=object)
+        read = np.array([row[3] for row in rows], dtype=bool)
+        columns["language"][present] = language[codes]
+        columns["polarity"][present] = np.array([row[1] for row in rows], dtype=float)[codes]
+        columns["subjectivity"][present] = np.array([row[2] for row in rows], dtype=float)[codes]
+        columns["supported"][present] = read[codes]
+        method = np.array([METHOD_TEXTBLOB if r else None for r in read], dtype=object)
+        columns["method"][present] = method[codes]
+        columns["language_note"][present] = np.array([row[4] for row in rows], dtype=object)[codes]
+    # Text columns stay object (None for missing), not pandas' inferred string dtype.
+    scores = pd.DataFrame(
+        {name: pd.Series(values, dtype=object if values.dtype == object else values.dtype)
+         for name, values in columns.items()}
     ).set_axis(texts.index)
+    return with_learnt_polarity(scores, texts, polarity_models)
+
+
+def with_learnt_polarity(
+    scores: pd.DataFrame, texts: pd.Series, polarity_models: PolarityModels | None
+) -> pd.DataFrame:
+    """``scores`` with the comments no reader took read by ``polarity_models``.
+
+    Rows read by TextBlob, empty rows and "und" rows are kept; every other row is re-read:
+    by its language's model when there is one (``method="learnt"``), else unsupported with
+    the reason. Applying other models to the same base scores therefore never needs TextBlob
+    or language identification again.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :func:`score_comments` output for ``texts`` (same index).
+    texts : Series
+        The comments.
+    polarity_models : PolarityModels or None
+
+    Returns
+    -------
+    DataFrame
+        A new frame; ``scores`` is not changed.
+    """
+    out = scores.copy()
+    language = out["language"].to_numpy(dtype=object)
+    others = (out["method"].to_numpy(dtype=object) != METHOD_TEXTBLOB) \
+        & ~pd.isna(language) & (language != UNDETERMINED)
+    if not others.any():
+        return out
+    models = polarity_models or PolarityModels()
+    polarity = out["polarity"].to_numpy(dtype=float, copy=True)
+    supported = out["supported"].copy()
+    method = out["method"].to_numpy(dtype=object, copy=True)
+    note = out["language_note"].to_numpy(dtype=object, copy=True)
+    values = texts.to_numpy(dtype=object)
+    for code in sorted(set(language[others])):
+        rows = np.flatnonzero(others & (language == code))
+        model = models.models.get(code)
+        if model is None:
+            polarity[rows] = np.nan
+            supported.iloc[rows] = False
+            method[rows] = None
+            note[rows] = f"no polarity model for {code} ({language_name(code)}): {models.reason(code)}"
+            continue
+        kept = [v if isinstance(v, str) else str(v) for v in values[rows]]
+        codes, uniques = pd.factorize(np.array(kept, dtype=object))
+        polarity[rows] = model.polarity(list(uniques))[codes]
+        supported.iloc[rows] = True
+        method[rows] = METHOD_LEARNT
+        note[rows] = None
+    out["polarity"] = polarity
+    out["supported"] = supported
+    out["method"] = pd.Series(method, index=out.index, dtype=object)
+    out["language_note"] = pd.Series(note, index=out.index, dtype=object)
+    return out
+
+
+def language_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per language: comments, read, the method that read them, unsupported and the share.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :func:`score_comments` output (empty comments are left out).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``language`` (most comments first): ``name``, ``comments``, ``read``,
+        ``method`` ("textblob", "learnt", "none"), ``unsupported``, ``unsupported_share``
+        (0-1) and ``reason`` (the most frequent note of the unsupported ones).
+
+    Examples
+    --------
+    >>> scores = score_comments(pd.Series(["Great support!", "Chegou antes do prazo.", ""]))
+    >>> language_summary(scores)[["comments", "read", "method", "unsupported_share"]].to_dict("index")
+    {'en': {'comments': 1, 'read': 1, 'method': 'textblob', 'unsupported_share': 0.0}, \
+'pt': {'comments': 1, 'read': 0, 'method': 'none', 'unsupported_share': 1.0}}
+    """
+    present = scores["language"].notna()
+    frame = scores.loc[present]
+    columns = ["name", "comments", "read", "method", "unsupported", "unsupported_share", "reason"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="language"))
+    rows = []
+    for code, part in frame.groupby("language", sort=True):
+        read = part["supported"].fillna(False).astype(bool)
+        methods = sorted(set(part.loc[read, "method"].dropna()))
+        notes = part.loc[~read, "language_note"].dropna()
+        rows.append({
+            "language": code, "name": language_name(code), "comments": len(part),
+            "read": int(read.sum()), "method": "+".join(methods) or "none",
+            "unsupported": int((~read).sum()), "unsupported_share": float((~read).mean()),
+            "reason": notes.value_counts().index[0] if len(notes) else None,
+        })
+    out = pd.DataFrame(rows).set_index("language")
+    return out.sort_values("comments", ascending=False, kind="stable")[columns]

@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models.evaluation import roc_auc_score
+from models.polarity_store import load_polarity_models
 from models.tracking import quiet_mlflow_logs, tracking_uri
 
 DEFAULT_MODEL_NAME = "customer-health-churn"
@@ -188,6 +189,8 @@ class LoadedModel:
     metrics: dict
     feature_names: list[str]
     python_model: object = field(default=None, repr=False)
+    #: The learnt comment polarity trained with the model (models.polarity_store), or None.
+    polarity_models: object = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.python_model is None:
@@ -276,17 +279,18 @@ def load_model(uri: str | None = None) -> LoadedModel:
     except (MlflowException, OSError) as exc:
         raise NoModelError(f"cannot load the model at {uri}: {exc}") from exc
     run_id = model_version.run_id if model_version is not None else pyfunc.metadata.run_id
-    metrics, trained_at = {}, None
+    metrics, trained_at, polarity_models = {}, None, None
     if run_id:
         run = client.get_run(run_id)
         metrics = dict(run.data.metrics)
         trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc)
+        polarity_models = load_polarity_models(run_id, client)
     python_model = pyfunc.unwrap_python_model()
     return LoadedModel(
         pyfunc=pyfunc, uri=uri, name=name, version=version, alias=alias, run_id=run_id,
         trained_at=trained_at, metrics=metrics,
         feature_names=list(getattr(python_model, "feature_columns", [])),
-        python_model=python_model,
+        python_model=python_model, polarity_models=polarity_models,
     )
 
 

@@ -30,7 +30,9 @@ from features.catalogue import DEFAULT_WINDOWS
 from features.contract import Tables
 from features.health_score import score_accounts
 from features.indicators import compute_indicators
+from features.polarity import PolarityModels
 from features.scorecard import Scorecard
+from features.survey_polarity import score_survey_comments
 
 CHURN_COLUMNS = ("churn_probability", "risk_band", "churn_drivers")
 #: The steps :func:`score_tables` reports to its ``progress`` callback, in order.
@@ -45,11 +47,18 @@ class ChurnModel(Protocol):
 
 @dataclass(frozen=True)
 class Scored:
-    """Indicators and scores of the accounts active at a date, indexed by ``account_id``."""
+    """Indicators and scores of the accounts active at a date, indexed by ``account_id``.
+
+    ``comments`` are the scores of the survey comments before the date (language, method,
+    polarity; :func:`features.sentiment.score_comments`) and ``polarity_models`` the learnt
+    polarity that read them; both None without comments.
+    """
 
     as_of: pd.Timestamp
     indicators: pd.DataFrame
     scores: pd.DataFrame
+    comments: pd.DataFrame | None = None
+    polarity_models: PolarityModels | None = None
 
 
 def score_indicators(
@@ -126,7 +135,10 @@ def score_tables(
     scorecard : Scorecard
         The health scorecard.
     model : ChurnModel, optional
-        The churn model; without one the churn columns are empty.
+        The churn model; without one the churn columns are empty. Its learnt comment
+        polarity (``model.polarity_models``) reads the comments when it learnt only from
+        comments before ``as_of``; otherwise the polarity is learnt here from the survey
+        answers before ``as_of`` (:func:`features.survey_polarity.score_survey_comments`).
     previous : Series, optional
         Previous health scores by ``account_id``, for the trend.
     windows : iterable of int
@@ -146,12 +158,17 @@ def score_tables(
         )
     report = progress or _no_progress
     report(0, STEPS[0])
-    indicators = compute_indicators(tables, as_of, windows=windows).sort_index()
+    comments, polarity_models = score_survey_comments(
+        tables, as_of, getattr(model, "polarity_models", None)
+    )
+    indicators = compute_indicators(
+        tables, as_of, windows=windows, comment_scores=comments
+    ).sort_index()
     report(1, STEPS[1])
     health = score_accounts(indicators, scorecard, previous=_reindexed(previous, indicators))
     report(2, STEPS[2])
     churn = _churn_risk(indicators, model, validated=False)
-    return Scored(as_of, indicators, pd.concat([health, churn], axis=1))
+    return Scored(as_of, indicators, pd.concat([health, churn], axis=1), comments, polarity_models)
 
 
 def _reindexed(previous: pd.Series | None, indicators: pd.DataFrame) -> pd.Series | None:

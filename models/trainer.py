@@ -37,6 +37,7 @@ from models.estimators import (
 )
 from models.explain import mean_absolute_contribution
 from models.flat_table import cross_validate, prepare_flat_table, read_flat_table
+from models.polarity_store import log_polarity_models
 from models.pyfunc import ChurnModel, band_thresholds, log_churn_model, risk_bands
 from models.registry import DEFAULT_MODEL_NAME, PromotionDecision, register_and_promote
 from models.tracking import configure_mlflow, log_provenance, quiet_registration_messages
@@ -369,6 +370,7 @@ def train_from_training_set(
                          "unused": "; ".join(f"{c} ({why})" for c, why in dropped.items()) or "none"},
             **(extra_params or {}),
         })
+        log_polarity_models(ts.polarity_models)  # read again by models.registry.load_model
         for name, result in results.items():
             _log_results(f"{name}_test_", result)
         _log_results("test_", results[CHOSEN])

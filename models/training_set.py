@@ -41,7 +41,9 @@ import pandas as pd
 
 from features.contract import EVENT_COLUMNS, Tables
 from features.indicators import compute_indicators
-from features.sentiment import score_comments
+from features.polarity import MIN_AUC, MIN_EXAMPLES, PolarityModels
+from features.sentiment import score_comments, with_learnt_polarity
+from features.survey_polarity import fit_survey_polarity
 
 LABEL = "label"
 
@@ -75,6 +77,10 @@ class TrainingSet:
         Every observation date, oldest first.
     labelled_dates : list of Timestamp
         The observation dates whose label window closed by the data end.
+    polarity_models : PolarityModels or None
+        The learnt comment polarity of the last observation date (taught by every survey
+        comment before it): the ones to store with a model trained on this set and to score
+        with. None without survey comments.
     """
 
     frame: pd.DataFrame
@@ -85,6 +91,7 @@ class TrainingSet:
     lead: int
     dates: list[pd.Timestamp] = field(default_factory=list)
     labelled_dates: list[pd.Timestamp] = field(default_factory=list)
+    polarity_models: PolarityModels | None = None
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -288,6 +295,8 @@ def build_training_set(
     windows: Sequence[int] = (30, 90, 180),
     warmup: int | None = None,
     progress: Progress | None = None,
+    polarity_min_examples: int = MIN_EXAMPLES,
+    polarity_min_auc: float = MIN_AUC,
 ) -> TrainingSet:
     """Indicator snapshots at regular observation dates, labelled with churn in the horizon.
 
@@ -309,10 +318,20 @@ def build_training_set(
         omitted. Windows longer than the history of early dates see truncated history.
     progress : callable, optional
         Called as ``progress(done, total, as_of)`` after each observation date.
+    polarity_min_examples, polarity_min_auc
+        The rules of the learnt comment polarity (:func:`features.polarity.fit_polarity`).
 
     Returns
     -------
     TrainingSet
+
+    Notes
+    -----
+    Comments in languages other than English are read by a polarity learnt from survey
+    answers, refitted at every observation date from the answers before it only
+    (:func:`features.survey_polarity.fit_survey_polarity`): a snapshot never reads a tone
+    its own future taught. Languages and TextBlob scores do not depend on the date and are
+    computed once.
 
     Raises
     ------
@@ -352,14 +371,25 @@ def build_training_set(
             "or --lead, or provide a longer history"
         )
 
-    comment_scores = None
+    comments = base_scores = polarity_models = None
     if tables.surveys is not None and tables.surveys["comment"].notna().any():
-        # Scored once for all dates: text scoring dominates otherwise.
-        comment_scores = score_comments(tables.surveys["comment"])
+        # Languages and TextBlob once for all dates: text scoring dominates otherwise.
+        comments = tables.surveys["comment"]
+        base_scores = score_comments(comments)
 
     parts = []
     feature_columns: list[str] | None = None
     for done, as_of in enumerate(dates, start=1):
+        comment_scores = None
+        if base_scores is not None:
+            polarity_models = fit_survey_polarity(
+                tables, as_of, languages=base_scores["language"],
+                min_examples=polarity_min_examples, min_auc=polarity_min_auc,
+            )
+            before = (tables.surveys["responded_at"] < as_of).to_numpy()
+            comment_scores = with_learnt_polarity(
+                base_scores[before], comments[before], polarity_models
+            )
         indicators = compute_indicators(
             tables, as_of, windows=tuple(windows), comment_scores=comment_scores
         )
@@ -411,6 +441,7 @@ def build_training_set(
         lead=int(lead),
         dates=dates,
         labelled_dates=labelled_dates,
+        polarity_models=polarity_models,
     )
 
 

@@ -1,0 +1,196 @@
+"""Labelled comments from survey answers, and the polarity models they teach as of a date.
+
+A survey answer with a comment is a labelled example of its language:
+
+- **CSAT**: satisfied (at or above ``scales.csat.satisfied_at``, 4-5 on 1-5) is positive,
+  dissatisfied (as far below the top of the scale: 1-2 on 1-5) negative;
+- **NPS**: a promoter (9-10) is positive, a detractor (0-6) negative;
+- **CES**: easy (the top boxes, ``scales.ces.satisfied_at``: 4-5 on 1-5 once scores are
+  normalised so that higher is easier) positive, hard (1-2) negative.
+
+The answers in between (CSAT 3, passives, CES 3) teach nothing and are left out.
+
+Point in time: :func:`fit_survey_polarity` learns only from answers dated strictly before
+``before``, so indicators as of that date (and training snapshots) never read a polarity
+taught by their own future.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.contract import SurveyScale, SurveyScales, Tables
+from features.languages import identify_languages
+from features.polarity import (
+    FOLDS,
+    MIN_AUC,
+    MIN_EXAMPLES,
+    PolarityModels,
+    fit_languages,
+)
+from features.timestamps import naive_utc
+
+# The NPS definition on its 0-10 scale (METRICS.md): promoters 9-10, detractors 0-6.
+NPS_PROMOTER_AT = 9
+NPS_DETRACTOR_UP_TO = 6
+
+
+def _sides(survey: str, scale: SurveyScale) -> tuple[float, float]:
+    """(positive at or above, negative at or below) on ``scale``."""
+    if survey == "nps":
+        if (scale.low, scale.high) == (0, 10):
+            return NPS_PROMOTER_AT, NPS_DETRACTOR_UP_TO
+        span = scale.high - scale.low
+        return scale.low + 0.9 * span, scale.low + 0.6 * span
+    return scale.satisfied_at, scale.low + scale.high - scale.satisfied_at
+
+
+def survey_labels(surveys: pd.DataFrame, scales: SurveyScales | None = None) -> pd.Series:
+    """1.0 positive, 0.0 negative, NaN for an answer in between (or without a score).
+
+    Parameters
+    ----------
+    surveys : DataFrame
+        The validated surveys table (scores normalised so that higher is better).
+    scales : SurveyScales, optional
+        The answer scales; the defaults when omitted.
+
+    Returns
+    -------
+    Series of float
+        Indexed like ``surveys``.
+
+    Examples
+    --------
+    >>> surveys = pd.DataFrame({"survey": ["csat", "csat", "csat", "nps", "nps", "nps", "ces"],
+    ...                         "score": [5, 3, 2, 10, 7, 4, 1]})
+    >>> survey_labels(surveys).tolist()
+    [1.0, nan, 0.0, 1.0, nan, 0.0, 0.0]
+    """
+    scales = scales or SurveyScales()
+    score = pd.to_numeric(surveys["score"], errors="coerce").to_numpy(dtype=float)
+    kind = surveys["survey"].to_numpy(dtype=object)
+    out = np.full(len(surveys), np.nan)
+    for survey in ("csat", "nps", "ces"):
+        positive_at, negative_up_to = _sides(survey, scales.of(survey))
+        rows = kind == survey
+        out[rows & (score >= positive_at)] = 1.0
+        out[rows & (score <= negative_up_to)] = 0.0
+    return pd.Series(out, index=surveys.index, name="label")
+
+
+def labelled_comments(tables: Tables, before, *, languages: pd.Series | None = None) -> pd.DataFrame:
+    """Survey comments answered before ``before`` with a positive or negative score.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``tables.surveys``: ``text``, ``label`` (1/0), ``language``,
+        ``responded_at``. ``languages`` (from :func:`features.languages.identify_languages`
+        on ``tables.surveys['comment']``) saves identifying them again.
+    """
+    columns = ["text", "label", "language", "responded_at"]
+    surveys = tables.surveys
+    if surveys is None or "comment" not in surveys.columns:
+        return pd.DataFrame(columns=columns)
+    cut = naive_utc(before)
+    text = surveys["comment"]
+    has_text = text.map(lambda v: isinstance(v, str) and v.strip() != "").astype(bool)
+    labels = survey_labels(surveys, tables.scales)
+    rows = has_text & labels.notna() & (surveys["responded_at"] < cut)
+    chosen = surveys.loc[rows]
+    if languages is None:
+        found = identify_languages(chosen["comment"])
+    else:
+        found = languages.reindex(chosen.index)
+    return pd.DataFrame({"text": chosen["comment"], "label": labels[rows],
+                         "language": found, "responded_at": chosen["responded_at"]},
+                        index=chosen.index)[columns]
+
+
+def fit_survey_polarity(
+    tables: Tables,
+    before,
+    *,
+    languages: pd.Series | None = None,
+    min_examples: int = MIN_EXAMPLES,
+    min_auc: float = MIN_AUC,
+    folds: int = FOLDS,
+    progress=None,
+) -> PolarityModels:
+    """Polarity models per language, taught only by survey comments dated before ``before``.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated tables; without surveys or comments no language gets a model.
+    before : str, date or Timestamp
+        Only answers strictly before it are examples.
+    languages : Series, optional
+        Languages of ``tables.surveys['comment']`` already identified.
+    min_examples, min_auc, folds
+        The rules of :func:`features.polarity.fit_polarity`.
+    progress : callable, optional
+        ``progress(done, total, language)`` after each language.
+
+    Returns
+    -------
+    PolarityModels
+        With ``examples_before`` = ``before``.
+    """
+    cut = naive_utc(before)
+    if cut is None:
+        raise ValueError(f"before must be a date or timestamp such as '2025-06-30', got {before!r}")
+    examples = labelled_comments(tables, cut, languages=languages)
+    # Sorted by content: the examples' order, and so the model, never depends on the order
+    # of the input rows.
+    examples = examples.sort_values(["responded_at", "text", "label"], kind="stable")
+    return fit_languages(
+        examples["text"], examples["label"], examples["language"],
+        min_examples=min_examples, min_auc=min_auc, folds=folds,
+        source=f"survey answers before {cut:%Y-%m-%d %H:%M}", examples_before=cut,
+        progress=progress,
+    )
+
+
+def score_survey_comments(
+    tables: Tables,
+    as_of,
+    polarity_models: PolarityModels | None = None,
+    *,
+    min_examples: int = MIN_EXAMPLES,
+    min_auc: float = MIN_AUC,
+    n_jobs: int | None = None,
+) -> tuple[pd.DataFrame | None, PolarityModels | None]:
+    """Scores of the survey comments answered before ``as_of``, read point in time.
+
+    ``polarity_models`` (e.g. the ones stored with the churn model) are used when every
+    example they learnt from is dated at or before ``as_of``; otherwise (none given, or
+    given ones taught by ``as_of``'s future, as when re-scoring a past date) the models are
+    fitted here from the survey answers before ``as_of``.
+
+    Returns
+    -------
+    (DataFrame or None, PolarityModels or None)
+        :func:`features.sentiment.score_comments` columns for the surveys rows answered before
+        ``as_of`` (indexed like ``tables.surveys``; pass them to
+        :func:`features.indicators.compute_indicators` as ``comment_scores``) and the models
+        that read them; (None, None) without comments.
+    """
+    from features.sentiment import score_comments, with_learnt_polarity
+
+    cut = naive_utc(as_of)
+    surveys = tables.surveys
+    if surveys is None or "comment" not in surveys.columns or not surveys["comment"].notna().any():
+        return None, None
+    comments = surveys.loc[surveys["responded_at"] < cut, "comment"]
+    base = score_comments(comments, n_jobs=n_jobs)
+    usable = polarity_models is not None and (
+        polarity_models.examples_before is None or polarity_models.examples_before <= cut
+    )
+    if not usable:
+        polarity_models = fit_survey_polarity(
+            tables, cut, languages=base["language"], min_examples=min_examples, min_auc=min_auc
+        )
+    return with_learnt_polarity(base, comments, polarity_models), polarity_models
