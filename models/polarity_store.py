@@ -11,8 +11,10 @@ the very models trained with the churn model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -21,6 +23,7 @@ from features.polarity import PolarityModels
 
 ARTIFACT_DIR = "sentiment"
 ARTIFACT = f"{ARTIFACT_DIR}/polarity_models.json"
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 def log_polarity_models(models: PolarityModels | None) -> None:
@@ -39,6 +42,20 @@ def log_polarity_models(models: PolarityModels | None) -> None:
         f"polarity_cv_roc_auc_{code}": model.cv_roc_auc for code, model in models.models.items()
         if math.isfinite(model.cv_roc_auc)
     })
+
+
+@contextlib.contextmanager
+def _no_progress_bar():
+    """MLflow draws a download bar on stderr; library code prints nothing."""
+    previous = os.environ.get(_PROGRESS_BAR)
+    os.environ[_PROGRESS_BAR] = "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_PROGRESS_BAR, None)
+        else:
+            os.environ[_PROGRESS_BAR] = previous
 
 
 def load_polarity_models(run_id: str, client) -> PolarityModels | None:
@@ -61,7 +78,8 @@ def load_polarity_models(run_id: str, client) -> PolarityModels | None:
         return None
     if ARTIFACT not in names:
         return None
-    path = client.download_artifacts(run_id, ARTIFACT)
+    with _no_progress_bar():
+        path = client.download_artifacts(run_id, ARTIFACT)
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     try:
