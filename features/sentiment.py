@@ -341,4 +341,6 @@ def language_summary(scores: pd.DataFrame) -> pd.DataFrame:
             "reason": notes.value_counts().index[0] if len(notes) else None,
         })
     out = pd.DataFrame(rows).set_index("language")
+    for name in ("name", "method", "reason"):  # text stays object, None for no reason
+        out[name] = pd.Series([row[name] for row in rows], index=out.index, dtype=object)
     return out.sort_values("comments", ascending=False, kind="stable")[columns]
