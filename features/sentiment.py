@@ -344,3 +344,54 @@ def language_summary(scores: pd.DataFrame) -> pd.DataFrame:
     for name in ("name", "method", "reason"):  # text stays object, None for no reason
         out[name] = pd.Series([row[name] for row in rows], index=out.index, dtype=object)
     return out.sort_values("comments", ascending=False, kind="stable")[columns]
+
+
+def language_report(scores: pd.DataFrame | None, polarity_models: PolarityModels | None = None) -> list[dict]:
+    """:func:`language_summary` as plain JSON-safe rows, with each learnt model's CV ROC AUC.
+
+    One dict per language, most comments first: ``language``, ``name``, ``comments``,
+    ``read``, ``method``, ``unsupported``, ``unsupported_share``, ``reason`` and
+    ``cv_roc_auc`` (None unless a learnt model read the language). Empty without comments.
+    """
+    if scores is None:
+        return []
+    rows = []
+    models = polarity_models.models if polarity_models is not None else {}
+    for code, row in language_summary(scores).iterrows():
+        model = models.get(code) if "learnt" in row["method"] else None
+        rows.append({
+            "language": code, "name": row["name"], "comments": int(row["comments"]),
+            "read": int(row["read"]), "method": row["method"],
+            "unsupported": int(row["unsupported"]),
+            "unsupported_share": round(float(row["unsupported_share"]), 4),
+            "reason": row["reason"],
+            "cv_roc_auc": None if model is None else round(float(model.cv_roc_auc), 4),
+        })
+    return rows
+
+
+def describe_languages(report: list[dict]) -> str:
+    """One sentence on which languages were read, how, and what share was not.
+
+    Examples
+    --------
+    >>> describe_languages([
+    ...     {"language": "en", "name": "English", "comments": 90, "read": 90, "method": "textblob",
+    ...      "unsupported_share": 0.0, "cv_roc_auc": None},
+    ...     {"language": "pt", "name": "Portuguese", "comments": 30, "read": 0, "method": "none",
+    ...      "unsupported_share": 1.0, "cv_roc_auc": None}])
+    'English 90 (TextBlob); Portuguese 30 (not read: 100% unsupported)'
+    """
+    parts = []
+    for row in report:
+        if row["method"] == "none":
+            how = f"not read: {row['unsupported_share']:.0%} unsupported"
+        else:
+            names = {METHOD_TEXTBLOB: "TextBlob", METHOD_LEARNT: "learnt polarity"}
+            how = " + ".join(names.get(m, m) for m in row["method"].split("+"))
+            if row.get("cv_roc_auc") is not None:
+                how += f", CV ROC AUC {row['cv_roc_auc']:.2f}"
+            if row["unsupported_share"] > 0:
+                how += f"; {row['unsupported_share']:.0%} unsupported"
+        parts.append(f"{row['name']} {row['comments']:,} ({how})")
+    return "; ".join(parts)

@@ -33,6 +33,7 @@ from features.contract import Tables
 from features.io import Mapping, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
+from features.sentiment import language_report
 from features.values import json_list
 from models.scoring import previous_scores, score_tables
 from models.training_set import tables_sha256
@@ -176,6 +177,8 @@ def score_portfolio(
         "scorecard": scorecard.source,
         "risk_rise": risk_rise,
         "package_version": package_version(),
+        # Which languages the comment tone was read in, how, and the share left unsupported.
+        "comment_languages": language_report(scored.comments, scored.polarity_models),
     }
     if model is not None:
         meta["model"] = {

@@ -541,12 +541,15 @@ def _alerts_section(alerts: pd.DataFrame | None, reason: str) -> list[dict]:
     return [_table("alerts", shown.astype(object).where(shown.notna(), "n/a"), caption=caption)]
 
 
-def sentiment_over_time(surveys: pd.DataFrame, start, end, *, every: str = "MS") -> pd.DataFrame:
+def sentiment_over_time(
+    surveys: pd.DataFrame, start, end, *, every: str = "MS", scores: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Monthly mean comment polarity, readable and unreadable comment counts.
 
-    Uses :func:`features.sentiment.score_comments`; comments the analyser cannot read are
-    counted as ``unsupported`` and left out of the mean (never scored as neutral). A month
-    without a readable comment has a NaN mean.
+    Uses ``scores`` (:func:`features.survey_polarity.score_survey_comments`, indexed like
+    ``surveys``) or, without them, :func:`features.sentiment.score_comments` (English only);
+    comments no reader can read are counted as ``unsupported`` and left out of the mean
+    (never scored as neutral). A month without a readable comment has a NaN mean.
     """
     from features.sentiment import score_comments
 
@@ -563,7 +566,7 @@ def sentiment_over_time(surveys: pd.DataFrame, start, end, *, every: str = "MS")
     window = window.loc[window["comment"].astype(str).str.strip() != ""]
     if window.empty:
         return empty
-    scored = score_comments(window["comment"])
+    scored = score_comments(window["comment"]) if scores is None else scores.loc[window.index]
     period = window["responded_at"].dt.to_period("M").dt.start_time
     frame = pd.DataFrame(
         {"period": period, "polarity": scored["polarity"].where(scored["supported"]), "supported": scored["supported"]}
@@ -600,7 +603,11 @@ def _trends_section(tables: Tables | None, as_of: pd.Timestamp | None, months: i
     earliest = (as_of - pd.DateOffset(months=max(12, 2 * months))).to_period("M").start_time
     start = max(first.to_period("M").start_time, earliest)
     over_time = metrics_over_time(tables, start, as_of, every="month")
-    sentiment = sentiment_over_time(tables.surveys, start, as_of)
+    from features.sentiment import describe_languages, language_report
+    from features.survey_polarity import score_survey_comments
+
+    comments, polarity_models = score_survey_comments(tables, as_of)
+    sentiment = sentiment_over_time(tables.surveys, start, as_of, scores=comments)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     starts, nps, margin = _series(over_time, "nps")
     axes[0].plot(starts, nps, marker="o", color="#334e68")
@@ -632,11 +639,14 @@ def _trends_section(tables: Tables | None, as_of: pd.Timestamp | None, months: i
     unread = int(sentiment["unsupported"].sum())
     read = int(sentiment["comments"].sum())
     if read + unread:
+        shown = comments.loc[comments.index.intersection(
+            tables.surveys.index[tables.surveys["responded_at"] >= start])]
         blocks.append(
             _text(
-                f"Comment tone is measured on {read:,} comments the analyser can read; "
-                f"{unread:,} comment(s) ({100 * unread / (read + unread):.0f}%) are in a language it cannot read "
-                "(e.g. Arabic or Persian) and are left out rather than counted as neutral."
+                f"Comment tone is measured on {read:,} comments; {unread:,} comment(s) "
+                f"({100 * unread / (read + unread):.0f}%) could not be read and are left out rather "
+                "than counted as neutral. By language: "
+                f"{describe_languages(language_report(shown, polarity_models))}."
             )
         )
     return blocks

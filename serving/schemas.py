@@ -368,6 +368,19 @@ class IndicatorInfo(_Model):
     used_by_scorecard: bool = Field(description="The default scorecard reads this indicator.")
 
 
+class CommentLanguage(_Model):
+    """How comments in one language are read by the polarity trained with the model."""
+
+    language: str = Field(description="ISO 639-1 code.", examples=["fa"])
+    method: str = Field(description="learnt (a polarity learnt from survey scores) or none "
+                                    "(unsupported: polarity NaN, never 0). English is always "
+                                    "read by TextBlob.", examples=["learnt"])
+    cv_roc_auc: float | None = Field(description="Cross-validated ROC AUC of the learnt model.",
+                                     examples=[0.88])
+    reason: str | None = Field(description="Why the language has no learnt model.",
+                               examples=[None])
+
+
 class ModelInfo(_Model):
     """The loaded model and the indicator schema it expects."""
 
@@ -382,3 +395,7 @@ class ModelInfo(_Model):
                                              examples=[{"roc_auc": 0.81}])
     feature_names: list[str] = Field(description="Indicators the model reads, in its order.")
     indicators: list[IndicatorInfo] = Field(description="Every indicator the service accepts.")
+    comment_languages: list[CommentLanguage] = Field(
+        default_factory=list,
+        description="The comment polarity stored with the model, per language: what the batch "
+                    "job reads comments with when it scores with this model.")

@@ -50,6 +50,7 @@ from serving.schemas import (
     ChurnDriver,
     ChurnRisk,
     ChurnRiskResponse,
+    CommentLanguage,
     ErrorBody,
     HealthDriver,
     HealthScore,
@@ -223,6 +224,18 @@ def _floats_or_none(frame: pd.DataFrame, columns: list[str]) -> list[list[float 
     rows = values.astype(object)
     rows[~np.isfinite(values)] = None
     return rows.tolist()
+
+
+def _comment_languages(polarity_models: Any) -> list[CommentLanguage]:
+    """The learnt comment polarity stored with the model, per language."""
+    if polarity_models is None:
+        return []
+    rows = [CommentLanguage(language=code, method="learnt", cv_roc_auc=round(m.cv_roc_auc, 4),
+                            reason=None)
+            for code, m in sorted(polarity_models.models.items())]
+    rows += [CommentLanguage(language=code, method="none", cv_roc_auc=None, reason=reason)
+             for code, reason in sorted(polarity_models.rejected.items())]
+    return rows
 
 
 # --- the service ---------------------------------------------------------------------
@@ -424,6 +437,7 @@ class CustomerHealth:
             trained_at=trained.isoformat() if hasattr(trained, "isoformat") else json_safe(trained),
             metrics={str(k): json_safe(v) for k, v in (model.metrics or {}).items()},
             feature_names=features, indicators=indicators,
+            comment_languages=_comment_languages(getattr(model, "polarity_models", None)),
         )
 
     @info_app.get(

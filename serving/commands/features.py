@@ -16,6 +16,7 @@ from features.contract import Tables
 from features.io import FORMATS, load_tables, write_frame
 from features.scorecard import Scorecard, ScorecardConfigError
 from features.scorecard_config import load_scorecard
+from features.sentiment import language_report
 from features.values import json_list
 from models.scoring import CHURN_COLUMNS, score_tables
 from serving.commands.options import MappingOption, TablesFolder, date_option
@@ -88,8 +89,9 @@ def build_features(
     windows: tuple[int, ...],
     card: Scorecard,
     progress: Callable[[int, str], None] | None = None,
-) -> pd.DataFrame:
-    """Indicators plus health-score columns, one row per active account, ``account_id`` first.
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Indicators plus health-score columns, one row per active account, ``account_id`` first,
+    and which languages the comments were read in (:func:`features.sentiment.language_report`).
 
     ``progress(i, name)`` is called as each step of :data:`models.scoring.STEPS` starts.
     ``health_drivers`` is JSON text, as in the batch job's output; no churn columns.
@@ -97,7 +99,8 @@ def build_features(
     scored = score_tables(tables, as_of, card, windows=windows, progress=progress)
     health = scored.scores.drop(columns=list(CHURN_COLUMNS))
     health = health.assign(health_drivers=health["health_drivers"].map(json_list))
-    return pd.concat([scored.indicators, health], axis=1).reset_index()
+    languages = language_report(scored.comments, scored.polarity_models)
+    return pd.concat([scored.indicators, health], axis=1).reset_index(), languages
 
 
 def features(
@@ -132,12 +135,13 @@ def features(
                 progress.update(task, completed=i, description=STEPS[i])
 
             tables, report = load_tables(folder, mapping)
-            table = build_features(
+            table, languages = build_features(
                 tables, stamp, window_days, card, lambda i, name: advance(min(i + 1, 2))
             )
             advance(3)
             write_frame(table, out, fmt)
         _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings))
+        _print_languages(console, languages)
 
 
 def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings) -> None:
@@ -163,6 +167,23 @@ def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings)
         console.print(f"[yellow]no {', '.join(absent)} table(s)[/]: their indicators are empty (NaN)")
     if n_warnings:
         console.print(f"[yellow]{n_warnings} data warning(s)[/]: run customer-health validate {folder}")
+
+
+def _print_languages(console: Console, languages: list[dict]) -> None:
+    """Which languages the comment tone indicators read, by which method, what was left out."""
+    if not languages:
+        return
+    table = Table(title="Comment tone: languages of the comments before --as-of", title_justify="left")
+    for header in ("language", "comments", "read by", "unsupported", "why not read"):
+        table.add_column(header, justify="right" if header in ("comments", "unsupported") else "left")
+    for row in languages:
+        method = {"textblob": "TextBlob", "learnt": "learnt polarity", "none": "-"}.get(
+            row["method"], row["method"])
+        if row["cv_roc_auc"] is not None:
+            method += f" (CV ROC AUC {row['cv_roc_auc']:.2f})"
+        table.add_row(f"{row['language']} ({row['name']})", f"{row['comments']:,}", method,
+                      f"{row['unsupported_share']:.0%}", row["reason"] or "")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
