@@ -302,6 +302,21 @@ def with_learnt_polarity(
     return out
 
 
+def short_reason(note: str | None) -> str:
+    """A note without its "no polarity model for pt (Portuguese): " prefix, for tables.
+
+    Examples
+    --------
+    >>> short_reason("no polarity model for pt (Portuguese): 3 positive and 1 negative examples")
+    '3 positive and 1 negative examples'
+    >>> short_reason(None), short_reason(NOTE_NO_WORDS)
+    ('', 'no words to analyse')
+    """
+    if not note:
+        return ""
+    return note.split("): ", 1)[1] if note.startswith("no polarity model for ") else note
+
+
 def language_summary(scores: pd.DataFrame) -> pd.DataFrame:
     """Per language: comments, read, the method that read them, unsupported and the share.
 

@@ -16,7 +16,7 @@ from features.contract import Tables
 from features.io import FORMATS, load_tables, write_frame
 from features.scorecard import Scorecard, ScorecardConfigError
 from features.scorecard_config import load_scorecard
-from features.sentiment import language_report
+from features.sentiment import language_report, short_reason
 from features.values import json_list
 from models.scoring import CHURN_COLUMNS, score_tables
 from serving.commands.options import MappingOption, TablesFolder, date_option
@@ -182,7 +182,7 @@ def _print_languages(console: Console, languages: list[dict]) -> None:
         if row["cv_roc_auc"] is not None:
             method += f" (CV ROC AUC {row['cv_roc_auc']:.2f})"
         table.add_row(f"{row['language']} ({row['name']})", f"{row['comments']:,}", method,
-                      f"{row['unsupported_share']:.0%}", row["reason"] or "")
+                      f"{row['unsupported_share']:.0%}", short_reason(row["reason"]))
     console.print(table)
 
 

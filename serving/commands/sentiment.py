@@ -198,7 +198,7 @@ def score(
 ) -> None:
     """Score the comments of a file: language, method, polarity."""
     with report_errors():
-        from features.sentiment import language_summary, score_comments
+        from features.sentiment import language_summary, score_comments, short_reason
 
         if out is not None and out.suffix.lstrip(".").lower() not in FORMATS:
             raise InvalidInput(f"--out {out} must end in .csv or .parquet")
@@ -217,7 +217,7 @@ def score(
             table.add_column(header, justify="right" if header in ("comments", "read", "unsupported") else "left")
         for code, row in summary.iterrows():
             table.add_row(f"{code} ({row['name']})", f"{row['comments']:,}", f"{row['read']:,}",
-                          row["method"], f"{row['unsupported_share']:.0%}", row["reason"] or "")
+                          row["method"], f"{row['unsupported_share']:.0%}", short_reason(row["reason"]))
         console.print(table)
         read = scores["supported"].fillna(False).astype(bool)
         if read.any():
