@@ -167,7 +167,8 @@ CATALOGUE: tuple[Indicator, ...] = (
          "{:.1f}", "mean CES answer, higher = easier", low=0, example=3.9),
     # sentiment
     _ind("comments", "sentiment", "Readable comments, {window}", "count", None, "{:,.0f}",
-         "comments the analyser could read", low=0, example=3),
+         "comments read: English by TextBlob, other languages by a polarity learnt from "
+         "survey scores (docs/languages.md)", low=0, example=3),
     _ind("sentiment_mean", "sentiment", "Comment sentiment, {window}", "−1…1", "higher",
          "{:+.2f}", "mean polarity −1…1 of readable comments", low=-1, high=1, example=0.2),
     _ind("negative_comment_share", "sentiment", "Negative comments, {window}", "%", "lower",
@@ -175,7 +176,8 @@ CATALOGUE: tuple[Indicator, ...] = (
          example=25.0),
     _ind("unsupported_comment_share", "sentiment", "Comments in unsupported languages, {window}",
          "%", None, "{:.0f}%",
-         "% of comments (readable + unsupported) in a language the analyser cannot read",
+         "% of comments (read + unsupported) in a language neither TextBlob nor a learnt "
+         "polarity reads",
          low=0, high=100, example=0.0),
     _ind("sentiment_latest", "sentiment", "Latest comment sentiment", "−1…1", "higher", "{:+.2f}",
          "polarity of the latest readable comment", low=-1, high=1, example=0.1),
