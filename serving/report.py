@@ -541,41 +541,6 @@ def _alerts_section(alerts: pd.DataFrame | None, reason: str) -> list[dict]:
     return [_table("alerts", shown.astype(object).where(shown.notna(), "n/a"), caption=caption)]
 
 
-def sentiment_over_time(surveys: pd.DataFrame, start, end, *, every: str = "MS") -> pd.DataFrame:
-    """Monthly mean comment polarity, readable and unreadable comment counts.
-
-    Uses :func:`features.sentiment.score_comments`; comments the analyser cannot read are
-    counted as ``unsupported`` and left out of the mean (never scored as neutral). A month
-    without a readable comment has a NaN mean.
-    """
-    from features.sentiment import score_comments
-
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    periods = pd.date_range(start, end, freq=every, inclusive="left")
-    empty = pd.DataFrame(
-        {"polarity": np.nan, "comments": 0, "unsupported": 0}, index=pd.DatetimeIndex(periods, name="period")
-    )
-    if surveys is None or "comment" not in surveys.columns:
-        return empty
-    window = surveys.loc[
-        (surveys["responded_at"] >= start) & (surveys["responded_at"] < end) & surveys["comment"].notna()
-    ]
-    window = window.loc[window["comment"].astype(str).str.strip() != ""]
-    if window.empty:
-        return empty
-    scored = score_comments(window["comment"])
-    period = window["responded_at"].dt.to_period("M").dt.start_time
-    frame = pd.DataFrame(
-        {"period": period, "polarity": scored["polarity"].where(scored["supported"]), "supported": scored["supported"]}
-    )
-    grouped = frame.groupby("period").agg(
-        polarity=("polarity", "mean"),
-        comments=("supported", "sum"),
-        unsupported=("supported", lambda s: int((~s.astype(bool)).sum())),
-    )
-    return grouped.reindex(empty.index).fillna({"comments": 0, "unsupported": 0})
-
-
 def _series(over_time: list[dict], key: str) -> tuple[list, list, list]:
     starts, values, margins = [], [], []
     for period in over_time:
@@ -591,6 +556,7 @@ def _trends_section(tables: Tables | None, as_of: pd.Timestamp | None, months: i
     if tables is None or as_of is None:
         return [_text(f"n/a ({no_tables_reason})")]
     from features.period_metrics import metrics_over_time
+    from features.sentiment import sentiment_over_time
 
     plt = _pyplot()
     from models.training_set import data_span

@@ -25,7 +25,6 @@ from serving.report import (
     headline_cards,
     model_card,
     read_scores,
-    sentiment_over_time,
 )
 
 from report_demo_flow import demo_run, tracking_env
@@ -262,16 +261,3 @@ def test_the_at_risk_list_puts_the_highest_churn_risk_first_and_keeps_red_accoun
     palette = {"red": "#f00", "yellow": "#ff0", "green": "#0f0"}
     listed = at_risk_accounts(scores, palette, limit=2)
     assert listed["account_id"].tolist() == ["b", "c", "a"]
-
-
-def test_comment_tone_over_time_leaves_out_unreadable_comments_instead_of_scoring_them_neutral():
-    surveys = pd.DataFrame({
-        "responded_at": pd.to_datetime(["2025-01-05", "2025-01-20", "2025-02-03", "2025-02-10"]),
-        "comment": ["Great support, thank you!", "الدعم الفني بطيء جداً", "Terrible, slow and broken.", None],
-    })
-    tone = sentiment_over_time(surveys, "2025-01-01", "2025-04-01")
-    assert tone.index.tolist() == list(pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]))
-    assert tone.loc["2025-01-01", "comments"] == 1 and tone.loc["2025-01-01", "unsupported"] == 1
-    assert tone.loc["2025-01-01", "polarity"] > 0.3
-    assert tone.loc["2025-02-01", "polarity"] < 0
-    assert np.isnan(tone.loc["2025-03-01", "polarity"])
