@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import mlflow.pyfunc
@@ -474,6 +475,12 @@ def model_card_data(model, *, tracking_uri: str | None = None) -> ModelCardData:
         When ``model`` is a URI that does not name a registered version.
     NoModelError
         When the version or its run is not in the store, with MLflow's reason.
+
+    Notes
+    -----
+    Artifacts of a local store are read where they lie. Those of a remote store are
+    downloaded to a temporary folder, and MLflow may draw a progress bar for it; the
+    command line turns it off with :func:`models.tracking.quiet_artifact_downloads`.
     """
     client = _client_at(tracking_uri)
     shown = model if isinstance(model, str) else getattr(model, "name", None)
@@ -496,7 +503,7 @@ def model_card_data(model, *, tracking_uri: str | None = None) -> ModelCardData:
     except MlflowException as exc:
         reason = (str(exc).splitlines() or [""])[0]
         raise NoModelError(f"model {shown} not found in MLflow: {reason}") from exc
-    images, tables = _card_artifacts(client, run_id)
+    images, tables = _card_artifacts(client, run)
     return ModelCardData(
         name, version, alias, run_id,
         trained_at=datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc),
@@ -523,7 +530,8 @@ def _card_kind(path: str) -> str | None:
     return None
 
 
-def _card_artifacts(client: MlflowClient, run_id: str) -> tuple[dict[str, bytes], dict[str, pd.DataFrame]]:
+def _card_artifacts(client: MlflowClient, run) -> tuple[dict[str, bytes], dict[str, pd.DataFrame]]:
+    run_id, root = run.info.run_id, run.info.artifact_uri.rstrip("/")
     wanted = []
     folders: list[str | None] = [None]
     while folders:
@@ -535,10 +543,14 @@ def _card_artifacts(client: MlflowClient, run_id: str) -> tuple[dict[str, bytes]
     images, tables = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for path in sorted(p for p in wanted if _card_kind(p)):
-            # The client downloads from its own store: no global tracking URI is involved.
-            local = Path(client.download_artifacts(run_id, path, tmp))
+            if urlparse(root).scheme in ("", "file"):
+                # A local store hands back the file where it lies: no copy, no progress bar.
+                local = mlflow.artifacts.download_artifacts(artifact_uri=f"{root}/{path}",
+                                                            tracking_uri=client.tracking_uri)
+            else:  # downloaded from the client's own store, not MLflow's global one
+                local = client.download_artifacts(run_id, path, tmp)
             if _card_kind(path) == "image":
-                images[path] = local.read_bytes()
+                images[path] = Path(local).read_bytes()
             else:
                 tables[path] = pd.read_csv(local)
     return images, tables
