@@ -66,3 +66,10 @@ def test_a_card_and_a_table_row_describe_the_same_nps_components():
         "10 answers",
     ]
     assert detail_line("nps", nps) == "5 promoters, 2 passives, 3 detractors of 10; ±51.2 at 95%"
+
+
+def test_format_value_never_turns_an_undefined_figure_into_zero():
+    assert format_value(float("nan"), unit="%", reason="no answers") == "n/a (no answers)"
+    assert format_value(None) == "n/a (not available)"
+    assert format_value(0.0, unit="%") == "0.0%"
+    assert format_value(12.345, unit="hours", digits=1) == "12.3 hours"

@@ -1,4 +1,4 @@
-"""The self-contained HTML report: serving/report.py and `customer-health report`."""
+"""The self-contained HTML report: serving/report/ and `customer-health report`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from serving.report import (
     band_palette,
     build_report,
     driver_texts,
-    format_value,
     headline_cards,
     model_card,
     read_scores,
@@ -209,13 +208,6 @@ def test_the_cli_reports_a_missing_scores_file_in_one_line(tmp_path):
 
 
 # --- the pieces ------------------------------------------------------------------------
-
-
-def test_format_value_never_turns_an_undefined_figure_into_zero():
-    assert format_value(float("nan"), unit="%", reason="no answers") == "n/a (no answers)"
-    assert format_value(None) == "n/a (not available)"
-    assert format_value(0.0, unit="%") == "0.0%"
-    assert format_value(12.345, unit="hours", digits=1) == "12.3 hours"
 
 
 def test_a_rising_churn_rate_is_marked_worse_and_a_rising_nps_better():
