@@ -155,6 +155,14 @@ def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     assert table.search(from_parquet.read_text()).group(0) == table.search(from_csv.read_text()).group(0)
 
 
+def test_account_ids_of_a_csv_scores_file_stay_text(tmp_path):
+    scores = pd.DataFrame({"account_id": ["00123", "00456"], "health_score": [20.0, 80.0],
+                           "health_band": ["red", "green"]})
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    html = build_report(tmp_path / "scores.csv", out=tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<td>00123</td>" in html and "<td>123</td>" not in html
+
+
 def test_the_report_replaces_an_old_file_only_when_it_succeeded(tmp_path):
     out = tmp_path / "report.html"
     out.write_text("old report")
