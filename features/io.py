@@ -35,14 +35,12 @@ from features.contract import (
     SURVEY_TYPES,
     TABLE_NAMES,
     TEXT_COLUMNS,
-    DataContractError,
-    Problem,
     SurveyScale,
     SurveyScales,
     Tables,
-    ValidationReport,
     validate_tables,
 )
+from features.problems import DataContractError, Problem, ValidationReport
 
 FORMATS = ("csv", "parquet")
 

@@ -17,7 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from features.catalogue import categorical_columns, describe_indicator, indicator_columns
+from features.catalogue import (
+    categorical_columns,
+    describe_indicator,
+    indicator_columns,
+)
 from features.scorecard import (
     DEFAULT_BANDS,
     Band,

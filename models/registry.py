@@ -10,8 +10,11 @@ its reason are written to the training run (tags ``promotion.*``) and to the mod
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import mlflow.pyfunc
@@ -328,3 +331,226 @@ def list_versions(name: str | None = None) -> list[dict]:
                 **{m: metrics.get(m, math.nan) for m in HEADLINE},
             })
     return rows
+
+
+# --- what the report and the demo read from MLflow ------------------------------------
+
+
+def _client_at(uri: str | None) -> MlflowClient:
+    """A client of the store at ``uri``; of the configured store (:func:`_client`) when None."""
+    if uri is None:
+        return _client()
+    quiet_mlflow_logs()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def find_trained_model(
+    inputs_sha256: str, *, model_name: str | None = None, tracking_uri: str | None = None
+) -> tuple[str, str | None] | None:
+    """A registered version trained on data with this fingerprint, champion first.
+
+    Parameters
+    ----------
+    inputs_sha256 : str
+        The data fingerprint the trainer logs as the run parameter ``data.inputs_sha256``.
+    model_name : str, optional
+        Registered model name; :data:`DEFAULT_MODEL_NAME` when None.
+    tracking_uri : str, optional
+        The MLflow store; the configured one (``MLFLOW_TRACKING_URI``) when None.
+
+    Returns
+    -------
+    tuple of (model URI, alias) or None
+        ``("models:/NAME/VERSION", alias)`` of the newest matching version (a champion before
+        any other), or None when no version was trained on that data.
+    """
+    name = model_name or DEFAULT_MODEL_NAME
+    client = _client_at(tracking_uri)
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    matching = []
+    for version in versions:
+        if not version.run_id:
+            continue
+        try:
+            params = client.get_run(version.run_id).data.params
+        except MlflowException:
+            continue
+        if params.get("data.inputs_sha256") == inputs_sha256:
+            # search results may leave aliases out; the version itself carries them
+            aliases = list(client.get_model_version(name, version.version).aliases or [])
+            matching.append((CHAMPION in aliases, int(version.version), aliases))
+    if not matching:
+        return None
+    _, version, aliases = max(matching)
+    alias = CHAMPION if CHAMPION in aliases else (aliases[0] if aliases else None)
+    return f"models:/{name}/{version}", alias
+
+
+class ModelURIError(ValueError):
+    """A model URI that does not name a registered version (``models:/NAME@ALIAS`` or ``/VERSION``)."""
+
+
+@dataclass(frozen=True)
+class ModelCardData:
+    """What MLflow holds about one model version for its model card, as plain data.
+
+    Attributes
+    ----------
+    name, version, alias : str or None
+        The registered version and the alias it holds (``champion`` before any other).
+    run_id : str or None
+        Its training run; None when it has none, and then nothing below is filled.
+    trained_at : datetime or None
+        When the training run started (UTC).
+    metrics, params, tags : dict
+        Of the training run.
+    images : dict of str to bytes
+        The run's PNG plots of calibration and of churn by band, by artifact path.
+    tables : dict of str to DataFrame
+        The run's evaluation tables (model comparison, churn rate by band), by artifact path.
+    """
+
+    name: str | None
+    version: str | None
+    alias: str | None
+    run_id: str | None
+    trained_at: datetime | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def card_model_version(uri: str) -> tuple[str, str | None, str | None]:
+    """(name, alias, version) of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``.
+
+    ``models:/NAME`` alone means its champion.
+
+    Raises
+    ------
+    ModelURIError
+        For any other URI (``runs:/...``): a card is about a registered version.
+
+    Examples
+    --------
+    >>> card_model_version("models:/customer-health-churn@champion")
+    ('customer-health-churn', 'champion', None)
+    >>> card_model_version("models:/customer-health-churn/3")
+    ('customer-health-churn', None, '3')
+    >>> card_model_version("models:/customer-health-churn")
+    ('customer-health-churn', 'champion', None)
+    """
+    if not uri.startswith("models:/"):
+        raise ModelURIError(f"model URI {uri!r}: use models:/NAME@ALIAS or models:/NAME/VERSION")
+    name, version, alias = parse_models_uri(uri)
+    if name is None:  # neither an alias nor a version
+        return uri[len("models:/"):], CHAMPION, None
+    return name, alias, version
+
+
+def model_card_data(model, *, tracking_uri: str | None = None) -> ModelCardData:
+    """Read what the model card of ``model`` shows from its registered version and run.
+
+    Parameters
+    ----------
+    model : str or LoadedModel
+        A ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI, or a loaded model (anything
+        with ``name``, ``version``, ``alias`` and ``run_id`` attributes, such as
+        :class:`LoadedModel`).
+    tracking_uri : str, optional
+        The MLflow store; the configured one (``MLFLOW_TRACKING_URI``) when None.
+
+    Returns
+    -------
+    ModelCardData
+        With ``run_id`` None and nothing else read when the model has no training run.
+
+    Raises
+    ------
+    ModelURIError
+        When ``model`` is a URI that does not name a registered version.
+    NoModelError
+        When the version or its run is not in the store, with MLflow's reason.
+
+    Notes
+    -----
+    Artifacts of a local store are read where they lie. Those of a remote store are
+    downloaded to a temporary folder, and MLflow may draw a progress bar for it; the
+    command line turns it off with :func:`models.tracking.quiet_artifact_downloads`.
+    """
+    client = _client_at(tracking_uri)
+    shown = model if isinstance(model, str) else getattr(model, "name", None)
+    try:
+        if isinstance(model, str):
+            name, alias, version = card_model_version(model)
+            found = (client.get_model_version_by_alias(name, alias) if alias
+                     else client.get_model_version(name, version))
+            version, run_id = str(found.version), found.run_id
+            if alias is None:  # a version asked by number: show the alias it holds, if any
+                aliases = sorted(client.get_model_version(name, version).aliases or [])
+                alias = CHAMPION if CHAMPION in aliases else (aliases[0] if aliases else None)
+        else:
+            name, alias = getattr(model, "name", None), getattr(model, "alias", None)
+            run_id = getattr(model, "run_id", None)
+            version = None if getattr(model, "version", None) is None else str(model.version)
+        if not run_id:
+            return ModelCardData(name, version, alias, None)
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        reason = (str(exc).splitlines() or [""])[0]
+        raise NoModelError(f"model {shown} not found in MLflow: {reason}") from exc
+    images, tables = _card_artifacts(client, run)
+    return ModelCardData(
+        name, version, alias, run_id,
+        trained_at=datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc),
+        metrics=dict(run.data.metrics), params=dict(run.data.params), tags=dict(run.data.tags),
+        images=images, tables=tables,
+    )
+
+
+# Artifacts a card shows, matched on the file name: plots of calibration and of churn by
+# band (PNG), and the evaluation tables (CSV).
+CARD_IMAGE_WORDS = ("reliab", "calibrat", "band")
+CARD_TABLE_WORDS = ("comparison", "churn_rate_by")
+# Folders of the logged model itself: large, and nothing a card shows.
+_MODEL_FOLDERS = ("model", "python_model", "artifacts")
+
+
+def _card_kind(path: str) -> str | None:
+    """``"image"``, ``"table"`` or None (not on a card) for an artifact path."""
+    base = path.rsplit("/", 1)[-1].lower()
+    if base.endswith(".png") and any(word in base for word in CARD_IMAGE_WORDS):
+        return "image"
+    if base.endswith(".csv") and any(word in base for word in CARD_TABLE_WORDS):
+        return "table"
+    return None
+
+
+def _card_artifacts(client: MlflowClient, run) -> tuple[dict[str, bytes], dict[str, pd.DataFrame]]:
+    run_id, root = run.info.run_id, run.info.artifact_uri.rstrip("/")
+    wanted = []
+    folders: list[str | None] = [None]
+    while folders:
+        for item in client.list_artifacts(run_id, folders.pop()):
+            if not item.is_dir:
+                wanted.append(item.path)
+            elif item.path.rsplit("/", 1)[-1] not in _MODEL_FOLDERS:
+                folders.append(item.path)
+    images, tables = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in sorted(p for p in wanted if _card_kind(p)):
+            if urlparse(root).scheme in ("", "file"):
+                # A local store hands back the file where it lies: no copy, no progress bar.
+                local = mlflow.artifacts.download_artifacts(artifact_uri=f"{root}/{path}",
+                                                            tracking_uri=client.tracking_uri)
+            else:  # downloaded from the client's own store, not MLflow's global one
+                local = client.download_artifacts(run_id, path, tmp)
+            if _card_kind(path) == "image":
+                images[path] = Path(local).read_bytes()
+            else:
+                tables[path] = pd.read_csv(local)
+    return images, tables

@@ -277,3 +277,35 @@ def log_provenance(*, seed: int, fingerprint: dict, params: dict) -> None:
 def _short(value, limit: int = 500) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextlib.contextmanager
+def quiet_artifact_downloads() -> Iterator[None]:
+    """Within the block, MLflow draws no progress bar while it downloads artifacts.
+
+    For commands whose output is their own, such as the report's: MLflow reads
+    ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` at each download and has no other switch, so the
+    variable is set for the block and restored after it. The command line calls this around
+    a command; library functions leave the process environment alone.
+
+    Examples
+    --------
+    >>> import os
+    >>> saved = os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+    >>> with quiet_artifact_downloads():
+    ...     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"]
+    'false'
+    >>> "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" in os.environ
+    False
+    >>> if saved is not None: os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = saved
+    """
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from features.contract import (
     ALL_COLUMNS,
-    DataContractError,
     SurveyScale,
     SurveyScales,
     Tables,
     validate_tables,
 )
+from features.problems import DataContractError
 
 
 def broken(raw: dict[str, pd.DataFrame]) -> DataContractError:
