@@ -45,7 +45,7 @@ from lightgbm import LGBMClassifier
 
 from features.contract import Tables
 from models.estimators import LIGHTGBM_DEFAULTS, FrameEncoder, usable_feature_columns
-from models.evaluation import roc_auc_score
+from models.evaluation import roc_auc
 from models.tracking import DEFAULT_EXPERIMENT, configure_mlflow, log_provenance
 from models.trainer import CHOSEN, train_from_training_set
 from models.training_set import LABEL, Split, TrainingSet, build_training_set, time_split
@@ -237,7 +237,7 @@ def _objective(inputs: _Inputs, seed: int):
                 best_iteration = int(model.best_iteration_ or max_rounds(params["num_leaves"]))
                 # Recomputed with the project's metric rather than read off LightGBM, so the
                 # figure is the same ROC AUC every report shows.
-                valid_auc = float(roc_auc_score(
+                valid_auc = float(roc_auc(
                     inputs.valid_y,
                     model.predict_proba(inputs.valid_x, num_iteration=best_iteration)[:, 1],
                 ))

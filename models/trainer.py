@@ -25,12 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
 
 from models import evaluation as ev
+from models import plots
 from models.estimators import (
     CALIBRATION_METHODS, LIGHTGBM_DEFAULTS, LOGISTIC_DEFAULTS, Calibrator, ScorecardPredictor,
     categorical_columns, fit_lightgbm, fit_logistic, usable_feature_columns,
@@ -182,7 +182,6 @@ class _Steps:
 
 def _log_figure(figure, path: str) -> None:
     mlflow.log_figure(figure, path)
-    plt.close(figure)
 
 
 def _finite(metrics: dict) -> dict:
@@ -342,7 +341,7 @@ def train_from_training_set(
             contrast = ev.band_contrast(by_band["health_band"], card.bands[0].label,
                                         card.bands[-1].label)
         results = {name: ev.evaluate(y_test, p) for name, p in probas.items()}
-        results["lightgbm"]["valid_roc_auc"] = ev.roc_auc_score(y_valid, calibrated_valid)
+        results["lightgbm"]["valid_roc_auc"] = ev.roc_auc(y_valid, calibrated_valid)
         test_bands = risk_bands(probas["lightgbm"], thresholds)
         by_band["risk_band"] = ev.churn_rate_by_band(y_test, test_bands, order=RISK_BAND_ORDER)
         comparison = ev.comparison_table(results)
@@ -429,17 +428,17 @@ def _band_colors(score_model) -> dict:
 
 
 def _log_plots(y, probas: dict, lightgbm, X: pd.DataFrame, by_band: dict, *, colors: dict) -> None:
-    _log_figure(ev.plot_roc(y, probas), "plots/roc.png")
-    _log_figure(ev.plot_pr(y, probas), "plots/pr.png")
+    _log_figure(plots.plot_roc(y, probas), "plots/roc.png")
+    _log_figure(plots.plot_pr(y, probas), "plots/pr.png")
     reliability = {k: v for k, v in probas.items() if k != "health_score"}
-    _log_figure(ev.plot_reliability(y, reliability), "plots/reliability.png")
+    _log_figure(plots.plot_reliability(y, reliability), "plots/reliability.png")
     sample = X if len(X) <= IMPORTANCE_ROWS else X.sample(IMPORTANCE_ROWS, random_state=0)
     importance = mean_absolute_contribution(lightgbm, sample)
     _log_table(importance.rename("mean_abs_shap").to_frame().rename_axis("feature"),
                "feature_importance")
-    _log_figure(ev.plot_importance(importance), "plots/feature_importance.png")
+    _log_figure(plots.plot_importance(importance), "plots/feature_importance.png")
     titles = {"health_band": "Churn rate by health band", "risk_band": "Churn rate by risk band"}
-    _log_figure(ev.plot_churn_by_band({titles[k]: v for k, v in by_band.items()}, colors=colors),
+    _log_figure(plots.plot_churn_by_band({titles[k]: v for k, v in by_band.items()}, colors=colors),
                 "plots/churn_rate_by_band.png")
     table = ev.reliability_table(y, probas[CHOSEN])
     _log_table(table.rename_axis("decile"), "reliability")
