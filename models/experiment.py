@@ -34,7 +34,7 @@ ROC AUC on the same out-of-time test dates, unless ``promote`` forces it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import lightgbm as lgb
 import mlflow
@@ -45,10 +45,18 @@ from lightgbm import LGBMClassifier
 
 from features.contract import Tables
 from models.estimators import LIGHTGBM_DEFAULTS, FrameEncoder, usable_feature_columns
-from models.evaluation import roc_auc_score
+from models.evaluation import roc_auc
+from models.fit import CHOSEN
 from models.tracking import DEFAULT_EXPERIMENT, configure_mlflow, log_provenance
-from models.trainer import CHOSEN, train_from_training_set
-from models.training_set import LABEL, Split, TrainingSet, build_training_set, time_split
+from models.trainer import train_from_training_set
+from models.training_config import TrainingConfig
+from models.training_set import (
+    LABEL,
+    Split,
+    TrainingSet,
+    build_training_set,
+    time_split,
+)
 
 MAX_ROUNDS = 600
 EARLY_STOPPING_ROUNDS = 50
@@ -237,7 +245,7 @@ def _objective(inputs: _Inputs, seed: int):
                 best_iteration = int(model.best_iteration_ or max_rounds(params["num_leaves"]))
                 # Recomputed with the project's metric rather than read off LightGBM, so the
                 # figure is the same ROC AUC every report shows.
-                valid_auc = float(roc_auc_score(
+                valid_auc = float(roc_auc(
                     inputs.valid_y,
                     model.predict_proba(inputs.valid_x, num_iteration=best_iteration)[:, 1],
                 ))
@@ -326,11 +334,12 @@ def _check_trials(trials, timeout) -> None:
         raise ExperimentError(f"--timeout must be a positive number of seconds, got {timeout!r}")
 
 
-def _training_set(data, options: dict) -> TrainingSet:
+def _training_set(data, config: TrainingConfig) -> TrainingSet:
     if isinstance(data, TrainingSet):
         return data
     if isinstance(data, Tables):
-        return build_training_set(data, **options)
+        return build_training_set(data, horizon=config.horizon, every=config.every,
+                                  lead=config.lead, windows=tuple(config.windows))
     raise ExperimentError(
         f"run_experiment expects validated Tables or a TrainingSet, got {type(data).__name__}; "
         "load the folder with features.io.load_tables first"
@@ -339,43 +348,37 @@ def _training_set(data, options: dict) -> TrainingSet:
 
 def run_experiment(
     tables_or_training_set: Tables | TrainingSet,
+    config: TrainingConfig | None = None,
     *,
-    trials: int = 20,
-    seed: int = 0,
-    experiment: str | None = None,
     promote: bool = False,
     timeout: float | None = None,
-    horizon: int = 90,
-    every: int = 30,
-    lead: int = 0,
-    valid_dates: int = 2,
-    test_dates: int = 2,
     retrain: bool = True,
+    **settings,
 ) -> ExperimentResult:
     """Search LightGBM hyperparameters, then retrain the best and offer it for promotion.
 
     Parameters
     ----------
     tables_or_training_set : Tables or TrainingSet
-        Validated tables (a training set is built with ``horizon``, ``every``, ``lead``) or
-        an already built :class:`~models.training_set.TrainingSet`.
-    trials : int, default 20
-        Number of Optuna trials (pruned ones count).
-    seed : int, default 0
-        Seeds the sampler and every LightGBM fit: same data, seed and code, same metrics.
-    experiment : str, optional
-        MLflow experiment name; :data:`models.tracking.DEFAULT_EXPERIMENT` when omitted.
+        Validated tables (a training set is built with the config's ``horizon``, ``every``,
+        ``lead`` and ``windows``) or an already built
+        :class:`~models.training_set.TrainingSet`.
+    config : TrainingConfig, optional
+        Every setting; the defaults when None. Reads ``trials`` (pruned ones count),
+        ``seed`` (seeds the sampler and every LightGBM fit: same data, seed and code, same
+        metrics), ``experiment`` (:data:`models.tracking.DEFAULT_EXPERIMENT` when None),
+        ``valid_dates`` (the search's objective) and ``test_dates`` (the out-of-time test);
+        the retrained best trial is trained with the rest, its own LightGBM parameters
+        replacing the config's.
     promote : bool, default False
         Make the retrained model ``champion`` even if it does not beat the current one.
     timeout : float, optional
         Stop starting new trials after this many seconds (the number of trials then
         depends on the machine, not only on the seed).
-    horizon, every, lead : int
-        Training-set options, used only when tables are given.
-    valid_dates, test_dates : int, default 2
-        Observation dates for validation (the search's objective) and the out-of-time test.
     retrain : bool, default True
         Retrain the best trial and offer it for promotion; False stops after the search.
+    **settings
+        :class:`TrainingConfig` attributes to change (``trials``, ``seed``, ``every``, ...).
 
     Returns
     -------
@@ -388,11 +391,13 @@ def run_experiment(
     models.training_set.TrainingSetError
         When the data cannot give a training set or a split (the message names the option).
     """
+    config = replace(config if config is not None else TrainingConfig(), **settings)
+    trials, seed = config.trials, config.seed
     _check_trials(trials, timeout)
-    ts = _training_set(tables_or_training_set, {"horizon": horizon, "every": every, "lead": lead})
-    split = time_split(ts, valid_dates=valid_dates, test_dates=test_dates)
+    ts = _training_set(tables_or_training_set, config)
+    split = time_split(ts, valid_dates=config.valid_dates, test_dates=config.test_dates)
     feature_columns, unusable = usable_feature_columns(split.train, ts.feature_columns)
-    experiment = experiment or DEFAULT_EXPERIMENT
+    experiment = config.experiment or DEFAULT_EXPERIMENT
     configure_mlflow(experiment)
 
     sampler_text = f"TPESampler(seed={seed}, n_startup_trials={_startup_trials(trials)})"
@@ -434,8 +439,8 @@ def run_experiment(
         final, final_metrics = None, {}
         if retrain:
             final, final_metrics = _retrain_best(
-                ts, split, best_params, seed=seed, experiment=experiment, promote=promote,
-                best_trial=int(best.number), valid_auc=float(best.value),
+                ts, split, replace(config, lightgbm=best_params, experiment=experiment),
+                promote=promote, best_trial=int(best.number), valid_auc=float(best.value),
                 sampler=sampler_text, pruner=pruner_text,
             )
             mlflow.log_metrics({f"final_test_{k}": v for k, v in final_metrics.items()
@@ -457,10 +462,11 @@ def run_experiment(
 
 
 def _retrain_best(
-    ts: TrainingSet, split: Split, best_params: dict, *, seed: int, experiment: str,
-    promote: bool, best_trial: int, valid_auc: float, sampler: str, pruner: str,
+    ts: TrainingSet, split: Split, config: TrainingConfig, *, promote: bool, best_trial: int,
+    valid_auc: float, sampler: str, pruner: str,
 ):
-    """Refit the best trial through the trainer, nested in the experiment's run.
+    """Refit the best trial (its parameters in ``config.lightgbm``) through the trainer,
+    nested in the experiment's run.
 
     The trainer fits on the same training dates, calibrates on the validation dates,
     compares with the baselines on the out-of-time test dates, logs the pyfunc model and
@@ -468,8 +474,8 @@ def _retrain_best(
     same standard as one from ``customer-health train``.
     """
     result = train_from_training_set(
-        ts, split=split, params=best_params, seed=seed, experiment=experiment,
-        promote=promote, run_name=f"best-trial-{best_trial:03d}", nested=True,
+        ts, config, split=split, promote=promote, run_name=f"best-trial-{best_trial:03d}",
+        nested=True,
         extra_params={"experiment": {
             "best_trial": best_trial, "best_valid_auc": valid_auc,
             "sampler": sampler, "pruner": pruner,

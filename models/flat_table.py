@@ -17,7 +17,6 @@ cross-validation instead of an out-of-time split.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from models.estimators import categorical_columns, fit_lightgbm, fit_logistic
 from models.evaluation import evaluate
+from models.fingerprint import frames_sha256
 
 MAX_EXAMPLES = 5
 # Values that mean "churned" in a label column (compared lower-case, trimmed).
@@ -276,10 +276,9 @@ def prepare_flat_table(
     for column in categorical:
         X[column] = X[column].astype(object)
     y = pd.Series(y.to_numpy(), index=index, name=label)
-    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     fingerprint = {
         "source": source or "in-memory frame",
-        "hash": digest.hexdigest(),
+        "hash": frames_sha256(frame),
         "rows": len(frame),
         "columns": len(frame.columns),
         "features": len(features),

@@ -23,7 +23,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from models.evaluation import roc_auc_score
+from models.evaluation import roc_auc
 from models.tracking import quiet_mlflow_logs, tracking_uri
 
 DEFAULT_MODEL_NAME = "customer-health-churn"
@@ -81,7 +81,7 @@ def rescore_auc(model_uri: str, X: pd.DataFrame, y) -> float:
     except (AttributeError, ValueError) as exc:
         raise ValueError(f"{model_uri} cannot score these rows: {exc}") from exc
     proba = model.predict(frame)["churn_probability"].to_numpy(dtype=float)
-    return roc_auc_score(np.asarray(y, dtype=float), proba)
+    return roc_auc(np.asarray(y, dtype=float), proba)
 
 
 def register_and_promote(

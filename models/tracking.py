@@ -8,8 +8,6 @@ it, so nothing has to be started by hand.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import subprocess
@@ -216,28 +214,6 @@ def git_commit() -> dict:
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": bool(status)}
-
-
-def frame_hash(*frames) -> str:
-    """SHA-256 of DataFrames' content (values, columns, index), independent of memory layout.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> a = pd.DataFrame({"x": [1, 2]})
-    >>> frame_hash(a) == frame_hash(a.copy()) and frame_hash(a) != frame_hash(a + 1)
-    True
-    """
-    import pandas as pd
-
-    digest = hashlib.sha256()
-    for frame in frames:
-        if frame is None:
-            digest.update(b"<none>")
-            continue
-        digest.update(json.dumps([str(c) for c in frame.columns]).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 def flatten(prefix: str, values: dict) -> dict:

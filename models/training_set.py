@@ -32,7 +32,6 @@ both in training labels and in validation.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +41,7 @@ import pandas as pd
 from features.contract import EVENT_COLUMNS, Tables
 from features.indicators import compute_indicators
 from features.sentiment import score_comments
+from models.fingerprint import frames_sha256
 
 LABEL = "label"
 
@@ -228,9 +228,10 @@ def churn_labels(
 def tables_sha256(tables: Tables) -> str:
     """SHA-256 of the tables' content, the same whatever the order of rows and columns.
 
-    Each row is hashed with :func:`pandas.util.hash_pandas_object` (columns taken in sorted
-    order, index ignored); the row hashes are sorted, so reordering rows changes nothing,
-    while changing any value, adding or removing a row or a column changes the digest.
+    :func:`models.fingerprint.frames_sha256` of the present tables by name, in any row
+    order: each row is hashed with :func:`pandas.util.hash_pandas_object` (columns taken in
+    sorted order, index ignored); the row hashes are sorted, so reordering rows changes
+    nothing, while changing any value, adding or removing a row or a column changes the digest.
 
     Examples
     --------
@@ -242,13 +243,7 @@ def tables_sha256(tables: Tables) -> str:
     ...     Tables(accounts=accounts.assign(mrr=[10.0, 21.0])))
     False
     """
-    digest = hashlib.sha256()
-    for name, frame in sorted(tables.present().items()):
-        columns = sorted(frame.columns)
-        digest.update(f"{name}:{','.join(columns)}:{len(frame)}\n".encode())
-        rows = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-        digest.update(np.sort(rows).tobytes())
-    return digest.hexdigest()
+    return frames_sha256(tables.present(), any_row_order=True)
 
 
 def _table_summary(tables: Tables) -> dict:

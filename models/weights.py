@@ -148,7 +148,7 @@ def suggest_measure_weights(
     """
     from sklearn.linear_model import LogisticRegression
 
-    from models.evaluation import roc_auc_score
+    from models.evaluation import roc_auc
 
     if regularisation <= 0:
         raise ValueError(f"regularisation must be > 0, got {regularisation}")
@@ -168,7 +168,7 @@ def suggest_measure_weights(
         # A low measure score should mean churn, so rank by the shortfall from the best
         # score seen (scaled to 0-1; ROC AUC only depends on the order).
         auc[measure] = (
-            roc_auc_score(labels.to_numpy(), ((values.max() - values) / spread).to_numpy())
+            roc_auc(labels.to_numpy(), ((values.max() - values) / spread).to_numpy())
             if labels.nunique() == 2 and spread > 0
             else np.nan
         )

@@ -68,7 +68,7 @@ print(f"fit on {len(early):,} rows ({early['label'].mean():.1%} churned), "
 # %%
 from features.health_score import score_accounts
 from features.scorecard_config import load_scorecard
-from models.evaluation import churn_rate_by_band, roc_auc_score
+from models.evaluation import churn_rate_by_band, roc_auc
 
 scorecard = load_scorecard()
 band_order = [band.label for band in scorecard.bands] + [scorecard.insufficient_label]
@@ -79,7 +79,7 @@ def judge(card, rows):
     scored = score_accounts(rows[training_set.feature_columns].reset_index(drop=True), card)
     labels = rows["label"].to_numpy()
     has_score = scored["health_score"].notna().to_numpy()
-    auc = roc_auc_score(labels[has_score], (100 - scored["health_score"][has_score].to_numpy()) / 100)
+    auc = roc_auc(labels[has_score], (100 - scored["health_score"][has_score].to_numpy()) / 100)
     return scored, churn_rate_by_band(labels, scored["health_band"], order=band_order), auc, has_score.mean()
 
 

@@ -218,6 +218,7 @@ def run_demo(
     from models.trainer import train_from_tables
     from models.training_set import tables_sha256
     from serving.batch import run_batch
+    from serving.commands.training import progress_bar
     from serving.report import build_report
 
     _check_options(accounts, months)
@@ -262,7 +263,9 @@ def run_demo(
         )
     else:
         reused["model"] = False
-        result = train_from_tables(tables, horizon=90, every=30, seed=seed, console=console, scorecard=load_scorecard())
+        with progress_bar(console) as progress:
+            result = train_from_tables(tables, horizon=90, every=30, seed=seed,
+                                       scorecard=load_scorecard(), progress=progress)
         decision = result.decision
         model_uri, alias = f"models:/{decision.name}/{decision.version}", decision.alias
         comparison = result.comparison

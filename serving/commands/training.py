@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.problems import DataContractError
+from models.training_config import setting_default
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 
 TRAIN_HELP = (
@@ -17,8 +21,8 @@ TRAIN_HELP = (
     "From a folder of tables: observation dates every --every days, indicators as of each "
     "date, label = churned within --horizon days after the date plus --lead; split by time. "
     "LightGBM, a logistic baseline and the health score (100 - score) are reported on the same "
-    "out-of-time test. From one flat table (--table, --label): stratified 5-fold "
-    "cross-validation.\n\n"
+    "out-of-time test. From one flat table (--table, --label): stratified "
+    f"{setting_default('folds')}-fold cross-validation.\n\n"
     "The new version becomes the 'champion' alias only if it beats the current champion's ROC "
     "AUC on the same window (else 'challenger'); --promote forces it."
 )
@@ -57,7 +61,7 @@ def _user_errors():
     from features.scorecard import ScorecardConfigError
     from models.flat_table import FlatTableError
     from models.registry import NoModelError
-    from models.trainer import TrainerError
+    from models.training_config import TrainerError
     from models.training_set import TrainingSetError
 
     return (FlatTableError, TrainerError, TrainingSetError, NoModelError, ScorecardConfigError)
@@ -69,6 +73,26 @@ def _console() -> Console:
     if not console.is_terminal:
         console.width = 120
     return console
+
+
+@contextlib.contextmanager
+def progress_bar(console: Console) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A transient bar drawing ``progress(done, total, text)`` on a terminal; None elsewhere.
+
+    In a log or a pipe a transient progress bar cannot be erased: it would leave a blank line
+    (or a frozen bar) per update, so it is shown only where it can disappear.
+    """
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("training", total=1)
+
+        def progress(done: int, total: int, text: str) -> None:
+            bar.update(task, total=total, completed=done, description=text)
+
+        yield progress
 
 
 def _metric(value: float, digits: int = 3) -> str:
@@ -115,16 +139,22 @@ def train(
     id_column: str | None = typer.Option(None, "--id", help="Flat table: the account id column."),
     positive: str | None = typer.Option(
         None, "--positive", help="Flat table: the label value meaning churned (inferred if omitted)."),
-    horizon: int | None = typer.Option(None, "--horizon", help="Label window in days (default 90)."),
-    every: int | None = typer.Option(None, "--every", help="Days between observation dates (default 30)."),
-    lead: int | None = typer.Option(None, "--lead", help="Days between observation and label window (default 0)."),
+    horizon: int | None = typer.Option(
+        None, "--horizon", help=f"Label window in days (default {setting_default('horizon')})."),
+    every: int | None = typer.Option(
+        None, "--every",
+        help=f"Days between observation dates (default {setting_default('every')})."),
+    lead: int | None = typer.Option(
+        None, "--lead",
+        help=f"Days between observation and label window (default {setting_default('lead')})."),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     config: Path | None = typer.Option(
         None, "--config", help="TOML with training options and a \\[lightgbm] table; options override it."),
     mapping: Path | None = typer.Option(
         None, "--mapping", "-m", help="TOML mapping of your file and column names."),
     promote: bool = typer.Option(False, "--promote", help="Make the new version champion regardless."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
+    seed: int | None = typer.Option(
+        None, "--seed", help=f"Random seed (default {setting_default('seed')})."),
 ) -> None:
     """Train the churn model and register it."""
     with report_errors():
@@ -137,24 +167,15 @@ def train(
 
 def _train(folder, table, label, id_column, positive, horizon, every, lead, experiment, config,
            mapping, promote, seed) -> None:
-    from models.trainer import read_config
+    from models.training_config import TrainingConfig
 
-    console = _console()
-    settings = read_config(config) if config is not None else {}
-
-    def option(value, key, default):
-        return value if value is not None else settings.get(key, default)
-
-    common = {
-        "seed": option(seed, "seed", 0),
-        "experiment": option(experiment, "experiment", None),
-        "params": settings.get("lightgbm"),
-        "calibration": settings.get("calibration", "sigmoid"),
-        "promote": promote,
-        "console": console,
-    }
+    settings = TrainingConfig.from_toml(
+        config, horizon=horizon, every=every, lead=lead, seed=seed, experiment=experiment,
+        label=label, id_column=id_column, positive=positive,
+    )
     if (folder is None) == (table is None):
         raise InvalidInput("give either a folder of tables (train DIR) or --table FILE --label COLUMN")
+    console = _console()
     if table is not None:
         if label is None:
             raise InvalidInput("--table needs --label COLUMN: the column that says who churned")
@@ -162,28 +183,21 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
             if value is not None:
                 raise InvalidInput(f"{name} applies to a folder of tables, not to --table "
                                    "(a flat table has no dates)")
-        from models.trainer import FLAT_MODEL_NAME, train_flat_table
+        from models.trainer import train_flat_table
 
-        result = train_flat_table(table, label=label, id_column=id_column, positive=positive,
-                                  model_name=settings.get("model_name", FLAT_MODEL_NAME), **common)
-        print_comparison(console, result, title=f"{table.name}: stratified 5-fold CV (mean)")
+        with progress_bar(console) as progress:
+            result = train_flat_table(table, settings, promote=promote, progress=progress)
+        print_comparison(console, result,
+                         title=f"{table.name}: stratified {settings.folds}-fold CV (mean)")
         return
     if label or id_column or positive:
         raise InvalidInput("--label, --id and --positive apply to --table, not to a folder of tables")
     from features.io import load_tables
-    from features.scorecard_config import load_scorecard
-    from models.registry import DEFAULT_MODEL_NAME
     from models.trainer import train_from_tables
 
     tables, _ = load_tables(folder, mapping)
-    scorecard = load_scorecard(settings["scorecard"]) if "scorecard" in settings else None
-    result = train_from_tables(
-        tables,
-        horizon=option(horizon, "horizon", 90), every=option(every, "every", 30),
-        lead=option(lead, "lead", 0), windows=tuple(settings.get("windows", (30, 90, 180))),
-        valid_dates=settings.get("valid_dates", 2), test_dates=settings.get("test_dates", 2),
-        scorecard=scorecard, model_name=settings.get("model_name", DEFAULT_MODEL_NAME), **common,
-    )
+    with progress_bar(console) as progress:
+        result = train_from_tables(tables, settings, promote=promote, progress=progress)
     print_comparison(console, result, title=f"{folder}: out-of-time test")
 
 
@@ -222,8 +236,11 @@ def models(
 
 def experiment(
     folder: Path = typer.Argument(..., help="Folder of tables (accounts, sessions, ...)."),
-    trials: int = typer.Option(20, "--trials", help="Number of Optuna trials."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the sampler and every fit."),
+    trials: int | None = typer.Option(
+        None, "--trials", help=f"Number of Optuna trials (default {setting_default('trials')})."),
+    seed: int | None = typer.Option(
+        None, "--seed",
+        help=f"Seeds the sampler and every fit (default {setting_default('seed')})."),
     experiment_name: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help="TOML mapping of your file and column names."),
     promote: bool = typer.Option(False, "--promote", help="Make the retrained best champion regardless."),
@@ -232,11 +249,13 @@ def experiment(
     with report_errors():
         from features.io import load_tables
         from models.experiment import run_experiment
+        from models.training_config import TrainingConfig
 
         try:
+            config = TrainingConfig.from_toml(None, trials=trials, seed=seed,
+                                              experiment=experiment_name)
             tables, _ = load_tables(folder, mapping)
-            result = run_experiment(tables, trials=trials, seed=seed,
-                                    experiment=experiment_name, promote=promote)
+            result = run_experiment(tables, config, promote=promote)
         except DataContractError:
             raise  # printed problem by problem by report_errors
         except _user_errors() as exc:

@@ -12,10 +12,16 @@ import pytest
 from mlflow import MlflowClient
 
 from models.estimators import Calibrator, fit_lightgbm
-from models.evaluation import roc_auc_score
+from models.evaluation import roc_auc
 from models.pyfunc import ChurnModel, band_thresholds, log_churn_model
 from models.registry import (
-    CHALLENGER, CHAMPION, ModelURIError, NoModelError, list_versions, load_model, model_card_data,
+    CHALLENGER,
+    CHAMPION,
+    ModelURIError,
+    NoModelError,
+    list_versions,
+    load_model,
+    model_card_data,
     register_and_promote,
 )
 from models.tracking import configure_mlflow
@@ -78,7 +84,7 @@ def tracked(store, monkeypatch):
 
 def _train_and_register(model: ChurnModel, windows, *, promote: bool = False, name: str = NAME):
     _, _, (X_test, y_test) = windows
-    auc = roc_auc_score(y_test, model.churn_probability(X_test))
+    auc = roc_auc(y_test, model.churn_probability(X_test))
     with mlflow.start_run() as run:
         info = log_churn_model(model, X_test.head(3))
         decision = register_and_promote(info.model_uri, run_id=run.info.run_id,
@@ -107,7 +113,7 @@ def test_promotion_rule_worse_model_does_not_take_champion_and_promote_forces_it
     # The champion was re-scored on the very same test window.
     _, _, (X_test, y_test) = windows
     assert second.champion_roc_auc == pytest.approx(
-        roc_auc_score(y_test, good.churn_probability(X_test)))
+        roc_auc(y_test, good.churn_probability(X_test)))
     assert "does not beat champion" in second.reason
     assert MlflowClient().get_run(run_id).data.tags["promotion.alias"] == CHALLENGER
 

@@ -135,6 +135,21 @@ def test_bad_training_requests_fail_with_exit_code_2_and_a_clear_message(cli, ar
     assert message in result.text
 
 
+def test_the_training_bar_is_drawn_on_a_terminal_only():
+    import io
+
+    from rich.console import Console
+
+    from serving.commands.training import progress_bar
+
+    with progress_bar(Console(file=io.StringIO())) as progress:
+        assert progress is None  # a log or a pipe: nothing to erase afterwards
+    screen = io.StringIO()
+    with progress_bar(Console(file=screen, force_terminal=True)) as progress:
+        progress(3, 7, "fitting the logistic baseline")
+    assert "fitting the logistic baseline" in screen.getvalue()
+
+
 def test_models_on_an_empty_store_says_how_to_train(empty_registry):
     result = runner.invoke(app, ["models"])
     text = " ".join(result.output.split())
