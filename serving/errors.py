@@ -6,6 +6,7 @@ import contextlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from features.io import MappingError
 from features.problems import DataContractError
@@ -40,7 +41,8 @@ def report_errors():
         print_contract_error(exc)
         sys.exit(EXIT_INVALID_INPUT)
     except (MappingError, UserError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # The message is text, not markup: "[lightgbm]" or "[surveys.csat]" must print as is.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(getattr(exc, "exit_code", EXIT_INVALID_INPUT))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: nothing was half-written")

@@ -170,3 +170,16 @@ def test_experiment_searches_retrains_the_best_trial_and_offers_it_for_promotion
     assert "best trial retrained: out-of-time test" in result.text
     assert "registered customer-health-churn v" in result.text
     assert "MLflow parent run" in result.text
+
+
+def test_a_config_error_naming_a_toml_table_prints_the_table_name(tmp_path):
+    # "[lightgbm]" is a TOML table name in the message, not rich markup to swallow.
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    config = tmp_path / "bad.toml"
+    config.write_text("lightgbm = 3\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", str(tmp_path), "--config", str(config)])
+    assert result.exit_code == 2
+    assert "[lightgbm] must be a table of LightGBM parameters" in result.output
