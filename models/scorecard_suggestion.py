@@ -38,6 +38,8 @@ from models.training_set import LABEL, Split
 from models.weights import reweighted, suggest_measure_weights
 
 SEGMENT_COLUMN = "segment"
+# The suggested scorecard's name among the trainer's models (beside "health_score").
+SUGGESTED = "health_score_suggested"
 DEFAULT_CARD = "default"
 # A segment gets a scorecard of its own only with this many churners on the training dates.
 MIN_SEGMENT_CHURNERS = 100
