@@ -242,6 +242,7 @@ def train_from_training_set(
         mlflow.set_tag("mode", "event tables, out-of-time test")
         report(0, total, AFTER_FIT_STEPS[0])
         log_time_split_run(fit, ts, split, config, extra_params=extra_params)
+        comparison = _with_suggested_scorecard(fit.comparison, split, ts, config)
         report(1, total, AFTER_FIT_STEPS[1])
         model_uri, decision = register_model(
             fit.model, fit.X.head(5), run_id=run.info.run_id,
@@ -251,10 +252,31 @@ def train_from_training_set(
     test = split.test[["account_id", "as_of", LABEL]].assign(churn_probability=fit.probas[CHOSEN])
     return TrainingResult(
         run_id=run.info.run_id, experiment=experiment_name, model_uri=model_uri,
-        decision=decision, comparison=fit.comparison, by_band=fit.by_band,
+        decision=decision, comparison=comparison, by_band=fit.by_band,
         band_contrast=fit.band_contrast, model=fit.model, features=fit.features,
         dropped=fit.dropped, test=test,
     )
+
+
+def _with_suggested_scorecard(comparison: pd.DataFrame, split, ts, config) -> pd.DataFrame:
+    """Log the scorecard suggested from this run's data; the comparison with its row.
+
+    Its out-of-time metrics go beside the current scorecard's (``health_score_test_*``) as
+    ``health_score_suggested_test_*``, so drift between the scorecard and the data shows at
+    every retrain; ``customer-health scorecard suggest`` writes the suggestion itself.
+    """
+    from models import evaluation as ev
+    from models.run_logging import log_results
+    from models.scorecard_suggestion import SUGGESTED, suggested_scorecard_results
+
+    result, note = suggested_scorecard_results(split, ts.feature_columns, _scorecard(config))
+    mlflow.set_tag("suggested_scorecard", note)
+    if result is None:
+        mlflow.set_tag(f"undefined.{SUGGESTED}_test_roc_auc", note)
+        return comparison
+    log_results(f"{SUGGESTED}_test_", result)
+    row = ev.comparison_table({SUGGESTED: result})
+    return pd.concat([comparison, row[[c for c in comparison.columns if c in row.columns]]])
 
 
 # --- flat tables ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from features.problems import DataContractError
 from models.training_config import setting_default
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 
+CHOSEN_MODEL = "lightgbm"  # models.fit.CHOSEN, not imported: it would load LightGBM for --help
 TRAIN_HELP = (
     "Train the churn model, compare it with the baselines, log everything to MLflow, register it.\n\n"
     "From a folder of tables: observation dates every --every days, indicators as of each "
@@ -122,12 +123,23 @@ def print_comparison(console: Console, result, *, title: str) -> None:
         console.print(band_table)
     if result.band_contrast:
         console.print(f"health bands: {result.band_contrast['text']}")
+    if "health_score" in result.comparison.index:
+        console.print(_scorecard_drift(result.comparison))
     decision = result.decision
     console.print(
         f"registered [bold]{decision.name}[/] v{decision.version} as [bold]{decision.alias}[/]: "
         f"{decision.reason}"
     )
     console.print(f"MLflow run {result.run_id} in experiment {result.experiment!r}")
+
+
+def _scorecard_drift(comparison) -> str:
+    """The model, the current scorecard and the one suggested from the data, in one line."""
+    auc = comparison["roc_auc"]
+    suggested = auc.get("health_score_suggested", math.nan)
+    return (f"out-of-time ROC AUC: model {_metric(auc.get(CHOSEN_MODEL, math.nan))}, current "
+            f"scorecard {_metric(auc['health_score'])}, scorecard suggested from this data "
+            f"{_metric(suggested)} (customer-health scorecard suggest writes it)")
 
 
 def train(

@@ -94,7 +94,11 @@ _MODEL_NAMES = {
     "lightgbm_uncalibrated": "LightGBM before calibration",
     "logistic": "logistic regression baseline",
     "health_score": "the health score itself (100 − score)",
+    "health_score_suggested": "the health score of a scorecard suggested from this data",
 }
+# The three ROC AUCs of a run that show drift between the hand-made scorecard and the data.
+DRIFT_METRICS = (("test_roc_auc", "churn model"), ("health_score_test_roc_auc", "current scorecard"),
+                 ("health_score_suggested_test_roc_auc", "scorecard suggested from the data"))
 
 _TABLE_CAPTIONS = {
     "comparison": "Every model compared on the same out-of-time test.",
@@ -158,6 +162,16 @@ def model_section(card: ModelCard) -> list[Block]:
         blocks.append(Table.from_frame("model-metrics", pd.DataFrame(_card_metric_rows(card.metrics)), numeric=("value",)))
     else:
         blocks.append(Text("n/a (the model's run logged no metrics)"))
+    if any(key in card.metrics for key, _ in DRIFT_METRICS[1:]):
+        blocks.append(Table.from_frame("model-scorecard-drift", pd.DataFrame([
+            {"out of time": label,
+             "ROC AUC": format_value(card.metrics.get(key), digits=3,
+                                     reason=card.tags.get(f"undefined.{key}", "not logged"))}
+            for key, label in DRIFT_METRICS]), numeric=("ROC AUC",),
+            caption="The churn model, the scorecard in use and a scorecard re-weighted and "
+                    "re-thresholded from the same training dates (customer-health scorecard "
+                    "suggest), on the same test dates: a suggestion well above the scorecard in "
+                    "use says the scorecard has drifted from the data."))
     contrast = card.tags.get("health_band_contrast")
     if contrast:
         blocks.append(Text(f"Health bands on the test dates: {contrast}."))

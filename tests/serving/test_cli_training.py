@@ -109,6 +109,14 @@ def test_train_on_a_folder_compares_lightgbm_with_both_baselines_on_the_out_of_t
         assert f"plots/{name}.png" in artifacts
     assert "evaluation/comparison.csv" in artifacts
     assert "evaluation/churn_rate_by_health_band.csv" in artifacts
+    # The scorecard suggested from the same training dates, beside the current one.
+    assert "out-of-time ROC AUC: model" in result.text and "current scorecard" in result.text
+    assert tags["suggested_scorecard"]
+    if "health_score_suggested_test_roc_auc" in metrics:
+        assert "health_score_suggested" in result.text
+        assert 0 < metrics["health_score_suggested_test_roc_auc"] <= 1
+    else:
+        assert tags["undefined.health_score_suggested_test_roc_auc"].startswith("no suggestion: ")
 
 
 def test_a_config_file_sets_options_and_lightgbm_parameters(cli, workdir):
