@@ -93,3 +93,10 @@ def test_serve_refuses_a_broken_scorecard_before_starting(tmp_path):
     result = runner.invoke(app, ["serve", "--scorecard", str(card)], env=WIDE)
     assert result.exit_code == 1
     assert "card.toml" in result.output and "groups" in result.output
+
+
+def test_a_date_beyond_2262_is_named_by_its_option_not_a_traceback(tmp_path):
+    result = runner.invoke(app, ["score", str(tmp_path), "--as-of", "2999-01-01",
+                                 "--out", str(tmp_path / "s.csv")], env=WIDE)
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "--as-of: could not read '2999-01-01' as a date from 1677-09-22 to 2262-04-11" in result.output
