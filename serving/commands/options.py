@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -49,3 +50,17 @@ def date_option(text: str, option: str) -> pd.Timestamp:
             "fix: use ISO 8601, e.g. 2026-06-01"
         )
     return stamp
+
+
+def validate_hint(folder: Path, mapping: Path | None) -> str:
+    """The ``validate`` command for the same folder and mapping file the user gave.
+
+    Examples
+    --------
+    >>> validate_hint(Path("../data"), Path("my map.toml"))
+    "customer-health validate ../data --mapping 'my map.toml'"
+    """
+    command = ["customer-health", "validate", str(folder)]
+    if mapping is not None:
+        command += ["--mapping", str(mapping)]
+    return shlex.join(command)

@@ -47,10 +47,10 @@ SCORE_HELP = (
 )
 SCORE_EPILOG = (
     "Examples:\n\n"
-    "  customer-health score demo/ --as-of 2026-06-30 --out runs/2026-06-30.parquet\n\n"
+    "  customer-health score demo/data --as-of 2026-06-30 --out runs/2026-06-30.parquet\n\n"
     "  customer-health score exports/ --as-of 2026-07-01 --out runs/2026-07-01.parquet "
     "--previous runs/2026-06-30.parquet --risk-rise 0.15 --mapping mapping.toml\n\n"
-    "  customer-health score demo/ --as-of 2026-06-30 --out scores.csv --model "
+    "  customer-health score demo/data --as-of 2026-06-30 --out scores.csv --model "
     "models:/customer-health-churn/3\n\n"
     "Without --model the champion (models:/customer-health-churn@champion) scores churn; when "
     "none is registered the health scores are still written and the churn columns are empty, "
