@@ -168,7 +168,7 @@ def test_a_mapping_file_declares_the_csat_scale(folder, tmp_path):
 def test_help_shows_an_example():
     result = runner.invoke(app, ["metrics", "--help"])
     assert result.exit_code == 0
-    assert "customer-health metrics demo/ --start 2025-01-01" in result.stdout
+    assert "customer-health metrics demo/data --start 2025-01-01" in result.stdout
 
 
 def test_on_demo_data_monthly_segments_run_and_add_up(demo_folder):

@@ -18,7 +18,7 @@ def test_score_help_shows_an_example_for_every_option():
     result = runner.invoke(app, ["score", "--help"], env=WIDE)
     assert result.exit_code == 0
     for text in ("--as-of", "--previous", "--risk-rise", "--format", "--model", "--mapping",
-                 "customer-health score demo/ --as-of 2026-06-30 --out runs/2026-06-30.parquet"):
+                 "customer-health score demo/data --as-of 2026-06-30 --out runs/2026-06-30.parquet"):
         assert text in result.output
 
 
