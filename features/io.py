@@ -21,13 +21,16 @@ This is the only module of ``features/`` that touches files.
 
 from __future__ import annotations
 
+import codecs
 import os
+import re
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pyarrow import ArrowException
 
 from features.contract import (
     ALL_COLUMNS,
@@ -40,7 +43,7 @@ from features.contract import (
     Tables,
     validate_tables,
 )
-from features.problems import DataContractError, Problem, ValidationReport
+from features.problems import DataContractError, Problem, ValidationReport, visible
 
 FORMATS = ("csv", "parquet")
 
@@ -147,21 +150,97 @@ def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
 
 
 def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.DataFrame:
-    """Read one table file and rename its columns to the canonical names."""
+    """Read one table file and rename its columns to the canonical names.
+
+    Raises
+    ------
+    DataContractError
+        When the file cannot be read (empty, cut off, not UTF-8, a broken quote, not
+        Parquet); the problem names the file, the row where it applies and the fix.
+    """
     mapping = mapping or Mapping()
     renames = {mapping.source_name(table, c): c for c in ALL_COLUMNS[table]}
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.suffix == ".csv":
-        # Keys and text stay text: "00123" is an id, not the number 123.
-        as_text = [mapping.source_name(table, c) for c in ID_COLUMNS[table] + TEXT_COLUMNS.get(table, ())]
-        frame = pd.read_csv(path, dtype={c: str for c in as_text}, keep_default_na=True)
-    else:
+    if path.suffix not in (".parquet", ".csv"):
         raise DataContractError([Problem(
-            "error", table, None, "format", f"{path.name} is neither CSV nor Parquet",
+            "error", table, None, "format", f"{visible(path.name)} is neither CSV nor Parquet",
             "save the table as .csv or .parquet",
         )])
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            # Keys and text stay text: "00123" is an id, not the number 123.
+            as_text = [mapping.source_name(table, c)
+                       for c in ID_COLUMNS[table] + TEXT_COLUMNS.get(table, ())]
+            frame = pd.read_csv(path, dtype={c: str for c in as_text}, keep_default_na=True)
+    except (ValueError, OSError, ArrowException) as exc:
+        raise DataContractError([unreadable_file(path, table, exc)]) from None
     return frame.rename(columns=renames)
+
+
+def unreadable_file(path: Path, table: str, exc: BaseException) -> Problem:
+    """The problem of a table file that cannot be read, with the row where it applies."""
+    name = visible(str(path))
+    if path.suffix == ".parquet":
+        return Problem(
+            "error", table, None, "unreadable_file",
+            f"{name} is not a readable Parquet file: it is cut off or corrupt",
+            "write the file again from its source; a copy or download may have been interrupted",
+        )
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return Problem(
+            "error", table, None, "empty_file", f"{name} is empty: not even a header row",
+            f"write the header row of the {table} columns (and the data), or remove the file",
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return _not_utf8(path, table)
+    detail = str(exc).removeprefix("Error tokenizing data. C error: ")
+    unterminated = re.search(r"EOF inside string starting at row (\d+)", detail)
+    if unterminated:
+        # pandas counts lines from 0 with the header as line 0, i.e. data rows from 1.
+        row = int(unterminated.group(1))
+        return Problem(
+            "error", table, None, "unterminated_quote",
+            f"{name}: a quoted value opened at row {row} (line {row + 1}) is never closed, "
+            "so the rest of the file would be read as one value",
+            'close the quote, or double a quote that belongs to the value ("")',
+        )
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
+    if fields:
+        expected, line, saw = (int(g) for g in fields.groups())
+        return Problem(
+            "error", table, None, "csv_fields",
+            f"{name}: row {line - 1} (line {line}) has {saw} fields, the header {expected}",
+            "quote values that contain commas, or remove the extra separators",
+        )
+    return Problem(
+        "error", table, None, "unreadable_file", f"{name} cannot be read as CSV: {visible(detail)}",
+        "save the table as comma-separated UTF-8 CSV with one header row",
+    )
+
+
+def _not_utf8(path: Path, table: str) -> Problem:
+    data = path.read_bytes()
+    name = visible(str(path))
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return Problem(
+            "error", table, None, "encoding", f"{name} is UTF-16 encoded, not UTF-8",
+            "save it as CSV UTF-8 (in Excel: Save As > CSV UTF-8), or convert it: "
+            f"iconv -f UTF-16 -t UTF-8 {path.name} > converted.csv",
+        )
+    try:
+        data.decode("utf-8")
+        position = len(data)
+    except UnicodeDecodeError as exc:
+        position = exc.start
+    line = data.count(b"\n", 0, position) + 1
+    where = "the header (line 1)" if line == 1 else f"row {line - 1} (line {line})"
+    return Problem(
+        "error", table, None, "encoding",
+        f"{name} is not UTF-8: byte 0x{data[position:position + 1].hex() or '??'} in {where}",
+        "save it as CSV UTF-8, or convert it, e.g. from Windows-1252: "
+        f"iconv -f WINDOWS-1252 -t UTF-8 {path.name} > converted.csv",
+    )
 
 
 def read_folder(folder: str | os.PathLike, mapping: Mapping | None = None) -> dict[str, pd.DataFrame]:
@@ -173,11 +252,16 @@ def read_folder(folder: str | os.PathLike, mapping: Mapping | None = None) -> di
             "give the folder that holds accounts.csv (or .parquet) and the other tables",
         )])
     mapping = mapping or Mapping()
-    raw = {}
+    raw, problems = {}, []
     for table in TABLE_NAMES:
-        path = _find_file(folder, table, mapping)
-        if path is not None:
-            raw[table] = read_table(path, table, mapping)
+        try:
+            path = _find_file(folder, table, mapping)
+            if path is not None:
+                raw[table] = read_table(path, table, mapping)
+        except DataContractError as exc:  # every unreadable file is named in one pass
+            problems += exc.problems
+    if problems:
+        raise DataContractError(problems)
     return raw
 
 

@@ -6,6 +6,10 @@ from typing import Any
 
 import pandas as pd
 
+#: The dates a table or option can hold: pandas' nanosecond timestamps end here.
+EARLIEST, LATEST = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+DATE_RANGE = f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+
 
 def naive_utc(value: Any) -> pd.Timestamp | None:
     """``value`` as a naive-UTC ``Timestamp`` in nanoseconds, or None when it is not a date.
@@ -22,7 +26,8 @@ def naive_utc(value: Any) -> pd.Timestamp | None:
     Returns
     -------
     pandas.Timestamp or None
-        None when ``value`` cannot be read as a date or is missing (None, NaT, "").
+        None when ``value`` cannot be read as a date, lies outside :data:`DATE_RANGE`, or
+        is missing (None, NaT, "").
 
     Examples
     --------
@@ -34,6 +39,8 @@ def naive_utc(value: Any) -> pd.Timestamp | None:
     'ns'
     >>> naive_utc("someday") is None, naive_utc(None) is None, naive_utc("") is None
     (True, True, True)
+    >>> naive_utc("2999-01-01") is None
+    True
     """
     try:
         stamp = pd.Timestamp(value)
@@ -43,4 +50,7 @@ def naive_utc(value: Any) -> pd.Timestamp | None:
         return None
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.as_unit("ns")
+    try:
+        return stamp.as_unit("ns")
+    except pd.errors.OutOfBoundsDatetime:
+        return None

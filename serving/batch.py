@@ -12,9 +12,9 @@ writes three files together:
 * ``<out>.meta.json``: the run metadata (as of, model, data fingerprint, package version,
   seconds taken, why churn columns are empty when they are).
 
-Every file is first written to a temporary file in the target folder; the renames happen
-only after all three were written, so a failed or interrupted run leaves neither a partial
-file nor alerts that belong to another output. The same inputs give the same rows.
+The three files are one unit (:mod:`serving.output_set`): a failed, interrupted or killed
+run never leaves a partial file nor alerts that belong to another output, and two jobs
+writing to one folder take turns. The same inputs give the same rows.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 
 import pandas as pd
 
-from features.contract import Tables
-from features.io import Mapping, load_tables
+from features.contract import TABLE_NAMES, Tables
+from features.io import FORMATS, Mapping, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
 from features.values import json_list
@@ -41,6 +41,7 @@ from serving.scores_file import (
     SCORE_COLUMNS,
     OutputPaths,
     ScoresFileError,
+    latest_run,
     output_paths,
     read_scores,
     write_scores,
@@ -54,6 +55,14 @@ Progress = Callable[[int, str], None]
 
 class BatchInputError(ValueError):
     """An argument of the batch job cannot be used (format, as-of date, previous file)."""
+
+
+class PreviousRunError(BatchInputError):
+    """The previous run given exists but cannot be read (cut off, corrupt, not a run)."""
+
+
+#: ``previous=PREVIOUS_AUTO``: the latest earlier run in the output's folder.
+PREVIOUS_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,43 @@ def read_previous(path: str | os.PathLike) -> pd.DataFrame:
     try:
         return read_scores(path, required=PREVIOUS_COLUMNS, what="previous scores file").scores
     except ScoresFileError as exc:
-        raise BatchInputError(str(exc)) from None
+        raise PreviousRunError(str(exc)) from None
+
+
+def find_previous(
+    previous: str | os.PathLike | None, paths: OutputPaths, as_of: pd.Timestamp
+) -> tuple[Path | None, str | None]:
+    """The previous run to compare with, or None and why there is none.
+
+    ``previous`` is a file, :data:`PREVIOUS_AUTO` (the run of the latest as-of date before
+    ``as_of`` among the scores files next to the output) or None. A missing run is not an
+    error: the first night, or after a missed one, every red account is alerted instead.
+    """
+    if previous is None:
+        return None, None
+    if str(previous) == PREVIOUS_AUTO:
+        found = latest_run(paths.scores.parent, before=as_of, fmt=paths.fmt)
+        if found is None:
+            return None, (f"no earlier run in {paths.scores.parent} to compare with; "
+                          "every red account is alerted")
+        return found, None
+    path = Path(previous)
+    if not path.exists():
+        return None, f"the previous run {path} does not exist; every red account is alerted"
+    return path, None
+
+
+def check_not_an_input(paths: OutputPaths, folder: Path, mapping: Mapping) -> None:
+    """Refuse outputs that would replace (or add) a table file of the input folder."""
+    folder = folder.resolve()
+    inputs = {folder / f"{table}.{ext}" for table in TABLE_NAMES for ext in FORMATS}
+    inputs |= {(folder / name).resolve() for name in mapping.files.values()}
+    for path in paths.as_dict().values():
+        if path.resolve() in inputs:
+            raise BatchInputError(
+                f"--out {paths.scores} would write {path.name} over a table of the input "
+                f"folder {folder}; write the run elsewhere, e.g. --out runs/{paths.scores.name}"
+            )
 
 
 def write_result(result: BatchResult, out: str | os.PathLike, fmt: str | None = None) -> BatchResult:
@@ -269,8 +314,10 @@ def run_batch(
     model_uri : str, optional
         MLflow model URI; default the champion. When the default has nothing registered
         the scores are still written with null churn columns and the reason in metadata.
-    previous : path, optional
-        A previous output, for trends and alerts.
+    previous : path or "auto", optional
+        A previous output, for trends and alerts; ``"auto"`` takes the latest earlier run
+        next to ``out``. When there is none, the run goes on without it and the metadata
+        says why under ``previous_missing``.
     fmt : {"parquet", "csv"}, optional
     mapping : Mapping or path, optional
         The mapping file for the input folder.
@@ -291,18 +338,23 @@ def run_batch(
     DataContractError
         Invalid input tables; nothing is written.
     BatchInputError
-        Unusable format, date or previous file; nothing is written.
+        Unusable format or date, an output over an input table, or an unreadable previous
+        run (:class:`PreviousRunError`); nothing is written.
     models.registry.NoModelError
         When ``model_uri`` was given and names no registered model.
     """
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
-    _output_paths(out, fmt)  # a bad format stops the run before the work
+    paths = _output_paths(out, fmt)  # a bad format stops the run before the work
     _check_as_of(as_of)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.read(mapping)
+    check_not_an_input(paths, Path(folder), mapping or Mapping())
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])
     tables, _ = load_tables(folder, mapping)
+    previous, no_previous = find_previous(previous, paths, as_of)
     prior = read_previous(previous) if previous is not None else None
     model, reason = _load_model(model_uri)
     result = score_portfolio(
@@ -311,5 +363,6 @@ def run_batch(
     )
     report(6, STEPS[5])
     meta = dict(result.metadata, previous=str(previous) if previous is not None else None,
+                previous_missing=no_previous,
                 input=str(folder), seconds=round(time.perf_counter() - started, 3))
     return write_result(BatchResult(result.scores, result.alerts, meta), out, fmt)

@@ -37,7 +37,7 @@ DEMO_HELP = (
 )
 VALIDATE_EPILOG = (
     "Examples:\n\n"
-    "  customer-health validate demo/\n\n"
+    "  customer-health validate demo/data\n\n"
     "  customer-health validate exports/ --mapping mapping.toml --format json\n\n"
     "Exit codes: 0 valid (warnings allowed), 2 invalid. Row numbers count data rows from 1, "
     "the header not counted (row 1 is line 2 of a CSV). See docs/data-contract.md."

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,7 +19,12 @@ from features.scorecard import Scorecard, ScorecardConfigError
 from features.scorecard_config import load_scorecard
 from features.values import json_list
 from models.scoring import CHURN_COLUMNS, score_tables
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    MappingOption,
+    TablesFolder,
+    date_option,
+    validate_hint,
+)
 from serving.errors import UserError, report_errors
 
 FEATURES_HELP = (
@@ -32,7 +38,7 @@ FEATURES_HELP = (
 )
 FEATURES_EPILOG = (
     "Examples:\n\n"
-    "  customer-health features demo/ --as-of 2026-06-01 --out out/features.parquet\n\n"
+    "  customer-health features demo/data --as-of 2026-06-01 --out out/features.parquet\n\n"
     "  customer-health features exports/ --as-of 2026-06-01 --out features.csv "
     "--windows 7,30,90,180 --scorecard my-scorecard.toml --mapping mapping.toml\n\n"
     "The file format follows the suffix of --out (.parquet or .csv); the file is replaced "
@@ -137,10 +143,11 @@ def features(
             )
             advance(3)
             write_frame(table, out, fmt)
-        _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings))
+        _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings),
+                       mapping)
 
 
-def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings) -> None:
+def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings, mapping) -> None:
     n_accounts = len(tables.accounts)
     console.print(
         f"[bold green]wrote[/] {out}: {len(table):,} accounts active at {stamp:%Y-%m-%d %H:%M} "
@@ -162,7 +169,7 @@ def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings)
     if absent:
         console.print(f"[yellow]no {', '.join(absent)} table(s)[/]: their indicators are empty (NaN)")
     if n_warnings:
-        console.print(f"[yellow]{n_warnings} data warning(s)[/]: run customer-health validate {folder}")
+        console.print(f"[yellow]{n_warnings} data warning(s)[/]: run " + escape(validate_hint(folder, mapping)))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from features.io import load_tables
@@ -21,7 +22,12 @@ from features.period_metrics import (
 )
 from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, check_number
 from features.survey_metrics import check_period
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    MappingOption,
+    TablesFolder,
+    date_option,
+    validate_hint,
+)
 from serving.errors import UserError, err_console, report_errors
 from serving.metric_text import cell_text, detail_line
 from serving.metric_text import label as metric_label
@@ -36,9 +42,9 @@ METRICS_HELP = (
 )
 METRICS_EPILOG = (
     "Examples:\n\n"
-    "  customer-health metrics demo/ --start 2025-01-01 --end 2025-07-01\n\n"
-    "  customer-health metrics demo/ --start 2025-01-01 --end 2026-01-01 --by segment --format json\n\n"
-    "  customer-health metrics demo/ --start 2025-01-01 --end 2026-01-01 --every month --format csv\n\n"
+    "  customer-health metrics demo/data --start 2025-01-01 --end 2025-07-01\n\n"
+    "  customer-health metrics demo/data --start 2025-01-01 --end 2026-01-01 --by segment --format json\n\n"
+    "  customer-health metrics demo/data --start 2025-01-01 --end 2026-01-01 --every month --format csv\n\n"
     "END is excluded. Rates are percentages 0-100; an undefined metric shows no value and a "
     "reason. The JSON shape is documented in docs/metrics.md. Exit codes: 0 done, 1 bad "
     "option, 2 invalid data."
@@ -93,7 +99,7 @@ def metrics(
         if report.warnings:
             err_console.print(
                 f"[yellow]{len(report.warnings)} warning(s)[/] in the input data; "
-                f"run `customer-health validate {folder}` for details", highlight=False,
+                f"run `{escape(validate_hint(folder, mapping))}` for details", highlight=False,
             )
         if by is not None:
             try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
-from features.timestamps import naive_utc
+from features.timestamps import DATE_RANGE, naive_utc
 from serving.errors import UserError
 
 # The folder argument and --mapping option of every command that reads the input tables.
@@ -40,11 +41,26 @@ def date_option(text: str, option: str) -> pd.Timestamp:
     >>> date_option("someday", "--as-of")
     Traceback (most recent call last):
     ...
-    serving.errors.UserError: --as-of: could not read 'someday' as a date; fix: use ISO 8601, e.g. 2026-06-01
+    serving.errors.UserError: --as-of: could not read 'someday' as a date from 1677-09-22 to 2262-04-11; fix: use ISO 8601, e.g. 2026-06-01
     """
     stamp = naive_utc(text)
     if stamp is None:
         raise UserError(
-            f"{option}: could not read {text!r} as a date; fix: use ISO 8601, e.g. 2026-06-01"
+            f"{option}: could not read {text!r} as a date from {DATE_RANGE}; "
+            "fix: use ISO 8601, e.g. 2026-06-01"
         )
     return stamp
+
+
+def validate_hint(folder: Path, mapping: Path | None) -> str:
+    """The ``validate`` command for the same folder and mapping file the user gave.
+
+    Examples
+    --------
+    >>> validate_hint(Path("../data"), Path("my map.toml"))
+    "customer-health validate ../data --mapping 'my map.toml'"
+    """
+    command = ["customer-health", "validate", str(folder)]
+    if mapping is not None:
+        command += ["--mapping", str(mapping)]
+    return shlex.join(command)

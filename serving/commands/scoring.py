@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,11 +22,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from features.problems import visible
 from features.scorecard import ScorecardConfigError
 from features.scorecard_config import load_scorecard
-from serving.batch import STEPS, BatchInputError, BatchResult, run_batch
+from serving.batch import (
+    STEPS,
+    BatchInputError,
+    BatchResult,
+    PreviousRunError,
+    run_batch,
+)
 from serving.commands.options import MappingOption, TablesFolder, date_option
-from serving.errors import UserError, report_errors
+from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 from serving.scores_file import RISKIEST, riskiest
 
 SCORE_HELP = (
@@ -39,10 +47,10 @@ SCORE_HELP = (
 )
 SCORE_EPILOG = (
     "Examples:\n\n"
-    "  customer-health score demo/ --as-of 2026-06-30 --out runs/2026-06-30.parquet\n\n"
+    "  customer-health score demo/data --as-of 2026-06-30 --out runs/2026-06-30.parquet\n\n"
     "  customer-health score exports/ --as-of 2026-07-01 --out runs/2026-07-01.parquet "
     "--previous runs/2026-06-30.parquet --risk-rise 0.15 --mapping mapping.toml\n\n"
-    "  customer-health score demo/ --as-of 2026-06-30 --out scores.csv --model "
+    "  customer-health score demo/data --as-of 2026-06-30 --out scores.csv --model "
     "models:/customer-health-churn/3\n\n"
     "Without --model the champion (models:/customer-health-churn@champion) scores churn; when "
     "none is registered the health scores are still written and the churn columns are empty, "
@@ -67,6 +75,12 @@ SERVE_EPILOG = (
 )
 
 
+class InvalidPrevious(UserError):
+    """The previous run cannot be read: invalid input, exit code 2."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
 class OutputFormat(str, Enum):
     parquet = "parquet"
     csv = "csv"
@@ -84,6 +98,11 @@ def _drivers_text(row: pd.Series) -> str:
 
 def _print_summary(console: Console, result: BatchResult) -> None:
     meta = result.metadata
+    if meta.get("previous_missing"):
+        console.print("[yellow]warning[/]: " + escape(meta['previous_missing']))
+    if not meta["accounts"]:
+        console.print(f"[yellow]no account is active at {meta['as_of'][:10]}[/]: every "
+                      "account signed up later or churned before; check --as-of")
     table = Table(title=f"The {min(RISKIEST, len(result.scores))} riskiest accounts as of "
                         f"{meta['as_of'][:10]}", show_lines=False)
     for column in ("account", "churn", "risk", "health", "band", "drivers"):
@@ -92,7 +111,7 @@ def _print_summary(console: Console, result: BatchResult) -> None:
         churn = row["churn_probability"]
         health = row["health_score"]
         table.add_row(
-            str(row["account_id"]),
+            visible(str(row["account_id"])),
             "-" if pd.isna(churn) else f"{100 * churn:.0f}%",
             row["risk_band"] if isinstance(row["risk_band"], str) else "-",
             "-" if pd.isna(health) else f"{health:.0f}",
@@ -120,8 +139,9 @@ def score(
     model: str | None = typer.Option(
         None, "--model", help="MLflow model URI; default models:/customer-health-churn@champion."
     ),
-    previous: Path | None = typer.Option(
-        None, "--previous", help="A previous output of this command: trends and alerts."
+    previous: str | None = typer.Option(
+        None, "--previous", help="A previous output of this command (trends and alerts), or "
+        "'auto': the latest earlier run next to --out. A missing one is a warning.",
     ),
     fmt: OutputFormat | None = typer.Option(
         None, "--format", "-f", help="Output format; default from the --out suffix."
@@ -161,6 +181,8 @@ def score(
                     fmt=fmt.value if fmt else None, mapping=mapping, risk_rise=risk_rise,
                     scorecard=card, progress=advance,
                 )
+            except PreviousRunError as exc:
+                raise InvalidPrevious(str(exc)) from None
             except (BatchInputError, NoModelError) as exc:
                 raise UserError(str(exc)) from None
             except OSError as exc:  # a full disk, a read-only folder: nothing was replaced

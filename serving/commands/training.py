@@ -29,7 +29,7 @@ TRAIN_HELP = (
 )
 TRAIN_EPILOG = (
     "Examples:\n\n"
-    "  customer-health train demo/ --horizon 90 --every 30\n\n"
+    "  customer-health train demo/data --horizon 90 --every 30\n\n"
     "  customer-health train --table telco.csv --label Churn --id customerID\n\n"
     "Runs go to MLFLOW_TRACKING_URI, by default sqlite:///./mlflow.db with artifacts in "
     "./mlartifacts (browse with: mlflow ui --backend-store-uri sqlite:///mlflow.db)."

@@ -13,7 +13,7 @@ import pytest
 
 from features.indicators import active_accounts
 from features.problems import DataContractError
-from serving.alerts import AlertInputError, find_alerts
+from serving.alerts import ALERT_COLUMNS, AlertInputError, find_alerts
 from serving.batch import BatchInputError, read_previous, run_batch
 from serving.scores_file import (
     ScoresFileError,
@@ -298,3 +298,59 @@ def test_alert_rules_refuse_frames_without_the_needed_columns():
         find_alerts(frame([]), None, band_order=BANDS, risk_rise=-0.1)
     with pytest.raises(ValueError, match="band_order is empty"):
         find_alerts(frame([]), None, band_order=[])
+
+
+def test_no_active_account_gives_no_alerts_not_a_numpy_error():
+    empty = frame([]).astype({"health_score": float, "churn_probability": float})
+    alerts = find_alerts(empty, None, band_order=BANDS)
+    assert alerts.empty and list(alerts.columns) == list(ALERT_COLUMNS)
+    assert find_alerts(empty, frame([("a", 40.0, "red", 0.5)]), band_order=BANDS).empty
+
+
+def test_scoring_a_date_before_any_signup_writes_an_empty_run(serving_demo_folder, empty_registry, tmp_path):
+    result = run_batch(serving_demo_folder, pd.Timestamp("2010-01-01"), tmp_path / "scores.csv")
+    assert result.metadata["accounts"] == 0 and result.alerts.empty
+    assert pd.read_csv(result.paths["scores"]).empty
+
+
+# --- outputs and previous runs -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["accounts.csv", "orders.parquet"])
+def test_an_output_over_an_input_table_is_refused_and_the_table_kept(as_of, tmp_path, serving_demo_folder, name):
+    folder = tmp_path / "in"
+    shutil.copytree(serving_demo_folder, folder)
+    before = folder_files(folder)
+    with pytest.raises(BatchInputError, match=f"would write {name} over a table of the input folder"):
+        run_batch(folder, as_of, folder / name)
+    assert folder_files(folder) == before
+
+
+def test_previous_auto_takes_the_latest_earlier_run(as_of, serving_demo_folder, empty_registry, tmp_path):
+    runs = tmp_path / "runs"
+    for day in ("2025-10-01", "2025-11-01"):
+        run_batch(serving_demo_folder, pd.Timestamp(day), runs / f"{day}.parquet")
+    later = pd.Timestamp("2025-12-01")
+    result = run_batch(serving_demo_folder, later, runs / "2025-12-01.parquet", previous="auto")
+    assert result.metadata["previous"] == str(runs / "2025-11-01.parquet")
+    assert result.metadata["previous_missing"] is None
+    assert result.scores["health_trend"].notna().any()
+
+
+@pytest.mark.parametrize("previous", ["auto", "missing.parquet"])
+def test_a_missing_previous_run_is_a_warning_not_a_failure(serving_demo_folder, empty_registry, tmp_path, previous):
+    previous = previous if previous == "auto" else tmp_path / previous
+    result = run_batch(serving_demo_folder, pd.Timestamp("2025-10-01"), tmp_path / "s.parquet",
+                       previous=previous)
+    assert result.metadata["previous"] is None
+    assert "every red account is alerted" in result.metadata["previous_missing"]
+    assert result.paths["scores"].exists()
+
+
+def test_a_cut_off_previous_file_is_named(tmp_path):
+    from serving.batch import PreviousRunError
+
+    broken = tmp_path / "2025-11-01.parquet"
+    broken.write_bytes(b"PAR1 only the first bytes")
+    with pytest.raises(PreviousRunError, match="2025-11-01.parquet cannot be read"):
+        read_previous(broken)

@@ -18,7 +18,7 @@ def test_score_help_shows_an_example_for_every_option():
     result = runner.invoke(app, ["score", "--help"], env=WIDE)
     assert result.exit_code == 0
     for text in ("--as-of", "--previous", "--risk-rise", "--format", "--model", "--mapping",
-                 "customer-health score demo/ --as-of 2026-06-30 --out runs/2026-06-30.parquet"):
+                 "customer-health score demo/data --as-of 2026-06-30 --out runs/2026-06-30.parquet"):
         assert text in result.output
 
 
@@ -93,3 +93,26 @@ def test_serve_refuses_a_broken_scorecard_before_starting(tmp_path):
     result = runner.invoke(app, ["serve", "--scorecard", str(card)], env=WIDE)
     assert result.exit_code == 1
     assert "card.toml" in result.output and "groups" in result.output
+
+
+def test_a_date_beyond_2262_is_named_by_its_option_not_a_traceback(tmp_path):
+    result = runner.invoke(app, ["score", str(tmp_path), "--as-of", "2999-01-01",
+                                 "--out", str(tmp_path / "s.csv")], env=WIDE)
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "--as-of: could not read '2999-01-01' as a date from 1677-09-22 to 2262-04-11" in result.output
+
+
+def test_a_cut_off_previous_file_exits_2_with_its_name(registry, tmp_path):
+    broken = tmp_path / "yesterday.csv"
+    broken.write_text('account_id,health_score,health_band,churn_probability\n"A1,5')
+    result = runner.invoke(app, ["score", str(registry.demo), "--as-of", "2025-10-01",
+                                 "--out", str(tmp_path / "today.csv"), "--previous", str(broken)], env=WIDE)
+    assert result.exit_code == 2, result.output
+    assert "yesterday.csv cannot be read" in " ".join(result.output.split())
+
+
+def test_a_missing_previous_run_warns_and_scores(registry, tmp_path):
+    result = runner.invoke(app, ["score", str(registry.demo), "--as-of", "2025-10-01",
+                                 "--out", str(tmp_path / "today.csv"), "--previous", "auto"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "warning: no earlier run in" in " ".join(result.output.split())
