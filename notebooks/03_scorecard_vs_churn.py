@@ -103,13 +103,19 @@ band_contrast(default_bands, scorecard.bands[0].label, scorecard.bands[-1].label
 # model is exactly the score's shape: its per-point coefficients are the weights that rank
 # churners best. A measure whose higher score does not go with less churn gets weight 0 and
 # a note. `roc_auc` is each measure on its own.
+#
+# `customer-health scorecard suggest` keeps a weight only for a measure whose coefficient is
+# at least two standard errors above 0. With the 1,000 demo accounts of this notebook that
+# rule can leave no measure at all, so here every measure with a positive coefficient keeps
+# its share (`min_evidence=0`): read `evidence_z` to see how firm each one is.
 
 # %%
 from models.weights import suggest_measure_weights, weights_as_scorecard
 
 early_scores = score_accounts(early[training_set.feature_columns].reset_index(drop=True), scorecard)
 suggestion = suggest_measure_weights(
-    early_scores.filter(like="measure_"), early["label"].reset_index(drop=True), scorecard=scorecard
+    early_scores.filter(like="measure_"), early["label"].reset_index(drop=True), scorecard=scorecard,
+    min_evidence=0.0,
 )
 suggestion.round(3)
 
