@@ -22,6 +22,7 @@ This is the only module of ``features/`` that touches files.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import re
 import tempfile
@@ -281,10 +282,26 @@ def load_tables(
     return validate_tables(read_folder(folder, mapping), scales=mapping.scales)
 
 
+def file_mode() -> int:
+    """The permissions a new file gets under the process umask (0o644 under umask 022).
+
+    Read from ``/proc/self/status`` where the system has it, so the umask is never changed,
+    even for an instant.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomically(path: str | os.PathLike, write) -> Path:
     """Call ``write(tmp_path)`` and move the result into place only when it succeeded.
 
-    A failure or interruption leaves no partial file at ``path``.
+    A failure or interruption leaves no partial file at ``path``. The file gets the
+    permissions the umask allows, like any other new file (a temporary file starts private).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -292,6 +309,7 @@ def write_atomically(path: str | os.PathLike, write) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -25,18 +25,9 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from features.io import file_mode
+
 Writer = Callable[[Path], None]
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where the system allows."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def journal_path(first: Path) -> Path:
@@ -106,7 +97,7 @@ def write_set(files: Sequence[tuple[Path, Writer]]) -> None:
     if any(target.parent != folder for target, _ in files):
         raise ValueError("the files of one set must share a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    mode = 0o666 & ~_umask()
+    mode = file_mode()
     with folder_lock(folder):
         first = files[0][0]
         recover(first)

@@ -77,9 +77,5 @@ def write_html(html: str, out: str | os.PathLike) -> Path:
 
     def write(tmp: Path) -> None:
         tmp.write_text(html, encoding="utf-8")
-        # mkstemp makes the file private; a report is meant to be shared like any other file.
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
 
     return write_atomically(out, write)

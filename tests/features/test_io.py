@@ -344,3 +344,16 @@ def test_parquet_dates_beyond_2262_are_a_problem_not_an_overflow(tmp_path, small
     accounts.to_parquet(tmp_path / "accounts.parquet")
     (problem,) = _unreadable(tmp_path)
     assert (problem.column, problem.rule, problem.rows) == ("renewal_date", "date_range", (2,))
+
+
+def test_written_tables_get_the_permissions_the_umask_allows(tmp_path):
+    import os
+
+    from features.io import write_frame
+
+    old = os.umask(0o027)
+    try:
+        path = write_frame(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640  # not mkstemp's private 0o600
