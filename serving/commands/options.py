@@ -9,7 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features.timestamps import DATE_RANGE, naive_utc
+from features.timestamps import EARLIEST, LATEST, naive_utc
 from serving.errors import UserError
 
 # The folder argument and --mapping option of every command that reads the input tables.
@@ -41,13 +41,13 @@ def date_option(text: str, option: str) -> pd.Timestamp:
     >>> date_option("someday", "--as-of")
     Traceback (most recent call last):
     ...
-    serving.errors.UserError: --as-of: could not read 'someday' as a date from 1677-09-22 to 2262-04-11; fix: use ISO 8601, e.g. 2026-06-01
+    serving.errors.UserError: --as-of: could not read 'someday' as a date; fix: use ISO 8601 between 1677-09-22 and 2262-04-11, e.g. 2026-06-01
     """
     stamp = naive_utc(text)
     if stamp is None:
         raise UserError(
-            f"{option}: could not read {text!r} as a date from {DATE_RANGE}; "
-            "fix: use ISO 8601, e.g. 2026-06-01"
+            f"{option}: could not read {text!r} as a date; "
+            f"fix: use ISO 8601 between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}, e.g. 2026-06-01"
         )
     return stamp
 

@@ -99,7 +99,7 @@ def test_a_date_beyond_2262_is_named_by_its_option_not_a_traceback(tmp_path):
     result = runner.invoke(app, ["score", str(tmp_path), "--as-of", "2999-01-01",
                                  "--out", str(tmp_path / "s.csv")], env=WIDE)
     assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
-    assert "--as-of: could not read '2999-01-01' as a date from 1677-09-22 to 2262-04-11" in result.output
+    assert "--as-of: could not read '2999-01-01' as a date; fix: use ISO 8601 between 1677-09-22 and 2262-04-11" in result.output
 
 
 def test_a_cut_off_previous_file_exits_2_with_its_name(registry, tmp_path):
