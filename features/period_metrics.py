@@ -27,7 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features import commerce_metrics as cm
 from features import portfolio_metrics as pm
+from features import session_metrics as ses
+from features import support_metrics as sup
 from features import survey_metrics as sm
 from features.contract import ALL_COLUMNS, TABLE_NAMES, TEXT_COLUMNS, Tables
 from features.survey_metrics import MetricResult, check_period, group_labels, undefined
@@ -122,18 +125,18 @@ def _compute(key: str, frames: dict, scales, start, end, options: dict,
         "ces": lambda: _survey(f, scales, start, end, "ces"),
         "churn_rate": lambda: pm.churn_rate(f["accounts"], start, end),
         "retention_rate": lambda: pm.retention_rate(f["accounts"], start, end),
-        "repeat_purchase_rate": lambda: pm.repeat_purchase_rate(f["orders"], start, end),
-        "return_rate": lambda: pm.return_rate(f["orders"], f["returns"], start, end),
+        "repeat_purchase_rate": lambda: cm.repeat_purchase_rate(f["orders"], start, end),
+        "return_rate": lambda: cm.return_rate(f["orders"], f["returns"], start, end),
         "conversion_rate": lambda: _conversion(f["sessions"], start, end),
-        "dau": lambda: pm.daily_active_users(f["sessions"], start, end,
-                                             visitor_codes=_codes(f["sessions"])),
-        "pages_per_session": lambda: pm.pages_per_session(f["sessions"], start, end),
-        "avg_session_duration": lambda: pm.avg_session_duration(f["sessions"], start, end),
-        "ticket_volume": lambda: pm.ticket_volume(f["tickets"], start, end, channels=channels),
-        "resolution_time": lambda: pm.resolution_time(f["tickets"], start, end),
-        "first_response_time": lambda: pm.first_response_time(f["tickets"], start, end),
-        "resolution_rate": lambda: pm.resolution_rate(f["tickets"], start, end, channels=channels),
-        "clv": lambda: pm.clv(f["accounts"], f.get("orders"), start, end, **options),
+        "dau": lambda: ses.daily_active_users(f["sessions"], start, end,
+                                              visitor_codes=_codes(f["sessions"])),
+        "pages_per_session": lambda: ses.pages_per_session(f["sessions"], start, end),
+        "avg_session_duration": lambda: ses.avg_session_duration(f["sessions"], start, end),
+        "ticket_volume": lambda: sup.ticket_volume(f["tickets"], start, end, channels=channels),
+        "resolution_time": lambda: sup.resolution_time(f["tickets"], start, end),
+        "first_response_time": lambda: sup.first_response_time(f["tickets"], start, end),
+        "resolution_rate": lambda: sup.resolution_rate(f["tickets"], start, end, channels=channels),
+        "clv": lambda: cm.clv(f["accounts"], f.get("orders"), start, end, **options),
     }
     return compute[key]()
 
@@ -146,9 +149,9 @@ def _codes(sessions: pd.DataFrame):
 
 
 def _conversion(sessions, start, end) -> MetricResult:
-    by_sessions = pm.conversion_rate(sessions, start, end, visitors="sessions")
-    by_users = pm.conversion_rate(sessions, start, end, visitors="users",
-                                  visitor_codes=_codes(sessions))
+    by_sessions = ses.conversion_rate(sessions, start, end, visitors="sessions")
+    by_users = ses.conversion_rate(sessions, start, end, visitors="users",
+                                   visitor_codes=_codes(sessions))
     return MetricResult(by_sessions.value, by_sessions.unit, by_sessions.reason,
                         {**by_sessions.components, "by_users": by_users})
 
@@ -168,12 +171,12 @@ _UNITS = {
 def _slice(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
     """Only the rows the period's metrics can read, so large tables are split cheaply."""
     frames: dict[str, pd.DataFrame | None] = {name: getattr(tables, name) for name in TABLE_NAMES}
-    lookback = start.normalize() - pd.Timedelta(days=pm.MAU_WINDOW_DAYS - 1)
+    lookback = start.normalize() - pd.Timedelta(days=ses.MAU_WINDOW_DAYS - 1)
     if frames["sessions"] is not None:
         s = frames["sessions"]
         s = s.loc[pm._within(s["started_at"], lookback, end)]
         # Visitor codes once for every session metric and group (a new column on a new frame).
-        frames["sessions"] = s.assign(**{_VISITOR: pm.visitor_codes(s)})
+        frames["sessions"] = s.assign(**{_VISITOR: ses.visitor_codes(s)})
     if frames["tickets"] is not None:
         t = frames["tickets"]
         frames["tickets"] = t.loc[pm._before(t["created_at"], end)]
@@ -316,7 +319,7 @@ def period_metrics(
         "by": by,
     }
     # Channels of the whole tickets table, so every period and group lists the same ones.
-    channels = pm._channels(tables.tickets) if tables.tickets is not None else []
+    channels = sup._channels(tables.tickets) if tables.tickets is not None else []
     overall = {key: _compute(key, frames, tables.scales, start, end, options, channels)
                for key in METRIC_KEYS}
     for key in METRIC_KEYS:

@@ -7,28 +7,34 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.portfolio_metrics import (
-    DAYS_PER_MONTH,
+from features.commerce_metrics import (
     affordable_acquisition_cost,
-    avg_session_duration,
-    churn_rate,
     clv,
     clv_order_value,
     clv_revenue_lifetime,
     clv_subscription,
-    conversion_rate,
-    customer_base,
-    daily_active_users,
     expected_lifetime_years,
-    first_response_time,
-    pages_per_session,
     repeat_purchase_rate,
+    return_rate,
+)
+from features.portfolio_metrics import (
+    DAYS_PER_MONTH,
+    churn_rate,
+    customer_base,
+    retention_rate,
+)
+from features.session_metrics import (
+    avg_session_duration,
+    conversion_rate,
+    daily_active_users,
+    pages_per_session,
+    visitor_codes,
+)
+from features.support_metrics import (
+    first_response_time,
     resolution_rate,
     resolution_time,
-    retention_rate,
-    return_rate,
     ticket_volume,
-    visitor_codes,
 )
 
 JAN = ("2025-01-01", "2025-02-01")
