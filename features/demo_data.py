@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from features.demo_comments import compose_comments
 from features.io import FORMATS, write_tables
 
 DAY = 86_400
@@ -73,127 +74,6 @@ TICKET_CHANNEL_SHARE = np.array([0.4, 0.3, 0.15, 0.15])
 TICKET_CHANNEL_SPEED = np.array([1.0, 0.55, 0.7, 1.25])  # resolution time multipliers
 
 SURVEY_TOUCHPOINTS = np.array(["onboarding", "product", "billing", "training", "renewal"], dtype=object)
-
-
-# --- comment text ----------------------------------------------------------------------
-# Composed from fragment pools so that thousands of distinct sentences appear; the
-# positive and negative words are ones TextBlob's lexicon scores.
-
-_EN_OPENERS = np.array([
-    "", "Honestly, ", "Overall, ", "This month ", "Lately ", "For our team, ", "So far ",
-    "In general, ", "To be fair, ", "From my side, ", "Since the last update ",
-], dtype=object)
-_EN_ASPECTS = np.array([
-    "the dashboard", "the reporting", "onboarding", "the support team", "the mobile app",
-    "billing", "the CRM integration", "search", "the API", "data export", "the new editor",
-    "user management", "the notifications", "the analytics module", "our account manager",
-    "the documentation", "the scheduling feature", "performance",
-], dtype=object)
-_EN_ASPECTS_CAPITALISED = np.array([a[0].upper() + a[1:] for a in _EN_ASPECTS], dtype=object)
-_EN_POSITIVE = np.array([
-    "is excellent", "works great", "is fast and easy to use", "is really good",
-    "has been wonderful", "is a pleasure to use", "is amazing", "keeps getting better",
-    "is perfect for us", "is impressive", "saves us time and works well",
-    "is clear and helpful", "feels polished and nice", "makes us happy",
-], dtype=object)
-_EN_NEGATIVE = np.array([
-    "is slow", "is confusing", "keeps breaking", "is frustrating", "is terrible",
-    "has been disappointing", "is hard to use", "is too expensive for what it does",
-    "has been awful lately", "is painful to work with", "is getting worse", "feels broken",
-    "is annoying and slow", "is poor compared to competitors", "is a bad experience",
-], dtype=object)
-_EN_POSITIVE_CLOSERS = np.array([
-    "", " Thanks!", " Great job.", " We would happily recommend you.",
-    " Keep up the good work.", " Very happy overall.",
-], dtype=object)
-_EN_NEGATIVE_CLOSERS = np.array([
-    "", " Please fix this soon.", " We are considering alternatives.",
-    " Very disappointed.", " This needs attention.", " Not happy at all.",
-], dtype=object)
-_EN_MIXED_CLOSERS = np.array(["", " Mostly okay.", " Hoping for improvements.", ""], dtype=object)
-
-_AR_OPENERS = np.array(["", "بصراحة، ", "بشكل عام، ", "في الفترة الأخيرة ", "بالنسبة لفريقنا، "], dtype=object)
-_AR_POSITIVE = np.array([
-    "الخدمة ممتازة وسريعة", "فريق الدعم متعاون جداً", "المنصة سهلة الاستخدام",
-    "نحن راضون جداً عن النتائج", "التقارير واضحة ومفيدة", "التحديث الأخير رائع",
-], dtype=object)
-_AR_NEGATIVE = np.array([
-    "الدعم الفني بطيء جداً", "نواجه مشاكل متكررة في النظام", "الأسعار مرتفعة مقارنة بالقيمة",
-    "لسنا راضين عن الخدمة", "التطبيق معقد وصعب الاستخدام", "التقارير غير دقيقة",
-], dtype=object)
-_AR_POSITIVE_CLOSERS = np.array(["", " شكراً لكم.", " نوصي بكم بشدة."], dtype=object)
-_AR_NEGATIVE_CLOSERS = np.array(["", " نرجو الحل سريعاً.", " نفكر في البدائل."], dtype=object)
-
-_FA_OPENERS = np.array(["", "راستش، ", "در مجموع، ", "این اواخر ", "برای تیم ما، "], dtype=object)
-_FA_POSITIVE = np.array([
-    "پشتیبانی خیلی خوب و سریع است", "کار با سامانه آسان است", "از نتیجه کار راضی هستیم",
-    "گزارش‌ها دقیق و مفید هستند", "تیم پشتیبانی بسیار همکاری کرد", "به‌روزرسانی جدید عالی است",
-], dtype=object)
-_FA_NEGATIVE = np.array([
-    "پاسخگویی پشتیبانی خیلی کند است", "مشکلات زیادی در سامانه داریم", "قیمت نسبت به ارزش آن بالاست",
-    "از خدمات راضی نیستیم", "برنامه پیچیده و سخت است", "گزارش‌ها دقیق نیستند",
-], dtype=object)
-_FA_POSITIVE_CLOSERS = np.array(["", " ممنون از شما.", " حتماً شما را پیشنهاد می‌کنیم."], dtype=object)
-_FA_NEGATIVE_CLOSERS = np.array(["", " لطفاً زودتر حل کنید.", " به فکر جایگزین هستیم."], dtype=object)
-
-
-def _pick(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
-    return pool[rng.integers(0, len(pool), n)]
-
-
-def _english_comments(rng: np.random.Generator, tone: np.ndarray) -> np.ndarray:
-    """Sentences whose tone is positive (tone > 0.15), negative (< -0.15) or mixed."""
-    n = len(tone)
-    positive, negative = tone > 0.15, tone < -0.15
-    opener = _pick(rng, _EN_OPENERS, n)
-    which = rng.integers(0, len(_EN_ASPECTS), n)
-    # Capitalise the aspect when the sentence starts with it.
-    aspect = np.where(opener == "", _EN_ASPECTS_CAPITALISED[which], _EN_ASPECTS[which])
-    first = np.where(positive, _pick(rng, _EN_POSITIVE, n), _pick(rng, _EN_NEGATIVE, n))
-    mixed = ~positive & ~negative
-    first[mixed] = np.where(tone[mixed] >= 0, _pick(rng, _EN_POSITIVE, mixed.sum()),
-                            _pick(rng, _EN_NEGATIVE, mixed.sum()))
-    second_aspect = _pick(rng, _EN_ASPECTS, n)
-    same_tone = np.where(positive, _pick(rng, _EN_POSITIVE, n), _pick(rng, _EN_NEGATIVE, n))
-    opposite = np.where(tone >= 0, _pick(rng, _EN_NEGATIVE, n), _pick(rng, _EN_POSITIVE, n))
-    add_second = rng.random(n) < 0.4
-    second = np.full(n, "", dtype=object)
-    joined = add_second & ~mixed
-    second[joined] = ", and " + second_aspect[joined] + " " + same_tone[joined]
-    # Mixed feelings always name one thing that works and one that does not.
-    second[mixed] = ", but " + second_aspect[mixed] + " " + opposite[mixed]
-    closer = np.where(
-        positive, _pick(rng, _EN_POSITIVE_CLOSERS, n),
-        np.where(negative, _pick(rng, _EN_NEGATIVE_CLOSERS, n), _pick(rng, _EN_MIXED_CLOSERS, n)),
-    )
-    return opener + aspect + " " + first + second + "." + closer
-
-
-def _foreign_comments(
-    rng: np.random.Generator, tone: np.ndarray, openers, positive, negative, pos_closers, neg_closers
-) -> np.ndarray:
-    n = len(tone)
-    good = tone >= 0
-    body = np.where(good, _pick(rng, positive, n), _pick(rng, negative, n))
-    closer = np.where(good, _pick(rng, pos_closers, n), _pick(rng, neg_closers, n))
-    return _pick(rng, openers, n) + body + "." + closer
-
-
-def _comments(rng: np.random.Generator, tone: np.ndarray, language: np.ndarray) -> np.ndarray:
-    """Comment text per response; ``language`` is 0 English, 1 Arabic, 2 Persian."""
-    text = np.empty(len(tone), dtype=object)
-    english = language == 0
-    text[english] = _english_comments(rng, tone[english])
-    arabic, persian = language == 1, language == 2
-    text[arabic] = _foreign_comments(
-        rng, tone[arabic], _AR_OPENERS, _AR_POSITIVE, _AR_NEGATIVE,
-        _AR_POSITIVE_CLOSERS, _AR_NEGATIVE_CLOSERS,
-    )
-    text[persian] = _foreign_comments(
-        rng, tone[persian], _FA_OPENERS, _FA_POSITIVE, _FA_NEGATIVE,
-        _FA_POSITIVE_CLOSERS, _FA_NEGATIVE_CLOSERS,
-    )
-    return text
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -592,7 +472,7 @@ def _draw_surveys(rng, acc, life, ticket, origin, end_s, weekday_of_start) -> pd
     language[rng.random(m) < 0.2] = 0
     comment = np.full(m, None, dtype=object)
     rows = np.flatnonzero(wants_comment)
-    comment[rows] = _comments(rng, tone[rows], language[rows])
+    comment[rows] = compose_comments(rng, tone[rows], language[rows])
 
     order = np.lexsort((merged["account"], merged["at"]))
     frame = pd.DataFrame({
