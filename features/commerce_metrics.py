@@ -29,7 +29,6 @@ from features.survey_metrics import (
     undefined,
 )
 
-
 # --- orders and returns --------------------------------------------------------------
 
 
