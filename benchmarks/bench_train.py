@@ -123,7 +123,7 @@ def _run_child(kind: str, folder: Path, args) -> dict:
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         raise SystemExit(f"the {kind} benchmark failed (exit code {done.returncode})")
-    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(row for row in done.stdout.splitlines() if row.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
 
 

@@ -41,6 +41,7 @@ def test_the_readme_shows_every_command_a_new_user_needs():
 
 @pytest.mark.skipif(not SHARED.joinpath("data", "telco").is_dir(),
                     reason="the shared Telco data is not beside the repository")
+@pytest.mark.slow
 def test_the_readme_walkthrough_runs_as_written(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -16,6 +16,8 @@ from models.estimators import LIGHTGBM_DEFAULTS
 from models.experiment import ExperimentError, run_experiment, suggest_params, trial_settings
 from models.training_set import TrainingSetError, build_training_set
 
+pytestmark = pytest.mark.slow  # Optuna searches on a demo training set
+
 # Enough trials for the median pruner to start judging (it waits for 4 complete ones).
 TRIALS = 6
 

@@ -63,6 +63,7 @@ def test_without_an_id_a_key_column_is_dropped_as_an_identifier(telco_slice):
     assert "identifier" in table.dropped["customerID"]
 
 
+@pytest.mark.slow
 def test_telco_slice_cross_validates_well_above_chance_with_stratified_folds(telco):
     cv = cross_validate(telco, folds=5, seed=0)
     summary = cv.summary()

@@ -26,6 +26,8 @@ from models.registry import (
 )
 from models.tracking import configure_mlflow
 
+pytestmark = pytest.mark.slow  # trains and registers models in a real MLflow store
+
 NAME = "test-churn"
 
 

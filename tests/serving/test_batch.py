@@ -42,6 +42,7 @@ def folder_files(folder: Path) -> dict[str, bytes]:
 # --- what a run writes ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_row_per_active_account_with_health_and_churn(as_of, first_run, serving_demo_tables):
     scores = pd.read_parquet(first_run.paths["scores"])
     expected = sorted(active_accounts(serving_demo_tables.accounts, as_of))
@@ -53,6 +54,7 @@ def test_one_row_per_active_account_with_health_and_churn(as_of, first_run, serv
     assert drivers and {"indicator", "value", "contribution", "text"} <= set(drivers[0])
 
 
+@pytest.mark.slow
 def test_run_metadata_travels_in_parquet_and_in_the_sidecar(as_of, first_run):
     stored = read_metadata(first_run.paths["scores"])
     sidecar = json.loads(first_run.paths["metadata"].read_text())
@@ -65,6 +67,7 @@ def test_run_metadata_travels_in_parquet_and_in_the_sidecar(as_of, first_run):
     assert sidecar["churn_unavailable"] is None
 
 
+@pytest.mark.slow
 def test_running_twice_on_the_same_inputs_gives_the_same_rows(as_of, first_run, registry, tmp_path):
     again = run_batch(registry.demo, as_of, tmp_path / "again.parquet")
     pd.testing.assert_frame_equal(
@@ -76,6 +79,7 @@ def test_running_twice_on_the_same_inputs_gives_the_same_rows(as_of, first_run, 
     assert again.metadata["data_fingerprint"] == first_run.metadata["data_fingerprint"]
 
 
+@pytest.mark.slow
 def test_batch_scores_equal_the_services_scores_for_the_same_accounts(first_run, registry, serving_indicators):
     from serving.schemas import AccountIndicators, AccountsRequest, request_bodies
     from serving.service import CustomerHealth
@@ -107,6 +111,7 @@ def test_without_a_registered_model_scores_are_written_and_churn_is_null(as_of, 
 # --- failures leave nothing behind ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_explicit_model_that_is_not_registered_stops_the_run_before_writing(as_of, registry, tmp_path):
     from models.registry import NoModelError
 

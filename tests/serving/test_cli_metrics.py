@@ -171,6 +171,7 @@ def test_help_shows_an_example():
     assert "customer-health metrics demo/data --start 2025-01-01" in result.stdout
 
 
+@pytest.mark.slow
 def test_on_demo_data_monthly_segments_run_and_add_up(demo_folder):
     result = run(demo_folder, "--start", "2025-01-01", "--end", "2025-07-01", "--every", "month",
                  "--by", "segment", "-f", "json")

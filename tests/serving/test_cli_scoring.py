@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from serving.cli import app
@@ -29,6 +30,7 @@ def test_serve_help_shows_how_to_start_and_call_the_service():
     assert "/health_score" in result.output
 
 
+@pytest.mark.slow
 def test_score_writes_the_files_and_prints_the_riskiest_accounts(registry, as_of, tmp_path):
     out = tmp_path / "runs" / "scores.csv"
     result = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
@@ -44,6 +46,7 @@ def test_score_writes_the_files_and_prints_the_riskiest_accounts(registry, as_of
     assert meta["as_of"] == as_of.isoformat() and meta["format"] == "csv"
 
 
+@pytest.mark.slow
 def test_score_with_previous_and_format_option(registry, as_of, tmp_path):
     first = tmp_path / "first.parquet"
     assert runner.invoke(app, ["score", str(registry.demo), "--as-of", "2025-10-01",
@@ -71,6 +74,7 @@ def test_score_refuses_invalid_input_with_the_validation_report(serving_demo_fol
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_score_with_a_model_that_is_not_registered_fails_clearly(registry, tmp_path):
     result = runner.invoke(app, ["score", str(registry.demo), "--as-of", "2025-12-01",
                                  "--out", str(tmp_path / "s.parquet"), "--model",

@@ -54,6 +54,7 @@ def cli(workdir, monkeypatch):
     return invoke
 
 
+@pytest.mark.slow
 def test_train_on_a_flat_table_prints_the_comparison_and_registers_a_champion(cli):
     result = cli("train", "--table", "accounts_flat.csv", "--label", "Churn", "--id", "customer")
     assert result.exit_code == 0, result.output
@@ -61,6 +62,7 @@ def test_train_on_a_flat_table_prints_the_comparison_and_registers_a_champion(cl
     assert "customer-health-churn-flat v1 as champion" in result.text
 
 
+@pytest.mark.slow
 def test_the_same_training_again_does_not_take_champion_and_promote_forces_it(cli):
     again = cli("train", "--table", "accounts_flat.csv", "--label", "Churn", "--id", "customer")
     assert again.exit_code == 0, again.output
@@ -78,6 +80,7 @@ def test_the_same_training_again_does_not_take_champion_and_promote_forces_it(cl
     assert "customer-health-churn-flat v1: first registered version" in listing.text
 
 
+@pytest.mark.slow
 def test_train_on_a_folder_compares_lightgbm_with_both_baselines_on_the_out_of_time_test(cli, workdir):
     (workdir / "train.toml").write_text(
         "horizon = 60\nevery = 45\nexperiment = \"cli-config\"\n[lightgbm]\nn_estimators = 80\n")
@@ -171,6 +174,7 @@ def test_experiment_rejects_a_nonpositive_number_of_trials(cli):
     assert "trials" in result.text
 
 
+@pytest.mark.slow
 def test_experiment_searches_retrains_the_best_trial_and_offers_it_for_promotion(cli):
     result = cli("experiment", "demo", "--trials", "2", "--seed", "0")
     assert result.exit_code == 0, result.output

@@ -73,11 +73,13 @@ def full_report(run, tables, tmp_path_factory):
     return _parse(out)
 
 
+@pytest.mark.slow
 def test_the_report_has_every_section_in_order(full_report):
     page, _ = full_report
     assert page.sections == list(REPORT_SECTIONS)
 
 
+@pytest.mark.slow
 def test_the_report_loads_nothing_from_outside_the_file(full_report):
     page, html = full_report
     external = [url for url in page.urls if not url.startswith(("data:", "#"))]
@@ -86,6 +88,7 @@ def test_the_report_loads_nothing_from_outside_the_file(full_report):
     assert "@import" not in html and "url(" not in html
 
 
+@pytest.mark.slow
 def test_every_plot_is_an_inline_png(full_report):
     page, _ = full_report
     assert len(page.images) >= 5  # distribution, segments, trends, reliability, churn by band
@@ -94,6 +97,7 @@ def test_every_plot_is_an_inline_png(full_report):
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_headline_metrics_show_values_trends_and_the_nps_breakdown(full_report):
     _, html = full_report
     for label in ("Net Promoter Score", "Customer satisfaction (CSAT)", "Churn rate", "Retention rate",
@@ -104,6 +108,7 @@ def test_headline_metrics_show_values_trends_and_the_nps_breakdown(full_report):
     assert "vs the previous period" in html
 
 
+@pytest.mark.slow
 def test_the_at_risk_list_names_drivers_in_words(run, full_report):
     _, html = full_report
     scores = pd.read_parquet(run.result.scores_path)
@@ -113,6 +118,7 @@ def test_the_at_risk_list_names_drivers_in_words(run, full_report):
         assert text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
 
 
+@pytest.mark.slow
 def test_the_model_card_shows_version_out_of_time_metrics_and_band_churn(run, full_report):
     _, html = full_report
     assert "Model customer-health-churn version 1 (champion), trained 20" in html
@@ -130,6 +136,7 @@ def test_the_model_card_shows_version_out_of_time_metrics_and_band_churn(run, fu
     assert re.search(r"<td>current scorecard</td>\s*<td class=\"num\">0\.\d{3}</td>", drift)
 
 
+@pytest.mark.slow
 def test_without_tables_the_metric_sections_say_why_instead_of_showing_zero(run, tmp_path):
     out = build_report(run.result.scores_path, out=tmp_path / "r.html", tracking_uri=run.tracking_uri)
     page, html = _parse(out)
@@ -137,6 +144,7 @@ def test_without_tables_the_metric_sections_say_why_instead_of_showing_zero(run,
     assert html.count("n/a (portfolio metrics need the input tables: pass --metrics-from DIR)") == 2
 
 
+@pytest.mark.slow
 def test_an_undefined_metric_reads_n_a_with_its_reason_never_zero(run, tables, tmp_path):
     without_surveys = Tables(accounts=tables.accounts, sessions=tables.sessions, tickets=tables.tickets)
     out = build_report(run.result.scores_path, tables=without_surveys, out=tmp_path / "r.html",
@@ -149,6 +157,7 @@ def test_an_undefined_metric_reads_n_a_with_its_reason_never_zero(run, tables, t
     assert "hours" in resolution and "n/a" not in resolution.split("</div>", 2)[1]
 
 
+@pytest.mark.slow
 def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     scores = pd.read_parquet(run.result.scores_path)
     csv = tmp_path / "scores.csv"
@@ -190,16 +199,19 @@ def test_an_unknown_scores_format_is_refused(tmp_path):
         read_scores(path)
 
 
+@pytest.mark.slow
 def test_a_model_uri_that_is_not_a_registry_uri_is_refused(run):
     with pytest.raises(ReportError, match="use models:/NAME@ALIAS or models:/NAME/VERSION"):
         model_card("runs:/abc/model", tracking_uri=run.tracking_uri)
 
 
+@pytest.mark.slow
 def test_an_unknown_model_gives_a_card_that_says_so(run):
     card = model_card("models:/no-such-model@champion", tracking_uri=run.tracking_uri)
     assert card.reason.startswith("model models:/no-such-model@champion not found in MLflow")
 
 
+@pytest.mark.slow
 def test_the_cli_writes_the_report_and_reads_the_model_from_the_scores_metadata(run, tmp_path):
     out = tmp_path / "cli.html"
     with tracking_env(run.tracking_uri):

@@ -126,6 +126,7 @@ def test_an_account_sent_twice_is_refused(empty_registry):
         CustomerHealth().health_score(request_of(ACCOUNT, ACCOUNT))
 
 
+@pytest.mark.slow
 def test_churn_risk_comes_from_the_champion_and_names_it(registry, serving_indicators):
     service = CustomerHealth()
     assert service.__is_ready__() is True
@@ -140,6 +141,7 @@ def test_churn_risk_comes_from_the_champion_and_names_it(registry, serving_indic
     assert all(a.risk_band in ("high", "medium", "low") and a.top_drivers for a in answer.accounts)
 
 
+@pytest.mark.slow
 def test_model_info_gives_version_training_date_metrics_and_indicator_schema(registry):
     info = CustomerHealth().model_info()
     assert info.alias == "champion" and info.trained_at and info.run_id
@@ -249,6 +251,7 @@ class TestOverHttpWithoutModel:
         assert client_without_model.get("/livez").status_code == 200
 
 
+@pytest.mark.slow
 class TestOverHttpWithModel:
     """The same app started again, now with the session's registry."""
 
@@ -304,6 +307,7 @@ def test_indicator_descriptions_come_from_the_indicator_catalogue_and_ranges_sta
         AccountIndicators(account_id="A", active_days_180d=181)
 
 
+@pytest.mark.slow
 def test_churn_drivers_in_the_answer_carry_the_indicator_label(registry, serving_indicators):
     answer = CustomerHealth().score(request_of(*request_bodies(serving_indicators.head(3))))
     drivers = [d for a in answer.accounts for d in a.top_drivers]

@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from serving.schemas import request_bodies
 
+pytestmark = pytest.mark.slow  # starts the real `bentoml serve`
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120
 # Per operation and mode: 3 POST operations x (valid + invalid) + GET /model, x 45 ~ 315 cases.
