@@ -21,6 +21,7 @@ def demo_suggestion():
     return suggest_scorecard(time_split(ts), ts.feature_columns, load_scorecard())
 
 
+@pytest.mark.slow
 def test_on_the_demo_the_suggestion_beats_the_default_out_of_time_with_bands_in_order(demo_suggestion):
     results = demo_suggestion.results
     assert results["suggested"]["roc_auc"] > results["current"]["roc_auc"]
@@ -30,6 +31,7 @@ def test_on_the_demo_the_suggestion_beats_the_default_out_of_time_with_bands_in_
     assert demo_suggestion.beats and "beats" in demo_suggestion.verdict
 
 
+@pytest.mark.slow
 def test_the_written_toml_is_the_proven_scorecard_and_says_what_changed(demo_suggestion):
     parsed = scorecard_from_dict(tomllib.loads(demo_suggestion.toml), source="suggested scorecard")
     assert parsed == demo_suggestion.suggested

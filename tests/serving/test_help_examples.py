@@ -20,6 +20,9 @@ from typer.main import get_command
 from features.demo_data import write_demo_data
 from serving.cli import app
 
+# Every example runs the CLI in a subprocess: minutes in all.
+pytestmark = pytest.mark.slow
+
 CLI = Path(sys.executable).with_name("customer-health")
 NEEDS_MORE = {
     "serve": "starts a server (tests/serving/test_service_server.py)",
