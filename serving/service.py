@@ -66,6 +66,9 @@ SCORECARD_ENV = "CUSTOMER_HEALTH_SCORECARD"
 MAX_BATCH_ENV = "CUSTOMER_HEALTH_MAX_BATCH"
 WORKERS_ENV = "CUSTOMER_HEALTH_WORKERS"
 DEFAULT_MODEL_URI = "models:/customer-health-churn@champion"
+# Loopback unless told otherwise (``--host`` / ``BENTOML_HOST``): the API has no
+# authentication, so exposing it is a deliberate choice (docs/service.md, "Exposing it").
+DEFAULT_HOST = "127.0.0.1"
 API_ROUTES = ("/health_score", "/churn_risk", "/score", "/model")
 
 
@@ -232,6 +235,7 @@ info_app = FastAPI(title="customer-health", docs_url=None, redoc_url=None, opena
 
 # BentoML reads the worker count when the class is declared, hence at import.
 @bentoml.service(name="customer_health", traffic={"timeout": 60},
+                 http={"host": DEFAULT_HOST},
                  workers=read_workers(os.environ.get(WORKERS_ENV)))
 @bentoml.asgi_app(info_app, path="/")
 class CustomerHealth:

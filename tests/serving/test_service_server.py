@@ -18,11 +18,15 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 from serving.schemas import request_bodies
 
@@ -170,3 +174,33 @@ def test_a_new_champion_is_picked_up_after_a_restart(server, server_env, server_
         assert info["version"] == str(new) != before
     finally:
         restarted.stop()
+
+
+def port_is_free(port: int) -> bool:
+    """True when a new server could listen on ``port`` (what a restart needs)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_termination_signal_stops_the_server_and_its_workers_and_frees_the_port(
+        signum, server_env, tmp_path):
+    running = Server(server_env, tmp_path / "bentoml.log")
+    try:
+        family = psutil.Process(running.process.pid).children(recursive=True)
+        assert family, "bentoml serve and its workers run as children of the command"
+        # To the command alone, as systemd, docker and Kubernetes send it.
+        running.process.send_signal(signum)
+        assert running.process.wait(timeout=60) == 0, running.log.read_text()[-2000:]
+        _, survivors = psutil.wait_procs(family, timeout=5)
+        assert survivors == []
+        assert port_is_free(running.port)
+        assert "stopping the service" in running.log.read_text()
+    finally:
+        running.stop()
