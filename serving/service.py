@@ -26,6 +26,7 @@ Bad input is a 400 naming the field, an unavailable model a 503 with the reason:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from http import HTTPStatus
 from typing import Any
@@ -41,6 +42,13 @@ from features.catalogue import describe_indicator, lookup
 from features.scorecard_config import load_scorecard
 from features.values import json_safe
 from models.scoring import score_indicators
+from serving.http_guard import (
+    BODY_TIMEOUT_ENV,
+    ClientErrorTracebacks,
+    RequestGuard,
+    body_limit,
+    read_body_timeout,
+)
 from serving.schemas import (
     CATEGORICAL_INDICATORS,
     DEFAULT_MAX_BATCH,
@@ -444,4 +452,12 @@ class CustomerHealth:
             return JSONResponse({"error": str(exc)}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
 
 
+# First added is outermost: size, type and time of the body are checked before anything
+# else reads it, and the guard logs the error answers as ErrorBodyMiddleware shaped them.
+CustomerHealth.add_asgi_middleware(
+    RequestGuard, routes=API_ROUTES,
+    max_bytes=body_limit(read_max_batch(os.environ.get(MAX_BATCH_ENV))),
+    timeout=read_body_timeout(os.environ.get(BODY_TIMEOUT_ENV)),
+)
 CustomerHealth.add_asgi_middleware(ErrorBodyMiddleware)
+logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorTracebacks())

@@ -7,14 +7,13 @@ import json
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from report_demo_flow import ACCOUNTS, MONTHS, SEED, demo_run, tracking_env
 from typer.testing import CliRunner
 
 from features.io import load_tables
 from models.registry import DEFAULT_MODEL_NAME
 from serving.cli import app
 from serving.demo import DemoError, demo_parameters, ensure_demo_data, run_demo
-
-from report_demo_flow import ACCOUNTS, MONTHS, SEED, demo_run, tracking_env
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +120,8 @@ def test_the_cli_refuses_a_bad_option_with_a_non_zero_exit(tmp_path):
 
 
 def test_a_model_trained_on_other_data_is_not_reused(run):
-    from models.training_set import tables_sha256
     from models.registry import find_trained_model
+    from models.training_set import tables_sha256
 
     tables, _ = load_tables(run.out / "data")
     with tracking_env(run.tracking_uri):

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from report_demo_flow import demo_run, tracking_env
 from typer.testing import CliRunner
 
 from features.contract import Tables
@@ -25,8 +26,6 @@ from serving.report import (
     model_card,
     read_scores,
 )
-
-from report_demo_flow import demo_run, tracking_env
 
 
 class _Page(HTMLParser):

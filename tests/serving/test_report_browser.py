@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 import pytest
+from report_demo_flow import demo_run
 
 from serving.report import REPORT_SECTIONS
-
-from report_demo_flow import demo_run
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = (

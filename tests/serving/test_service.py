@@ -240,6 +240,34 @@ class TestOverHttpWithoutModel:
             "request; split it into smaller batches"
         )}
 
+    @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+    def test_http_a_body_that_is_not_declared_json_is_a_415(self, client_without_model, content_type):
+        headers = {"content-type": content_type} if content_type else {}
+        response = client_without_model.post("/score", content=json.dumps({"accounts": [ACCOUNT]}),
+                                             headers=headers)
+        assert response.status_code == 415
+        assert "Content-Type: this API reads application/json only" in response.json()["error"]
+
+    def test_http_a_body_over_the_byte_limit_is_a_413_before_it_is_parsed(self, client_without_model):
+        from serving.http_guard import body_limit
+
+        limit = body_limit(read_max_batch(None))
+        response = client_without_model.post("/score", content=b"[" * (limit + 1),
+                                             headers={"content-type": "application/json"})
+        assert response.status_code == 413  # not the 400 of parsing the unparsable body
+        assert f"{limit + 1:,} bytes is over this service's limit of {limit:,} bytes" in response.json()["error"]
+
+    def test_http_a_refused_request_is_logged_as_one_line_without_its_values(self, client_without_model, caplog):
+        secret = "hunter2-do-not-log"
+        with caplog.at_level("DEBUG"):
+            response = client_without_model.post(
+                "/score", json={"accounts": [{**ACCOUNT, "comment": secret, "csat_90d": 140}]})
+        assert response.status_code == 400
+        assert secret not in caplog.text
+        assert not [r for r in caplog.records if r.exc_info]
+        refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert refusals == ["refused POST /score: 400 Bad Request at accounts[0].csat_90d, accounts[0].comment"]
+
     def test_http_churn_risk_without_a_model_is_a_503_with_the_reason(self, client_without_model):
         response = client_without_model.post("/churn_risk", json={"accounts": [ACCOUNT]})
         assert response.status_code == 503
