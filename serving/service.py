@@ -66,6 +66,7 @@ from serving.schemas import (
     ModelInfo,
     ModelRef,
     ScoreResponse,
+    complete_openapi,
     frame_from_accounts,
 )
 
@@ -217,6 +218,26 @@ class ErrorBodyMiddleware:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, capture)
+
+
+class OpenApiDocument:
+    """Serve ``/docs.json`` as :func:`serving.schemas.complete_openapi` completes it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.body: bytes | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/docs.json":
+            await self.app(scope, receive, send)
+            return
+        if self.body is None:  # built once: the service does not change while it runs
+            document = complete_openapi(CustomerHealth.openapi_spec.asdict())
+            self.body = json.dumps(document).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(self.body)).encode())]})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def _floats_or_none(frame: pd.DataFrame, columns: list[str]) -> list[list[float | None]]:
@@ -460,4 +481,5 @@ CustomerHealth.add_asgi_middleware(
     timeout=read_body_timeout(os.environ.get(BODY_TIMEOUT_ENV)),
 )
 CustomerHealth.add_asgi_middleware(ErrorBodyMiddleware)
+CustomerHealth.add_asgi_middleware(OpenApiDocument)
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorTracebacks())

@@ -268,6 +268,17 @@ class TestOverHttpWithoutModel:
         refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
         assert refusals == ["refused POST /score: 400 Bad Request at accounts[0].csat_90d, accounts[0].comment"]
 
+    def test_the_openapi_document_declares_required_bodies_and_every_error_answer(self, client_without_model):
+        document = client_without_model.get("/docs.json").json()
+        for path in ("/health_score", "/churn_risk", "/score"):
+            post = document["paths"][path]["post"]
+            assert post["requestBody"]["required"] is True, path
+            for status in ("400", "408", "413", "415", "503"):
+                assert status in post["responses"], (path, status)
+        category = document["components"]["schemas"]["AccountIndicators"]["properties"]["nps_category_latest"]
+        assert category["nullable"] is True and None in category["enum"]
+        assert "503" in document["paths"]["/readyz"]["get"]["responses"]
+
     def test_http_churn_risk_without_a_model_is_a_503_with_the_reason(self, client_without_model):
         response = client_without_model.post("/churn_risk", json={"accounts": [ACCOUNT]})
         assert response.status_code == 503

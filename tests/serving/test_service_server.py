@@ -32,7 +32,7 @@ from serving.schemas import request_bodies
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120
-# Per operation and mode: 3 POST operations x (valid + invalid) + GET /model, x 45 ~ 315 cases.
+# Per operation and mode: 3 POST operations x (valid + invalid) + 5 GET routes, x 45 ~ 500 cases.
 FUZZ_EXAMPLES = 45
 
 
@@ -133,13 +133,12 @@ def test_the_server_scores_real_accounts_and_counts_requests(server, serving_ind
 def test_fuzzing_the_openapi_document_finds_no_server_error_and_no_schema_violation(server):
     schema = schemathesis.openapi.from_url(f"{server.url}/docs.json")
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
-    cases = 0
+    cases, operations = 0, set()
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.path not in ("/health_score", "/churn_risk", "/score", "/model"):
-            continue
+        operations.add(f"{operation.method.upper()} {operation.path}")
         modes = [schemathesis.GenerationMode.POSITIVE]
-        if operation.method.upper() == "POST":  # GET /model has no input to make invalid
+        if operation.method.upper() == "POST":  # the GET routes have no input to make invalid
             modes.append(schemathesis.GenerationMode.NEGATIVE)
         for mode in modes:
 
@@ -152,7 +151,9 @@ def test_fuzzing_the_openapi_document_finds_no_server_error_and_no_schema_violat
                 case.call_and_validate(base_url=server.url, checks=checks, timeout=30)
 
             fuzz()
-    assert cases >= 200
+    assert cases >= 200 and operations == {
+        "POST /health_score", "POST /churn_risk", "POST /score", "GET /model", "GET /livez",
+        "GET /readyz", "GET /healthz", "GET /metrics"}
 
 
 def test_a_new_champion_is_picked_up_after_a_restart(server, server_env, server_store, tmp_path_factory):
