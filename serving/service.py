@@ -15,7 +15,8 @@ BentoML adds ``/livez``, ``/readyz`` (false until a model is loaded, through
 Configuration comes from the environment, read once at start-up: ``CUSTOMER_HEALTH_MODEL_URI``
 (default ``models:/customer-health-churn@champion``), ``MLFLOW_TRACKING_URI``,
 ``CUSTOMER_HEALTH_SCORECARD`` (a scorecard TOML; the default scorecard otherwise),
-``CUSTOMER_HEALTH_MAX_BATCH`` and ``CUSTOMER_HEALTH_WORKERS`` (processes, default 1). A new champion is picked up by restarting the service.
+``CUSTOMER_HEALTH_MAX_BATCH``, ``CUSTOMER_HEALTH_BODY_TIMEOUT`` (seconds, default 15) and
+``CUSTOMER_HEALTH_WORKERS`` (processes, default one per CPU core). A new champion is picked up by restarting the service.
 
 The service is thin: it validates requests (``serving.schemas``), calls
 ``features.scorecard`` and the model from ``models.registry``, and shapes the answers.
@@ -110,15 +111,23 @@ def read_max_batch(value: str | None) -> int:
     return _positive_int(value, DEFAULT_MAX_BATCH, MAX_BATCH_ENV, "accounts")
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity, which a container may narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def read_workers(value: str | None) -> int:
-    """Worker processes from ``CUSTOMER_HEALTH_WORKERS`` (default 1; each loads the model).
+    """Worker processes from ``CUSTOMER_HEALTH_WORKERS`` (default one per CPU core).
+
+    One request keeps one worker's core busy (the scoring is CPU-bound Python), so fewer
+    workers than cores leaves cores idle under load; each worker loads its own model.
 
     Examples
     --------
-    >>> read_workers(None), read_workers("2")
-    (1, 2)
+    >>> read_workers(None) == cpu_cores(), read_workers("2")
+    (True, 2)
     """
-    return _positive_int(value, 1, WORKERS_ENV, "processes")
+    return _positive_int(value, cpu_cores(), WORKERS_ENV, "processes")
 
 
 # --- error answers -------------------------------------------------------------------

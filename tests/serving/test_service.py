@@ -57,6 +57,13 @@ def test_batch_limit_and_worker_settings_must_be_positive_whole_numbers():
         read_workers("-1")
 
 
+def test_the_service_runs_one_worker_per_cpu_core_by_default():
+    import os
+
+    assert read_workers(None) == len(os.sched_getaffinity(0))
+    assert CustomerHealth.config["workers"] == read_workers(os.environ.get("CUSTOMER_HEALTH_WORKERS"))
+
+
 # --- the class called directly -------------------------------------------------------
 
 
