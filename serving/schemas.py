@@ -315,8 +315,10 @@ class ChurnRisk(_Model):
 class ModelRef(_Model):
     """Which registered model answered."""
 
-    name: str = Field(examples=["customer-health-churn"])
-    version: str = Field(examples=["3"])
+    name: str | None = Field(description="Registered name; null for a model loaded by path.",
+                             examples=["customer-health-churn"])
+    version: str | None = Field(description="Registered version; null for a model loaded by path.",
+                                examples=["3"])
     alias: str | None = Field(examples=["champion"])
     uri: str = Field(examples=["models:/customer-health-churn@champion"])
 
@@ -373,8 +375,10 @@ class IndicatorInfo(_Model):
 class ModelInfo(_Model):
     """The loaded model and the indicator schema it expects."""
 
-    name: str = Field(examples=["customer-health-churn"])
-    version: str = Field(examples=["3"])
+    name: str | None = Field(description="Registered name; null for a model loaded by path.",
+                             examples=["customer-health-churn"])
+    version: str | None = Field(description="Registered version; null for a model loaded by path.",
+                                examples=["3"])
     alias: str | None = Field(examples=["champion"])
     uri: str = Field(examples=["models:/customer-health-churn@champion"])
     run_id: str | None = Field(examples=["5f1c0e..."])

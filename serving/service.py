@@ -392,7 +392,8 @@ class CustomerHealth:
 
     def _model_ref(self) -> ModelRef:
         model = self._require_model()
-        return ModelRef(name=model.name, version=str(model.version), alias=model.alias, uri=model.uri)
+        version = None if model.version is None else str(model.version)
+        return ModelRef(name=model.name, version=version, alias=model.alias, uri=model.uri)
 
     # --- the APIs --------------------------------------------------------------------
 
@@ -461,7 +462,8 @@ class CustomerHealth:
         ]
         trained = model.trained_at
         return ModelInfo(
-            name=model.name, version=str(model.version), alias=model.alias, uri=model.uri,
+            name=model.name, version=None if model.version is None else str(model.version),
+            alias=model.alias, uri=model.uri,
             run_id=model.run_id,
             trained_at=trained.isoformat() if hasattr(trained, "isoformat") else json_safe(trained),
             metrics={str(k): json_safe(v) for k, v in (model.metrics or {}).items()},

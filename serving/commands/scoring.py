@@ -61,6 +61,22 @@ def _drivers_text(row: pd.Series) -> str:
     return ""
 
 
+def model_label(model: dict) -> str:
+    """The model that scored, in words: registered name and version, else its URI.
+
+    Examples
+    --------
+    >>> model_label({"name": "churn", "version": "3", "alias": "champion", "uri": "models:/churn@champion"})
+    'churn v3 (@champion)'
+    >>> model_label({"name": None, "version": "None", "alias": None, "uri": "/srv/models/churn"})
+    'the model at /srv/models/churn (not from the registry: no name or version)'
+    """
+    if not model.get("name"):
+        return f"the model at {model['uri']} (not from the registry: no name or version)"
+    alias = f" (@{model['alias']})" if model.get("alias") else ""
+    return f"{model['name']} v{model['version']}{alias}"
+
+
 def _print_summary(console: Console, result: BatchResult) -> None:
     meta = result.metadata
     table = Table(title=f"The {min(RISKIEST, len(result.scores))} riskiest accounts as of "
@@ -81,8 +97,7 @@ def _print_summary(console: Console, result: BatchResult) -> None:
     console.print(table)
     model = meta.get("model")
     if model:
-        console.print(f"churn model: {model['name']} v{model['version']}"
-                      + (f" (@{model['alias']})" if model.get("alias") else ""))
+        console.print(f"churn model: {model_label(model)}")
     else:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     console.print(

@@ -93,3 +93,16 @@ def test_serve_refuses_a_broken_scorecard_before_starting(tmp_path):
     result = runner.invoke(app, ["serve", "--scorecard", str(card)], env=WIDE)
     assert result.exit_code == 1
     assert "card.toml" in result.output and "groups" in result.output
+
+
+def test_score_with_a_model_given_by_path_names_the_path_not_none(registry, as_of, tmp_path):
+    import mlflow
+
+    mlflow.set_tracking_uri(registry.uri)
+    path = mlflow.artifacts.download_artifacts(artifact_uri=registry.model_uri,
+                                               dst_path=str(tmp_path / "model"))
+    result = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
+                                 "--out", str(tmp_path / "s.csv"), "--model", path], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.output
+    assert f"churn model: the model at {path} (not from the registry" in " ".join(result.output.split())

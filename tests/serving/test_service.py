@@ -354,3 +354,17 @@ def test_churn_drivers_in_the_answer_carry_the_indicator_label(registry, serving
     answer = CustomerHealth().score(request_of(*request_bodies(serving_indicators.head(3))))
     drivers = [d for a in answer.accounts for d in a.top_drivers]
     assert drivers and all(d.label == describe_indicator(d.indicator).label for d in drivers)
+
+
+def test_a_model_given_by_path_answers_with_no_name_or_version(registry, tmp_path, monkeypatch):
+    import mlflow
+
+    mlflow.set_tracking_uri(registry.uri)
+    path = mlflow.artifacts.download_artifacts(artifact_uri=registry.model_uri,
+                                               dst_path=str(tmp_path / "model"))
+    monkeypatch.setenv("CUSTOMER_HEALTH_MODEL_URI", path)
+    service = CustomerHealth()
+    answer = service.churn_risk(request_of(ACCOUNT))
+    assert (answer.model.name, answer.model.version, answer.model.uri) == (None, None, path)
+    info = service.model_info()
+    assert info.name is None and info.version is None and info.feature_names
