@@ -368,3 +368,36 @@ def test_a_model_given_by_path_answers_with_no_name_or_version(registry, tmp_pat
     assert (answer.model.name, answer.model.version, answer.model.uri) == (None, None, path)
     info = service.model_info()
     assert info.name is None and info.version is None and info.feature_names
+
+
+def test_the_churn_risk_example_in_the_docs_reads_like_what_its_request_returns(registry):
+    from models.explain import driver_text
+    from serving.schemas import ChurnRiskResponse
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text("utf-8")
+    section = doc[doc.index("**`POST /churn_risk`**"):]
+    request = json.loads(re.search(r"-d '(\{.*?\})'", section, re.S).group(1))
+    shown = ChurnRiskResponse.model_validate(
+        json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))).accounts[0]
+    real = CustomerHealth().churn_risk(AccountsRequest.model_validate(request)).accounts[0]
+    assert len(shown.top_drivers) == len(real.top_drivers)
+    for driver in shown.top_drivers:
+        assert driver.text == driver_text(driver.indicator, driver.value, driver.contribution)
+        assert driver.label == describe_indicator(driver.indicator).label
+    # What the docs say of this request: indicators left out ("no data") drive the risk.
+    sent = set(request["accounts"][0])
+    for drivers in (real.top_drivers, shown.top_drivers):
+        assert any(d.indicator not in sent and d.value is None for d in drivers)
+
+
+def test_started_in_a_folder_without_a_store_it_says_where_it_looked_and_creates_nothing(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("CUSTOMER_HEALTH_MODEL_URI", raising=False)
+    service = CustomerHealth()
+    assert service.model is None
+    assert f"there is no model store at {tmp_path / 'mlflow.db'}" in service.model_unavailable
+    assert "MLFLOW_TRACKING_URI=sqlite:////absolute/path/to/mlflow.db" in service.model_unavailable
+    assert not (tmp_path / "mlflow.db").exists()
+    assert service.health_score(request_of(ACCOUNT)).accounts[0].health_score is not None
