@@ -209,6 +209,14 @@ def test_a_termination_signal_stops_the_server_and_its_workers_and_frees_the_por
 
 # --- `bentoml serve` run directly, and what reaches the service --------------------------
 
+
+def read_answer(conn: socket.socket) -> str:
+    """The whole answer on a raw connection: the server closes it after a refusal."""
+    parts = []
+    while chunk := conn.recv(65536):
+        parts.append(chunk)
+    return b"".join(parts).decode()
+
 BODY_TIMEOUT = 2  # seconds, so that the stalled-body test is quick
 
 
@@ -259,7 +267,7 @@ def test_a_declared_huge_body_is_refused_by_its_content_length_at_once(direct_se
     with socket.create_connection(("127.0.0.1", direct_server.port), timeout=10) as conn:
         conn.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 300000000\r\n\r\n{\"accounts\": [")
-        answer = conn.recv(65536).decode()
+        answer = read_answer(conn)
     assert answer.startswith("HTTP/1.1 413") and "300,000,000 bytes is over" in answer
 
 
@@ -268,7 +276,7 @@ def test_a_client_that_stops_sending_its_body_gets_408(direct_server):
         start = time.perf_counter()
         conn.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 1000\r\n\r\n{\"accounts\": [")
-        answer = conn.recv(65536).decode()
+        answer = read_answer(conn)
         waited = time.perf_counter() - start
     assert answer.startswith("HTTP/1.1 408"), answer[:200]
     assert "not received within 2 s" in answer and waited >= BODY_TIMEOUT
