@@ -42,7 +42,7 @@ from features.catalogue import (
     check_windows,
     indicator_columns,
 )
-from features.contract import REQUIRED_COLUMNS, Tables, TIMESTAMP_COLUMNS, with_optional_columns
+from features.contract import REQUIRED_COLUMNS, TIMESTAMP_COLUMNS, Tables, with_optional_columns
 from features.timestamps import naive_utc
 
 # Lifetime used by the CLV when the portfolio lost nobody in the trailing year (METRICS.md:

@@ -24,7 +24,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models.evaluation import roc_auc
-from models.tracking import quiet_mlflow_logs, tracking_uri
+from models.tracking import missing_store, quiet_mlflow_logs, tracking_uri
 
 DEFAULT_MODEL_NAME = "customer-health-churn"
 CHAMPION = "champion"
@@ -258,6 +258,9 @@ def load_model(uri: str | None = None) -> LoadedModel:
         When the name, version or alias is not registered, with how to train one.
     """
     uri = uri or f"models:/{DEFAULT_MODEL_NAME}@{CHAMPION}"
+    absent = missing_store(tracking_uri())
+    if absent and uri.startswith("models:/"):  # reading it would create an empty store
+        raise NoModelError(f"no model at {uri}: {absent}")
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_registry_uri(tracking_uri())
     client = _client()

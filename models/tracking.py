@@ -150,6 +150,46 @@ def tracking_uri() -> str:
     return uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
+def sqlite_store(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI; None for any other store.
+
+    Examples
+    --------
+    >>> sqlite_store("sqlite:////data/mlflow.db")
+    PosixPath('/data/mlflow.db')
+    >>> sqlite_store("http://localhost:5000") is None
+    True
+    """
+    if urlparse(uri).scheme != "sqlite":
+        return None
+    return Path(uri[len("sqlite:///"):])
+
+
+def missing_store(uri: str) -> str | None:
+    """Why ``uri`` holds no model when it names a SQLite file that does not exist, else None.
+
+    Reading a SQLite store that is not there would create an empty one (and an empty
+    ``mlflow.db`` in whatever folder a service was started from): callers check first.
+
+    Examples
+    --------
+    >>> missing_store("http://localhost:5000") is None
+    True
+    >>> print(missing_store("sqlite:////nowhere/mlflow.db"))  # doctest: +ELLIPSIS
+    there is no model store at /nowhere/mlflow.db ...
+    """
+    database = sqlite_store(uri)
+    if database is None or database.exists():
+        return None
+    where = ("MLFLOW_TRACKING_URI names it" if os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+             else "MLFLOW_TRACKING_URI is not set, so the store is looked for in the current folder")
+    return (
+        f"there is no model store at {database} ({where}); point at the store that "
+        "`customer-health train` wrote with MLFLOW_TRACKING_URI=sqlite:////absolute/path/to/mlflow.db "
+        "(or http://host:5000 for a tracking server), or run from the folder you trained in"
+    )
+
+
 def artifact_root(uri: str | None = None) -> str | None:
     """The artifact location for new experiments: ``mlartifacts`` next to a SQLite file.
 
@@ -162,12 +202,8 @@ def artifact_root(uri: str | None = None) -> str | None:
     >>> artifact_root("http://localhost:5000") is None
     True
     """
-    uri = uri or tracking_uri()
-    parsed = urlparse(uri)
-    if parsed.scheme != "sqlite":
-        return None
-    database = Path(uri[len("sqlite:///"):])
-    return (database.parent / "mlartifacts").as_uri()
+    database = sqlite_store(uri or tracking_uri())
+    return None if database is None else (database.parent / "mlartifacts").as_uri()
 
 
 def configure_mlflow(experiment: str | None = None) -> str:

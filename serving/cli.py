@@ -20,10 +20,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help layout: rich's option table shows "<bool>" beside flags, as if
+    # they took a value, and cuts long defaults with "…" at 80 columns.
+    rich_markup_mode=None,
 )
 
 # Order is the order of --help: the data first, then metrics, models, scoring, the report.
-COMMAND_MODULES = ("data", "metrics", "features", "scorecard", "training", "scoring", "report")
+COMMAND_MODULES = ("data", "metrics", "features", "scorecard", "training", "scoring", "serve", "report")
 
 for _name in COMMAND_MODULES:
     try:

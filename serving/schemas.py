@@ -50,6 +50,8 @@ def _openapi_30_nullable(node: dict[str, Any]) -> None:
         else:
             node["anyOf"] = rest
         node["nullable"] = True
+        if "enum" in node and None not in node["enum"]:
+            node["enum"] = [*node["enum"], None]  # OpenAPI 3.0.3: a nullable enum lists null
     children = list(node.get("properties", {}).values()) + list(node.get("anyOf", []))
     children += [node[k] for k in ("items", "additionalProperties") if isinstance(node.get(k), dict)]
     for child in children:
@@ -313,8 +315,10 @@ class ChurnRisk(_Model):
 class ModelRef(_Model):
     """Which registered model answered."""
 
-    name: str = Field(examples=["customer-health-churn"])
-    version: str = Field(examples=["3"])
+    name: str | None = Field(description="Registered name; null for a model loaded by path.",
+                             examples=["customer-health-churn"])
+    version: str | None = Field(description="Registered version; null for a model loaded by path.",
+                                examples=["3"])
     alias: str | None = Field(examples=["champion"])
     uri: str = Field(examples=["models:/customer-health-churn@champion"])
 
@@ -371,8 +375,10 @@ class IndicatorInfo(_Model):
 class ModelInfo(_Model):
     """The loaded model and the indicator schema it expects."""
 
-    name: str = Field(examples=["customer-health-churn"])
-    version: str = Field(examples=["3"])
+    name: str | None = Field(description="Registered name; null for a model loaded by path.",
+                             examples=["customer-health-churn"])
+    version: str | None = Field(description="Registered version; null for a model loaded by path.",
+                                examples=["3"])
     alias: str | None = Field(examples=["champion"])
     uri: str = Field(examples=["models:/customer-health-churn@champion"])
     run_id: str | None = Field(examples=["5f1c0e..."])
@@ -382,3 +388,38 @@ class ModelInfo(_Model):
                                              examples=[{"roc_auc": 0.81}])
     feature_names: list[str] = Field(description="Indicators the model reads, in its order.")
     indicators: list[IndicatorInfo] = Field(description="Every indicator the service accepts.")
+
+
+# Answers every POST route may give besides 200 and BentoML's own 400/404/500, in the body
+# of :class:`ErrorBody` (see ``serving.http_guard`` and ``serving.service``).
+ERROR_ANSWERS = {
+    "408": "The body did not arrive in time (CUSTOMER_HEALTH_BODY_TIMEOUT).",
+    "413": "Too many accounts, or a body over the byte limit that follows from it.",
+    "415": "The body is not sent as application/json.",
+    "503": "No churn model is loaded (the reason says why); /health_score never answers it.",
+}
+
+
+def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's OpenAPI document, made to say what the service does, in place.
+
+    Request bodies of the ``POST`` routes are required; their 408, 413, 415 and 503 answers
+    are declared with :class:`ErrorBody`; ``/readyz`` declares its 503 (no model yet) and
+    ``/metrics`` its Prometheus text.
+    """
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for methods in document.get("paths", {}).values():
+        post = methods.get("post")
+        if post is None or "requestBody" not in post:
+            continue
+        post["requestBody"]["required"] = True
+        for status, text in ERROR_ANSWERS.items():
+            post["responses"].setdefault(status, {"description": text, **error})
+    paths = document.get("paths", {})
+    if "/readyz" in paths:
+        paths["/readyz"]["get"]["responses"].setdefault(
+            "503", {"description": "Not ready: no churn model is loaded yet."})
+    if "/metrics" in paths:
+        paths["/metrics"]["get"]["responses"]["200"]["content"] = {
+            "text/plain": {"schema": {"type": "string"}}}
+    return document

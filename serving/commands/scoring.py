@@ -1,11 +1,8 @@
-"""``score`` and ``serve``: the nightly batch job and the HTTP service."""
+"""``score``: the nightly batch job (``serve`` is in :mod:`serving.commands.serve`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from enum import Enum
 from pathlib import Path
 
@@ -57,24 +54,6 @@ SCORE_EPILOG = (
     "with the reason in the metadata. The model store is MLFLOW_TRACKING_URI (default "
     "./mlflow.db). docs/service.md shows a nightly cron line."
 )
-SERVE_HELP = (
-    "Start the HTTP service (BentoML): /health_score, /churn_risk, /score, /model, plus "
-    "/livez, /readyz and /metrics.\n\n"
-    "The service loads the model once at start-up: restart it to pick up a new champion. "
-    "It starts and answers /health_score even when no model is registered yet."
-)
-SERVE_EPILOG = (
-    "Examples:\n\n"
-    "  customer-health serve\n\n"
-    "  customer-health serve --port 8080 --host 0.0.0.0 --model models:/customer-health-churn@champion\n\n"
-    "  customer-health serve --workers 2 --max-batch 500\n\n"
-    "  MLFLOW_TRACKING_URI=http://mlflow:5000 customer-health serve --scorecard my_scorecard.toml\n\n"
-    "Then: curl -s localhost:3000/health_score -H 'content-type: application/json' "
-    "-d '{\"accounts\": [{\"account_id\": \"A1\", \"csat_90d\": 62.5}]}'. "
-    "docs/service.md lists every endpoint."
-)
-
-
 class InvalidPrevious(UserError):
     """The previous run cannot be read: invalid input, exit code 2."""
 
@@ -94,6 +73,22 @@ def _drivers_text(row: pd.Series) -> str:
             if texts:
                 return "; ".join(texts)
     return ""
+
+
+def model_label(model: dict) -> str:
+    """The model that scored, in words: registered name and version, else its URI.
+
+    Examples
+    --------
+    >>> model_label({"name": "churn", "version": "3", "alias": "champion", "uri": "models:/churn@champion"})
+    'churn v3 (@champion)'
+    >>> model_label({"name": None, "version": "None", "alias": None, "uri": "/srv/models/churn"})
+    'the model at /srv/models/churn (not from the registry: no name or version)'
+    """
+    if not model.get("name"):
+        return f"the model at {model['uri']} (not from the registry: no name or version)"
+    alias = f" (@{model['alias']})" if model.get("alias") else ""
+    return f"{model['name']} v{model['version']}{alias}"
 
 
 def _print_summary(console: Console, result: BatchResult) -> None:
@@ -121,8 +116,7 @@ def _print_summary(console: Console, result: BatchResult) -> None:
     console.print(table)
     model = meta.get("model")
     if model:
-        console.print(f"churn model: {model['name']} v{model['version']}"
-                      + (f" (@{model['alias']})" if model.get("alias") else ""))
+        console.print(f"churn model: {model_label(model)}")
     else:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     console.print(
@@ -192,51 +186,6 @@ def score(
         _print_summary(console, result)
 
 
-def serve(
-    port: int = typer.Option(3000, "--port", "-p", help="Port to listen on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; 0.0.0.0 for every one."),
-    model: str | None = typer.Option(
-        None, "--model", help="MLflow model URI; default models:/customer-health-churn@champion."
-    ),
-    scorecard: Path | None = typer.Option(
-        None, "--scorecard", help="Scorecard TOML; default the shipped scorecard."
-    ),
-    max_batch: int | None = typer.Option(
-        None, "--max-batch", min=1, help="Most accounts per request (default 1000)."
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Worker processes (default 1); each loads the model."
-    ),
-) -> None:
-    """Start the HTTP service until interrupted."""
-    with report_errors():
-        if scorecard is not None:
-            try:
-                load_scorecard(scorecard)  # fail here, not in a worker's start-up log
-            except (ScorecardConfigError, FileNotFoundError) as exc:
-                raise UserError(str(exc)) from None
-        env = dict(os.environ, BENTOML_DO_NOT_TRACK="true")
-        if model:
-            env["CUSTOMER_HEALTH_MODEL_URI"] = model
-        if scorecard is not None:
-            env["CUSTOMER_HEALTH_SCORECARD"] = str(scorecard.resolve())
-        if max_batch is not None:
-            env["CUSTOMER_HEALTH_MAX_BATCH"] = str(max_batch)
-        if workers is not None:
-            env["CUSTOMER_HEALTH_WORKERS"] = str(workers)
-        command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CustomerHealth",
-                   "--port", str(port), "--host", host]
-        process = subprocess.Popen(command, env=env)
-        try:
-            code = process.wait()
-        except KeyboardInterrupt:
-            process.terminate()
-            code = process.wait()
-        if code not in (0, -2, -15, 130):
-            raise typer.Exit(code)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``score`` and ``serve`` to the CLI."""
+    """Add ``score`` to the CLI."""
     app.command("score", help=SCORE_HELP, epilog=SCORE_EPILOG)(score)
-    app.command("serve", help=SERVE_HELP, epilog=SERVE_EPILOG)(serve)

@@ -161,7 +161,7 @@ def train(
         help=f"Days between observation and label window (default {setting_default('lead')})."),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     config: Path | None = typer.Option(
-        None, "--config", help="TOML with training options and a \\[lightgbm] table; options override it."),
+        None, "--config", help="TOML with training options and a [lightgbm] table; options override it."),
     mapping: Path | None = typer.Option(
         None, "--mapping", "-m", help="TOML mapping of your file and column names."),
     promote: bool = typer.Option(False, "--promote", help="Make the new version champion regardless."),

@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from models.flat_table import (
-    FlatTableError, cross_validate, infer_positive, prepare_flat_table, read_flat_table,
+    FlatTableError,
+    cross_validate,
+    infer_positive,
+    prepare_flat_table,
+    read_flat_table,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

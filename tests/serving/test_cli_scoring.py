@@ -120,3 +120,16 @@ def test_a_missing_previous_run_warns_and_scores(registry, tmp_path):
                                  "--out", str(tmp_path / "today.csv"), "--previous", "auto"], env=WIDE)
     assert result.exit_code == 0, result.output
     assert "warning: no earlier run in" in " ".join(result.output.split())
+
+
+def test_score_with_a_model_given_by_path_names_the_path_not_none(registry, as_of, tmp_path):
+    import mlflow
+
+    mlflow.set_tracking_uri(registry.uri)
+    path = mlflow.artifacts.download_artifacts(artifact_uri=registry.model_uri,
+                                               dst_path=str(tmp_path / "model"))
+    result = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
+                                 "--out", str(tmp_path / "s.csv"), "--model", path], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "None" not in result.output
+    assert f"churn model: the model at {path} (not from the registry" in " ".join(result.output.split())

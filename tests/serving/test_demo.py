@@ -127,8 +127,8 @@ def test_the_cli_refuses_a_bad_option_with_a_non_zero_exit(tmp_path):
 
 @pytest.mark.slow
 def test_a_model_trained_on_other_data_is_not_reused(run):
-    from models.training_set import tables_sha256
     from models.registry import find_trained_model
+    from models.training_set import tables_sha256
 
     tables, _ = load_tables(run.out / "data")
     with tracking_env(run.tracking_uri):
