@@ -27,6 +27,7 @@ from features.problems import (
     ValidationReport,
     problem_at,
 )
+from features.timestamps import has_offset, local_to_utc
 
 TABLE_NAMES = ("accounts", "sessions", "tickets", "orders", "returns", "surveys")
 SURVEY_TYPES = ("csat", "nps", "ces")
@@ -312,12 +313,14 @@ def _problems_from_pandera(table: str, frame: pd.DataFrame, cases: pd.DataFrame)
 # --- preparing raw frames ------------------------------------------------------------
 
 
-def _prepare(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+def _prepare(
+    table: str, raw: pd.DataFrame, time_zone: str | None = None
+) -> tuple[pd.DataFrame, list[Problem]]:
     """Canonical dtypes for ids, text and timestamps, before the schema checks.
 
     Timestamps are parsed here rather than by pandera so that an unparseable value is
     reported with its row, and so that offset-aware values are converted to UTC (naive
-    values already mean UTC).
+    values mean UTC, or local times of ``time_zone`` when the table has one).
     """
     frame = raw.reset_index(drop=True).copy()
     problems: list[Problem] = []
@@ -333,7 +336,7 @@ def _prepare(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]
     for column in TIMESTAMP_COLUMNS[table]:
         if column not in frame:
             continue
-        parsed, problem = _parse_timestamps(table, column, frame[column])
+        parsed, problem = _parse_timestamps(table, column, frame[column], time_zone)
         frame[column] = parsed
         if problem:
             problems.append(problem)
@@ -378,17 +381,23 @@ def _parse_numbers(
     return numbers, [p for p in problems if p]
 
 
-def _parse_timestamps(table: str, column: str, values: pd.Series) -> tuple[pd.Series, Problem | None]:
+def _parse_timestamps(
+    table: str, column: str, values: pd.Series, time_zone: str | None = None
+) -> tuple[pd.Series, Problem | None]:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
         bad = np.zeros(len(values), dtype=bool)
+        naive = np.full(len(values), getattr(values.dt, "tz", None) is None)
     else:
         text = values.where(values.notna(), None)
         parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
         bad = parsed.isna() & values.notna() & values.astype("str").str.strip().ne("")
+        naive = ~has_offset(values) if time_zone else None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     parsed = parsed.astype("datetime64[ns]")
+    if time_zone:
+        parsed = local_to_utc(parsed, time_zone, rows=naive & parsed.notna().to_numpy())
     problem = problem_at(
         pd.DataFrame({column: values}), bad, table=table, column=column, rule="timestamp",
         message="values are not dates or timestamps",
@@ -432,7 +441,8 @@ def normalise_survey_scores(surveys: pd.DataFrame, scales: SurveyScales) -> pd.D
 
 
 def validate_tables(
-    raw: dict[str, pd.DataFrame], *, scales: SurveyScales | None = None
+    raw: dict[str, pd.DataFrame], *, scales: SurveyScales | None = None,
+    time_zones: dict[str, str] | None = None,
 ) -> tuple[Tables, ValidationReport]:
     """Check raw tables against the contract and return them typed.
 
@@ -444,6 +454,9 @@ def validate_tables(
         ``accounts``.
     scales : SurveyScales, optional
         Survey answer scales; METRICS.md defaults when omitted.
+    time_zones : dict of str to str, optional
+        Per table, the IANA time zone its naive timestamps are local times of (the
+        mapping file's ``timezone``); they are converted to UTC. Naive means UTC otherwise.
 
     Returns
     -------
@@ -475,7 +488,7 @@ def validate_tables(
     for name in TABLE_NAMES:
         if name not in raw:
             continue
-        frame, parse_problems = _prepare(name, raw[name])
+        frame, parse_problems = _prepare(name, raw[name], (time_zones or {}).get(name))
         problems += parse_problems
         # A value that failed to parse is reported once, not again as empty or mistyped.
         unparsed = {p.column for p in parse_problems}

@@ -7,7 +7,8 @@ import sys
 
 from rich.console import Console
 
-from features.io import MappingError
+from features.db_url import DatabaseError
+from features.mapping import MappingError
 from features.problems import DataContractError
 
 # Exit codes: 1 for a failure of the run, 2 for invalid input (as `validate` documents).
@@ -22,6 +23,12 @@ class UserError(Exception):
     """A problem the user can fix (bad option, missing file); printed without traceback."""
 
     exit_code = EXIT_FAILURE
+
+
+class InvalidInput(UserError):
+    """Input that cannot be used (an option, a source); exit code 2 like invalid data."""
+
+    exit_code = EXIT_INVALID_INPUT
 
 
 def print_contract_error(exc: DataContractError) -> None:
@@ -39,8 +46,10 @@ def report_errors():
     except DataContractError as exc:
         print_contract_error(exc)
         sys.exit(EXIT_INVALID_INPUT)
-    except (MappingError, UserError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    except (MappingError, DatabaseError, UserError) as exc:
+        # markup=False: a query or a database's message may hold [brackets].
+        err_console.print("[bold red]error:[/] ", end="", highlight=False)
+        err_console.print(str(exc), markup=False, highlight=False)
         sys.exit(getattr(exc, "exit_code", EXIT_INVALID_INPUT))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: nothing was half-written")

@@ -13,12 +13,17 @@ from rich.table import Table
 
 from features.catalogue import indicator_columns
 from features.contract import Tables
-from features.io import FORMATS, load_tables, write_frame
+from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.scorecard import Scorecard, ScorecardConfigError
 from features.scorecard_config import load_scorecard
 from features.values import json_list
 from models.scoring import CHURN_COLUMNS, score_tables
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    MappingOption,
+    TablesFolder,
+    date_option,
+    read_mapping,
+)
 from serving.errors import UserError, report_errors
 
 FEATURES_HELP = (
@@ -101,7 +106,7 @@ def build_features(
 
 
 def features(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     as_of: str = typer.Option(
         ..., "--as-of", help="Snapshot moment (UTC), e.g. 2026-06-01; rows at or after it are ignored."
     ),
@@ -131,13 +136,15 @@ def features(
             def advance(i: int) -> None:
                 progress.update(task, completed=i, description=STEPS[i])
 
+            mapping = read_mapping(mapping)
             tables, report = load_tables(folder, mapping)
             table = build_features(
                 tables, stamp, window_days, card, lambda i, name: advance(min(i + 1, 2))
             )
             advance(3)
             write_frame(table, out, fmt)
-        _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings))
+        _print_summary(console, describe_input(folder, mapping), out, stamp, tables, table, card,
+                       len(report.warnings))
 
 
 def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.io import load_tables
+from features.io import describe_input, load_tables
 from features.period_metrics import (
     METRIC_KEYS,
     check_by,
@@ -21,7 +21,12 @@ from features.period_metrics import (
 )
 from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, check_number
 from features.survey_metrics import check_period
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    MappingOption,
+    TablesFolder,
+    date_option,
+    read_mapping,
+)
 from serving.errors import UserError, err_console, report_errors
 
 METRICS_HELP = (
@@ -55,7 +60,7 @@ class OutputFormat(str, Enum):
 
 
 def metrics(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     start: str = typer.Option(..., "--start", help="First day of the period, e.g. 2025-01-01."),
     end: str = typer.Option(..., "--end", help="Day after the period (excluded), e.g. 2025-07-01."),
     by: str | None = typer.Option(
@@ -87,11 +92,13 @@ def metrics(
             check_number(max_lifetime_years, name="--max-lifetime-years", low=0, low_open=True)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        mapping = read_mapping(mapping)
         tables, report = load_tables(folder, mapping)
         if report.warnings:
             err_console.print(
                 f"[yellow]{len(report.warnings)} warning(s)[/] in the input data; "
-                f"run `customer-health validate {folder}` for details", highlight=False,
+                f"run `customer-health validate` on {describe_input(folder, mapping)} for details",
+                highlight=False,
             )
         if by is not None:
             try:

@@ -8,19 +8,30 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from features.mapping import Mapping
 from features.timestamps import naive_utc
 from serving.errors import UserError
 
 # The folder argument and --mapping option of every command that reads the input tables.
+# The folder may be left out when the mapping file reads every table from a database.
 TablesFolder = Annotated[
-    Path, typer.Argument(help="Folder with accounts.csv (or .parquet) and the other tables.")
+    Path | None,
+    typer.Argument(help="Folder with accounts.csv (or .parquet) and the other tables; omit it "
+                        "when the --mapping file reads every table from a database."),
 ]
 MappingOption = Annotated[
     Path | None,
     typer.Option(
-        "--mapping", "-m", help="TOML mapping file: your file and column names, survey scales."
+        "--mapping", "-m",
+        help="TOML mapping file: your file and column names, SQL queries, a database source, "
+             "time zones, survey scales (docs/data-contract.md).",
     ),
 ]
+
+
+def read_mapping(path: Path | None) -> Mapping | None:
+    """The --mapping file, read once at the edge (a MappingError names what is wrong)."""
+    return None if path is None else Mapping.read(path)
 
 
 def date_option(text: str, option: str) -> pd.Timestamp:

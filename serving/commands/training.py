@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from features.problems import DataContractError
-from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
+from serving.commands.options import read_mapping
+from serving.errors import InvalidInput, report_errors
 
 TRAIN_HELP = (
     "Train the churn model, compare it with the baselines, log everything to MLflow, register it.\n\n"
@@ -44,12 +45,6 @@ EXPERIMENT_HELP = (
     "Search LightGBM hyperparameters (Optuna TPE with pruning, nested MLflow runs), retrain the "
     "best trial and offer it for promotion under the same rule as train."
 )
-
-
-class InvalidInput(UserError):
-    """Bad options or data for training: exit code 2, like an invalid table."""
-
-    exit_code = EXIT_INVALID_INPUT
 
 
 def _user_errors():
@@ -108,7 +103,8 @@ def print_comparison(console: Console, result, *, title: str) -> None:
 
 def train(
     folder: Path | None = typer.Argument(
-        None, help="Folder of tables (accounts, sessions, ...). Omit with --table."),
+        None, help="Folder of tables (accounts, sessions, ...). Omit with --table, or when "
+        "the --mapping file reads every table from a database."),
     table: Path | None = typer.Option(
         None, "--table", help="One-row-per-account CSV/Parquet file (flat-table mode)."),
     label: str | None = typer.Option(None, "--label", help="Flat table: the churn label column."),
@@ -153,8 +149,9 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
         "promote": promote,
         "console": console,
     }
-    if (folder is None) == (table is None):
-        raise InvalidInput("give either a folder of tables (train DIR) or --table FILE --label COLUMN")
+    if (folder is None and mapping is None) == (table is None):
+        raise InvalidInput("give either a folder of tables (train DIR, or --mapping FILE with a "
+                           "database source) or --table FILE --label COLUMN")
     if table is not None:
         if label is None:
             raise InvalidInput("--table needs --label COLUMN: the column that says who churned")
@@ -170,11 +167,12 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
         return
     if label or id_column or positive:
         raise InvalidInput("--label, --id and --positive apply to --table, not to a folder of tables")
-    from features.io import load_tables
+    from features.io import describe_input, load_tables
     from features.scorecard_config import load_scorecard
     from models.registry import DEFAULT_MODEL_NAME
     from models.trainer import train_from_tables
 
+    mapping = read_mapping(mapping)
     tables, _ = load_tables(folder, mapping)
     scorecard = load_scorecard(settings["scorecard"]) if "scorecard" in settings else None
     result = train_from_tables(
@@ -184,7 +182,7 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
         valid_dates=settings.get("valid_dates", 2), test_dates=settings.get("test_dates", 2),
         scorecard=scorecard, model_name=settings.get("model_name", DEFAULT_MODEL_NAME), **common,
     )
-    print_comparison(console, result, title=f"{folder}: out-of-time test")
+    print_comparison(console, result, title=f"{describe_input(folder, mapping)}: out-of-time test")
 
 
 def models(
@@ -221,7 +219,9 @@ def models(
 
 
 def experiment(
-    folder: Path = typer.Argument(..., help="Folder of tables (accounts, sessions, ...)."),
+    folder: Path | None = typer.Argument(
+        None, help="Folder of tables (accounts, sessions, ...); omit when the --mapping file "
+        "reads every table from a database."),
     trials: int = typer.Option(20, "--trials", help="Number of Optuna trials."),
     seed: int = typer.Option(0, "--seed", help="Seeds the sampler and every fit."),
     experiment_name: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
