@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 # Order is the order of --help: the data first, then metrics, models, scoring, the report.
-COMMAND_MODULES = ("data", "metrics", "features", "training", "scoring", "report")
+COMMAND_MODULES = ("data", "metrics", "features", "training", "scoring", "history", "report")
 
 for _name in COMMAND_MODULES:
     try:
