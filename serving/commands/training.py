@@ -191,15 +191,15 @@ def models(
     """List registered churn model versions with aliases and headline metrics."""
     with report_errors():
         from models.registry import list_versions
-        from models.tracking import tracking_uri
+        from models.tracking import shown_tracking_uri
 
         console = _console()
         rows = list_versions(name)
         if not rows:
-            console.print(f"no registered model in {tracking_uri()}: train one with "
+            console.print(f"no registered model in {shown_tracking_uri()}: train one with "
                           "`customer-health train DIR`")
             return
-        table = Table(title=f"registered models ({tracking_uri()})", title_justify="left")
+        table = Table(title=f"registered models ({shown_tracking_uri()})", title_justify="left")
         numeric = ("ROC AUC", "PR AUC", "Brier", "lift top 10%")
         for header in ("model", "version", "aliases", "trained (UTC)", *numeric):
             table.add_column(header, justify="right" if header in numeric else "left")
