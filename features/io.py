@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy.engine import URL
 
 from features.contract import (
     ALL_COLUMNS,
@@ -104,11 +105,11 @@ def read_tables(
     folder = _check_folder(folder, mapping)
     raw: dict[str, pd.DataFrame] = {}
     folder_queries: dict[str, str] = {}
-    by_source: dict[str, list[str]] = {}
+    by_source: dict[URL, list[str]] = {}
     for table in TABLE_NAMES:
         spec = mapping.spec(table)
         if spec.from_database:
-            by_source.setdefault(spec.source.render_as_string(hide_password=False), []).append(table)
+            by_source.setdefault(spec.source, []).append(table)
         elif spec.query is not None:
             folder_queries[table] = spec.query
         elif folder is not None and (table in mapping.tables or mapping.source is None):
@@ -117,8 +118,7 @@ def read_tables(
                 raw[table] = read_table(path, table, mapping)
     if folder_queries:
         raw.update(query_folder(folder, folder_queries))
-    for names in by_source.values():
-        url = mapping.spec(names[0]).source
+    for url, names in by_source.items():
         sql = {t: mapping.spec(t).sql() for t in names}
         by_name = {t: mapping.spec(t).table for t in names if mapping.spec(t).table is not None}
         raw.update(read_database(url, sql, tables=by_name))

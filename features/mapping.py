@@ -52,6 +52,7 @@ from features.contract import (
     SurveyScales,
 )
 from features.db_url import DatabaseError, parse_url
+from features.sql_sources import quote_identifier
 
 TABLE_KEYS = ("file", "query", "table", "source", "timezone", "columns")
 SURVEY_KEYS = ("low", "high", "satisfied_at", "higher_is_better")
@@ -85,13 +86,8 @@ class TableSpec:
         if self.query is not None:
             return self.query
         if self.table is not None:
-            return "SELECT * FROM " + ".".join(_quote(part) for part in self.table.split("."))
+            return "SELECT * FROM " + ".".join(quote_identifier(p) for p in self.table.split("."))
         return None
-
-
-def _quote(identifier: str) -> str:
-    """A SQL identifier quoted as written (so ``Orders`` and ``orders`` stay different)."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ _QUERY_SHOWN = 600  # characters of a query quoted in an error message
 
 def _plain_type(kind: pa.DataType) -> pa.DataType | None:
     """The type a column of ``kind`` is cast to before pandas, or None to keep it."""
-    if isinstance(kind, pa.ExtensionType) or isinstance(kind, pa.BaseExtensionType):
+    if isinstance(kind, pa.BaseExtensionType):
         return kind.storage_type  # e.g. PostgreSQL numeric, which ADBC hands over as text
     if pa.types.is_decimal(kind):
         return pa.float64()
@@ -91,7 +91,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _identifier(text: str) -> str:
+def quote_identifier(text: str) -> str:
+    """A SQL identifier quoted as written, so ``Orders`` and ``orders`` stay different.
+
+    Examples
+    --------
+    >>> print(quote_identifier("my export"), quote_identifier('a"b'))
+    "my export" "a""b"
+    """
     return '"' + text.replace('"', '""') + '"'
 
 
@@ -149,7 +156,7 @@ def query_folder(folder: str | Path, queries: dict[str, str]) -> dict[str, pd.Da
             reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
             try:
                 connection.execute(
-                    f"CREATE VIEW {_identifier(stem)} AS "
+                    f"CREATE VIEW {quote_identifier(stem)} AS "
                     f"SELECT * FROM {reader}({_literal(str(path.resolve()))})"
                 )
             except duckdb.Error as exc:
