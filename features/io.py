@@ -6,7 +6,8 @@ can name other files and columns, give a table as SQL over the folder's files (D
 read it from a database (:mod:`features.sql_sources`). Whatever the source, the frames go
 through the same renaming and the same contract validation (:func:`load_tables`).
 
-This is the only module of ``features/`` that touches files.
+With :mod:`features.sql_sources` (which it calls), this is the only module of ``features/``
+that reads files or databases.
 """
 
 from __future__ import annotations

@@ -241,11 +241,16 @@ def write_run(
 # --- reading -------------------------------------------------------------------------
 
 
-def _read(sink: DatabaseSink, build) -> pd.DataFrame:
-    """Run the select ``build(scores_table)`` against the sink's scores table."""
+def _read(sink: DatabaseSink, build, *, missing_ok: bool = False) -> pd.DataFrame | None:
+    """Run the select ``build(scores_table)`` against the sink's scores table.
+
+    A sink without its table yet is an error, or None with ``missing_ok``.
+    """
     engine, connection = _connect(sink)
     try:
         if not sqlalchemy.inspect(connection).has_table(sink.table):
+            if missing_ok:
+                return None
             raise DatabaseError(
                 f"there is no scores table in {sink}; fix: write one with `customer-health "
                 f"score DIR --as-of DATE --out URL` first, or name the table at the end of the URL"
@@ -276,14 +281,15 @@ def read_account(
 
 
 def read_previous(sink: DatabaseSink, as_of: pd.Timestamp) -> pd.DataFrame | None:
-    """The scores of the latest date before ``as_of``, or None when there is none."""
+    """The scores of the latest date before ``as_of``; None when there is none (no earlier
+    date, or no table yet: the first run)."""
     def build(table):
         latest = (sqlalchemy.select(sqlalchemy.func.max(table.c.as_of))
                   .where(table.c.as_of < as_of.to_pydatetime()).scalar_subquery())
         return sqlalchemy.select(table).where(table.c.as_of == latest).order_by(table.c.account_id)
 
-    rows = _read(sink, build)
-    return rows if len(rows) else None
+    rows = _read(sink, build, missing_ok=True)
+    return rows if rows is not None and len(rows) else None
 
 
 def run_dates(sink: DatabaseSink) -> list[pd.Timestamp]:

@@ -135,6 +135,7 @@ def test_a_column_a_new_scorecard_adds_is_added_to_the_table(pg_url, runs):
 def test_the_previous_run_of_a_database_is_its_latest_date_before_the_as_of(pg_url, runs):
     first, second = runs
     sink = pg_url + "/scores"
+    assert read_previous(sink, DATES[0]) is None  # no table yet: the first night
     write_result(first, sink)
     write_result(second, sink)
     assert read_previous(sink, DATES[0]) is None  # nothing earlier: a first run
