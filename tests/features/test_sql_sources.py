@@ -6,6 +6,7 @@ The database tests run against the session's throwaway cluster (``postgres`` fix
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from pathlib import Path
@@ -19,6 +20,7 @@ from features.db_url import DatabaseError
 from features.indicators import compute_indicators
 from features.io import load_tables, read_tables
 from features.mapping import Mapping
+from features.period_metrics import period_metrics
 from features.problems import DataContractError
 from features.scorecard_config import load_scorecard
 from features.sql_sources import query_folder
@@ -163,7 +165,9 @@ def test_demo_tables_read_back_from_postgresql_give_the_same_metrics_and_scores(
     for name in TABLE_NAMES:
         pd.testing.assert_frame_equal(getattr(database_tables, name), getattr(folder_tables, name),
                                       obj=name)
-    as_of = pd.Timestamp("2025-06-01")
+    start, as_of = pd.Timestamp("2025-03-01"), pd.Timestamp("2025-06-01")
+    assert (json.dumps(period_metrics(database_tables, start, as_of), sort_keys=True, default=str)
+            == json.dumps(period_metrics(folder_tables, start, as_of), sort_keys=True, default=str))
     pd.testing.assert_frame_equal(compute_indicators(database_tables, as_of),
                                   compute_indicators(folder_tables, as_of))
     card = load_scorecard()
