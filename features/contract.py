@@ -27,7 +27,7 @@ from features.problems import (
     ValidationReport,
     problem_at,
 )
-from features.timestamps import DATE_RANGE, EARLIEST, LATEST
+from features.timestamps import DATE_RANGE, EARLIEST, LATEST, has_offset, local_to_utc
 
 TABLE_NAMES = ("accounts", "sessions", "tickets", "orders", "returns", "surveys")
 SURVEY_TYPES = ("csat", "nps", "ces")
@@ -313,12 +313,14 @@ def _problems_from_pandera(table: str, frame: pd.DataFrame, cases: pd.DataFrame)
 # --- preparing raw frames ------------------------------------------------------------
 
 
-def _prepare(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+def _prepare(
+    table: str, raw: pd.DataFrame, time_zone: str | None = None
+) -> tuple[pd.DataFrame, list[Problem]]:
     """Canonical dtypes for ids, text and timestamps, before the schema checks.
 
     Timestamps are parsed here rather than by pandera so that an unparseable value is
     reported with its row, and so that offset-aware values are converted to UTC (naive
-    values already mean UTC).
+    values mean UTC, or local times of ``time_zone`` when the table has one).
     """
     frame = raw.reset_index(drop=True).copy()
     problems: list[Problem] = []
@@ -334,7 +336,7 @@ def _prepare(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]
     for column in TIMESTAMP_COLUMNS[table]:
         if column not in frame:
             continue
-        frame[column], date_problems = _parse_timestamps(table, column, frame[column])
+        frame[column], date_problems = _parse_timestamps(table, column, frame[column], time_zone)
         problems += date_problems
     for column, integer in NUMBER_COLUMNS[table]:
         if column not in frame:
@@ -377,19 +379,25 @@ def _parse_numbers(
     return numbers, [p for p in problems if p]
 
 
-def _parse_timestamps(table: str, column: str, values: pd.Series) -> tuple[pd.Series, list[Problem]]:
+def _parse_timestamps(
+    table: str, column: str, values: pd.Series, time_zone: str | None = None
+) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
         bad = np.zeros(len(values), dtype=bool)
+        naive = np.full(len(values), getattr(values.dt, "tz", None) is None)
     else:
         text = values.where(values.notna(), None)
         parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
         bad = (parsed.isna() & values.notna() & values.astype("str").str.strip().ne("")).to_numpy()
+        naive = ~has_offset(values) if time_zone else None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     # Dates read in micro- or milliseconds can lie beyond what nanoseconds hold (year 2999).
     outside = (parsed.notna() & ((parsed < EARLIEST) | (parsed > LATEST))).to_numpy()
     parsed = parsed.mask(outside).astype("datetime64[ns]")
+    if time_zone:
+        parsed = local_to_utc(parsed, time_zone, rows=naive & parsed.notna().to_numpy())
     shown = pd.DataFrame({column: values})
     problems = [
         problem_at(
@@ -441,7 +449,8 @@ def normalise_survey_scores(surveys: pd.DataFrame, scales: SurveyScales) -> pd.D
 
 
 def validate_tables(
-    raw: dict[str, pd.DataFrame], *, scales: SurveyScales | None = None
+    raw: dict[str, pd.DataFrame], *, scales: SurveyScales | None = None,
+    time_zones: dict[str, str] | None = None,
 ) -> tuple[Tables, ValidationReport]:
     """Check raw tables against the contract and return them typed.
 
@@ -453,6 +462,9 @@ def validate_tables(
         ``accounts``.
     scales : SurveyScales, optional
         Survey answer scales; METRICS.md defaults when omitted.
+    time_zones : dict of str to str, optional
+        Per table, the IANA time zone its naive timestamps are local times of (the
+        mapping file's ``timezone``); they are converted to UTC. Naive means UTC otherwise.
 
     Returns
     -------
@@ -484,7 +496,7 @@ def validate_tables(
     for name in TABLE_NAMES:
         if name not in raw:
             continue
-        frame, parse_problems = _prepare(name, raw[name])
+        frame, parse_problems = _prepare(name, raw[name], (time_zones or {}).get(name))
         problems += parse_problems
         # A value that failed to parse is reported once, not again as empty or mistyped.
         unparsed = {p.column for p in parse_problems}

@@ -1,22 +1,13 @@
-"""Reading and writing table folders, and the mapping file.
+"""Reading the input tables through the mapping file, and writing files atomically.
 
 A folder holds one CSV or Parquet file per table, named after the table
-(``accounts.csv``, ``sessions.parquet``, ...). The optional mapping file (TOML) lets users
-keep their own file and column names and declare survey scales::
+(``accounts.csv``, ``sessions.parquet``, ...). The mapping file (:mod:`features.mapping`)
+can name other files and columns, give a table as SQL over the folder's files (DuckDB) or
+read it from a database (:mod:`features.sql_sources`). Whatever the source, the frames go
+through the same renaming and the same contract validation (:func:`load_tables`).
 
-    [tables.accounts]
-    file = "customers.csv"                   # default: accounts.csv or accounts.parquet
-    columns = { account_id = "CustomerID", signup_date = "Created" }
-
-    [surveys.csat]
-    low = 1
-    high = 10
-    satisfied_at = 9                         # default: top 20% of the scale
-
-    [surveys.ces]
-    higher_is_better = false                 # the source asks 1 = very easy
-
-This is the only module of ``features/`` that touches files.
+With :mod:`features.sql_sources` (which it calls), this is the only module of ``features/``
+that reads files or databases.
 """
 
 from __future__ import annotations
@@ -26,119 +17,36 @@ import contextlib
 import os
 import re
 import tempfile
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from pyarrow import ArrowException
+from sqlalchemy.engine import URL
 
 from features.contract import (
     ALL_COLUMNS,
     ID_COLUMNS,
-    SURVEY_TYPES,
     TABLE_NAMES,
     TEXT_COLUMNS,
-    SurveyScale,
-    SurveyScales,
     Tables,
     validate_tables,
 )
+from features.db_url import mask
+from features.mapping import Mapping
 from features.problems import DataContractError, Problem, ValidationReport, visible
+from features.sql_sources import query_folder, read_database
 
 FORMATS = ("csv", "parquet")
 
 
-class MappingError(ValueError):
-    """The mapping file is malformed; the message names the key and the allowed values."""
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """Where each table lives and what its columns are called, plus survey scales."""
-
-    files: dict[str, str] = field(default_factory=dict)
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> canonical -> source
-    scales: SurveyScales = field(default_factory=SurveyScales)
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> "Mapping":
-        """Read and check a mapping file."""
-        path = Path(path)
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MappingError(f"mapping file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise MappingError(f"mapping file {path} is not valid TOML: {exc}") from None
-        return cls.from_dict(document, source=str(path))
-
-    @classmethod
-    def from_dict(cls, document: dict, *, source: str = "mapping") -> "Mapping":
-        unknown = set(document) - {"tables", "surveys"}
-        if unknown:
-            raise MappingError(
-                f"{source}: unknown top-level key(s) {sorted(unknown)}; allowed: tables, surveys"
-            )
-        files, columns = {}, {}
-        for table, spec in document.get("tables", {}).items():
-            if table not in TABLE_NAMES:
-                raise MappingError(
-                    f"{source}: [tables.{table}] is not a table; allowed: {', '.join(TABLE_NAMES)}"
-                )
-            extra = set(spec) - {"file", "columns"}
-            if extra:
-                raise MappingError(
-                    f"{source}: [tables.{table}] has unknown key(s) {sorted(extra)}; allowed: file, columns"
-                )
-            if "file" in spec:
-                files[table] = str(spec["file"])
-            renames = dict(spec.get("columns", {}))
-            bad = set(renames) - set(ALL_COLUMNS[table])
-            if bad:
-                raise MappingError(
-                    f"{source}: tables.{table}.columns maps unknown column(s) {sorted(bad)}; "
-                    f"the {table} columns are: {', '.join(ALL_COLUMNS[table])}"
-                )
-            columns[table] = {k: str(v) for k, v in renames.items()}
-        scales = {}
-        for survey, spec in document.get("surveys", {}).items():
-            if survey not in SURVEY_TYPES:
-                raise MappingError(
-                    f"{source}: [surveys.{survey}] is not a survey type; allowed: csat, nps, ces"
-                )
-            default = getattr(SurveyScales(), survey)
-            extra = set(spec) - {"low", "high", "satisfied_at", "higher_is_better"}
-            if extra:
-                raise MappingError(
-                    f"{source}: [surveys.{survey}] has unknown key(s) {sorted(extra)}; "
-                    "allowed: low, high, satisfied_at, higher_is_better"
-                )
-            if survey != "csat" and "satisfied_at" in spec:
-                raise MappingError(f"{source}: surveys.{survey}.satisfied_at applies to csat only")
-            low, high = spec.get("low", default.low), spec.get("high", default.high)
-            satisfied_at = spec.get(
-                "satisfied_at", default.satisfied_at if (low, high) == (default.low, default.high) else None
-            )
-            try:
-                scales[survey] = SurveyScale(
-                    int(low), int(high), satisfied_at, bool(spec.get("higher_is_better", True))
-                )
-            except ValueError as exc:
-                raise MappingError(f"{source}: [surveys.{survey}] {exc}") from None
-        return cls(files, columns, SurveyScales(**scales))
-
-    def source_name(self, table: str, column: str) -> str:
-        return self.columns.get(table, {}).get(column, column)
-
-
 def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
-    if table in mapping.files:
-        path = folder / mapping.files[table]
+    mapped = mapping.spec(table).file
+    if mapped is not None:
+        path = folder / mapped
         if not path.exists():
             raise DataContractError([Problem(
                 "error", table, None, "missing_file", f"mapped file {path} does not exist",
-                "correct tables.{table}.file in the mapping file".format(table=table),
+                f"correct tables.{table}.file in the mapping file",
             )])
         return path
     found = [folder / f"{table}.{ext}" for ext in FORMATS if (folder / f"{table}.{ext}").exists()]
@@ -151,7 +59,7 @@ def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
 
 
 def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.DataFrame:
-    """Read one table file and rename its columns to the canonical names.
+    """Read one table file as it is (the source's column names).
 
     Raises
     ------
@@ -160,7 +68,6 @@ def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.Dat
         Parquet); the problem names the file, the row where it applies and the fix.
     """
     mapping = mapping or Mapping()
-    renames = {mapping.source_name(table, c): c for c in ALL_COLUMNS[table]}
     if path.suffix not in (".parquet", ".csv"):
         raise DataContractError([Problem(
             "error", table, None, "format", f"{visible(path.name)} is neither CSV nor Parquet",
@@ -176,7 +83,7 @@ def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.Dat
             frame = pd.read_csv(path, dtype={c: str for c in as_text}, keep_default_na=True)
     except (ValueError, OSError, ArrowException) as exc:
         raise DataContractError([unreadable_file(path, table, exc)]) from None
-    return frame.rename(columns=renames)
+    return frame
 
 
 def unreadable_file(path: Path, table: str, exc: BaseException) -> Problem:
@@ -244,42 +151,112 @@ def _not_utf8(path: Path, table: str) -> Problem:
     )
 
 
-def read_folder(folder: str | os.PathLike, mapping: Mapping | None = None) -> dict[str, pd.DataFrame]:
-    """Read every table file of a folder, canonical column names, no validation yet."""
+def _check_folder(folder: str | os.PathLike | None, mapping: Mapping) -> Path | None:
+    """The input folder, checked when some table is read from it."""
+    needed = [t for t in TABLE_NAMES if mapping.reads_from_folder(t)]
+    if folder is None:
+        listed = [t for t in needed if t in mapping.tables]
+        if listed or mapping.source is None:
+            raise DataContractError([Problem(
+                "error", listed[0] if listed else "accounts", None, "missing_folder",
+                "no input folder was given",
+                "give the folder that holds accounts.csv (or .parquet) and the other tables, "
+                'or read every table from a database (source = "postgresql://..." in the '
+                "mapping file)",
+            )])
+        return None
     folder = Path(folder)
-    if not folder.is_dir():
+    if needed and not folder.is_dir():
         raise DataContractError([Problem(
             "error", "accounts", None, "missing_folder", f"{folder} is not a folder",
             "give the folder that holds accounts.csv (or .parquet) and the other tables",
         )])
+    return folder
+
+
+def read_tables(
+    folder: str | os.PathLike | None, mapping: Mapping | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read every table the folder and the mapping give, canonical column names, unchecked.
+
+    Files are read as they are; queries over the folder run in DuckDB; database tables and
+    queries are read over one connection per source.
+    """
     mapping = mapping or Mapping()
-    raw, problems = {}, []
+    folder = _check_folder(folder, mapping)
+    raw: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    folder_queries: dict[str, str] = {}
+    by_source: dict[URL, list[str]] = {}
     for table in TABLE_NAMES:
-        try:
-            path = _find_file(folder, table, mapping)
-            if path is not None:
-                raw[table] = read_table(path, table, mapping)
-        except DataContractError as exc:  # every unreadable file is named in one pass
-            problems += exc.problems
+        spec = mapping.spec(table)
+        if spec.from_database:
+            by_source.setdefault(spec.source, []).append(table)
+        elif spec.query is not None:
+            folder_queries[table] = spec.query
+        elif folder is not None and (table in mapping.tables or mapping.source is None):
+            try:
+                path = _find_file(folder, table, mapping)
+                if path is not None:
+                    raw[table] = read_table(path, table, mapping)
+            except DataContractError as exc:  # every unreadable file is named in one pass
+                problems += exc.problems
     if problems:
         raise DataContractError(problems)
-    return raw
+    if folder_queries:
+        raw.update(query_folder(folder, folder_queries))
+    for url, names in by_source.items():
+        sql = {t: mapping.spec(t).sql() for t in names}
+        by_name = {t: mapping.spec(t).table for t in names if mapping.spec(t).table is not None}
+        raw.update(read_database(url, sql, tables=by_name))
+    return {
+        table: frame.rename(columns={mapping.source_name(table, c): c for c in ALL_COLUMNS[table]})
+        for table, frame in sorted(raw.items(), key=lambda item: TABLE_NAMES.index(item[0]))
+    }
 
 
 def load_tables(
-    folder: str | os.PathLike, mapping: Mapping | str | os.PathLike | None = None
+    folder: str | os.PathLike | None, mapping: Mapping | str | os.PathLike | None = None
 ) -> tuple[Tables, ValidationReport]:
-    """Read and validate a folder of tables.
+    """Read and validate the input tables: a folder, the mapping's queries and databases.
+
+    Parameters
+    ----------
+    folder : path, optional
+        The input folder; may be None when the mapping reads every table from a database.
+    mapping : Mapping or path, optional
+        The mapping file (:mod:`features.mapping`).
 
     Raises
     ------
     DataContractError
         With every problem found; nothing downstream runs on invalid data.
+    features.db_url.DatabaseError
+        When a query fails or a database cannot be read.
     """
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.read(mapping)
     mapping = mapping or Mapping()
-    return validate_tables(read_folder(folder, mapping), scales=mapping.scales)
+    return validate_tables(
+        read_tables(folder, mapping), scales=mapping.scales, time_zones=mapping.time_zones
+    )
+
+
+def describe_input(folder: str | os.PathLike | None, mapping: Mapping | None) -> str:
+    """Where the input tables come from, for messages and run metadata (passwords masked).
+
+    Examples
+    --------
+    >>> m = Mapping.from_dict({"source": "postgresql://cs:pw@db/crm", "tables": {"accounts": {}}})
+    >>> describe_input(None, m), describe_input("data", None)
+    ('postgresql://cs:***@db/crm', 'data')
+    """
+    parts = [] if folder is None else [str(folder)]
+    if mapping is not None:
+        for spec in mapping.tables.values():
+            if spec.source is not None and mask(spec.source) not in parts:
+                parts.append(mask(spec.source))
+    return " + ".join(parts) or "(no input)"
 
 
 def file_mode() -> int:

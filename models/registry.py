@@ -24,7 +24,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models.evaluation import roc_auc
-from models.tracking import missing_store, quiet_mlflow_logs, tracking_uri
+from models.tracking import missing_store, quiet_mlflow_logs, shown_tracking_uri, tracking_uri
 
 DEFAULT_MODEL_NAME = "customer-health-churn"
 CHAMPION = "champion"
@@ -272,7 +272,7 @@ def load_model(uri: str | None = None) -> LoadedModel:
                              else client.get_model_version(name, version))
         except MlflowException as exc:
             raise NoModelError(
-                f"no model at {uri} in the registry {tracking_uri()}: train one with "
+                f"no model at {uri} in the registry {shown_tracking_uri()}: train one with "
                 "`customer-health train DIR` (or set MLFLOW_TRACKING_URI to the store that "
                 "holds it)"
             ) from exc

@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 
 import mlflow
 
+from features.db_url import mask
+
 DEFAULT_EXPERIMENT = "customer-health-churn"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +40,11 @@ _ROUTINE_MESSAGES = {
         (logging.WARNING, "Passing a Python object as `python_model` causes it to be serialized"),
         (logging.INFO, "Validating input example against model signature"),
     ),
+    # On PostgreSQL (psycopg 3): MLflow's SQL store inserts a batch of metrics, and when one
+    # is already there (same key, step, time and value) it catches the IntegrityError and
+    # inserts the others one by one, by design. psycopg then reports, as a warning, that
+    # the aborted pipeline's error was ignored when it ended: MLflow had handled it.
+    "psycopg": ((logging.WARNING, "error ignored terminating <psycopg.Pipeline"),),
 }
 
 
@@ -188,6 +195,22 @@ def missing_store(uri: str) -> str | None:
         "`customer-health train` wrote with MLFLOW_TRACKING_URI=sqlite:////absolute/path/to/mlflow.db "
         "(or http://host:5000 for a tracking server), or run from the folder you trained in"
     )
+
+
+def shown_tracking_uri() -> str:
+    """:func:`tracking_uri` for messages: a password in it is masked.
+
+    Examples
+    --------
+    >>> import os
+    >>> saved = os.environ.get("MLFLOW_TRACKING_URI")
+    >>> os.environ["MLFLOW_TRACKING_URI"] = "postgresql://ml:secret@db/mlflow"
+    >>> shown_tracking_uri()
+    'postgresql://ml:***@db/mlflow'
+    >>> if saved is None: del os.environ["MLFLOW_TRACKING_URI"]
+    ... else: os.environ["MLFLOW_TRACKING_URI"] = saved
+    """
+    return mask(tracking_uri())
 
 
 def artifact_root(uri: str | None = None) -> str | None:

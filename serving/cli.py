@@ -26,7 +26,9 @@ app = typer.Typer(
 )
 
 # Order is the order of --help: the data first, then metrics, models, scoring, the report.
-COMMAND_MODULES = ("data", "metrics", "features", "scorecard", "training", "scoring", "serve", "report")
+COMMAND_MODULES = (
+    "data", "metrics", "features", "scorecard", "training", "scoring", "serve", "history", "report",
+)
 
 for _name in COMMAND_MODULES:
     try:

@@ -31,6 +31,7 @@ from features.problems import visible
 from serving.output_set import recover, write_set
 
 METADATA_KEY = b"customer_health"
+FORMATS_SUFFIXES = tuple(f".{fmt}" for fmt in FORMATS)
 #: The columns every scores file starts with, in this order.
 SCORE_COLUMNS = (
     "account_id", "as_of", "segment", "health_score", "health_band", "health_color",
@@ -293,7 +294,62 @@ def latest_run(folder: Path, *, before: pd.Timestamp, fmt: str) -> Path | None:
     return None if best is None else best[1]
 
 
-# --- selecting -----------------------------------------------------------------------
+# --- the runs of a folder ------------------------------------------------------------
+
+
+def is_scores_file(path: Path) -> bool:
+    """Whether ``path`` is a scores file of a run (not its alerts, not another table).
+
+    A run's scores file carries its metadata: in the Parquet schema, or in the
+    ``.meta.json`` next to a CSV.
+    """
+    if path.suffix not in FORMATS_SUFFIXES or path.stem.endswith(".alerts"):
+        return False
+    if path.suffix == ".parquet":
+        try:
+            return METADATA_KEY in (pq.read_schema(path).metadata or {})
+        except (OSError, pa.ArrowInvalid):
+            return False
+    return bool(_sidecar_metadata(path))
+
+
+def scores_files(folder: str | os.PathLike) -> list[Path]:
+    """The scores files of the runs written into ``folder``, by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_scores_file(p))
+
+
+def read_account(path: str | os.PathLike, account_id: str) -> pd.DataFrame:
+    """The rows of one account in a scores file (Parquet reads only the matching rows)."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        rows = pq.read_table(path, filters=[("account_id", "=", account_id)]).to_pandas()
+    else:
+        frame = _read_frame(path)
+        rows = frame[frame["account_id"] == account_id]
+    if "as_of" in rows:
+        rows = rows.assign(as_of=pd.to_datetime(rows["as_of"]))
+    return rows.reset_index(drop=True)
+
+
+# --- selecting and reading rows -------------------------------------------------------
+
+
+def drivers_text(row: pd.Series) -> str:
+    """A row's drivers in words: the churn drivers when a model scored it, else the health's.
+
+    Examples
+    --------
+    >>> drivers_text(pd.Series({"churn_drivers": None,
+    ...                         "health_drivers": '[{"text": "CSAT fell"}]'}))
+    'CSAT fell'
+    """
+    for column in ("churn_drivers", "health_drivers"):
+        raw = row.get(column)
+        if isinstance(raw, str) and raw:
+            texts = [d.get("text", "") for d in json.loads(raw)]
+            if texts:
+                return "; ".join(texts)
+    return ""
 
 
 def riskiest(scores: pd.DataFrame, n: int = RISKIEST) -> pd.DataFrame:

@@ -36,7 +36,7 @@ def readme_commands() -> list[str]:
 def test_the_readme_shows_every_command_a_new_user_needs():
     shown = {shlex.split(c)[1] for c in readme_commands()}
     assert shown >= {"demo-data", "validate", "metrics", "features", "train", "models",
-                     "score", "report", "experiment"}
+                     "score", "history", "report", "experiment"}
 
 
 @pytest.mark.skipif(not SHARED.joinpath("data", "telco").is_dir(),
@@ -59,5 +59,6 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert scores["account_id"].is_unique and scores["churn_probability"].between(0, 1).all()
     assert (run / "runs" / "2026-01-01.alerts.parquet").exists()
     assert "<html" in (run / "report.html").read_text("utf-8").lower()
+    assert (run / "history.png").stat().st_size > 0
     features = pd.read_parquet(run / "features.parquet")
     assert {"health_score", "active_days_90d"} <= set(features.columns)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from features.catalogue import indicator_columns
 from features.contract import Tables
-from features.io import FORMATS, load_tables, write_frame
+from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.scorecard import Scorecard, ScorecardConfigError
 from features.scorecard_config import load_scorecard
 from features.values import json_list
@@ -23,6 +23,7 @@ from serving.commands.options import (
     MappingOption,
     TablesFolder,
     date_option,
+    read_mapping,
     validate_hint,
 )
 from serving.errors import UserError, report_errors
@@ -107,7 +108,7 @@ def build_features(
 
 
 def features(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     as_of: str = typer.Option(
         ..., "--as-of", help="Snapshot moment (UTC), e.g. 2026-06-01; rows at or after it are ignored."
     ),
@@ -137,21 +138,22 @@ def features(
             def advance(i: int) -> None:
                 progress.update(task, completed=i, description=STEPS[i])
 
+            mapping = read_mapping(mapping)
             tables, report = load_tables(folder, mapping)
             table = build_features(
                 tables, stamp, window_days, card, lambda i, name: advance(min(i + 1, 2))
             )
             advance(3)
             write_frame(table, out, fmt)
-        _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings),
-                       mapping)
+        _print_summary(console, describe_input(folder, mapping), out, stamp, tables, table, card,
+                       len(report.warnings), validate_hint(folder, mapping))
 
 
-def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings, mapping) -> None:
+def _print_summary(console, source, out, stamp, tables, table, card, n_warnings, hint) -> None:
     n_accounts = len(tables.accounts)
     console.print(
         f"[bold green]wrote[/] {out}: {len(table):,} accounts active at {stamp:%Y-%m-%d %H:%M} "
-        f"(of {n_accounts:,} in {folder}) x {table.shape[1]} columns"
+        f"(of {n_accounts:,} in {source}) x {table.shape[1]} columns"
     )
     if len(table):
         summary = Table(title="Health bands", title_justify="left")
@@ -169,7 +171,7 @@ def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings,
     if absent:
         console.print(f"[yellow]no {', '.join(absent)} table(s)[/]: their indicators are empty (NaN)")
     if n_warnings:
-        console.print(f"[yellow]{n_warnings} data warning(s)[/]: run " + escape(validate_hint(folder, mapping)))
+        console.print(f"[yellow]{n_warnings} data warning(s)[/]: run " + escape(hint))
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,7 @@ from serving.commands.options import (
     MappingOption,
     TablesFolder,
     date_option,
+    read_mapping,
     validate_hint,
 )
 from serving.errors import UserError, err_console, report_errors
@@ -63,7 +64,7 @@ class OutputFormat(str, Enum):
 
 
 def metrics(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     start: str = typer.Option(..., "--start", help="First day of the period, e.g. 2025-01-01."),
     end: str = typer.Option(..., "--end", help="Day after the period (excluded), e.g. 2025-07-01."),
     by: str | None = typer.Option(
@@ -95,6 +96,7 @@ def metrics(
             check_number(max_lifetime_years, name="--max-lifetime-years", low=0, low_open=True)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        mapping = read_mapping(mapping)
         tables, report = load_tables(folder, mapping)
         if report.warnings:
             err_console.print(

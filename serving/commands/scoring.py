@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from serving.batch import (
 )
 from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
-from serving.scores_file import RISKIEST, riskiest
+from serving.scores_file import RISKIEST, drivers_text, riskiest
 
 SCORE_HELP = (
     "Score every account active at --as-of: health score and band, churn probability, risk "
@@ -40,7 +39,11 @@ SCORE_HELP = (
     "since --previous, crossed into red, churn risk rose by more than --risk-rise) and "
     "FILE.meta.json (as-of date, model, data fingerprint, package version, time taken). "
     "The three files are replaced together or not at all; invalid input stops the run "
-    "before anything is written."
+    "before anything is written.\n\n"
+    "--out may also be a database URL (postgresql://user@host:5432/db/TABLE): the scores, "
+    "alerts (TABLE_alerts) and run metadata (TABLE_runs) are written in one transaction, "
+    "keyed by (account_id, as_of); a re-run for a date replaces that date's rows and keeps "
+    "the others, the score history `customer-health history` reads."
 )
 SCORE_EPILOG = (
     "Examples:\n\n"
@@ -49,10 +52,14 @@ SCORE_EPILOG = (
     "--previous runs/2026-06-30.parquet --risk-rise 0.15 --mapping mapping.toml\n\n"
     "  customer-health score demo/data --as-of 2026-06-30 --out scores.csv --model "
     "models:/customer-health-churn/3\n\n"
+    "  customer-health score --mapping warehouse.toml --as-of 2026-07-01 "
+    "--out 'postgresql://cs:${PGPASSWORD}@db:5432/crm/scores' "
+    "--previous 'postgresql://cs:${PGPASSWORD}@db:5432/crm/scores'\n\n"
     "Without --model the champion (models:/customer-health-churn@champion) scores churn; when "
     "none is registered the health scores are still written and the churn columns are empty, "
     "with the reason in the metadata. The model store is MLFLOW_TRACKING_URI (default "
-    "./mlflow.db). docs/service.md shows a nightly cron line."
+    "./mlflow.db). docs/service.md shows a nightly cron line. ${VAR} in a URL reads the "
+    "environment; passwords are never printed."
 )
 class InvalidPrevious(UserError):
     """The previous run cannot be read: invalid input, exit code 2."""
@@ -63,16 +70,6 @@ class InvalidPrevious(UserError):
 class OutputFormat(str, Enum):
     parquet = "parquet"
     csv = "csv"
-
-
-def _drivers_text(row: pd.Series) -> str:
-    for column in ("churn_drivers", "health_drivers"):
-        raw = row.get(column)
-        if isinstance(raw, str) and raw:
-            texts = [d.get("text", "") for d in json.loads(raw)]
-            if texts:
-                return "; ".join(texts)
-    return ""
 
 
 def model_label(model: dict) -> str:
@@ -111,7 +108,7 @@ def _print_summary(console: Console, result: BatchResult) -> None:
             row["risk_band"] if isinstance(row["risk_band"], str) else "-",
             "-" if pd.isna(health) else f"{health:.0f}",
             str(row["health_band"]),
-            _drivers_text(row),
+            drivers_text(row),
         )
     console.print(table)
     model = meta.get("model")
@@ -119,6 +116,12 @@ def _print_summary(console: Console, result: BatchResult) -> None:
         console.print(f"churn model: {model_label(model)}")
     else:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
+    if result.sink is not None:
+        console.print(
+            f"wrote {meta['accounts']:,} accounts and {meta['alerts']:,} alerts to "
+            f"{result.sink}, run {meta['run_id']} ({meta['seconds']:.1f} s)", markup=False,
+        )
+        return
     console.print(
         f"wrote {meta['accounts']:,} accounts to {result.paths['scores']}, "
         f"{meta['alerts']:,} alerts to {result.paths['alerts']}, metadata to "
@@ -127,15 +130,19 @@ def _print_summary(console: Console, result: BatchResult) -> None:
 
 
 def score(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     as_of: str = typer.Option(..., "--as-of", help="Score as of this date (YYYY-MM-DD); only earlier rows count."),
-    out: Path = typer.Option(..., "--out", "-o", help="Scores file (.parquet or .csv)."),
+    out: str = typer.Option(
+        ..., "--out", "-o", help="Scores file (.parquet or .csv), or a database URL "
+        "(postgresql://user@host/db/TABLE)."
+    ),
     model: str | None = typer.Option(
         None, "--model", help="MLflow model URI; default models:/customer-health-churn@champion."
     ),
     previous: str | None = typer.Option(
         None, "--previous", help="A previous output of this command (trends and alerts), or "
-        "'auto': the latest earlier run next to --out. A missing one is a warning.",
+        "'auto': the latest earlier run next to --out (or in the --out database). A database "
+        "output gives its latest date before --as-of. A missing one is a warning.",
     ),
     fmt: OutputFormat | None = typer.Option(
         None, "--format", "-f", help="Output format; default from the --out suffix."

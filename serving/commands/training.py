@@ -14,7 +14,8 @@ from rich.table import Table
 
 from features.problems import DataContractError
 from models.training_config import setting_default
-from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
+from serving.commands.options import read_mapping
+from serving.errors import InvalidInput, report_errors
 
 CHOSEN_MODEL = "lightgbm"  # models.fit.CHOSEN, not imported: it would load LightGBM for --help
 TRAIN_HELP = (
@@ -49,12 +50,6 @@ EXPERIMENT_HELP = (
     "Search LightGBM hyperparameters (Optuna TPE with pruning, nested MLflow runs), retrain the "
     "best trial and offer it for promotion under the same rule as train."
 )
-
-
-class InvalidInput(UserError):
-    """Bad options or data for training: exit code 2, like an invalid table."""
-
-    exit_code = EXIT_INVALID_INPUT
 
 
 def _user_errors():
@@ -144,7 +139,8 @@ def _scorecard_drift(comparison) -> str:
 
 def train(
     folder: Path | None = typer.Argument(
-        None, help="Folder of tables (accounts, sessions, ...). Omit with --table."),
+        None, help="Folder of tables (accounts, sessions, ...). Omit with --table, or when "
+        "the --mapping file reads every table from a database."),
     table: Path | None = typer.Option(
         None, "--table", help="One-row-per-account CSV/Parquet file (flat-table mode)."),
     label: str | None = typer.Option(None, "--label", help="Flat table: the churn label column."),
@@ -185,8 +181,9 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
         config, horizon=horizon, every=every, lead=lead, seed=seed, experiment=experiment,
         label=label, id_column=id_column, positive=positive,
     )
-    if (folder is None) == (table is None):
-        raise InvalidInput("give either a folder of tables (train DIR) or --table FILE --label COLUMN")
+    if (folder is None and mapping is None) == (table is None):
+        raise InvalidInput("give either a folder of tables (train DIR, or --mapping FILE with a "
+                           "database source) or --table FILE --label COLUMN")
     console = _console()
     if table is not None:
         if label is None:
@@ -204,13 +201,14 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
         return
     if label or id_column or positive:
         raise InvalidInput("--label, --id and --positive apply to --table, not to a folder of tables")
-    from features.io import load_tables
+    from features.io import describe_input, load_tables
     from models.trainer import train_from_tables
 
+    mapping = read_mapping(mapping)
     tables, _ = load_tables(folder, mapping)
     with progress_bar(console) as progress:
         result = train_from_tables(tables, settings, promote=promote, progress=progress)
-    print_comparison(console, result, title=f"{folder}: out-of-time test")
+    print_comparison(console, result, title=f"{describe_input(folder, mapping)}: out-of-time test")
 
 
 def models(
@@ -219,15 +217,15 @@ def models(
     """List registered churn model versions with aliases and headline metrics."""
     with report_errors():
         from models.registry import list_versions
-        from models.tracking import tracking_uri
+        from models.tracking import shown_tracking_uri
 
         console = _console()
         rows = list_versions(name)
         if not rows:
-            console.print(f"no registered model in {tracking_uri()}: train one with "
+            console.print(f"no registered model in {shown_tracking_uri()}: train one with "
                           "`customer-health train DIR`")
             return
-        table = Table(title=f"registered models ({tracking_uri()})", title_justify="left")
+        table = Table(title=f"registered models ({shown_tracking_uri()})", title_justify="left")
         numeric = ("ROC AUC", "PR AUC", "Brier", "lift top 10%")
         for header in ("model", "version", "aliases", "trained (UTC)", *numeric):
             table.add_column(header, justify="right" if header in numeric else "left")
@@ -247,7 +245,9 @@ def models(
 
 
 def experiment(
-    folder: Path = typer.Argument(..., help="Folder of tables (accounts, sessions, ...)."),
+    folder: Path | None = typer.Argument(
+        None, help="Folder of tables (accounts, sessions, ...); omit when the --mapping file "
+        "reads every table from a database."),
     trials: int | None = typer.Option(
         None, "--trials", help=f"Number of Optuna trials (default {setting_default('trials')})."),
     seed: int | None = typer.Option(

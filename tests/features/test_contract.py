@@ -494,3 +494,41 @@ def test_row_order_does_not_change_what_is_found(small_raw_tables, seed):
         (problem,) = info.value.problems
         found[label] = (problem.table, problem.column, problem.rule, problem.values)
     assert found["given"] == found["shuffled"]
+
+
+# --- time zones ---------------------------------------------------------------------------
+
+
+def test_a_tables_time_zone_turns_its_naive_local_times_into_utc(small_raw_tables):
+    small_raw_tables["orders"]["ordered_at"] = [
+        "2025-01-10T12:00:00",          # Sao Paulo is UTC-3 all year since 2019
+        "2025-02-10T12:00:00-05:00",    # an offset of its own wins over the table's zone
+        "2025-02-15",                   # a bare date is local midnight
+    ]
+    tables, _ = validate_tables(small_raw_tables, time_zones={"orders": "America/Sao_Paulo"})
+    assert tables.orders["ordered_at"].tolist() == [
+        pd.Timestamp("2025-01-10 15:00"), pd.Timestamp("2025-02-10 17:00"),
+        pd.Timestamp("2025-02-15 03:00"),
+    ]
+    # Other tables keep reading naive values as UTC.
+    assert tables.accounts["signup_date"].iloc[0] == pd.Timestamp("2024-01-15")
+
+
+def test_a_time_zone_follows_daylight_saving_time(small_raw_tables):
+    small_raw_tables["sessions"]["started_at"] = [
+        "2025-01-05T09:00:00", "2025-07-05T09:00:00", "2025-03-30T02:30:00",  # 02:30 never happened
+        "2025-10-26T02:30:00", "2025-03-01T16:45:00",  # 02:30 happened twice: the first is read
+    ]
+    tables, _ = validate_tables(small_raw_tables, time_zones={"sessions": "Europe/Berlin"})
+    assert tables.sessions["started_at"].tolist() == [
+        pd.Timestamp("2025-01-05 08:00"), pd.Timestamp("2025-07-05 07:00"),
+        pd.Timestamp("2025-03-30 01:00"), pd.Timestamp("2025-10-26 00:30"),
+        pd.Timestamp("2025-03-01 15:45"),
+    ]
+
+
+def test_a_time_zone_applies_to_naive_datetime_columns_too(small_raw_tables):
+    accounts = small_raw_tables["accounts"]
+    accounts["signup_date"] = pd.to_datetime(accounts["signup_date"])
+    tables, _ = validate_tables(small_raw_tables, time_zones={"accounts": "Asia/Tokyo"})
+    assert tables.accounts["signup_date"].iloc[0] == pd.Timestamp("2024-01-14 15:00")

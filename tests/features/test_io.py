@@ -9,14 +9,13 @@ import pytest
 
 from features.contract import SurveyScale, validate_tables
 from features.io import (
-    Mapping,
-    MappingError,
     load_tables,
-    read_folder,
+    read_tables,
     write_atomically,
     write_frame,
     write_tables,
 )
+from features.mapping import Mapping, MappingError
 from features.problems import DataContractError
 
 
@@ -224,11 +223,12 @@ def test_a_mapped_file_that_is_neither_csv_nor_parquet_is_reported(tmp_path, sma
 
 MALFORMED_MAPPINGS = [
     ("[table.accounts]\nfile = 'a.csv'\n",
-     r"unknown top-level key\(s\) \['table'\]; allowed: tables, surveys"),
+     r"unknown top-level key\(s\) \['table'\]; allowed: source, tables, surveys"),
     ("[tables.customers]\nfile = 'a.csv'\n",
      r"\[tables\.customers\] is not a table; allowed: accounts, sessions"),
     ("[tables.accounts]\npath = 'a.csv'\n",
-     r"\[tables\.accounts\] has unknown key\(s\) \['path'\]; allowed: file, columns"),
+     r"\[tables\.accounts\] has unknown key\(s\) \['path'\]; allowed: file, query, table, "
+     r"source, timezone, columns"),
     ("[tables.accounts.columns]\ncustomer = 'CustomerID'\n",
      r"tables\.accounts\.columns maps unknown column\(s\) \['customer'\]; "
      r"the accounts columns are: account_id"),
@@ -256,9 +256,9 @@ def test_a_missing_mapping_file_is_reported(tmp_path):
         load_tables(tmp_path, tmp_path / "nope.toml")
 
 
-def test_read_folder_returns_raw_tables_with_canonical_names(tmp_path, small_raw_tables):
+def test_read_tables_returns_raw_tables_with_canonical_names(tmp_path, small_raw_tables):
     write_tables(small_raw_tables, tmp_path, "csv")
-    raw = read_folder(tmp_path)
+    raw = read_tables(tmp_path)
     assert set(raw) == set(small_raw_tables)
     assert raw["accounts"]["account_id"].tolist() == ["A1", "A2", "A3"]
 

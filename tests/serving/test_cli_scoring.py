@@ -133,3 +133,45 @@ def test_score_with_a_model_given_by_path_names_the_path_not_none(registry, as_o
     assert result.exit_code == 0, result.output
     assert "None" not in result.output
     assert f"churn model: the model at {path} (not from the registry" in " ".join(result.output.split())
+
+
+# --- a database output -----------------------------------------------------------------
+
+
+def test_score_writes_to_a_database_and_the_next_run_compares_with_it(registry, as_of, pg_url, monkeypatch):
+    import psycopg
+
+    password = pg_url.split(":")[2].split("@")[0]
+    monkeypatch.setenv("CH_TEST_PG_PASSWORD", password)
+    sink = pg_url.replace(password, "${CH_TEST_PG_PASSWORD}") + "/scores"
+    first = runner.invoke(app, ["score", str(registry.demo), "--as-of", "2025-10-01", "--out", sink],
+                          env=WIDE)
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
+                                 "--out", sink, "--previous", sink], env=WIDE)
+    assert second.exit_code == 0, second.output
+    assert "alerts to postgresql://postgres:***@127.0.0.1" in second.output
+    assert password not in first.output + second.output
+    with psycopg.connect(pg_url) as connection:
+        dates = connection.execute(
+            "SELECT as_of, count(*), count(churn_probability), count(health_trend) FROM scores "
+            "GROUP BY as_of ORDER BY as_of").fetchall()
+        metadata = [row[0] for row in connection.execute(
+            "SELECT metadata FROM scores_runs ORDER BY written_at").fetchall()]
+    (_, n1, churn1, trend1), (_, n2, churn2, trend2) = dates
+    assert churn1 == n1 and churn2 == n2  # the champion scored churn both times
+    assert trend1 == 0 and trend2 > 0      # trends need the previous run, read from the database
+    last = json.loads(metadata[-1])
+    assert last["model"]["name"] == "customer-health-churn" and last["input"] == str(registry.demo)
+    assert last["previous"].startswith("postgresql://postgres:***@")
+    assert password not in "".join(metadata)
+
+
+def test_score_to_an_unreachable_database_fails_in_one_line(serving_demo_folder, empty_registry):
+    result = runner.invoke(app, ["score", str(serving_demo_folder), "--as-of", "2025-12-01",
+                                 "--out", "postgresql://cs:hunter2@127.0.0.1:9/crm/scores"], env=WIDE)
+    assert result.exit_code == 2
+    # (the blank line before it is the progress bar making way)
+    assert result.output.strip().startswith("error: cannot connect to postgresql://cs:***@127.0.0.1:9/crm:")
+    assert result.output.strip().count("\n") == 0
+    assert "hunter2" not in result.output and "Traceback" not in result.output
