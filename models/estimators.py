@@ -311,7 +311,7 @@ class ScorecardPredictor(ClassifierMixin, BaseEstimator):
     def __init__(self, scorecard=None):
         self.scorecard = scorecard
 
-    def _scorecard(self):
+    def resolved_scorecard(self):
         if self.scorecard is not None:
             return self.scorecard
         from features.scorecard_config import load_scorecard
@@ -322,7 +322,7 @@ class ScorecardPredictor(ClassifierMixin, BaseEstimator):
         """The scorecard's output (``health_score``, ``health_band``, ...) for the rows of X."""
         from features.health_score import score_accounts
 
-        return score_accounts(X, self._scorecard())
+        return score_accounts(X, self.resolved_scorecard())
 
     def risk(self, X: pd.DataFrame) -> pd.Series:
         """100 − health score per row (NaN when the score is undefined)."""

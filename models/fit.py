@@ -171,7 +171,7 @@ def fit_scorecard(scorecard, X: pd.DataFrame, y) -> tuple[ScorecardPredictor | N
         model = ScorecardPredictor(scorecard).fit(X, y)
     except ValueError as exc:
         return None, f"not run: {exc}"
-    source = getattr(model._scorecard(), "source", "default scorecard")
+    source = getattr(model.resolved_scorecard(), "source", "default scorecard")
     return model, (f"100 - health score ({source}), logistic map to probability; "
                    f"{model.unscored_share_:.1%} of training rows without a score")
 
@@ -241,7 +241,7 @@ def fit_time_split(
     if score_model is not None:
         full_test = split.test[ts.feature_columns]
         probas["health_score"] = score_model.predict_proba(full_test)[:, 1]
-        card = score_model._scorecard()
+        card = score_model.resolved_scorecard()
         order = [b.label for b in card.bands] + [card.insufficient_label]
         health_bands = score_model.scores(full_test)["health_band"].to_numpy()
         by_band["health_band"] = ev.churn_rate_by_band(y_test, health_bands, order=order)

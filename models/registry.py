@@ -557,3 +557,22 @@ def _card_artifacts(client: MlflowClient, run) -> tuple[dict[str, bytes], dict[s
             else:
                 tables[path] = pd.read_csv(local)
     return images, tables
+
+
+def champion_cv_on_same_table(name: str, data_hash: str) -> float | None:
+    """The champion's cross-validated ROC AUC when its run logged the same data hash.
+
+    Re-scoring a champion on the very table it was fitted on would measure it in-sample, so
+    when the champion's run logged the same data hash its cross-validated ROC AUC is the
+    comparable figure; on a different table (None here) the champion is re-scored on every
+    row (all out of sample for it).
+    """
+    client = _client()
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+        champion_run = client.get_run(champion.run_id)
+    except MlflowException:
+        return None
+    if champion_run.data.params.get("data.hash") == data_hash:
+        return champion_run.data.metrics.get("test_roc_auc")
+    return None

@@ -79,7 +79,7 @@ def _band_colors(fit: FittedModels) -> dict:
     colors = dict(RISK_BAND_COLORS)
     score_model = getattr(fit, "score_model", None)
     if score_model is not None:
-        card = score_model._scorecard()
+        card = score_model.resolved_scorecard()
         colors.update({b.label: b.color for b in card.bands})
         colors[card.insufficient_label] = "grey"
     return colors

@@ -39,7 +39,12 @@ from models.fit import (
 )
 from models.flat_table import prepare_flat_table, read_flat_table
 from models.pyfunc import ChurnModel, log_churn_model
-from models.registry import DEFAULT_MODEL_NAME, PromotionDecision, register_and_promote
+from models.registry import (
+    DEFAULT_MODEL_NAME,
+    PromotionDecision,
+    champion_cv_on_same_table,
+    register_and_promote,
+)
 from models.run_logging import log_flat_table_run, log_time_split_run
 from models.tracking import configure_mlflow, quiet_registration_messages
 from models.training_config import TrainerError, TrainingConfig
@@ -339,7 +344,7 @@ def train_flat_table(
         log_flat_table_run(fit, table, config)
         report(1, total, AFTER_FIT_STEPS[1])
         name = config.model_name or FLAT_MODEL_NAME
-        champion_cv = _champion_cv_on_same_table(name, table.fingerprint["hash"])
+        champion_cv = champion_cv_on_same_table(name, table.fingerprint["hash"])
         model_uri, decision = register_model(
             fit.model, table.X.head(5), run_id=run.info.run_id,
             candidate_auc=float(fit.summary.loc[CHOSEN]["roc_auc"]), X_test=table.X,
@@ -353,22 +358,3 @@ def train_flat_table(
     )
 
 
-def _champion_cv_on_same_table(name: str, data_hash: str) -> float | None:
-    """The champion's cross-validated ROC AUC when its run logged the same data hash.
-
-    Re-scoring a champion on the very table it was fitted on would measure it in-sample, so
-    when the champion's run logged the same data hash its cross-validated ROC AUC is the
-    comparable figure; on a different table (None here) the champion is re-scored on every
-    row (all out of sample for it).
-    """
-    from models.registry import CHAMPION, _client
-
-    client = _client()
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-        champion_run = client.get_run(champion.run_id)
-    except mlflow.exceptions.MlflowException:
-        return None
-    if champion_run.data.params.get("data.hash") == data_hash:
-        return champion_run.data.metrics.get("test_roc_auc")
-    return None

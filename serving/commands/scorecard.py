@@ -10,7 +10,7 @@ from rich.table import Table
 
 from models.training_config import setting_default
 from serving.commands.options import MappingOption, TablesFolder
-from serving.commands.training import InvalidInput, _console, _user_errors, progress_bar
+from serving.commands.training import InvalidInput, progress_bar, stdout_console, training_errors
 from serving.errors import report_errors
 
 SUGGEST_HELP = (
@@ -68,7 +68,7 @@ def suggest(
 
         try:
             _suggest(folder, out, scorecard, segment_by, horizon, every, lead, mapping, force)
-        except (*_user_errors(), SuggestionError) as exc:
+        except (*training_errors(), SuggestionError) as exc:
             raise InvalidInput(str(exc)) from exc
 
 
@@ -84,7 +84,7 @@ def _suggest(folder, out, scorecard_path, segment_by, horizon, every, lead, mapp
     if out.exists() and out.is_dir():
         raise InvalidInput(f"--out {out}: is a folder; give a file name, e.g. {out / 'suggested.toml'}")
     tables, _ = load_tables(folder, mapping)
-    console = _console()
+    console = stdout_console()
     with progress_bar(console) as progress:
         def dates(done, total, as_of):
             if progress is not None:

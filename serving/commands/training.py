@@ -52,7 +52,7 @@ EXPERIMENT_HELP = (
 )
 
 
-def _user_errors():
+def training_errors():
     """The library's input errors as one clear line (no traceback)."""
     from features.scorecard import ScorecardConfigError
     from models.flat_table import FlatTableError
@@ -63,7 +63,7 @@ def _user_errors():
     return (FlatTableError, TrainerError, TrainingSetError, NoModelError, ScorecardConfigError)
 
 
-def _console() -> Console:
+def stdout_console() -> Console:
     """stdout console; 120 columns when not a terminal (logs, CI) so tables do not wrap."""
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -169,7 +169,7 @@ def train(
         try:
             _train(folder, table, label, id_column, positive, horizon, every, lead, experiment,
                    config, mapping, promote, seed)
-        except _user_errors() as exc:
+        except training_errors() as exc:
             raise InvalidInput(str(exc)) from exc
 
 
@@ -184,7 +184,7 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
     if (folder is None and mapping is None) == (table is None):
         raise InvalidInput("give either a folder of tables (train DIR, or --mapping FILE with a "
                            "database source) or --table FILE --label COLUMN")
-    console = _console()
+    console = stdout_console()
     if table is not None:
         if label is None:
             raise InvalidInput("--table needs --label COLUMN: the column that says who churned")
@@ -219,7 +219,7 @@ def models(
         from models.registry import list_versions
         from models.tracking import shown_tracking_uri
 
-        console = _console()
+        console = stdout_console()
         rows = list_versions(name)
         if not rows:
             console.print(f"no registered model in {shown_tracking_uri()}: train one with "
@@ -270,11 +270,11 @@ def experiment(
             result = run_experiment(tables, config, promote=promote)
         except DataContractError:
             raise  # printed problem by problem by report_errors
-        except _user_errors() as exc:
+        except training_errors() as exc:
             raise InvalidInput(str(exc)) from exc
         except ValueError as exc:  # ExperimentError and other option errors
             raise InvalidInput(str(exc)) from exc
-        console = _console()
+        console = stdout_console()
         console.print(f"best trial {result.best_trial}: validation ROC AUC "
                       f"{result.best_valid_auc:.4f} with {result.best_params}")
         print_comparison(console, result.final, title="best trial retrained: out-of-time test")
