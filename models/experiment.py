@@ -339,7 +339,8 @@ def _training_set(data, config: TrainingConfig) -> TrainingSet:
         return data
     if isinstance(data, Tables):
         return build_training_set(data, horizon=config.horizon, every=config.every,
-                                  lead=config.lead, windows=tuple(config.windows))
+                                  lead=config.lead, windows=tuple(config.windows),
+                                  labels_until=config.labels_until)
     raise ExperimentError(
         f"run_experiment expects validated Tables or a TrainingSet, got {type(data).__name__}; "
         "load the folder with features.io.load_tables first"

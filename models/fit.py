@@ -33,6 +33,7 @@ from models.estimators import (
     usable_feature_columns,
 )
 from models.flat_table import CrossValidation, FlatTable, cross_validate
+from models.gates import gain_shares, leakage_warnings, promotion_gates
 from models.pyfunc import ChurnModel, band_thresholds, risk_bands
 from models.training_config import TrainerError, TrainingConfig
 from models.training_set import LABEL, Split, TrainingSet
@@ -83,6 +84,11 @@ class FittedModels:
         Churn rate per risk band (and per health band with event data).
     band_contrast : dict
         Riskiest vs safest health band in numbers and words (event data only; else empty).
+    gate_failures : list of str
+        The promotion gates the model fails (:func:`models.gates.promotion_gates`), in
+        words; empty when it may become champion.
+    warnings : list of str
+        Signs that a feature leaks the label (:func:`models.gates.leakage_warnings`).
     """
 
     model: ChurnModel
@@ -96,6 +102,8 @@ class FittedModels:
     comparison: pd.DataFrame
     by_band: dict
     band_contrast: dict
+    gate_failures: list
+    warnings: list
 
     @property
     def thresholds(self) -> tuple[float, float]:
@@ -251,12 +259,18 @@ def fit_time_split(
     results[CHOSEN]["valid_roc_auc"] = ev.roc_auc(y_valid, calibrated_valid)
     by_band["risk_band"] = ev.churn_rate_by_band(y_test, risk_bands(probas[CHOSEN], thresholds),
                                                  order=RISK_BAND_ORDER)
+    test_auc = results[CHOSEN]["roc_auc"]
+    gate_failures = promotion_gates(
+        y_test, probas[CHOSEN], by_band["risk_band"],
+        base_rate=float(np.concatenate([y_train, y_valid]).mean()),
+        valid_auc=results[CHOSEN]["valid_roc_auc"], test_auc=test_auc)
     return TimeSplitFit(
         model=ChurnModel(lightgbm, calibrator, features, categorical, thresholds),
         lightgbm=lightgbm, features=features, categorical=categorical, dropped=dropped,
         y=y_test, X=X_test, probas=probas, comparison=ev.comparison_table(results),
-        by_band=by_band, band_contrast=contrast, results=results, score_model=score_model,
-        score_note=score_note,
+        by_band=by_band, band_contrast=contrast, gate_failures=gate_failures,
+        warnings=leakage_warnings(test_auc, gain_shares(lightgbm)), results=results,
+        score_model=score_model, score_note=score_note,
     )
 
 
@@ -315,6 +329,8 @@ def fit_flat_table(table: FlatTable, config: TrainingConfig, *,
     comparison["base_rate"] = float(y.mean())
     comparison["rows"] = float(len(y))
     bands = risk_bands(calibrated_oof, thresholds)
+    by_band = {"risk_band": ev.churn_rate_by_band(y, bands, order=RISK_BAND_ORDER)}
+    cv_auc = float(summary.loc[CHOSEN]["roc_auc"])
     return FlatTableFit(
         model=ChurnModel(lightgbm, calibrator, table.feature_columns, table.categorical,
                          thresholds),
@@ -322,7 +338,8 @@ def fit_flat_table(table: FlatTable, config: TrainingConfig, *,
         dropped=table.dropped, y=y, X=table.X,
         probas={CHOSEN: calibrated_oof, f"{CHOSEN}_uncalibrated": cv.oof[CHOSEN],
                 "logistic": cv.oof["logistic"]},
-        comparison=comparison,
-        by_band={"risk_band": ev.churn_rate_by_band(y, bands, order=RISK_BAND_ORDER)},
-        band_contrast={}, cv=cv, summary=summary, calibrated=ev.evaluate(y, calibrated_oof),
+        comparison=comparison, by_band=by_band, band_contrast={},
+        gate_failures=promotion_gates(y, calibrated_oof, by_band["risk_band"],
+                                      base_rate=float(y.mean())),
+        warnings=leakage_warnings(cv_auc, gain_shares(lightgbm)), cv=cv, summary=summary, calibrated=ev.evaluate(y, calibrated_oof),
     )

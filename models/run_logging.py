@@ -85,6 +85,11 @@ def _band_colors(fit: FittedModels) -> dict:
     return colors
 
 
+def log_warnings(warnings) -> None:
+    """Warnings about the data or the model as tags ``warning.1``, ``warning.2``, ..."""
+    mlflow.set_tags({f"warning.{i}": text for i, text in enumerate(warnings, start=1)})
+
+
 def log_evaluation(fit: FittedModels) -> None:
     """The figures and tables every run has: ROC, PR, reliability, importance, churn by band."""
     y, probas = fit.y, fit.probas
