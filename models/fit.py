@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from models import evaluation as ev
+from models.capacity import Capacity, fit_with_capacity
 from models.estimators import (
     Calibrator,
     ScorecardPredictor,
     categorical_columns,
-    fit_lightgbm,
     fit_logistic,
     usable_feature_columns,
 )
@@ -89,6 +89,9 @@ class FittedModels:
         words; empty when it may become champion.
     warnings : list of str
         Signs that a feature leaks the label (:func:`models.gates.leakage_warnings`).
+    capacity : Capacity
+        The tree size of :attr:`lightgbm` and how it was chosen
+        (:func:`models.capacity.choose_capacity`).
     """
 
     model: ChurnModel
@@ -104,6 +107,7 @@ class FittedModels:
     band_contrast: dict
     gate_failures: list
     warnings: list
+    capacity: Capacity
 
     @property
     def thresholds(self) -> tuple[float, float]:
@@ -226,7 +230,8 @@ def fit_time_split(
     params, seed = dict(config.lightgbm), config.seed
 
     step()
-    lightgbm = fit_lightgbm(X_train, y_train, params=params, seed=seed, categorical=categorical)
+    lightgbm, capacity = fit_with_capacity(X_train, y_train, stop=(X_valid, y_valid),
+                                           params=params, seed=seed, categorical=categorical)
     step()
     logistic = fit_logistic(X_train, y_train, seed=seed, categorical=categorical)
     step()
@@ -263,13 +268,14 @@ def fit_time_split(
     gate_failures = promotion_gates(
         y_test, probas[CHOSEN], by_band["risk_band"],
         base_rate=float(np.concatenate([y_train, y_valid]).mean()),
-        valid_auc=results[CHOSEN]["valid_roc_auc"], test_auc=test_auc)
+        valid_auc=results[CHOSEN]["valid_roc_auc"], test_auc=test_auc, y_valid=y_valid)
     return TimeSplitFit(
         model=ChurnModel(lightgbm, calibrator, features, categorical, thresholds),
         lightgbm=lightgbm, features=features, categorical=categorical, dropped=dropped,
         y=y_test, X=X_test, probas=probas, comparison=ev.comparison_table(results),
         by_band=by_band, band_contrast=contrast, gate_failures=gate_failures,
-        warnings=leakage_warnings(test_auc, gain_shares(lightgbm)), results=results,
+        warnings=leakage_warnings(test_auc, gain_shares(lightgbm)), capacity=capacity,
+        results=results,
         score_model=score_model, score_note=score_note,
     )
 
@@ -322,7 +328,8 @@ def fit_flat_table(table: FlatTable, config: TrainingConfig, *,
     calibrated_oof = calibrator.transform(cv.oof[CHOSEN])
     thresholds = band_thresholds(calibrated_oof)
     report(folds + 1, total, "fitting the final model on every row")
-    lightgbm = fit_lightgbm(table.X, y, params=params, seed=seed, categorical=table.categorical)
+    lightgbm, capacity = fit_with_capacity(table.X, y, params=params, seed=seed,
+                                           categorical=table.categorical)
 
     summary = cv.summary()
     comparison = summary[[c for c in summary.columns if not c.endswith("_std")]].copy()
@@ -341,5 +348,5 @@ def fit_flat_table(table: FlatTable, config: TrainingConfig, *,
         comparison=comparison, by_band=by_band, band_contrast={},
         gate_failures=promotion_gates(y, calibrated_oof, by_band["risk_band"],
                                       base_rate=float(y.mean())),
-        warnings=leakage_warnings(cv_auc, gain_shares(lightgbm)), cv=cv, summary=summary, calibrated=ev.evaluate(y, calibrated_oof),
+        warnings=leakage_warnings(cv_auc, gain_shares(lightgbm)), capacity=capacity, cv=cv, summary=summary, calibrated=ev.evaluate(y, calibrated_oof),
     )

@@ -29,6 +29,25 @@ LEAKY_AUC = 0.97
 LEAKY_GAIN_SHARE = 0.5
 # Risk bands from riskiest to safest: observed churn must not rise along this order.
 BAND_ORDER = ("high", "medium", "low")
+# A band inversion or an AUC gap counts only beyond this many standard errors: on a test
+# window with a few dozen churners, bands and AUCs move by chance more than the limits.
+NOISE_SE = 2.0
+
+
+def auc_standard_error(auc: float, positives: int, negatives: int) -> float:
+    """Standard error of a ROC AUC (Hanley & McNeil, 1982).
+
+    Examples
+    --------
+    >>> round(auc_standard_error(0.8, 50, 500), 4)
+    0.0384
+    """
+    if positives < 1 or negatives < 1 or math.isnan(auc):
+        return math.nan
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc ** 2)
+                + (negatives - 1) * (q2 - auc ** 2)) / (positives * negatives)
+    return math.sqrt(max(variance, 0.0))
 
 
 def log_loss_gate(y, proba, *, base_rate: float) -> str | None:
@@ -57,50 +76,64 @@ def log_loss_gate(y, proba, *, base_rate: float) -> str | None:
 def band_order_gate(by_band: pd.DataFrame) -> str | None:
     """Why observed churn is not monotone across the risk bands (high ≥ medium ≥ low), or None.
 
-    Bands without an account are skipped.
+    Bands without an account are skipped. A safer band churning more counts only beyond
+    :data:`NOISE_SE` standard errors of the difference of the two rates.
 
     Examples
     --------
-    >>> table = pd.DataFrame({"churn_rate": [0.53, 0.58, 0.10], "accounts": [10, 20, 30]},
+    >>> table = pd.DataFrame({"churn_rate": [0.53, 0.58, 0.10], "accounts": [1000, 2000, 7000]},
     ...                      index=["high", "medium", "low"])
-    >>> band_order_gate(table)
-    'observed churn is not monotone across risk bands: high 53.0% < medium 58.0%'
+    >>> band_order_gate(table)  # doctest: +ELLIPSIS
+    'observed churn is not monotone across risk bands: high 53.0% < medium 58.0% (beyond ...'
+    >>> band_order_gate(table.assign(accounts=[10, 20, 30])) is None  # within chance
+    True
     >>> band_order_gate(table.assign(churn_rate=[0.6, 0.3, 0.1])) is None
     True
     """
-    rates = [(band, float(by_band.loc[band, "churn_rate"])) for band in BAND_ORDER
+    bands = [(band, float(by_band.loc[band, "churn_rate"]), int(by_band.loc[band, "accounts"]))
+             for band in BAND_ORDER
              if band in by_band.index and by_band.loc[band, "accounts"] > 0
              and not math.isnan(float(by_band.loc[band, "churn_rate"]))]
-    broken = [f"{a} {ra:.1%} < {b} {rb:.1%}" for (a, ra), (b, rb) in zip(rates, rates[1:])
-              if ra < rb]
+    broken = []
+    for (a, ra, na), (b, rb, nb) in zip(bands, bands[1:]):
+        se = math.sqrt(ra * (1 - ra) / na + rb * (1 - rb) / nb)
+        if rb - ra > NOISE_SE * se:
+            broken.append(f"{a} {ra:.1%} < {b} {rb:.1%}")
     if not broken:
         return None
-    return "observed churn is not monotone across risk bands: " + ", ".join(broken)
+    return ("observed churn is not monotone across risk bands: " + ", ".join(broken)
+            + f" (beyond {NOISE_SE:g} standard errors)")
 
 
-def auc_gap_gate(valid_auc: float, test_auc: float) -> str | None:
+def auc_gap_gate(valid_auc: float, test_auc: float, *, noise: float = 0.0) -> str | None:
     """Why validation and test ROC AUC differ by more than :data:`MAX_AUC_GAP`, or None.
+
+    ``noise`` is the standard error of the gap; a gap within :data:`NOISE_SE` of them is
+    chance, not a model that fails to hold.
 
     Examples
     --------
     >>> auc_gap_gate(0.9996, 0.82)  # doctest: +ELLIPSIS
-    'validation ROC AUC 0.9996 and test ROC AUC 0.8200 differ by 0.18 (more than 0.10): ...'
+    'validation ROC AUC 0.9996 and test ROC AUC 0.8200 differ by 0.18 (more than 0.10, ...'
     >>> auc_gap_gate(0.80, 0.78) is None
+    True
+    >>> auc_gap_gate(0.68, 0.84, noise=0.09) is None  # a few dozen churners: chance
     True
     """
     if math.isnan(valid_auc) or math.isnan(test_auc):
         which = "validation" if math.isnan(valid_auc) else "test"
         return f"{which} ROC AUC is undefined (one class only), so the two windows cannot be compared"
     gap = abs(valid_auc - test_auc)
-    if gap <= MAX_AUC_GAP:
+    if gap <= MAX_AUC_GAP or gap <= NOISE_SE * noise:
         return None
     return (f"validation ROC AUC {valid_auc:.4f} and test ROC AUC {test_auc:.4f} differ by "
-            f"{gap:.2f} (more than {MAX_AUC_GAP:.2f}): the model does not hold from one "
-            "window to the next")
+            f"{gap:.2f} (more than {MAX_AUC_GAP:.2f}, and beyond {NOISE_SE:g} standard "
+            "errors): the model does not hold from one window to the next")
 
 
 def promotion_gates(y, proba, by_band: pd.DataFrame, *, base_rate: float,
-                    valid_auc: float | None = None, test_auc: float | None = None) -> list[str]:
+                    valid_auc: float | None = None, test_auc: float | None = None,
+                    y_valid=None) -> list[str]:
     """Every gate the model fails, in words; empty when it may become champion.
 
     Parameters
@@ -115,10 +148,17 @@ def promotion_gates(y, proba, by_band: pd.DataFrame, *, base_rate: float,
     valid_auc, test_auc : float, optional
         Validation and test ROC AUC; the gap gate is skipped without them (a flat table has
         no second window).
+    y_valid : array-like of 0/1, optional
+        Validation labels, for the standard error of the gap.
     """
     failures = [log_loss_gate(y, proba, base_rate=base_rate), band_order_gate(by_band)]
     if valid_auc is not None and test_auc is not None:
-        failures.append(auc_gap_gate(valid_auc, test_auc))
+        noise = 0.0
+        if y_valid is not None:
+            errors = [auc_standard_error(auc, int(np.sum(labels)), int(len(labels) - np.sum(labels)))
+                      for auc, labels in ((valid_auc, np.asarray(y_valid)), (test_auc, np.asarray(y)))]
+            noise = math.sqrt(sum(e ** 2 for e in errors)) if not any(map(math.isnan, errors)) else 0.0
+        failures.append(auc_gap_gate(valid_auc, test_auc, noise=noise))
     return [failure for failure in failures if failure is not None]
 
 

@@ -190,6 +190,8 @@ class LoadedModel:
     indexed like ``frame``; integer indicator columns are accepted (cast to the logged types).
     ``python_model`` is the unwrapped :class:`models.pyfunc.ChurnModel`, kept so the service
     can call it without going through MLflow's input checks (see :meth:`predict`).
+    ``params`` are its training run's parameters (data fingerprint, test window), which
+    :func:`models.model_check.model_warnings` compares with the data scored.
     """
 
     pyfunc: object = field(repr=False)
@@ -202,6 +204,7 @@ class LoadedModel:
     metrics: dict
     feature_names: list[str]
     python_model: object = field(default=None, repr=False)
+    params: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.python_model is None:
@@ -290,17 +293,17 @@ def load_model(uri: str | None = None) -> LoadedModel:
     except (MlflowException, OSError) as exc:
         raise NoModelError(f"cannot load the model at {uri}: {exc}") from exc
     run_id = model_version.run_id if model_version is not None else pyfunc.metadata.run_id
-    metrics, trained_at = {}, None
+    metrics, params, trained_at = {}, {}, None
     if run_id:
         run = client.get_run(run_id)
-        metrics = dict(run.data.metrics)
+        metrics, params = dict(run.data.metrics), dict(run.data.params)
         trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc)
     python_model = pyfunc.unwrap_python_model()
     return LoadedModel(
         pyfunc=pyfunc, uri=uri, name=name, version=version, alias=alias, run_id=run_id,
         trained_at=trained_at, metrics=metrics,
         feature_names=list(getattr(python_model, "feature_columns", [])),
-        python_model=python_model,
+        python_model=python_model, params=params,
     )
 
 

@@ -34,6 +34,7 @@ from features.io import Mapping, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
 from features.values import json_list
+from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
 from models.training_set import tables_sha256
 from serving.alerts import ALERT_COLUMNS, find_alerts
@@ -182,6 +183,9 @@ def score_portfolio(
             "name": model.name, "version": str(model.version), "alias": model.alias,
             "uri": model.uri, "run_id": model.run_id,
         }
+        meta["model_warnings"] = model_warnings(
+            getattr(model, "params", {}), as_of=stamp, tables=tables,
+            data_sha256=meta["data_fingerprint"])
     else:
         meta["churn_unavailable"] = no_model_reason or "no model given"
     meta["seconds"] = round(time.perf_counter() - started, 3)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -104,6 +105,8 @@ def _print_summary(console: Console, result: BatchResult) -> None:
     if model:
         console.print(f"churn model: {model['name']} v{model['version']}"
                       + (f" (@{model['alias']})" if model.get("alias") else ""))
+        for warning in meta.get("model_warnings", []):
+            console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     else:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     console.print(

@@ -293,7 +293,10 @@ def experiment(
         console = _console()
         console.print(f"best trial {result.best_trial}: validation ROC AUC "
                       f"{result.best_valid_auc:.4f} with {result.best_params}")
-        print_comparison(console, result.final, title="best trial retrained: out-of-time test")
+        console.print(result.choice, markup=False)
+        print_comparison(console, result.final,
+                         title=("best trial" if result.kept_best else "default configuration")
+                         + " retrained: out-of-time test")
         console.print(f"MLflow parent run {result.parent_run_id} in experiment {result.experiment!r}")
 
 

@@ -308,3 +308,25 @@ def test_churn_drivers_in_the_answer_carry_the_indicator_label(registry, serving
     answer = CustomerHealth().score(request_of(*request_bodies(serving_indicators.head(3))))
     drivers = [d for a in answer.accounts for d in a.top_drivers]
     assert drivers and all(d.label == describe_indicator(d.indicator).label for d in drivers)
+
+
+def test_an_account_id_alone_gets_insufficient_data_for_churn_risk_too_with_the_reason(registry):
+    answer = CustomerHealth().score(request_of({"account_id": "bare"}))
+    account = answer.accounts[0]
+    assert account.health_band == "insufficient data"
+    assert account.churn_probability is None
+    assert account.risk_band == "insufficient data"
+    assert account.top_drivers == []
+    assert account.churn_coverage == 0.0
+    assert account.churn_reason == ("only 0% of the model's indicators have data for this "
+                                    "account (at least 25% needed)")
+
+
+def test_churn_risk_keeps_its_number_when_enough_indicators_are_given(registry, serving_indicators):
+    from models.scoring import CHURN_MIN_COVERAGE
+
+    full = request_bodies(serving_indicators.head(3))
+    answer = CustomerHealth().churn_risk(request_of(*full))
+    for account in answer.accounts:
+        assert account.churn_coverage >= CHURN_MIN_COVERAGE
+        assert account.churn_probability is not None and account.churn_reason is None
