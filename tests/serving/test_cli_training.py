@@ -175,3 +175,24 @@ def test_experiment_searches_retrains_the_best_trial_and_offers_it_for_promotion
         assert "best trial retrained: out-of-time test" in result.text
     assert "registered customer-health-churn v" in result.text
     assert "MLflow parent run" in result.text
+
+
+def test_train_prints_until_when_labels_are_known_and_takes_labels_until(cli):
+    result = cli("train", "demo", "--every", "45", "--horizon", "60", "--experiment",
+                 "cli-labels", "--labels-until", "2025-11-15")
+    assert result.exit_code == 0, result.output
+    assert ("labels known until 2025-11-15 (--labels-until 2025-11-15); later label windows "
+            "are left unlabelled") in result.text
+
+
+def test_labels_until_that_is_not_a_date_is_an_error_naming_the_option(cli):
+    result = cli("train", "demo", "--labels-until", "soon")
+    assert result.exit_code == 2
+    assert "--labels-until: could not read 'soon' as a date" in result.text
+
+
+def test_labels_until_does_not_apply_to_a_flat_table(cli):
+    result = cli("train", "--table", "accounts_flat.csv", "--label", "Churn",
+                 "--labels-until", "2025-01-01")
+    assert result.exit_code == 2
+    assert "--labels-until applies to a folder of tables" in result.text
