@@ -180,12 +180,20 @@ def train(
 ) -> None:
     """Train the churn model and register it."""
     with report_errors():
-        until = None if labels_until is None else date_option(labels_until, "--labels-until")
+        until = _labels_until(labels_until)
         try:
             _train(folder, table, label, id_column, positive, horizon, every, lead, experiment,
                    config, mapping, promote, seed, until)
         except _user_errors() as exc:
             raise InvalidInput(str(exc)) from exc
+
+
+def _labels_until(text: str | None):
+    """The ``--labels-until`` date, or None; not a date is invalid input (exit code 2)."""
+    try:
+        return None if text is None else date_option(text, "--labels-until")
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 def _train(folder, table, label, id_column, positive, horizon, every, lead, experiment, config,
@@ -274,7 +282,7 @@ def experiment(
 ) -> None:
     """Search LightGBM hyperparameters and offer the best for promotion."""
     with report_errors():
-        until = None if labels_until is None else date_option(labels_until, "--labels-until")
+        until = _labels_until(labels_until)
         from features.io import load_tables
         from models.experiment import run_experiment
         from models.training_config import TrainingConfig

@@ -179,9 +179,9 @@ def test_experiment_searches_retrains_the_best_trial_and_offers_it_for_promotion
 
 def test_train_prints_until_when_labels_are_known_and_takes_labels_until(cli):
     result = cli("train", "demo", "--every", "45", "--horizon", "60", "--experiment",
-                 "cli-labels", "--labels-until", "2025-11-15")
+                 "cli-labels", "--labels-until", "2025-12-20")
     assert result.exit_code == 0, result.output
-    assert ("labels known until 2025-11-15 (--labels-until 2025-11-15); later label windows "
+    assert ("labels known until 2025-12-20 (--labels-until 2025-12-20); later label windows "
             "are left unlabelled") in result.text
 
 
