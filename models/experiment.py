@@ -26,8 +26,9 @@ their values) may then differ between machines; it is recorded on the run.
 
 Every trial is a nested MLflow run under one parent run, with its parameters, validation AUC,
 best iteration and whether it was pruned. The best trial's parameters are then retrained by
-the trainer (:mod:`models.trainer`) on the same split and offered for promotion under the
-registry's rule: the new version becomes ``champion`` only if it beats the current champion's
+the trainer (:mod:`models.trainer`) on the same split — only if they beat the default
+configuration's validation ROC AUC, else the default is retrained — and offered for
+promotion under the registry's rule: the new version becomes ``champion`` only if it beats the current champion's
 ROC AUC on the same out-of-time test dates, unless ``promote`` forces it.
 """
 
@@ -44,7 +45,13 @@ import pandas as pd
 from lightgbm import LGBMClassifier
 
 from features.contract import Tables
-from models.estimators import LIGHTGBM_DEFAULTS, FrameEncoder, usable_feature_columns
+from models.capacity import fit_with_capacity
+from models.estimators import (
+    LIGHTGBM_DEFAULTS,
+    FrameEncoder,
+    categorical_columns,
+    usable_feature_columns,
+)
 from models.evaluation import roc_auc
 from models.fit import CHOSEN
 from models.tracking import DEFAULT_EXPERIMENT, configure_mlflow, log_provenance
@@ -70,6 +77,11 @@ MAX_DEPTH = LIGHTGBM_DEFAULTS["max_depth"]
 # spin-wait on each other (measured: 100 rounds on 800 rows took 0.11 s on one thread,
 # 0.8-4 s on two under load).
 NUM_THREADS = 1
+# Lower bounds that keep a trial from being a toy (a single shallow tree): at least this
+# many trees, this many leaves and this depth.
+MIN_TREES = 20
+MIN_LEAVES = 8
+MIN_DEPTH = min(4, MAX_DEPTH)
 # The pruner compares trials only after these many complete trials and iterations.
 PRUNER_STARTUP_TRIALS = 4
 PRUNER_WARMUP_STEPS = 30
@@ -106,6 +118,14 @@ class ExperimentResult:
         Out-of-time test metrics of the retrained (calibrated) model: ``roc_auc``,
         ``pr_auc``, ``brier``, ``log_loss``, ``lift_top10``, ``recall_top10``, ...; empty with
         ``retrain=False``.
+    default_valid_auc : float
+        Validation ROC AUC of the default configuration (the trainer's own tree-size
+        choice, :mod:`models.capacity`) on the same split.
+    kept_best : bool
+        Whether the best trial beat the default on validation; if not, the default
+        configuration is what was retrained.
+    choice : str
+        Which configuration was retrained and why, in words.
     """
 
     experiment: str
@@ -116,6 +136,9 @@ class ExperimentResult:
     trials: pd.DataFrame
     final: object = None
     final_metrics: dict = field(default_factory=dict)
+    default_valid_auc: float = math.nan
+    kept_best: bool = True
+    choice: str = ""
 
 
 # --- the search -----------------------------------------------------------------------
@@ -159,12 +182,14 @@ def suggest_params(trial: optuna.Trial) -> dict:
 
     Trees stay within the default model's depth, and :func:`max_rounds` keeps the total
     number of leaves within its budget, so explaining accounts with ``pred_contrib`` is never
-    slower than with the default model, whatever the search picks.
+    slower than with the default model, whatever the search picks. The lower bounds
+    (:data:`MIN_LEAVES`, :data:`MIN_DEPTH`, a learning rate of 0.02, and :data:`MIN_TREES`
+    trees kept whatever early stopping says) keep a trial from being a toy.
     """
     return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 4, 2 ** MAX_DEPTH),
-        "max_depth": trial.suggest_int("max_depth", min(3, MAX_DEPTH), MAX_DEPTH),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", MIN_LEAVES, 2 ** MAX_DEPTH),
+        "max_depth": trial.suggest_int("max_depth", MIN_DEPTH, MAX_DEPTH),
         "min_child_samples": trial.suggest_int("min_child_samples", 10, 300, log=True),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
@@ -243,6 +268,8 @@ def _objective(inputs: _Inputs, seed: int):
                 pruned = exc
             else:
                 best_iteration = int(model.best_iteration_ or max_rounds(params["num_leaves"]))
+                best_iteration = min(max(best_iteration, MIN_TREES),
+                                     max_rounds(params["num_leaves"]))
                 # Recomputed with the project's metric rather than read off LightGBM, so the
                 # figure is the same ROC AUC every report shows.
                 valid_auc = float(roc_auc(
@@ -339,7 +366,8 @@ def _training_set(data, config: TrainingConfig) -> TrainingSet:
         return data
     if isinstance(data, Tables):
         return build_training_set(data, horizon=config.horizon, every=config.every,
-                                  lead=config.lead, windows=tuple(config.windows))
+                                  lead=config.lead, windows=tuple(config.windows),
+                                  labels_until=config.labels_until)
     raise ExperimentError(
         f"run_experiment expects validated Tables or a TrainingSet, got {type(data).__name__}; "
         "load the folder with features.io.load_tables first"
@@ -435,11 +463,21 @@ def run_experiment(
         mlflow.log_params({f"best.{k}": v for k, v in best_params.items()})
         mlflow.log_metric("best_valid_auc", float(best.value))
         mlflow.set_tag("best_trial", str(best.number))
+        default_auc = default_valid_auc(split, feature_columns, seed=seed)
+        kept = float(best.value) > default_auc
+        choice = (f"trial {best.number} kept: validation ROC AUC {best.value:.4f} beats the "
+                  f"default configuration's {default_auc:.4f}" if kept else
+                  f"trial {best.number} not kept: its validation ROC AUC {best.value:.4f} does "
+                  f"not beat the default configuration's {default_auc:.4f}, so the default is "
+                  "retrained")
+        mlflow.log_metric("default_valid_auc", default_auc)
+        mlflow.set_tag("choice", choice)
 
         final, final_metrics = None, {}
         if retrain:
             final, final_metrics = _retrain_best(
-                ts, split, replace(config, lightgbm=best_params, experiment=experiment),
+                ts, split, replace(config, lightgbm=best_params if kept else {},
+                                   experiment=experiment),
                 promote=promote, best_trial=int(best.number), valid_auc=float(best.value),
                 sampler=sampler_text, pruner=pruner_text,
             )
@@ -458,7 +496,25 @@ def run_experiment(
         trials=table,
         final=final,
         final_metrics=final_metrics,
+        default_valid_auc=default_auc,
+        kept_best=kept,
+        choice=choice,
     )
+
+
+def default_valid_auc(split: Split, feature_columns: list[str], *, seed: int) -> float:
+    """Validation ROC AUC of the default configuration: what ``train`` fits without a search.
+
+    The same tree-size choice as the trainer (:func:`models.capacity.fit_with_capacity`,
+    early stopping on the validation dates), uncalibrated like the trials.
+    """
+    categorical = categorical_columns(split.train, feature_columns)
+    model, _ = fit_with_capacity(split.train[feature_columns], split.train[LABEL].astype(int),
+                                 stop=(split.valid[feature_columns],
+                                       split.valid[LABEL].astype(int)),
+                                 seed=seed, categorical=categorical)
+    proba = model.predict_proba(split.valid[feature_columns])[:, 1]
+    return float(roc_auc(split.valid[LABEL].astype(int), proba))
 
 
 def _retrain_best(

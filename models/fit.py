@@ -24,15 +24,16 @@ import numpy as np
 import pandas as pd
 
 from models import evaluation as ev
+from models.capacity import Capacity, fit_with_capacity
 from models.estimators import (
     Calibrator,
     ScorecardPredictor,
     categorical_columns,
-    fit_lightgbm,
     fit_logistic,
     usable_feature_columns,
 )
 from models.flat_table import CrossValidation, FlatTable, cross_validate
+from models.gates import gain_shares, leakage_warnings, promotion_gates
 from models.pyfunc import ChurnModel, band_thresholds, risk_bands
 from models.training_config import TrainerError, TrainingConfig
 from models.training_set import LABEL, Split, TrainingSet
@@ -83,6 +84,14 @@ class FittedModels:
         Churn rate per risk band (and per health band with event data).
     band_contrast : dict
         Riskiest vs safest health band in numbers and words (event data only; else empty).
+    gate_failures : list of str
+        The promotion gates the model fails (:func:`models.gates.promotion_gates`), in
+        words; empty when it may become champion.
+    warnings : list of str
+        Signs that a feature leaks the label (:func:`models.gates.leakage_warnings`).
+    capacity : Capacity
+        The tree size of :attr:`lightgbm` and how it was chosen
+        (:func:`models.capacity.choose_capacity`).
     """
 
     model: ChurnModel
@@ -96,6 +105,9 @@ class FittedModels:
     comparison: pd.DataFrame
     by_band: dict
     band_contrast: dict
+    gate_failures: list
+    warnings: list
+    capacity: Capacity
 
     @property
     def thresholds(self) -> tuple[float, float]:
@@ -218,7 +230,8 @@ def fit_time_split(
     params, seed = dict(config.lightgbm), config.seed
 
     step()
-    lightgbm = fit_lightgbm(X_train, y_train, params=params, seed=seed, categorical=categorical)
+    lightgbm, capacity = fit_with_capacity(X_train, y_train, stop=(X_valid, y_valid),
+                                           params=params, seed=seed, categorical=categorical)
     step()
     logistic = fit_logistic(X_train, y_train, seed=seed, categorical=categorical)
     step()
@@ -251,12 +264,19 @@ def fit_time_split(
     results[CHOSEN]["valid_roc_auc"] = ev.roc_auc(y_valid, calibrated_valid)
     by_band["risk_band"] = ev.churn_rate_by_band(y_test, risk_bands(probas[CHOSEN], thresholds),
                                                  order=RISK_BAND_ORDER)
+    test_auc = results[CHOSEN]["roc_auc"]
+    gate_failures = promotion_gates(
+        y_test, probas[CHOSEN], by_band["risk_band"],
+        base_rate=float(np.concatenate([y_train, y_valid]).mean()),
+        valid_auc=results[CHOSEN]["valid_roc_auc"], test_auc=test_auc, y_valid=y_valid)
     return TimeSplitFit(
         model=ChurnModel(lightgbm, calibrator, features, categorical, thresholds),
         lightgbm=lightgbm, features=features, categorical=categorical, dropped=dropped,
         y=y_test, X=X_test, probas=probas, comparison=ev.comparison_table(results),
-        by_band=by_band, band_contrast=contrast, results=results, score_model=score_model,
-        score_note=score_note,
+        by_band=by_band, band_contrast=contrast, gate_failures=gate_failures,
+        warnings=leakage_warnings(test_auc, gain_shares(lightgbm)), capacity=capacity,
+        results=results,
+        score_model=score_model, score_note=score_note,
     )
 
 
@@ -308,13 +328,16 @@ def fit_flat_table(table: FlatTable, config: TrainingConfig, *,
     calibrated_oof = calibrator.transform(cv.oof[CHOSEN])
     thresholds = band_thresholds(calibrated_oof)
     report(folds + 1, total, "fitting the final model on every row")
-    lightgbm = fit_lightgbm(table.X, y, params=params, seed=seed, categorical=table.categorical)
+    lightgbm, capacity = fit_with_capacity(table.X, y, params=params, seed=seed,
+                                           categorical=table.categorical)
 
     summary = cv.summary()
     comparison = summary[[c for c in summary.columns if not c.endswith("_std")]].copy()
     comparison["base_rate"] = float(y.mean())
     comparison["rows"] = float(len(y))
     bands = risk_bands(calibrated_oof, thresholds)
+    by_band = {"risk_band": ev.churn_rate_by_band(y, bands, order=RISK_BAND_ORDER)}
+    cv_auc = float(summary.loc[CHOSEN]["roc_auc"])
     return FlatTableFit(
         model=ChurnModel(lightgbm, calibrator, table.feature_columns, table.categorical,
                          thresholds),
@@ -322,7 +345,8 @@ def fit_flat_table(table: FlatTable, config: TrainingConfig, *,
         dropped=table.dropped, y=y, X=table.X,
         probas={CHOSEN: calibrated_oof, f"{CHOSEN}_uncalibrated": cv.oof[CHOSEN],
                 "logistic": cv.oof["logistic"]},
-        comparison=comparison,
-        by_band={"risk_band": ev.churn_rate_by_band(y, bands, order=RISK_BAND_ORDER)},
-        band_contrast={}, cv=cv, summary=summary, calibrated=ev.evaluate(y, calibrated_oof),
+        comparison=comparison, by_band=by_band, band_contrast={},
+        gate_failures=promotion_gates(y, calibrated_oof, by_band["risk_band"],
+                                      base_rate=float(y.mean())),
+        warnings=leakage_warnings(cv_auc, gain_shares(lightgbm)), capacity=capacity, cv=cv, summary=summary, calibrated=ev.evaluate(y, calibrated_oof),
     )

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from models.estimators import categorical_columns, fit_lightgbm, fit_logistic
+from models.capacity import fit_with_capacity
+from models.estimators import categorical_columns, fit_logistic
 from models.evaluation import evaluate
 from models.fingerprint import frames_sha256
 
@@ -318,6 +319,9 @@ def cross_validate(
 ) -> CrossValidation:
     """Stratified k-fold CV of the LightGBM model and the logistic baseline.
 
+    In each fold LightGBM's tree size is chosen on an inner split of the fold's training
+    rows (:func:`models.capacity.fit_with_capacity`), never on the fold's test rows.
+
     Parameters
     ----------
     table : FlatTable
@@ -350,9 +354,10 @@ def cross_validate(
     for fold, (train, test) in enumerate(splitter.split(table.X, y)):
         fold_of_row[test] = fold
         X_train, X_test = table.X.iloc[train], table.X.iloc[test]
+        lightgbm, _ = fit_with_capacity(X_train, y[train], params=params, seed=seed,
+                                        categorical=table.categorical)
         models = {
-            "lightgbm": fit_lightgbm(X_train, y[train], params=params, seed=seed,
-                                     categorical=table.categorical),
+            "lightgbm": lightgbm,
             "logistic": fit_logistic(X_train, y[train], seed=seed, categorical=table.categorical),
         }
         for name, model in models.items():

@@ -1,9 +1,12 @@
 """The model registry: one registered name, a ``champion`` and a ``challenger`` alias.
 
-Promotion rule: a new version becomes ``champion`` only if its ROC AUC beats the current
+Promotion rule: a new version becomes ``champion`` only if it passes the promotion gates
+(:mod:`models.gates`: calibrated log loss below a constant guess, churn monotone across its
+risk bands, validation and test ROC AUC close) and its ROC AUC beats the current
 champion's on the *same* out-of-time window, the champion being re-scored on that window
 (its own logged metric was measured on older data and is not comparable). Otherwise the new
-version becomes ``challenger``. ``promote=True`` forces champion. Either way the decision and
+version becomes ``challenger``. ``promote=True`` forces champion, and the reason it would
+not have been is kept. Either way the decision and
 its reason are written to the training run (tags ``promotion.*``) and to the model version.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +61,7 @@ class PromotionDecision:
     champion_version: str | None = None
     champion_roc_auc: float | None = None
     forced: bool = False
+    gate_failures: tuple[str, ...] = ()
 
 
 def _champion(client: MlflowClient, name: str):
@@ -87,7 +92,7 @@ def rescore_auc(model_uri: str, X: pd.DataFrame, y) -> float:
 def register_and_promote(
     model_uri: str, *, run_id: str, candidate_auc: float, X_test: pd.DataFrame, y_test,
     name: str = DEFAULT_MODEL_NAME, promote: bool = False, champion_auc: float | None = None,
-    comparison: str | None = None,
+    comparison: str | None = None, gate_failures: Sequence[str] = (),
 ) -> PromotionDecision:
     """Register ``model_uri`` as a new version of ``name`` and apply the promotion rule.
 
@@ -111,6 +116,9 @@ def register_and_promote(
     comparison : str, optional
         How the two figures were obtained, for the reason text; default "on the same
         out-of-time window".
+    gate_failures : sequence of str
+        The promotion gates the new version fails (:func:`models.gates.promotion_gates`):
+        any of them keeps it from champion, even as the first version, unless ``promote``.
     """
     client = _client()
     try:
@@ -147,6 +155,8 @@ def register_and_promote(
             alias = CHALLENGER
             reason = why or (f"ROC AUC {candidate_auc:.4f} does not beat champion "
                              f"v{champion.version}'s {champion_auc:.4f} {comparison}")
+    if gate_failures:
+        alias, reason = CHALLENGER, "refused by the promotion gates: " + "; ".join(gate_failures)
     if promote and alias != CHAMPION:
         alias, reason = CHAMPION, f"forced by --promote; without it: {reason}"
 
@@ -156,10 +166,11 @@ def register_and_promote(
         candidate_roc_auc=float(candidate_auc),
         champion_version=None if champion is None else str(champion.version),
         champion_roc_auc=None if champion_auc is None or math.isnan(champion_auc) else float(champion_auc),
-        forced=promote,
+        forced=promote, gate_failures=tuple(gate_failures),
     )
     tags = {
         "promotion.alias": alias, "promotion.reason": reason, "promotion.forced": str(promote),
+        "promotion.gates": "; ".join(gate_failures) or "passed",
         "promotion.version": str(version),
         "promotion.champion_version": decision.champion_version or "none",
         "promotion.champion_roc_auc": "n/a" if decision.champion_roc_auc is None
@@ -179,6 +190,8 @@ class LoadedModel:
     indexed like ``frame``; integer indicator columns are accepted (cast to the logged types).
     ``python_model`` is the unwrapped :class:`models.pyfunc.ChurnModel`, kept so the service
     can call it without going through MLflow's input checks (see :meth:`predict`).
+    ``params`` are its training run's parameters (data fingerprint, test window), which
+    :func:`models.model_check.model_warnings` compares with the data scored.
     """
 
     pyfunc: object = field(repr=False)
@@ -191,6 +204,7 @@ class LoadedModel:
     metrics: dict
     feature_names: list[str]
     python_model: object = field(default=None, repr=False)
+    params: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.python_model is None:
@@ -282,17 +296,17 @@ def load_model(uri: str | None = None) -> LoadedModel:
     except (MlflowException, OSError) as exc:
         raise NoModelError(f"cannot load the model at {uri}: {exc}") from exc
     run_id = model_version.run_id if model_version is not None else pyfunc.metadata.run_id
-    metrics, trained_at = {}, None
+    metrics, params, trained_at = {}, {}, None
     if run_id:
         run = client.get_run(run_id)
-        metrics = dict(run.data.metrics)
+        metrics, params = dict(run.data.metrics), dict(run.data.params)
         trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc)
     python_model = pyfunc.unwrap_python_model()
     return LoadedModel(
         pyfunc=pyfunc, uri=uri, name=name, version=version, alias=alias, run_id=run_id,
         trained_at=trained_at, metrics=metrics,
         feature_names=list(getattr(python_model, "feature_columns", [])),
-        python_model=python_model,
+        python_model=python_model, params=params,
     )
 
 

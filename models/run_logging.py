@@ -85,8 +85,22 @@ def _band_colors(fit: FittedModels) -> dict:
     return colors
 
 
+def log_warnings(warnings) -> None:
+    """Warnings about the data or the model as tags ``warning.1``, ``warning.2``, ..."""
+    mlflow.set_tags({f"warning.{i}": text for i, text in enumerate(warnings, start=1)})
+
+
+def log_capacity(fit: FittedModels) -> None:
+    """How the tree size was chosen (its parameters are among ``lightgbm.*``), and the
+    candidates tried."""
+    mlflow.set_tag("capacity", fit.capacity.text)
+    if len(fit.capacity.candidates):
+        log_table(fit.capacity.candidates.rename_axis("candidate"), "capacity_candidates")
+
+
 def log_evaluation(fit: FittedModels) -> None:
     """The figures and tables every run has: ROC, PR, reliability, importance, churn by band."""
+    log_capacity(fit)
     y, probas = fit.y, fit.probas
     plot = mlflow.log_figure
     plot(plots.plot_roc(y, probas), "plots/roc.png")
@@ -124,7 +138,7 @@ def log_time_split_run(fit: TimeSplitFit, ts: TrainingSet, split: Split, config:
     log_provenance(seed=config.seed, fingerprint=ts.fingerprint, params={
         "mode": "tables",
         "chosen_model": CHOSEN,
-        "lightgbm": lightgbm_params(config),
+        "lightgbm": {**lightgbm_params(config), **fit.capacity.params},
         "logistic": {**LOGISTIC_DEFAULTS, "random_state": config.seed,
                      "preprocessing": "median impute + indicator, scale; one-hot categoricals"},
         "health_score_baseline": fit.score_note,
@@ -139,6 +153,8 @@ def log_time_split_run(fit: TimeSplitFit, ts: TrainingSet, split: Split, config:
                      "test": len(split.test), "unlabelled": len(split.unlabelled)},
         },
         "features": _features_params(fit),
+        # What scoring compares with its as-of date (models.model_check).
+        "test_window_end": ts.window_end(max(split.test_dates)).isoformat(),
         **(extra_params or {}),
     })
     for name, result in fit.results.items():
@@ -170,7 +186,7 @@ def log_flat_table_run(fit: FlatTableFit, table: FlatTable, config: TrainingConf
     log_provenance(seed=config.seed, fingerprint=table.fingerprint, params={
         "mode": "flat table",
         "chosen_model": CHOSEN,
-        "lightgbm": lightgbm_params(config),
+        "lightgbm": {**lightgbm_params(config), **fit.capacity.params},
         "logistic": {**LOGISTIC_DEFAULTS, "random_state": config.seed},
         "calibration": f"{config.calibration} on out-of-fold probabilities",
         "folds": config.folds,

@@ -38,6 +38,7 @@ from models.fit import (
     flat_table_steps,
 )
 from models.flat_table import prepare_flat_table, read_flat_table
+from models.label_end import LabelEnd
 from models.pyfunc import ChurnModel, log_churn_model
 from models.registry import (
     DEFAULT_MODEL_NAME,
@@ -45,7 +46,7 @@ from models.registry import (
     champion_cv_on_same_table,
     register_and_promote,
 )
-from models.run_logging import log_flat_table_run, log_time_split_run
+from models.run_logging import log_flat_table_run, log_time_split_run, log_warnings
 from models.tracking import configure_mlflow, quiet_registration_messages
 from models.training_config import TrainerError, TrainingConfig
 
@@ -78,6 +79,11 @@ class TrainingResult:
     test : DataFrame or None
         Event data: ``account_id``, ``as_of``, the label and the chosen model's
         ``churn_probability`` on the test dates.
+    warnings : list of str
+        What the user should know about the data and the model: tables ending far apart,
+        a feature that may leak the label.
+    label_end : LabelEnd or None
+        Event data: until when churn is known, and from what.
     """
 
     run_id: str
@@ -91,6 +97,8 @@ class TrainingResult:
     features: list
     dropped: dict = field(default_factory=dict)
     test: pd.DataFrame | None = None
+    warnings: list = field(default_factory=list)
+    label_end: LabelEnd | None = None
 
 
 # --- the steps' glue -----------------------------------------------------------------
@@ -124,7 +132,8 @@ def _run(run_name: str, nested: bool):
 def register_model(model: ChurnModel, example: pd.DataFrame, *, run_id: str,
                    candidate_auc: float, X_test: pd.DataFrame, y_test, name: str,
                    promote: bool = False, champion_auc: float | None = None,
-                   comparison: str | None = None) -> tuple[str, PromotionDecision]:
+                   comparison: str | None = None,
+                   gate_failures=()) -> tuple[str, PromotionDecision]:
     """Log ``model`` as a pyfunc in the active run, register it and apply the promotion rule.
 
     Parameters
@@ -134,7 +143,7 @@ def register_model(model: ChurnModel, example: pd.DataFrame, *, run_id: str,
         A few rows of features, the logged input example.
     run_id : str
         The active run.
-    candidate_auc, X_test, y_test, name, promote, champion_auc, comparison
+    candidate_auc, X_test, y_test, name, promote, champion_auc, comparison, gate_failures
         As for :func:`models.registry.register_and_promote`.
 
     Returns
@@ -147,7 +156,7 @@ def register_model(model: ChurnModel, example: pd.DataFrame, *, run_id: str,
         decision = register_and_promote(
             info.model_uri, run_id=run_id, candidate_auc=candidate_auc, X_test=X_test,
             y_test=y_test, name=name, promote=promote, champion_auc=champion_auc,
-            comparison=comparison,
+            comparison=comparison, gate_failures=gate_failures,
         )
     return info.model_uri, decision
 
@@ -166,8 +175,8 @@ def train_from_tables(
     tables : features.contract.Tables
         Validated tables (``features.io.load_tables``).
     config : TrainingConfig, optional
-        Every setting; the defaults when None. Reads ``horizon``, ``every``, ``lead`` and
-        ``windows`` for the training set, the rest as :func:`train_from_training_set`.
+        Every setting; the defaults when None. Reads ``horizon``, ``every``, ``lead``,
+        ``windows`` and ``labels_until`` for the training set, the rest as :func:`train_from_training_set`.
     promote : bool
         Make the new version champion even if it does not beat the current one.
     progress : callable, optional
@@ -187,6 +196,7 @@ def train_from_tables(
 
     ts = build_training_set(tables, horizon=config.horizon, every=config.every,
                             lead=config.lead, windows=tuple(config.windows),
+                            labels_until=config.labels_until,
                             progress=indicators if progress is not None else None)
     return train_from_training_set(ts, replace(config, scorecard=scorecard), promote=promote,
                                    progress=progress)
@@ -248,18 +258,22 @@ def train_from_training_set(
         report(0, total, AFTER_FIT_STEPS[0])
         log_time_split_run(fit, ts, split, config, extra_params=extra_params)
         comparison = _with_suggested_scorecard(fit.comparison, split, ts, config)
+        warnings = [*ts.warnings, *fit.warnings]
+        log_warnings(warnings)
         report(1, total, AFTER_FIT_STEPS[1])
         model_uri, decision = register_model(
             fit.model, fit.X.head(5), run_id=run.info.run_id,
             candidate_auc=fit.results[CHOSEN]["roc_auc"], X_test=split.test, y_test=fit.y,
             name=config.model_name or DEFAULT_MODEL_NAME, promote=promote,
+            gate_failures=fit.gate_failures,
         )
     test = split.test[["account_id", "as_of", LABEL]].assign(churn_probability=fit.probas[CHOSEN])
     return TrainingResult(
         run_id=run.info.run_id, experiment=experiment_name, model_uri=model_uri,
         decision=decision, comparison=comparison, by_band=fit.by_band,
         band_contrast=fit.band_contrast, model=fit.model, features=fit.features,
-        dropped=fit.dropped, test=test,
+        dropped=fit.dropped, test=test, warnings=warnings,
+        label_end=ts.label_end,
     )
 
 
@@ -342,6 +356,7 @@ def train_flat_table(
         mlflow.set_tag("mode", f"flat table, stratified {config.folds}-fold CV")
         report(0, total, AFTER_FIT_STEPS[0])
         log_flat_table_run(fit, table, config)
+        log_warnings(fit.warnings)
         report(1, total, AFTER_FIT_STEPS[1])
         name = config.model_name or FLAT_MODEL_NAME
         champion_cv = champion_cv_on_same_table(name, table.fingerprint["hash"])
@@ -350,11 +365,12 @@ def train_flat_table(
             candidate_auc=float(fit.summary.loc[CHOSEN]["roc_auc"]), X_test=table.X,
             y_test=table.y, name=name, promote=promote, champion_auc=champion_cv,
             comparison="cross-validated on the same table" if champion_cv is not None else None,
+            gate_failures=fit.gate_failures,
         )
     return TrainingResult(
         run_id=run.info.run_id, experiment=experiment_name, model_uri=model_uri,
         decision=decision, comparison=fit.comparison, by_band=fit.by_band, band_contrast={},
-        model=fit.model, features=fit.features, dropped=fit.dropped,
+        model=fit.model, features=fit.features, dropped=fit.dropped, warnings=list(fit.warnings),
     )
 
 

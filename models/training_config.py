@@ -69,6 +69,10 @@ class TrainingConfig:
         Flat table: the churn label column, the account id column and the label value
         meaning churned (see :func:`models.flat_table.prepare_flat_table`). Not read from
         the configuration file.
+    labels_until : Timestamp or None
+        The last day whose churn is known (``--labels-until``); None takes it from the
+        churn data (:func:`models.label_end.label_end`). Not read from the configuration
+        file: it changes with every export.
     folds : int, default 5
         Flat table: stratified cross-validation folds. Not read from the configuration file.
     trials : int, default 20
@@ -107,6 +111,7 @@ class TrainingConfig:
     label: str | None = _not_in_file()
     id_column: str | None = _not_in_file()
     positive: str | None = _not_in_file()
+    labels_until: Any = _not_in_file()
     folds: int = _not_in_file(5)
     trials: int = _not_in_file(20)
 

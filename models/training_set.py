@@ -21,8 +21,11 @@ Timeline of one observation date ``d``::
   an exclusion. Accounts that churn during the lead time ``[d, d + lead)`` are left out of
   that date: they are neither churners of the window nor survivors of it, and a model
   cannot act on them anyway.
-- A date whose label window runs past the data end is kept with a missing label: its rows
-  are for scoring and are never used for fitting or evaluation.
+- A date whose label window runs past the *label end* is kept with a missing label: its
+  rows are for scoring and are never used for fitting or evaluation. The label end comes
+  from the churn data (:func:`label_end`: ``--labels-until``, else the last recorded churn),
+  not from the last event of any table: a window that passes it would call accounts
+  survivors whose churn is merely not recorded yet (censored labels).
 
 :func:`time_split` then splits by date, never at random: fit on early dates, validate on
 later ones, test on the latest labelled dates (out of time). Training dates whose label
@@ -42,6 +45,8 @@ from features.contract import EVENT_COLUMNS, Tables
 from features.indicators import compute_indicators
 from features.sentiment import score_comments
 from models.fingerprint import frames_sha256
+from models.label_end import LabelEnd, label_end, table_end_warnings
+from models.training_config import setting_default
 
 LABEL = "label"
 
@@ -74,7 +79,11 @@ class TrainingSet:
     dates : list of Timestamp
         Every observation date, oldest first.
     labelled_dates : list of Timestamp
-        The observation dates whose label window closed by the data end.
+        The observation dates whose label window closed by the label end.
+    label_end : LabelEnd or None
+        Until when churn is known, and from what.
+    warnings : list of str
+        Things that are legal but suspicious (tables ending far apart), in words.
     """
 
     frame: pd.DataFrame
@@ -85,6 +94,8 @@ class TrainingSet:
     lead: int
     dates: list[pd.Timestamp] = field(default_factory=list)
     labelled_dates: list[pd.Timestamp] = field(default_factory=list)
+    label_end: LabelEnd | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -200,8 +211,8 @@ def churn_labels(
     """Label of each account observed at ``as_of``: churned in ``[as_of + lead, as_of + lead + horizon)``.
 
     Only ``accounts.churned_at`` is read. Returns 1.0 / 0.0, NaN for every account when the
-    window ends after ``end`` (the day after the last recorded event: the window is not
-    over yet), and drops accounts that churned during the lead time ``[as_of, as_of + lead)``.
+    window ends after ``end`` (the label end, :func:`label_end`: churn in the window is not
+    known yet), and drops accounts that churned during the lead time ``[as_of, as_of + lead)``.
 
     Examples
     --------
@@ -277,11 +288,12 @@ def _check_options(horizon: int, every: int, lead: int, windows: Sequence[int], 
 def build_training_set(
     tables: Tables,
     *,
-    horizon: int = 90,
-    every: int = 30,
-    lead: int = 0,
-    windows: Sequence[int] = (30, 90, 180),
+    horizon: int = setting_default("horizon"),
+    every: int = setting_default("every"),
+    lead: int = setting_default("lead"),
+    windows: Sequence[int] = setting_default("windows"),
     warmup: int | None = None,
+    labels_until: pd.Timestamp | None = None,
     progress: Progress | None = None,
 ) -> TrainingSet:
     """Indicator snapshots at regular observation dates, labelled with churn in the horizon.
@@ -302,6 +314,10 @@ def build_training_set(
     warmup : int, optional
         Days of event history required before the first observation date; ``every`` when
         omitted. Windows longer than the history of early dates see truncated history.
+    labels_until : Timestamp, optional
+        The last day whose churn is known (``--labels-until``); by default the last
+        recorded churn (see :func:`label_end`). Dates whose label window passes it keep a
+        missing label: they are for scoring only.
     progress : callable, optional
         Called as ``progress(done, total, as_of)`` after each observation date.
 
@@ -338,13 +354,17 @@ def build_training_set(
             f"one observation date after {warmup} days of history; lower --every (now {every}) "
             "or provide a longer history"
         )
-    labelled_dates = [d for d in dates if d + pd.Timedelta(days=lead + horizon) <= end]
+    labels = label_end(tables, end, labels_until)
+    closes = {d: d + pd.Timedelta(days=lead + horizon) for d in dates}
+    labelled_dates = [d for d in dates if closes[d] <= labels.end]
+    censored = [d for d in dates if labels.end < closes[d] <= end]
     if not labelled_dates:
         raise TrainingSetError(
             f"no observation date has a complete label window: the data spans {span} days "
-            f"({start:%Y-%m-%d} to {end:%Y-%m-%d}) and each date needs {warmup} days of history "
-            f"plus --lead ({lead}) + --horizon ({horizon}) days after it; lower --horizon "
-            "or --lead, or provide a longer history"
+            f"({start:%Y-%m-%d} to {end:%Y-%m-%d}), churn is known until "
+            f"{labels.last_day:%Y-%m-%d} ({labels.source}) and each date needs {warmup} days "
+            f"of history plus --lead ({lead}) + --horizon ({horizon}) days after it; lower "
+            "--horizon or --lead, give --labels-until, or provide a longer history"
         )
 
     comment_scores = None
@@ -360,12 +380,13 @@ def build_training_set(
         )
         if feature_columns is None:
             feature_columns = [str(c) for c in indicators.columns]
-        labels = churn_labels(
-            tables.accounts, indicators.index, as_of, horizon=horizon, lead=lead, end=end
+        known = churn_labels(
+            tables.accounts, indicators.index, as_of, horizon=horizon, lead=lead,
+            end=labels.end,
         )
-        part = indicators.loc[labels.index].copy()
+        part = indicators.loc[known.index].copy()
         part.insert(0, "as_of", as_of)
-        part[LABEL] = labels.to_numpy()
+        part[LABEL] = known.to_numpy()
         parts.append(part.rename_axis("account_id").reset_index())
         if progress is not None:
             progress(done, len(dates), as_of)
@@ -384,6 +405,9 @@ def build_training_set(
         "tables": _table_summary(tables),
         "data_start": start.isoformat(),
         "data_end": end.isoformat(),
+        "label_end": labels.end.isoformat(),
+        "label_end_source": labels.source,
+        "censored_dates": len(censored),
         "horizon": int(horizon),
         "every": int(every),
         "lead": int(lead),
@@ -406,13 +430,16 @@ def build_training_set(
         lead=int(lead),
         dates=dates,
         labelled_dates=labelled_dates,
+        label_end=labels,
+        warnings=table_end_warnings(tables),
     )
 
 
 # --- the split by time ---------------------------------------------------------------
 
 
-def time_split(ts: TrainingSet, *, valid_dates: int = 2, test_dates: int = 2) -> Split:
+def time_split(ts: TrainingSet, *, valid_dates: int = setting_default("valid_dates"),
+               test_dates: int = setting_default("test_dates")) -> Split:
     """Split a training set by observation date: train, then validation, then test.
 
     The latest ``test_dates`` labelled dates are the out-of-time test, the ``valid_dates``

@@ -36,6 +36,7 @@ from features.io import FORMATS, Mapping, describe_input, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
 from features.values import json_list
+from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
 from models.training_set import tables_sha256
 from serving import scores_db
@@ -198,6 +199,9 @@ def score_portfolio(
             "name": model.name, "version": str(model.version), "alias": model.alias,
             "uri": model.uri, "run_id": model.run_id,
         }
+        meta["model_warnings"] = model_warnings(
+            getattr(model, "params", {}), as_of=stamp, tables=tables,
+            data_sha256=meta["data_fingerprint"])
     else:
         meta["churn_unavailable"] = no_model_reason or "no model given"
     meta["seconds"] = round(time.perf_counter() - started, 3)
@@ -273,7 +277,7 @@ def check_not_an_input(paths: OutputPaths, folder: Path, mapping: Mapping) -> No
     """Refuse outputs that would replace (or add) a table file of the input folder."""
     folder = folder.resolve()
     inputs = {folder / f"{table}.{ext}" for table in TABLE_NAMES for ext in FORMATS}
-    inputs |= {(folder / name).resolve() for name in mapping.files.values()}
+    inputs |= {(folder / spec.file).resolve() for spec in mapping.tables.values() if spec.file}
     for path in paths.as_dict().values():
         if path.resolve() in inputs:
             raise BatchInputError(

@@ -306,10 +306,15 @@ class ChurnRisk(_Model):
     """The model's churn risk for one account."""
 
     account_id: str = Field(examples=["A-00042"])
-    churn_probability: float = Field(ge=0, le=1, description="Calibrated probability 0-1.",
-                                     examples=[0.27])
-    risk_band: Literal["high", "medium", "low"] = Field(examples=["medium"])
+    churn_probability: float | None = Field(
+        ge=0, le=1, description="Calibrated probability 0-1; null when too few of the model's "
+        "indicators were given (see churn_reason).", examples=[0.27])
+    risk_band: Literal["high", "medium", "low", "insufficient data"] = Field(examples=["medium"])
     top_drivers: list[ChurnDriver] = Field(description="Indicators that pushed the risk most.")
+    churn_coverage: float = Field(ge=0, le=1, description="Share 0-1 of the model's indicators "
+                                  "that had data.", examples=[0.85])
+    churn_reason: str | None = Field(default=None, description="Why there is no churn "
+                                     "probability; null when there is one.")
 
 
 class ModelRef(_Model):
@@ -340,12 +345,19 @@ class AccountScore(HealthScore):
     """Health score and churn risk of one account."""
 
     churn_probability: float | None = Field(
-        description="Calibrated probability 0-1; null when no model is loaded.", examples=[0.27]
+        description="Calibrated probability 0-1; null when no model is loaded or too few of "
+        "its indicators were given (see churn_reason).", examples=[0.27]
     )
-    risk_band: Literal["high", "medium", "low"] | None = Field(examples=["medium"])
+    risk_band: Literal["high", "medium", "low", "insufficient data"] | None = Field(
+        examples=["medium"])
     top_drivers: list[ChurnDriver] | None = Field(
         description="Indicators that pushed the risk most; null when no model is loaded."
     )
+    churn_coverage: float | None = Field(
+        default=None, description="Share 0-1 of the model's indicators that had data; null "
+        "without a model.", examples=[0.85])
+    churn_reason: str | None = Field(default=None, description="Why there is no churn "
+                                     "probability; null when there is one.")
 
 
 class ScoreResponse(_Model):

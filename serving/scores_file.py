@@ -36,7 +36,7 @@ FORMATS_SUFFIXES = tuple(f".{fmt}" for fmt in FORMATS)
 SCORE_COLUMNS = (
     "account_id", "as_of", "segment", "health_score", "health_band", "health_color",
     "health_coverage", "health_trend", "health_delta", "churn_probability", "risk_band",
-    "health_drivers", "churn_drivers",
+    "churn_coverage", "health_drivers", "churn_drivers",
 )
 #: What a reader needs of a scores file (a previous run, a report's input).
 REQUIRED_COLUMNS = ("account_id", "health_score", "health_band")

@@ -42,7 +42,7 @@ from fastapi.responses import JSONResponse
 from features.catalogue import describe_indicator, lookup
 from features.scorecard_config import load_scorecard
 from features.values import json_safe
-from models.scoring import score_indicators
+from models.scoring import insufficient_reason, score_indicators
 from serving.http_guard import (
     BODY_TIMEOUT_ENV,
     ClientErrorTracebacks,
@@ -370,14 +370,17 @@ class CustomerHealth:
         return [
             {
                 "account_id": account,
-                "churn_probability": float(probability),
+                "churn_probability": None if pd.isna(probability) else float(probability),
                 "risk_band": band,
                 # Driver values are already plain Python (models.explain: None for no data).
                 "top_drivers": [ChurnDriver(**d) for d in drivers],
+                "churn_coverage": float(coverage),
+                # The same rule as the batch job's (models.scoring), in words.
+                "churn_reason": insufficient_reason(coverage) if pd.isna(probability) else None,
             }
-            for account, probability, band, drivers in zip(
+            for account, probability, band, drivers, coverage in zip(
                 scored.index, scored["churn_probability"], scored["risk_band"],
-                scored["churn_drivers"],
+                scored["churn_drivers"], scored["churn_coverage"],
             )
         ]
 

@@ -114,6 +114,8 @@ def _print_summary(console: Console, result: BatchResult) -> None:
     model = meta.get("model")
     if model:
         console.print(f"churn model: {model_label(model)}")
+        for warning in meta.get("model_warnings", []):
+            console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     else:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     if result.sink is not None:

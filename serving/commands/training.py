@@ -9,13 +9,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.problems import DataContractError
 from models.training_config import setting_default
-from serving.commands.options import read_mapping
-from serving.errors import InvalidInput, report_errors
+from serving.commands.options import date_option, read_mapping
+from serving.errors import InvalidInput, UserError, report_errors
 
 CHOSEN_MODEL = "lightgbm"  # models.fit.CHOSEN, not imported: it would load LightGBM for --help
 TRAIN_HELP = (
@@ -25,8 +26,12 @@ TRAIN_HELP = (
     "LightGBM, a logistic baseline and the health score (100 - score) are reported on the same "
     "out-of-time test. From one flat table (--table, --label): stratified "
     f"{setting_default('folds')}-fold cross-validation.\n\n"
-    "The new version becomes the 'champion' alias only if it beats the current champion's ROC "
-    "AUC on the same window (else 'challenger'); --promote forces it."
+    "The new version becomes the 'champion' alias only if it passes the promotion gates "
+    "(calibrated log loss below a constant guess, churn rising with the risk band, close "
+    "validation and test ROC AUC) and beats the current champion's ROC AUC on the same window "
+    "(else 'challenger'); --promote forces it and logs why it would not have been.\n\n"
+    "Labels are kept only up to the last day whose churn is known: --labels-until, else the "
+    "last recorded churn."
 )
 TRAIN_EPILOG = (
     "Examples:\n\n"
@@ -95,6 +100,16 @@ def _metric(value: float, digits: int = 3) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def print_trust(console: Console, result) -> None:
+    """Until when labels are known, and every warning about the data or the model."""
+    ends = getattr(result, "label_end", None)
+    if ends is not None:
+        console.print(f"labels known until {ends.last_day:%Y-%m-%d} ({ends.source}); "
+                      "later label windows are left unlabelled", markup=False)
+    for warning in getattr(result, "warnings", []):
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+
+
 def print_comparison(console: Console, result, *, title: str) -> None:
     """The models side by side, the churn rate per band and the promotion decision."""
     table = Table(title=title, title_justify="left")
@@ -120,6 +135,7 @@ def print_comparison(console: Console, result, *, title: str) -> None:
         console.print(f"health bands: {result.band_contrast['text']}")
     if "health_score" in result.comparison.index:
         console.print(_scorecard_drift(result.comparison))
+    print_trust(console, result)
     decision = result.decision
     console.print(
         f"registered [bold]{decision.name}[/] v{decision.version} as [bold]{decision.alias}[/]: "
@@ -160,26 +176,40 @@ def train(
         None, "--config", help="TOML with training options and a [lightgbm] table; options override it."),
     mapping: Path | None = typer.Option(
         None, "--mapping", "-m", help="TOML mapping of your file and column names."),
-    promote: bool = typer.Option(False, "--promote", help="Make the new version champion regardless."),
+    promote: bool = typer.Option(
+        False, "--promote", help="Make the new version champion regardless (the reason it "
+        "would not have been is logged)."),
     seed: int | None = typer.Option(
         None, "--seed", help=f"Random seed (default {setting_default('seed')})."),
+    labels_until: str | None = typer.Option(
+        None, "--labels-until", help="Last day whose churn is known (YYYY-MM-DD); default: "
+        "the last recorded churn. Later label windows stay unlabelled."),
 ) -> None:
     """Train the churn model and register it."""
     with report_errors():
+        until = _labels_until(labels_until)
         try:
             _train(folder, table, label, id_column, positive, horizon, every, lead, experiment,
-                   config, mapping, promote, seed)
+                   config, mapping, promote, seed, until)
         except training_errors() as exc:
             raise InvalidInput(str(exc)) from exc
 
 
+def _labels_until(text: str | None):
+    """The ``--labels-until`` date, or None; not a date is invalid input (exit code 2)."""
+    try:
+        return None if text is None else date_option(text, "--labels-until")
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
 def _train(folder, table, label, id_column, positive, horizon, every, lead, experiment, config,
-           mapping, promote, seed) -> None:
+           mapping, promote, seed, labels_until) -> None:
     from models.training_config import TrainingConfig
 
     settings = TrainingConfig.from_toml(
         config, horizon=horizon, every=every, lead=lead, seed=seed, experiment=experiment,
-        label=label, id_column=id_column, positive=positive,
+        label=label, id_column=id_column, positive=positive, labels_until=labels_until,
     )
     if (folder is None and mapping is None) == (table is None):
         raise InvalidInput("give either a folder of tables (train DIR, or --mapping FILE with a "
@@ -188,7 +218,8 @@ def _train(folder, table, label, id_column, positive, horizon, every, lead, expe
     if table is not None:
         if label is None:
             raise InvalidInput("--table needs --label COLUMN: the column that says who churned")
-        for name, value in (("--horizon", horizon), ("--every", every), ("--lead", lead)):
+        for name, value in (("--horizon", horizon), ("--every", every), ("--lead", lead),
+                            ("--labels-until", labels_until)):
             if value is not None:
                 raise InvalidInput(f"{name} applies to a folder of tables, not to --table "
                                    "(a flat table has no dates)")
@@ -256,16 +287,20 @@ def experiment(
     experiment_name: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help="TOML mapping of your file and column names."),
     promote: bool = typer.Option(False, "--promote", help="Make the retrained best champion regardless."),
+    labels_until: str | None = typer.Option(
+        None, "--labels-until", help="Last day whose churn is known (YYYY-MM-DD); default: "
+        "the last recorded churn."),
 ) -> None:
     """Search LightGBM hyperparameters and offer the best for promotion."""
     with report_errors():
+        until = _labels_until(labels_until)
         from features.io import load_tables
         from models.experiment import run_experiment
         from models.training_config import TrainingConfig
 
         try:
             config = TrainingConfig.from_toml(None, trials=trials, seed=seed,
-                                              experiment=experiment_name)
+                                              experiment=experiment_name, labels_until=until)
             tables, _ = load_tables(folder, mapping)
             result = run_experiment(tables, config, promote=promote)
         except DataContractError:
@@ -277,7 +312,10 @@ def experiment(
         console = stdout_console()
         console.print(f"best trial {result.best_trial}: validation ROC AUC "
                       f"{result.best_valid_auc:.4f} with {result.best_params}")
-        print_comparison(console, result.final, title="best trial retrained: out-of-time test")
+        console.print(result.choice, markup=False)
+        print_comparison(console, result.final,
+                         title=("best trial" if result.kept_best else "default configuration")
+                         + " retrained: out-of-time test")
         console.print(f"MLflow parent run {result.parent_run_id} in experiment {result.experiment!r}")
 
 

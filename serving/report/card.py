@@ -144,8 +144,12 @@ def _card_table(path: str, table: pd.DataFrame) -> Table:
     )
 
 
-def model_section(card: ModelCard) -> list[Block]:
-    """The blocks of the model card: version, out-of-time metrics, plots and tables."""
+def model_section(card: ModelCard, warnings: list[str] | None = None) -> list[Block]:
+    """The blocks of the model card: version, warnings, out-of-time metrics, plots and tables.
+
+    ``warnings`` say why the model may not fit the data scored
+    (:func:`models.model_check.model_warnings`); they come first.
+    """
     if card.reason and not card.run_id:
         return [Text(f"n/a ({card.reason})")]
     alias = f" ({card.alias})" if card.alias else ""
@@ -158,6 +162,7 @@ def model_section(card: ModelCard) -> list[Block]:
             css="lead",
         )
     ]
+    blocks += [Text(f"Warning: {warning}.", css="warning") for warning in warnings or []]
     if card.metrics:
         blocks.append(Table.from_frame("model-metrics", pd.DataFrame(_card_metric_rows(card.metrics)), numeric=("value",)))
     else:

@@ -26,7 +26,7 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class Text:
-    """A paragraph; ``css`` is ``"note"`` (small print) or ``"lead"``."""
+    """A paragraph; ``css`` is ``"note"`` (small print), ``"lead"`` or ``"warning"``."""
 
     text: str
     css: str = "note"

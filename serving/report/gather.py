@@ -158,6 +158,15 @@ def driver_texts(value: Any) -> list[str]:
 # --- headline --------------------------------------------------------------------------
 
 
+def _card_warnings(card: ModelCard, meta: dict, tables: Tables | None, as_of: pd.Timestamp | None) -> list[str]:
+    """Why the card's model may not fit the data scored (:func:`models.model_check.model_warnings`)."""
+    from models.model_check import model_warnings
+
+    if not card.run_id or as_of is None:
+        return []
+    return model_warnings(card.params, as_of=as_of, tables=tables, data_sha256=meta.get("data_fingerprint"))
+
+
 def report_period(as_of: pd.Timestamp, months: int) -> tuple[tuple, tuple]:
     """The current period ``[as_of - months, as_of)`` and the one before it.
 
@@ -516,7 +525,7 @@ def gather_report(
         Section("alerts", "Alerts since the previous run", alerts_lead, _alerts(alerts)),
         Section("trends", "NPS, CSAT and comment tone over time",
                 "Monthly survey results and the tone of customers' comments.", _trends(tables, as_of, months)),
-        Section("model", "About the churn model", None, model_section(card)),
+        Section("model", "About the churn model", None, model_section(card, _card_warnings(card, meta, tables, as_of))),
     ]
     subtitle = f"{len(scores):,} active accounts scored" + (f" as of {as_of:%d %b %Y}" if as_of is not None else "")
     footer = (

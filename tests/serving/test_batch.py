@@ -359,3 +359,31 @@ def test_a_cut_off_previous_file_is_named(tmp_path):
     broken.write_bytes(b"PAR1 only the first bytes")
     with pytest.raises(PreviousRunError, match="2025-11-01.parquet cannot be read"):
         read_previous(broken)
+
+
+def test_the_batch_job_withholds_churn_risk_from_accounts_with_too_little_data(registry):
+    """The same coverage rule as the service's: models.scoring decides for both."""
+    from features.contract import Tables
+    from features.indicators import compute_indicators
+    from models.registry import load_model
+    from models.scoring import CHURN_MIN_COVERAGE, churn_coverage
+    from serving.batch import score_portfolio
+
+    as_of = pd.Timestamp("2025-12-01")
+    model = load_model()
+    # Only the accounts table: the activity, ticket, order and survey indicators are missing.
+    accounts_only = Tables(accounts=registry.tables.accounts)
+    scores = score_portfolio(accounts_only, as_of, model=model).scores.set_index("account_id")
+    assert (scores["churn_coverage"] < CHURN_MIN_COVERAGE).all()
+    assert scores["churn_probability"].isna().all()
+    assert (scores["risk_band"] == "insufficient data").all()
+    assert scores["churn_drivers"].map(json.loads).map(len).eq(0).all()
+    indicators = compute_indicators(accounts_only, as_of).loc[scores.index]
+    np.testing.assert_allclose(scores["churn_coverage"].to_numpy(),
+                               churn_coverage(indicators, model.feature_names).to_numpy())
+
+    # The full tables: every active account has enough data, even one with no activity.
+    full = score_portfolio(registry.tables, as_of, model=model).scores
+    assert (full["churn_coverage"] >= CHURN_MIN_COVERAGE).all()
+    assert full["churn_probability"].notna().all()
+    assert set(full["risk_band"]) <= {"high", "medium", "low"}

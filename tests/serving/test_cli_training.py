@@ -179,7 +179,12 @@ def test_experiment_searches_retrains_the_best_trial_and_offers_it_for_promotion
     result = cli("experiment", "demo", "--trials", "2", "--seed", "0")
     assert result.exit_code == 0, result.output
     assert "best trial" in result.text and "validation ROC AUC" in result.text
-    assert "best trial retrained: out-of-time test" in result.text
+    if "not kept" in result.text:
+        assert "so the default is retrained" in result.text
+        assert "default configuration retrained: out-of-time test" in result.text
+    else:
+        assert "kept: validation ROC AUC" in result.text and "beats the default" in result.text
+        assert "best trial retrained: out-of-time test" in result.text
     assert "registered customer-health-churn v" in result.text
     assert "MLflow parent run" in result.text
 
@@ -195,3 +200,24 @@ def test_a_config_error_naming_a_toml_table_prints_the_table_name(tmp_path):
     result = CliRunner().invoke(app, ["train", str(tmp_path), "--config", str(config)])
     assert result.exit_code == 2
     assert "[lightgbm] must be a table of LightGBM parameters" in result.output
+
+
+def test_train_prints_until_when_labels_are_known_and_takes_labels_until(cli):
+    result = cli("train", "demo", "--every", "45", "--horizon", "60", "--experiment",
+                 "cli-labels", "--labels-until", "2025-12-20")
+    assert result.exit_code == 0, result.output
+    assert ("labels known until 2025-12-20 (--labels-until 2025-12-20); later label windows "
+            "are left unlabelled") in result.text
+
+
+def test_labels_until_that_is_not_a_date_is_an_error_naming_the_option(cli):
+    result = cli("train", "demo", "--labels-until", "soon")
+    assert result.exit_code == 2
+    assert "--labels-until: could not read 'soon' as a date" in result.text
+
+
+def test_labels_until_does_not_apply_to_a_flat_table(cli):
+    result = cli("train", "--table", "accounts_flat.csv", "--label", "Churn",
+                 "--labels-until", "2025-01-01")
+    assert result.exit_code == 2
+    assert "--labels-until applies to a folder of tables" in result.text

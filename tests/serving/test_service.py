@@ -374,24 +374,21 @@ def test_a_model_given_by_path_answers_with_no_name_or_version(registry, tmp_pat
     assert info.name is None and info.version is None and info.feature_names
 
 
-def test_the_churn_risk_example_in_the_docs_reads_like_what_its_request_returns(registry):
+def test_the_churn_risk_example_in_the_docs_reads_like_what_the_service_writes(registry):
     from models.explain import driver_text
     from serving.schemas import ChurnRiskResponse
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text("utf-8")
     section = doc[doc.index("**`POST /churn_risk`**"):]
-    request = json.loads(re.search(r"-d '(\{.*?\})'", section, re.S).group(1))
     shown = ChurnRiskResponse.model_validate(
         json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))).accounts[0]
-    real = CustomerHealth().churn_risk(AccountsRequest.model_validate(request)).accounts[0]
-    assert len(shown.top_drivers) == len(real.top_drivers)
     for driver in shown.top_drivers:
         assert driver.text == driver_text(driver.indicator, driver.value, driver.contribution)
         assert driver.label == describe_indicator(driver.indicator).label
-    # What the docs say of this request: indicators left out ("no data") drive the risk.
-    sent = set(request["accounts"][0])
-    for drivers in (real.top_drivers, shown.top_drivers):
-        assert any(d.indicator not in sent and d.value is None for d in drivers)
+    # The request as shortened in the docs is what the coverage paragraph warns about.
+    short = json.loads(re.search(r"-d '(\{.*?\})'", section, re.S).group(1).replace(", ...", ""))
+    real = CustomerHealth().churn_risk(AccountsRequest.model_validate(short)).accounts[0]
+    assert real.risk_band == "insufficient data" and real.churn_reason
 
 
 def test_started_in_a_folder_without_a_store_it_says_where_it_looked_and_creates_nothing(
@@ -405,3 +402,25 @@ def test_started_in_a_folder_without_a_store_it_says_where_it_looked_and_creates
     assert "MLFLOW_TRACKING_URI=sqlite:////absolute/path/to/mlflow.db" in service.model_unavailable
     assert not (tmp_path / "mlflow.db").exists()
     assert service.health_score(request_of(ACCOUNT)).accounts[0].health_score is not None
+
+
+def test_an_account_id_alone_gets_insufficient_data_for_churn_risk_too_with_the_reason(registry):
+    answer = CustomerHealth().score(request_of({"account_id": "bare"}))
+    account = answer.accounts[0]
+    assert account.health_band == "insufficient data"
+    assert account.churn_probability is None
+    assert account.risk_band == "insufficient data"
+    assert account.top_drivers == []
+    assert account.churn_coverage == 0.0
+    assert account.churn_reason == ("only 0% of the model's indicators have data for this "
+                                    "account (at least 25% needed)")
+
+
+def test_churn_risk_keeps_its_number_when_enough_indicators_are_given(registry, serving_indicators):
+    from models.scoring import CHURN_MIN_COVERAGE
+
+    full = request_bodies(serving_indicators.head(3))
+    answer = CustomerHealth().churn_risk(request_of(*full))
+    for account in answer.accounts:
+        assert account.churn_coverage >= CHURN_MIN_COVERAGE
+        assert account.churn_probability is not None and account.churn_reason is None
