@@ -72,13 +72,13 @@ def compare(path: Path, label: str, id_column: str | None, *, folds: int, seed: 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(X, y):
         fits = {
-            "ours": lambda: fit_with_capacity(X.iloc[train], y[train], seed=seed,
+            "ours": lambda train=train: fit_with_capacity(X.iloc[train], y[train], seed=seed,
                                               categorical=table.categorical),
-            "LGBMClassifier()": lambda: (Pipeline([
+            "LGBMClassifier()": lambda train=train: (Pipeline([
                 ("encode", FrameEncoder(table.categorical)),
                 ("model", LGBMClassifier(n_jobs=1, verbose=-1)),
             ]).fit(X.iloc[train], y[train]), None),
-            "logistic": lambda: (fit_logistic(X.iloc[train], y[train], seed=seed,
+            "logistic": lambda train=train: (fit_logistic(X.iloc[train], y[train], seed=seed,
                                               categorical=table.categorical), None),
         }
         for name, fit in fits.items():

@@ -99,7 +99,7 @@ class Mapping:
     source: URL | None = None  # the top-level source, the default database of every table
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> "Mapping":
+    def read(cls, path: str | os.PathLike) -> Mapping:
         """Read and check a mapping file."""
         path = Path(path)
         try:
@@ -111,7 +111,7 @@ class Mapping:
         return cls.from_dict(document, source=str(path))
 
     @classmethod
-    def from_dict(cls, document: dict, *, source: str = "mapping") -> "Mapping":
+    def from_dict(cls, document: dict, *, source: str = "mapping") -> Mapping:
         unknown = set(document) - {"tables", "surveys", "source"}
         if unknown:
             raise MappingError(

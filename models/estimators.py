@@ -128,7 +128,7 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
     def __init__(self, categorical: list[str] | None = None):
         self.categorical = categorical
 
-    def fit(self, X: pd.DataFrame, y=None) -> "FrameEncoder":
+    def fit(self, X: pd.DataFrame, y=None) -> FrameEncoder:
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.categorical_ = (
             categorical_columns(X) if self.categorical is None else list(self.categorical)
@@ -328,7 +328,7 @@ class ScorecardPredictor(ClassifierMixin, BaseEstimator):
         """100 − health score per row (NaN when the score is undefined)."""
         return 100.0 - self.scores(X)["health_score"].astype("float64")
 
-    def fit(self, X: pd.DataFrame, y) -> "ScorecardPredictor":
+    def fit(self, X: pd.DataFrame, y) -> ScorecardPredictor:
         _check_labels(y)
         y = np.asarray(y, dtype=int)
         risk = self.risk(X).to_numpy()
@@ -381,7 +381,7 @@ class Calibrator(BaseEstimator):
     def __init__(self, method: str = "sigmoid"):
         self.method = method
 
-    def fit(self, proba, y) -> "Calibrator":
+    def fit(self, proba, y) -> Calibrator:
         if self.method not in CALIBRATION_METHODS:
             raise ValueError(
                 f"calibration method must be one of {CALIBRATION_METHODS}, got {self.method!r}"

@@ -16,7 +16,7 @@ import math
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -300,7 +300,7 @@ def load_model(uri: str | None = None) -> LoadedModel:
     if run_id:
         run = client.get_run(run_id)
         metrics, params = dict(run.data.metrics), dict(run.data.params)
-        trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc)
+        trained_at = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
     python_model = pyfunc.unwrap_python_model()
     return LoadedModel(
         pyfunc=pyfunc, uri=uri, name=name, version=version, alias=alias, run_id=run_id,
@@ -342,7 +342,7 @@ def list_versions(name: str | None = None) -> list[dict]:
                 "name": model_name,
                 "version": str(v.version),
                 "aliases": sorted(aliases.get(str(v.version), [])),
-                "created": datetime.fromtimestamp(v.creation_timestamp / 1000, tz=timezone.utc),
+                "created": datetime.fromtimestamp(v.creation_timestamp / 1000, tz=UTC),
                 "run_id": v.run_id,
                 "promotion_reason": (v.tags or {}).get("promotion.reason", ""),
                 **{m: metrics.get(m, math.nan) for m in HEADLINE},
@@ -523,7 +523,7 @@ def model_card_data(model, *, tracking_uri: str | None = None) -> ModelCardData:
     images, tables = _card_artifacts(client, run)
     return ModelCardData(
         name, version, alias, run_id,
-        trained_at=datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc),
+        trained_at=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC),
         metrics=dict(run.data.metrics), params=dict(run.data.params), tags=dict(run.data.tags),
         images=images, tables=tables,
     )

@@ -210,7 +210,7 @@ class RequestGuard:
         while True:
             try:
                 message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise _Refused(HTTPStatus.REQUEST_TIMEOUT,
                                f"body: not received within {self.timeout:g} s; send the whole "
                                "request at once") from None

@@ -9,7 +9,7 @@ writes it as HTML. Nothing here draws, renders or reads MLflow, so a report can 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import pandas as pd
 
@@ -106,7 +106,7 @@ class MonthlyTrends:
     tone: Series
 
 
-Chart = Union[ScoreHistogram, BandShares, MonthlyTrends]
+Chart = ScoreHistogram | BandShares | MonthlyTrends
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class Image:
     png: bytes
 
 
-Block = Union[Text, Cards, Table, Figure, Image]
+Block = Text | Cards | Table | Figure | Image
 
 
 # --- the report ----------------------------------------------------------------------

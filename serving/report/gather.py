@@ -13,7 +13,7 @@ import json
 import math
 import os
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -529,6 +529,6 @@ def gather_report(
     ]
     subtitle = f"{len(scores):,} active accounts scored" + (f" as of {as_of:%d %b %Y}" if as_of is not None else "")
     footer = (
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by customer-health from {scores_file.path.name}."
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by customer-health from {scores_file.path.name}."
     )
     return Report(title, subtitle, footer, sections)

@@ -47,7 +47,7 @@ def _crafted_split(seed=0, n_accounts=1500):
     """Churn follows active days and CSAT; NPS is pure noise."""
     rng = np.random.default_rng(seed)
     parts = []
-    for d, as_of in enumerate(pd.date_range("2025-01-01", periods=4, freq="30D")):
+    for as_of in pd.date_range("2025-01-01", periods=4, freq="30D"):
         active = rng.uniform(0, 60, n_accounts)
         csat = rng.uniform(20, 100, n_accounts)
         nps = rng.uniform(0, 10, n_accounts)

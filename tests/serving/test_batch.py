@@ -133,7 +133,7 @@ def test_invalid_input_stops_the_run_before_anything_is_written(as_of, serving_d
 
 
 @pytest.mark.parametrize("failure", [OSError("No space left on device"), KeyboardInterrupt()])
-def test_a_failure_mid_write_leaves_the_previous_files_and_no_partial_file(as_of, 
+def test_a_failure_mid_write_leaves_the_previous_files_and_no_partial_file(as_of,
     serving_demo_folder, empty_registry, tmp_path, monkeypatch, failure
 ):
     out = tmp_path / "scores.parquet"

@@ -37,7 +37,7 @@ OWN_FILES = ("exports/", "telco.csv", "models:/", "my-scorecard.toml", "my_score
 
 def help_examples() -> list[str]:
     commands = []
-    for name, command in get_command(app).commands.items():
+    for command in get_command(app).commands.values():
         for line in (command.epilog or "").splitlines():
             line = line.strip()
             if line.startswith("customer-health "):
