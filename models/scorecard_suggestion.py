@@ -308,6 +308,11 @@ def suggested_scorecard_results(split: Split, feature_columns: list[str],
         from features.scorecard_config import load_scorecard
 
         scorecard = load_scorecard()
+    missing = [name for name in scorecard.indicator_names()
+               if name != "segment" and name not in feature_columns]
+    if missing:
+        return None, (f"no suggestion: the training set lacks {', '.join(missing[:5])}"
+                      f"{' and more' if len(missing) > 5 else ''}, read by the scorecard")
     try:
         suggestion = suggest_scorecard(split, feature_columns, scorecard)
     except ValueError as exc:  # one class in a card, no measure with evidence, bad columns

@@ -40,6 +40,27 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
+def _keep_examples_whole(epilog: str) -> str:
+    """Mark each indented example so that click prints it as written.
+
+    click rewraps every paragraph of a help text to the terminal's width, and an example
+    cut in two can no longer be copied and run; a paragraph led by ``\\b`` is left whole.
+    """
+    paragraphs = epilog.split("\n\n")
+    return "\n\n".join("\b\n" + p if p.startswith("  ") else p for p in paragraphs)
+
+
+def _whole_examples(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.epilog:
+            info.epilog = _keep_examples_whole(info.epilog)
+    for group in typer_app.registered_groups:
+        _whole_examples(group.typer_instance)
+
+
+_whole_examples(app)
+
+
 def main() -> None:
     """Console-script entry point: clear one-line errors, never a traceback."""
     with report_errors():

@@ -138,7 +138,7 @@ def features(
             def advance(i: int) -> None:
                 progress.update(task, completed=i, description=STEPS[i])
 
-            mapping = read_mapping(mapping)
+            mapping_file, mapping = mapping, read_mapping(mapping)
             tables, report = load_tables(folder, mapping)
             table = build_features(
                 tables, stamp, window_days, card, lambda i, name: advance(min(i + 1, 2))
@@ -146,7 +146,7 @@ def features(
             advance(3)
             write_frame(table, out, fmt)
         _print_summary(console, describe_input(folder, mapping), out, stamp, tables, table, card,
-                       len(report.warnings), validate_hint(folder, mapping))
+                       len(report.warnings), validate_hint(folder, mapping_file))
 
 
 def _print_summary(console, source, out, stamp, tables, table, card, n_warnings, hint) -> None:

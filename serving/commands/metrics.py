@@ -96,12 +96,12 @@ def metrics(
             check_number(max_lifetime_years, name="--max-lifetime-years", low=0, low_open=True)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        mapping = read_mapping(mapping)
+        mapping_file, mapping = mapping, read_mapping(mapping)
         tables, report = load_tables(folder, mapping)
         if report.warnings:
             err_console.print(
                 f"[yellow]{len(report.warnings)} warning(s)[/] in the input data; "
-                f"run `{escape(validate_hint(folder, mapping))}` for details", highlight=False,
+                f"run `{escape(validate_hint(folder, mapping_file))}` for details", highlight=False,
             )
         if by is not None:
             try:
