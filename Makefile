@@ -1,24 +1,54 @@
-# The README's two commands. Each creates .venv when it is missing and installs the project.
+# The README's commands. Each creates .venv when it is missing and installs what it needs:
+# `make demo` only the runtime dependencies, `make test`, `make test-fast` and `make lint`
+# the dev extra too. Installs use uv when it can be installed into the venv (several times
+# faster than pip), and fall back to pip when it cannot.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast lint install install-dev clean
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# $(call install,REQUIREMENT): uv when it is there or can be had, pip otherwise (or when uv fails).
+define install
+	@if { test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv; } \
+		&& $(BIN)/uv pip install --python $(BIN)/python --quiet $(1); then \
+		echo "installed $(1) with uv"; \
+	else \
+		echo "uv unavailable or failed: installing $(1) with pip"; \
+		$(BIN)/python -m pip install --quiet $(1); \
+	fi
+endef
 
-install: $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-demo: $(STAMP)
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(call install,-e .)
+	touch $@
+
+# The dev extra includes the runtime dependencies, so it satisfies `make demo` as well.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(call install,-e '.[dev]')
+	touch $@ $(RUNTIME_STAMP)
+
+install: $(RUNTIME_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+demo: $(RUNTIME_STAMP)
 	$(BIN)/customer-health demo
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests marked slow (real server, notebooks, demo flow, browser, training).
+test-fast: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) demo mlflow.db mlartifacts

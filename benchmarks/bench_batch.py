@@ -63,8 +63,8 @@ def ensure_model(workdir: Path) -> None:
         except NoModelError:
             pass
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
-    from features.demo_data import generate_demo_data
     from features.contract import validate_tables
+    from features.demo_data import generate_demo_data
     from models.trainer import train_from_tables
 
     print("training a small model into a temporary store (not timed) ...", flush=True)

@@ -7,20 +7,30 @@ and measures, each over several runs (medians printed):
 * accounts per second at concurrency 8 with batches of 100 accounts;
 * the in-process time of the same work (the service class called directly), so the HTTP
   overhead shows as a ratio;
-* the peak RSS of the server (with its workers) and of this process.
+* the peak RSS of the server (with its workers) and of this process;
+* under load: ``--clients`` concurrent clients (default 50) sending one-account ``/score``
+  requests for ``--load-seconds`` (default 60) over loopback, each waiting for its answer
+  before the next request (so the load is bounded): requests/s, p50/p99 latency, errors.
 
-Targets on 2 cores: p99 under 25 ms for one account; at least 2,000 accounts/s batched.
+Targets on 2 cores: p99 under 25 ms for one account; at least 2,000 accounts/s batched;
+under load, at least 200 requests/s with p99 <= 400 ms and no error, the clients running on
+the same machine.
 
 The model comes from ``MLFLOW_TRACKING_URI`` when it has a champion; otherwise a small one
 is trained on demo data into a temporary store first (not timed).
 
-    python benchmarks/bench_serving.py [--runs 3] [--requests 300] [--batches 40] [--workers 1]
+    python benchmarks/bench_serving.py [--runs 3] [--requests 300] [--batches 40] [--workers N]
+        [--clients 50] [--load-seconds 60] [--load-only]
+
+The server is started as ``customer-health serve`` (one worker per core unless --workers).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
+import contextlib
 import os
 import resource
 import signal
@@ -73,12 +83,13 @@ def ensure_model(workdir: Path, tables) -> str:
     return uri
 
 
-def start_server(uri: str, log: Path, workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(uri: str, log: Path, workers: int | None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, BENTOML_DO_NOT_TRACK="true",
-               CUSTOMER_HEALTH_WORKERS=str(workers))
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:CustomerHealth",
-               "--port", str(port), "--host", "127.0.0.1"]
+    env = dict(os.environ, MLFLOW_TRACKING_URI=uri, BENTOML_DO_NOT_TRACK="true")
+    command = [sys.executable, "-m", "serving.cli", "serve", "--port", str(port),
+               "--host", "127.0.0.1"]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     with open(log, "wb") as sink:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -127,13 +138,80 @@ def throughput_run(url: str, batches: list[list[dict]], concurrency: int) -> flo
     return accounts / (time.perf_counter() - start)
 
 
+def load_run(url: str, bodies: list[dict], clients: int, seconds: float) -> dict:
+    """``clients`` concurrent clients, one-account ``/score`` each, for ``seconds``.
+
+    Each client sends its next request once the previous one is answered, so at most
+    ``clients`` requests are in flight. Returns requests/s, p50/p99 in ms and the errors
+    (non-200 answers and failed connections).
+    """
+    import httpx
+
+    async def client(http: httpx.AsyncClient, number: int, stop: float,
+                     times: list[float], errors: list[str]) -> None:
+        i = number
+        while time.perf_counter() < stop:
+            payload = {"accounts": [bodies[i % len(bodies)]]}
+            i += clients
+            start = time.perf_counter()
+            try:
+                response = await http.post(f"{url}/score", json=payload)
+                if response.status_code != 200:
+                    errors.append(str(response.status_code))
+            except httpx.HTTPError as exc:
+                errors.append(type(exc).__name__)
+            times.append(time.perf_counter() - start)
+
+    async def run() -> tuple[list[float], list[str], float]:
+        times: list[float] = []
+        errors: list[str] = []
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            start = time.perf_counter()
+            stop = start + seconds
+            await asyncio.gather(*(client(http, n, stop, times, errors) for n in range(clients)))
+            return times, errors, time.perf_counter() - start
+
+    times, errors, elapsed = asyncio.run(run())
+    ms = np.array(times) * 1000
+    return {"rate": len(times) / elapsed, "p50": float(np.percentile(ms, 50)),
+            "p99": float(np.percentile(ms, 99)), "errors": len(errors), "requests": len(times)}
+
+
+def server_cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU seconds used so far by the server's processes (the command and its workers)."""
+    parent = psutil.Process(process.pid)
+    total = 0.0
+    for p in [parent, *parent.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def report_load(url: str, process: subprocess.Popen, bodies: list[dict], args) -> None:
+    cpu_before = server_cpu_seconds(process)
+    result = load_run(url, bodies, args.clients, args.load_seconds)
+    cpu_ms = (server_cpu_seconds(process) - cpu_before) / max(result["requests"], 1) * 1000
+    met = result["rate"] >= 200 and result["p99"] <= 400 and result["errors"] == 0
+    print(f"{args.clients} clients for {args.load_seconds:g} s, one-account /score: "
+          f"{result['rate']:,.0f} requests/s, p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, "
+          f"{result['errors']} errors of {result['requests']:,} requests; server CPU "
+          f"{cpu_ms:.1f} ms per request (target >= 200 requests/s, p99 <= 400 ms, 0 errors: "
+          f"{'met' if met else 'NOT met'})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--requests", type=int, default=300, help="single-account requests per run")
     parser.add_argument("--batches", type=int, default=40, help="batches of 100 per throughput run")
     parser.add_argument("--accounts", type=int, default=1500, help="demo accounts to draw requests from")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="server worker processes (default: serve's, one per core)")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients of the load run")
+    parser.add_argument("--load-seconds", type=float, default=60, help="length of each load run")
+    parser.add_argument("--load-only", action="store_true", help="only the load runs")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_serving_") as tmp:
@@ -146,6 +224,16 @@ def main() -> None:
         batches = [bodies[(i * 100) % (len(bodies) - 100):][:100] for i in range(args.batches)]
 
         process, url = start_server(uri, workdir / "server.log", args.workers)
+        if args.load_only:
+            try:
+                for _ in range(20):
+                    httpx.post(f"{url}/score", json={"accounts": [bodies[0]]}, timeout=30)
+                for _ in range(args.runs):
+                    report_load(url, process, bodies, args)
+            finally:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=60)
+            return
         try:
             for _ in range(20):  # warm-up: first calls import and compile lazily
                 httpx.post(f"{url}/score", json={"accounts": [bodies[0]]}, timeout=30)
@@ -158,6 +246,7 @@ def main() -> None:
                 print(f"run {run + 1}: p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms, "
                       f"{rates[-1]:,.0f} accounts/s", flush=True)
             server_mb = server_rss_mb(process)
+            report_load(url, process, bodies, args)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=60)
@@ -196,7 +285,7 @@ def main() -> None:
     print(f"in-process, same work: one account {in_one:.1f} ms (HTTP p50 / in-process = "
           f"{p50 / in_one:.2f}x), batches of 100 {in_rate:,.0f} accounts/s on one thread")
     print(f"peak RSS: server with workers {server_mb:,.0f} MB (at the end), benchmark process "
-          f"{own_mb:,.0f} MB; medians of {args.runs} runs, {args.workers} server worker(s)")
+          f"{own_mb:,.0f} MB; medians of {args.runs} runs, {args.workers or 'one per core'} server worker(s)")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from features.problems import (
     ValidationReport,
     problem_at,
 )
+from features.timestamps import DATE_RANGE, EARLIEST, LATEST, has_offset, local_to_utc
 
 TABLE_NAMES = ("accounts", "sessions", "tickets", "orders", "returns", "surveys")
 SURVEY_TYPES = ("csat", "nps", "ces")
@@ -283,11 +284,11 @@ def _problems_from_pandera(table: str, frame: pd.DataFrame, cases: pd.DataFrame)
         if column in coerce_failed and rule != "coerce_dtype":
             continue  # the same values again, already reported as not convertible
         if check.startswith("column_in_dataframe"):
-            missing = str(group["failure_case"].iloc[0])
-            problems.append(Problem(
-                "error", table, missing, "required_column",
-                "required column is missing", _FIXES["column_in_dataframe"],
-            ))
+            problems += [
+                Problem("error", table, str(missing), "required_column",
+                        "required column is missing", _FIXES["column_in_dataframe"])
+                for missing in group["failure_case"].drop_duplicates()
+            ]
             continue
         index = pd.to_numeric(group["index"], errors="coerce").dropna().astype(int)
         n_rows = int(index.nunique()) if len(index) else len(group)
@@ -312,12 +313,14 @@ def _problems_from_pandera(table: str, frame: pd.DataFrame, cases: pd.DataFrame)
 # --- preparing raw frames ------------------------------------------------------------
 
 
-def _prepare(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+def _prepare(
+    table: str, raw: pd.DataFrame, time_zone: str | None = None
+) -> tuple[pd.DataFrame, list[Problem]]:
     """Canonical dtypes for ids, text and timestamps, before the schema checks.
 
     Timestamps are parsed here rather than by pandera so that an unparseable value is
     reported with its row, and so that offset-aware values are converted to UTC (naive
-    values already mean UTC).
+    values mean UTC, or local times of ``time_zone`` when the table has one).
     """
     frame = raw.reset_index(drop=True).copy()
     problems: list[Problem] = []
@@ -333,10 +336,8 @@ def _prepare(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]
     for column in TIMESTAMP_COLUMNS[table]:
         if column not in frame:
             continue
-        parsed, problem = _parse_timestamps(table, column, frame[column])
-        frame[column] = parsed
-        if problem:
-            problems.append(problem)
+        frame[column], date_problems = _parse_timestamps(table, column, frame[column], time_zone)
+        problems += date_problems
     for column, integer in NUMBER_COLUMNS[table]:
         if column not in frame:
             continue
@@ -378,23 +379,39 @@ def _parse_numbers(
     return numbers, [p for p in problems if p]
 
 
-def _parse_timestamps(table: str, column: str, values: pd.Series) -> tuple[pd.Series, Problem | None]:
+def _parse_timestamps(
+    table: str, column: str, values: pd.Series, time_zone: str | None = None
+) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
         bad = np.zeros(len(values), dtype=bool)
+        naive = np.full(len(values), getattr(values.dt, "tz", None) is None)
     else:
         text = values.where(values.notna(), None)
         parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
-        bad = parsed.isna() & values.notna() & values.astype("str").str.strip().ne("")
+        bad = (parsed.isna() & values.notna() & values.astype("str").str.strip().ne("")).to_numpy()
+        naive = ~has_offset(values) if time_zone else None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    parsed = parsed.astype("datetime64[ns]")
-    problem = problem_at(
-        pd.DataFrame({column: values}), bad, table=table, column=column, rule="timestamp",
-        message="values are not dates or timestamps",
-        fix="use ISO 8601, e.g. 2025-03-31 or 2025-03-31T14:05:00Z (naive times mean UTC)",
-    )
-    return parsed, problem
+    # Dates read in micro- or milliseconds can lie beyond what nanoseconds hold (year 2999).
+    outside = (parsed.notna() & ((parsed < EARLIEST) | (parsed > LATEST))).to_numpy()
+    parsed = parsed.mask(outside).astype("datetime64[ns]")
+    if time_zone:
+        parsed = local_to_utc(parsed, time_zone, rows=naive & parsed.notna().to_numpy())
+    shown = pd.DataFrame({column: values})
+    problems = [
+        problem_at(
+            shown, bad, table=table, column=column, rule="timestamp",
+            message="values are not dates or timestamps",
+            fix="use ISO 8601, e.g. 2025-03-31 or 2025-03-31T14:05:00Z (naive times mean UTC)",
+        ),
+        problem_at(
+            shown, outside, table=table, column=column, rule="date_range",
+            message=f"dates must lie from {DATE_RANGE}",
+            fix="correct the year; leave the cell empty for an unknown or open-ended date",
+        ),
+    ]
+    return parsed, [p for p in problems if p]
 
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -432,7 +449,8 @@ def normalise_survey_scores(surveys: pd.DataFrame, scales: SurveyScales) -> pd.D
 
 
 def validate_tables(
-    raw: dict[str, pd.DataFrame], *, scales: SurveyScales | None = None
+    raw: dict[str, pd.DataFrame], *, scales: SurveyScales | None = None,
+    time_zones: dict[str, str] | None = None,
 ) -> tuple[Tables, ValidationReport]:
     """Check raw tables against the contract and return them typed.
 
@@ -444,6 +462,9 @@ def validate_tables(
         ``accounts``.
     scales : SurveyScales, optional
         Survey answer scales; METRICS.md defaults when omitted.
+    time_zones : dict of str to str, optional
+        Per table, the IANA time zone its naive timestamps are local times of (the
+        mapping file's ``timezone``); they are converted to UTC. Naive means UTC otherwise.
 
     Returns
     -------
@@ -475,7 +496,7 @@ def validate_tables(
     for name in TABLE_NAMES:
         if name not in raw:
             continue
-        frame, parse_problems = _prepare(name, raw[name])
+        frame, parse_problems = _prepare(name, raw[name], (time_zones or {}).get(name))
         problems += parse_problems
         # A value that failed to parse is reported once, not again as empty or mistyped.
         unparsed = {p.column for p in parse_problems}
@@ -483,17 +504,20 @@ def validate_tables(
         problems += [p for p in schema_problems if p.column not in unparsed]
         frames[name] = frame
 
-    if not any(p.severity == "error" for p in problems):
-        problems += contract_rules.reference_problems(frames)
-        problems += contract_rules.ordering_problems(frames)
-        if "surveys" in frames:
-            problems += contract_rules.survey_scale_problems(frames["surveys"], scales, SURVEY_TYPES)
-        problems += contract_rules.after_churn_warnings(frames, EVENT_COLUMNS)
-    elif "surveys" in frames and not any(
-        p.severity == "error" and p.table == "surveys" for p in problems
-    ):
-        # Cross-table rules need every table typed; the scale check needs only surveys.
-        problems += contract_rules.survey_scale_problems(frames["surveys"], scales, SURVEY_TYPES)
+    # Every rule runs on what could be read, so one pass shows every problem; a column with
+    # an error takes no part in the rules across tables, which would only repeat it.
+    ruled = _without_failed_columns(frames, problems)
+    if "account_id" in frames["accounts"] and frames["accounts"].empty:
+        problems.append(Problem(
+            "error", "accounts", None, "empty_table", "accounts is empty: a header but no rows",
+            "export the accounts again with their rows; every other table refers to them",
+        ))
+    else:
+        problems += contract_rules.reference_problems(ruled)
+    problems += contract_rules.ordering_problems(ruled)
+    if "surveys" in frames:
+        problems += contract_rules.survey_scale_problems(ruled["surveys"], scales, SURVEY_TYPES)
+    problems += contract_rules.after_churn_warnings(ruled, EVENT_COLUMNS)
 
     if any(p.severity == "error" for p in problems):
         raise DataContractError(problems)
@@ -502,6 +526,21 @@ def validate_tables(
     frames = {name: with_optional_columns(name, frame) for name, frame in frames.items()}
     report = ValidationReport(tuple(problems), {n: len(f) for n, f in frames.items()})
     return Tables(**frames, scales=scales), report
+
+
+def _without_failed_columns(
+    frames: dict[str, pd.DataFrame], problems: list[Problem]
+) -> dict[str, pd.DataFrame]:
+    """``frames`` with each column that has an error emptied (keys excepted: a duplicate or
+    empty id is still the id other tables refer to)."""
+    failed = {(p.table, p.column) for p in problems if p.severity == "error" and p.column}
+    ruled = {}
+    for name, frame in frames.items():
+        columns = [c for c in frame.columns
+                   if (name, c) in failed and c not in ID_COLUMNS[name]]
+        empty = np.zeros(len(frame), dtype=bool)
+        ruled[name] = frame.assign(**{c: frame[c].where(empty) for c in columns}) if columns else frame
+    return ruled
 
 
 def with_optional_columns(table: str, frame: pd.DataFrame) -> pd.DataFrame:

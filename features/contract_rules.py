@@ -22,6 +22,8 @@ def survey_scale_problems(
 ) -> list[Problem]:
     """Scores outside their survey's scale, and NPS answers that are not whole numbers."""
     problems = []
+    if not {"survey", "score"} <= set(surveys):
+        return problems  # a missing column is reported by the schema
     score = pd.to_numeric(surveys["score"], errors="coerce")
     for survey in survey_types:
         scale = scales.of(survey)
@@ -49,6 +51,8 @@ def survey_scale_problems(
 
 def reference_problems(frames: dict[str, pd.DataFrame]) -> list[Problem]:
     problems = []
+    if "account_id" not in frames["accounts"]:
+        return problems  # a missing column is reported by the schema
     known_accounts = pd.Index(frames["accounts"]["account_id"].dropna().unique())
     for table in ("sessions", "tickets", "orders", "surveys"):
         frame = frames.get(table)
@@ -115,7 +119,11 @@ def ordering_problems(frames: dict[str, pd.DataFrame]) -> list[Problem]:
         if problem:
             problems.append(problem)
         if "returned_at" in returns:
-            before = (returns["returned_at"] < returns["order_id"].map(ordered["ordered_at"])).fillna(False)
+            # reindex, not map: mapping no rows (a header-only file) casts the dates to float.
+            ordered_at = pd.Series(
+                ordered["ordered_at"].reindex(returns["order_id"]).to_numpy(), index=returns.index
+            )
+            before = (returns["returned_at"] < ordered_at).fillna(False)
             problem = problem_at(
                 returns, before, table="returns", column="returned_at", rule="order",
                 message="returned before the order was placed",
@@ -131,7 +139,7 @@ def after_churn_warnings(
 ) -> list[Problem]:
     """Warnings for rows dated after their account's churn (``activity``: table -> time)."""
     accounts = frames["accounts"]
-    if "churned_at" not in accounts or accounts["churned_at"].isna().all():
+    if {"account_id", "churned_at"} - set(accounts) or accounts["churned_at"].isna().all():
         return []
     churned_at = accounts.drop_duplicates("account_id").set_index("account_id")["churned_at"].dropna()
     warnings = []

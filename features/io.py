@@ -1,142 +1,52 @@
-"""Reading and writing table folders, and the mapping file.
+"""Reading the input tables through the mapping file, and writing files atomically.
 
 A folder holds one CSV or Parquet file per table, named after the table
-(``accounts.csv``, ``sessions.parquet``, ...). The optional mapping file (TOML) lets users
-keep their own file and column names and declare survey scales::
+(``accounts.csv``, ``sessions.parquet``, ...). The mapping file (:mod:`features.mapping`)
+can name other files and columns, give a table as SQL over the folder's files (DuckDB) or
+read it from a database (:mod:`features.sql_sources`). Whatever the source, the frames go
+through the same renaming and the same contract validation (:func:`load_tables`).
 
-    [tables.accounts]
-    file = "customers.csv"                   # default: accounts.csv or accounts.parquet
-    columns = { account_id = "CustomerID", signup_date = "Created" }
-
-    [surveys.csat]
-    low = 1
-    high = 10
-    satisfied_at = 9                         # default: top 20% of the scale
-
-    [surveys.ces]
-    higher_is_better = false                 # the source asks 1 = very easy
-
-This is the only module of ``features/`` that touches files.
+With :mod:`features.sql_sources` (which it calls), this is the only module of ``features/``
+that reads files or databases.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import os
+import re
 import tempfile
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pyarrow import ArrowException
+from sqlalchemy.engine import URL
 
 from features.contract import (
     ALL_COLUMNS,
     ID_COLUMNS,
-    SURVEY_TYPES,
     TABLE_NAMES,
     TEXT_COLUMNS,
-    DataContractError,
-    Problem,
-    SurveyScale,
-    SurveyScales,
     Tables,
-    ValidationReport,
     validate_tables,
 )
+from features.db_url import mask
+from features.mapping import Mapping
+from features.problems import DataContractError, Problem, ValidationReport, visible
+from features.sql_sources import query_folder, read_database
 
 FORMATS = ("csv", "parquet")
 
 
-class MappingError(ValueError):
-    """The mapping file is malformed; the message names the key and the allowed values."""
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """Where each table lives and what its columns are called, plus survey scales."""
-
-    files: dict[str, str] = field(default_factory=dict)
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> canonical -> source
-    scales: SurveyScales = field(default_factory=SurveyScales)
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> "Mapping":
-        """Read and check a mapping file."""
-        path = Path(path)
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MappingError(f"mapping file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise MappingError(f"mapping file {path} is not valid TOML: {exc}") from None
-        return cls.from_dict(document, source=str(path))
-
-    @classmethod
-    def from_dict(cls, document: dict, *, source: str = "mapping") -> "Mapping":
-        unknown = set(document) - {"tables", "surveys"}
-        if unknown:
-            raise MappingError(
-                f"{source}: unknown top-level key(s) {sorted(unknown)}; allowed: tables, surveys"
-            )
-        files, columns = {}, {}
-        for table, spec in document.get("tables", {}).items():
-            if table not in TABLE_NAMES:
-                raise MappingError(
-                    f"{source}: [tables.{table}] is not a table; allowed: {', '.join(TABLE_NAMES)}"
-                )
-            extra = set(spec) - {"file", "columns"}
-            if extra:
-                raise MappingError(
-                    f"{source}: [tables.{table}] has unknown key(s) {sorted(extra)}; allowed: file, columns"
-                )
-            if "file" in spec:
-                files[table] = str(spec["file"])
-            renames = dict(spec.get("columns", {}))
-            bad = set(renames) - set(ALL_COLUMNS[table])
-            if bad:
-                raise MappingError(
-                    f"{source}: tables.{table}.columns maps unknown column(s) {sorted(bad)}; "
-                    f"the {table} columns are: {', '.join(ALL_COLUMNS[table])}"
-                )
-            columns[table] = {k: str(v) for k, v in renames.items()}
-        scales = {}
-        for survey, spec in document.get("surveys", {}).items():
-            if survey not in SURVEY_TYPES:
-                raise MappingError(
-                    f"{source}: [surveys.{survey}] is not a survey type; allowed: csat, nps, ces"
-                )
-            default = getattr(SurveyScales(), survey)
-            extra = set(spec) - {"low", "high", "satisfied_at", "higher_is_better"}
-            if extra:
-                raise MappingError(
-                    f"{source}: [surveys.{survey}] has unknown key(s) {sorted(extra)}; "
-                    "allowed: low, high, satisfied_at, higher_is_better"
-                )
-            if survey != "csat" and "satisfied_at" in spec:
-                raise MappingError(f"{source}: surveys.{survey}.satisfied_at applies to csat only")
-            low, high = spec.get("low", default.low), spec.get("high", default.high)
-            satisfied_at = spec.get(
-                "satisfied_at", default.satisfied_at if (low, high) == (default.low, default.high) else None
-            )
-            try:
-                scales[survey] = SurveyScale(
-                    int(low), int(high), satisfied_at, bool(spec.get("higher_is_better", True))
-                )
-            except ValueError as exc:
-                raise MappingError(f"{source}: [surveys.{survey}] {exc}") from None
-        return cls(files, columns, SurveyScales(**scales))
-
-    def source_name(self, table: str, column: str) -> str:
-        return self.columns.get(table, {}).get(column, column)
-
-
 def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
-    if table in mapping.files:
-        path = folder / mapping.files[table]
+    mapped = mapping.spec(table).file
+    if mapped is not None:
+        path = folder / mapped
         if not path.exists():
             raise DataContractError([Problem(
                 "error", table, None, "missing_file", f"mapped file {path} does not exist",
-                "correct tables.{table}.file in the mapping file".format(table=table),
+                f"correct tables.{table}.file in the mapping file",
             )])
         return path
     found = [folder / f"{table}.{ext}" for ext in FORMATS if (folder / f"{table}.{ext}").exists()]
@@ -149,60 +59,226 @@ def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
 
 
 def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.DataFrame:
-    """Read one table file and rename its columns to the canonical names."""
+    """Read one table file as it is (the source's column names).
+
+    Raises
+    ------
+    DataContractError
+        When the file cannot be read (empty, cut off, not UTF-8, a broken quote, not
+        Parquet); the problem names the file, the row where it applies and the fix.
+    """
     mapping = mapping or Mapping()
-    renames = {mapping.source_name(table, c): c for c in ALL_COLUMNS[table]}
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.suffix == ".csv":
-        # Keys and text stay text: "00123" is an id, not the number 123.
-        as_text = [mapping.source_name(table, c) for c in ID_COLUMNS[table] + TEXT_COLUMNS.get(table, ())]
-        frame = pd.read_csv(path, dtype={c: str for c in as_text}, keep_default_na=True)
-    else:
+    if path.suffix not in (".parquet", ".csv"):
         raise DataContractError([Problem(
-            "error", table, None, "format", f"{path.name} is neither CSV nor Parquet",
+            "error", table, None, "format", f"{visible(path.name)} is neither CSV nor Parquet",
             "save the table as .csv or .parquet",
         )])
-    return frame.rename(columns=renames)
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            # Keys and text stay text: "00123" is an id, not the number 123.
+            as_text = [mapping.source_name(table, c)
+                       for c in ID_COLUMNS[table] + TEXT_COLUMNS.get(table, ())]
+            frame = pd.read_csv(path, dtype={c: str for c in as_text}, keep_default_na=True)
+    except (ValueError, OSError, ArrowException) as exc:
+        raise DataContractError([unreadable_file(path, table, exc)]) from None
+    return frame
 
 
-def read_folder(folder: str | os.PathLike, mapping: Mapping | None = None) -> dict[str, pd.DataFrame]:
-    """Read every table file of a folder, canonical column names, no validation yet."""
+def unreadable_file(path: Path, table: str, exc: BaseException) -> Problem:
+    """The problem of a table file that cannot be read, with the row where it applies."""
+    name = visible(str(path))
+    if path.suffix == ".parquet":
+        return Problem(
+            "error", table, None, "unreadable_file",
+            f"{name} is not a readable Parquet file: it is cut off or corrupt",
+            "write the file again from its source; a copy or download may have been interrupted",
+        )
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return Problem(
+            "error", table, None, "empty_file", f"{name} is empty: not even a header row",
+            f"write the header row of the {table} columns (and the data), or remove the file",
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return _not_utf8(path, table)
+    detail = str(exc).removeprefix("Error tokenizing data. C error: ")
+    unterminated = re.search(r"EOF inside string starting at row (\d+)", detail)
+    if unterminated:
+        # pandas counts lines from 0 with the header as line 0, i.e. data rows from 1.
+        row = int(unterminated.group(1))
+        return Problem(
+            "error", table, None, "unterminated_quote",
+            f"{name}: a quoted value opened at row {row} (line {row + 1}) is never closed, "
+            "so the rest of the file would be read as one value",
+            'close the quote, or double a quote that belongs to the value ("")',
+        )
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
+    if fields:
+        expected, line, saw = (int(g) for g in fields.groups())
+        return Problem(
+            "error", table, None, "csv_fields",
+            f"{name}: row {line - 1} (line {line}) has {saw} fields, the header {expected}",
+            "quote values that contain commas, or remove the extra separators",
+        )
+    return Problem(
+        "error", table, None, "unreadable_file", f"{name} cannot be read as CSV: {visible(detail)}",
+        "save the table as comma-separated UTF-8 CSV with one header row",
+    )
+
+
+def _not_utf8(path: Path, table: str) -> Problem:
+    data = path.read_bytes()
+    name = visible(str(path))
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return Problem(
+            "error", table, None, "encoding", f"{name} is UTF-16 encoded, not UTF-8",
+            "save it as CSV UTF-8 (in Excel: Save As > CSV UTF-8), or convert it: "
+            f"iconv -f UTF-16 -t UTF-8 {path.name} > converted.csv",
+        )
+    try:
+        data.decode("utf-8")
+        position = len(data)
+    except UnicodeDecodeError as exc:
+        position = exc.start
+    line = data.count(b"\n", 0, position) + 1
+    where = "the header (line 1)" if line == 1 else f"row {line - 1} (line {line})"
+    return Problem(
+        "error", table, None, "encoding",
+        f"{name} is not UTF-8: byte 0x{data[position:position + 1].hex() or '??'} in {where}",
+        "save it as CSV UTF-8, or convert it, e.g. from Windows-1252: "
+        f"iconv -f WINDOWS-1252 -t UTF-8 {path.name} > converted.csv",
+    )
+
+
+def _check_folder(folder: str | os.PathLike | None, mapping: Mapping) -> Path | None:
+    """The input folder, checked when some table is read from it."""
+    needed = [t for t in TABLE_NAMES if mapping.reads_from_folder(t)]
+    if folder is None:
+        listed = [t for t in needed if t in mapping.tables]
+        if listed or mapping.source is None:
+            raise DataContractError([Problem(
+                "error", listed[0] if listed else "accounts", None, "missing_folder",
+                "no input folder was given",
+                "give the folder that holds accounts.csv (or .parquet) and the other tables, "
+                'or read every table from a database (source = "postgresql://..." in the '
+                "mapping file)",
+            )])
+        return None
     folder = Path(folder)
-    if not folder.is_dir():
+    if needed and not folder.is_dir():
         raise DataContractError([Problem(
             "error", "accounts", None, "missing_folder", f"{folder} is not a folder",
             "give the folder that holds accounts.csv (or .parquet) and the other tables",
         )])
+    return folder
+
+
+def read_tables(
+    folder: str | os.PathLike | None, mapping: Mapping | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read every table the folder and the mapping give, canonical column names, unchecked.
+
+    Files are read as they are; queries over the folder run in DuckDB; database tables and
+    queries are read over one connection per source.
+    """
     mapping = mapping or Mapping()
-    raw = {}
+    folder = _check_folder(folder, mapping)
+    raw: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    folder_queries: dict[str, str] = {}
+    by_source: dict[URL, list[str]] = {}
     for table in TABLE_NAMES:
-        path = _find_file(folder, table, mapping)
-        if path is not None:
-            raw[table] = read_table(path, table, mapping)
-    return raw
+        spec = mapping.spec(table)
+        if spec.from_database:
+            by_source.setdefault(spec.source, []).append(table)
+        elif spec.query is not None:
+            folder_queries[table] = spec.query
+        elif folder is not None and (table in mapping.tables or mapping.source is None):
+            try:
+                path = _find_file(folder, table, mapping)
+                if path is not None:
+                    raw[table] = read_table(path, table, mapping)
+            except DataContractError as exc:  # every unreadable file is named in one pass
+                problems += exc.problems
+    if problems:
+        raise DataContractError(problems)
+    if folder_queries:
+        raw.update(query_folder(folder, folder_queries))
+    for url, names in by_source.items():
+        sql = {t: mapping.spec(t).sql() for t in names}
+        by_name = {t: mapping.spec(t).table for t in names if mapping.spec(t).table is not None}
+        raw.update(read_database(url, sql, tables=by_name))
+    return {
+        table: frame.rename(columns={mapping.source_name(table, c): c for c in ALL_COLUMNS[table]})
+        for table, frame in sorted(raw.items(), key=lambda item: TABLE_NAMES.index(item[0]))
+    }
 
 
 def load_tables(
-    folder: str | os.PathLike, mapping: Mapping | str | os.PathLike | None = None
+    folder: str | os.PathLike | None, mapping: Mapping | str | os.PathLike | None = None
 ) -> tuple[Tables, ValidationReport]:
-    """Read and validate a folder of tables.
+    """Read and validate the input tables: a folder, the mapping's queries and databases.
+
+    Parameters
+    ----------
+    folder : path, optional
+        The input folder; may be None when the mapping reads every table from a database.
+    mapping : Mapping or path, optional
+        The mapping file (:mod:`features.mapping`).
 
     Raises
     ------
     DataContractError
         With every problem found; nothing downstream runs on invalid data.
+    features.db_url.DatabaseError
+        When a query fails or a database cannot be read.
     """
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.read(mapping)
     mapping = mapping or Mapping()
-    return validate_tables(read_folder(folder, mapping), scales=mapping.scales)
+    return validate_tables(
+        read_tables(folder, mapping), scales=mapping.scales, time_zones=mapping.time_zones
+    )
+
+
+def describe_input(folder: str | os.PathLike | None, mapping: Mapping | None) -> str:
+    """Where the input tables come from, for messages and run metadata (passwords masked).
+
+    Examples
+    --------
+    >>> m = Mapping.from_dict({"source": "postgresql://cs:pw@db/crm", "tables": {"accounts": {}}})
+    >>> describe_input(None, m), describe_input("data", None)
+    ('postgresql://cs:***@db/crm', 'data')
+    """
+    parts = [] if folder is None else [str(folder)]
+    if mapping is not None:
+        for spec in mapping.tables.values():
+            if spec.source is not None and mask(spec.source) not in parts:
+                parts.append(mask(spec.source))
+    return " + ".join(parts) or "(no input)"
+
+
+def file_mode() -> int:
+    """The permissions a new file gets under the process umask (0o644 under umask 022).
+
+    Read from ``/proc/self/status`` where the system has it, so the umask is never changed,
+    even for an instant.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_atomically(path: str | os.PathLike, write) -> Path:
     """Call ``write(tmp_path)`` and move the result into place only when it succeeded.
 
-    A failure or interruption leaves no partial file at ``path``.
+    A failure or interruption leaves no partial file at ``path``. The file gets the
+    permissions the umask allows, like any other new file (a temporary file starts private).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,6 +286,7 @@ def write_atomically(path: str | os.PathLike, write) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

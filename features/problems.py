@@ -9,6 +9,7 @@ header not counted.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,13 @@ class Problem:
     n_rows: int = 0
     rows: tuple[int, ...] = ()
     values: tuple[object, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Text from the data (file and column names, values) is shown escaped, never raw.
+        for name in ("table", "column", "message", "fix"):
+            text = getattr(self, name)
+            if text is not None:
+                object.__setattr__(self, name, visible(str(text)))
 
     def describe(self) -> str:
         """One paragraph a user can act on."""
@@ -94,10 +102,28 @@ class DataContractWarning(UserWarning):
     """Legal but suspicious input (for example activity after an account churned)."""
 
 
+# Control and format characters: bidirectional overrides such as U+202E reorder the text a
+# terminal or browser shows, so an id or a message could read as something it is not.
+_HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def visible(text: str) -> str:
+    r"""``text`` with control and bidirectional characters written as visible escapes.
+
+    Examples
+    --------
+    >>> visible("A\u202eevil")
+    'A\\u202eevil'
+    >>> visible("plain text, é ok")
+    'plain text, é ok'
+    """
+    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def show_value(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return "empty"
-    text = str(value)
+    text = visible(str(value))
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -17,7 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from features.catalogue import categorical_columns, describe_indicator, indicator_columns
+from features.catalogue import (
+    categorical_columns,
+    describe_indicator,
+    indicator_columns,
+)
 from features.scorecard import (
     DEFAULT_BANDS,
     Band,
@@ -431,20 +435,10 @@ class _Checker:
         group = self.text(item, "group", None, key=f"{key}.group")
         if group not in group_names:
             raise self.fail(f"{key}.group", f"{group!r} is not a group", ", ".join(group_names))
-        # Without label or format a measure reads like the indicator does everywhere else
-        # (churn drivers, reports); a name outside the catalogue falls back to plain words.
-        described = describe_indicator(indicator, strict=False)
-        catalogued = described.format is not None
-        label = self.text(
-            item,
-            "label",
-            described.label if catalogued else name.replace("_", " ").capitalize(),
-            key=f"{key}.label",
-        )
+        default_label, default_format = measure_defaults(name, indicator)
+        label = self.text(item, "label", default_label, key=f"{key}.label")
         weight = self.number(item, "weight", 1.0, key=f"{key}.weight", low=0)
-        fmt = self.text(
-            item, "format", described.format if catalogued else "{:.4g}", key=f"{key}.format"
-        )
+        fmt = self.text(item, "format", default_format, key=f"{key}.format")
         self.format(fmt, f"{key}.format")
         poor = self.number(item, "poor", None, key=f"{key}.poor")
         good = self.number(item, "good", None, key=f"{key}.good")
@@ -517,6 +511,25 @@ class _Checker:
             points.append((value, score))
         points.append((good, 100.0))
         return tuple(points)
+
+
+def measure_defaults(name: str, indicator: str) -> tuple[str, str]:
+    """The ``label`` and ``format`` a measure gets when its table sets none.
+
+    Without them a measure reads like its indicator does everywhere else (churn drivers,
+    reports); a name outside the catalogue falls back to plain words.
+
+    Examples
+    --------
+    >>> measure_defaults("csat", "csat_180d")
+    ('CSAT, last 180 days', '{:.0f}%')
+    >>> measure_defaults("seats_used", "SeatsUsed")
+    ('Seats used', '{:.4g}')
+    """
+    described = describe_indicator(indicator, strict=False)
+    if described.format is not None:
+        return described.label, described.format
+    return name.replace("_", " ").capitalize(), "{:.4g}"
 
 
 def _join(prefix: str, name: str) -> str:

@@ -410,3 +410,67 @@ def describe_languages(report: list[dict]) -> str:
                 how += f"; {row['unsupported_share']:.0%} unsupported"
         parts.append(f"{row['name']} {row['comments']:,} ({how})")
     return "; ".join(parts)
+
+
+def sentiment_over_time(
+    surveys: pd.DataFrame | None, start, end, *, every: str = "MS",
+    scores: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Mean comment polarity per month of ``[start, end)``, with readable and unreadable counts.
+
+    ``scores`` (:func:`features.survey_polarity.score_survey_comments`, indexed like
+    ``surveys``) carry the learnt polarity of other languages; without them the comments
+    are scored here.
+
+    Comments the analyser cannot read (:func:`score_comments`) are counted as
+    ``unsupported`` and left out of the mean, never scored as neutral.
+
+    Parameters
+    ----------
+    surveys : DataFrame or None
+        The surveys table (``responded_at``, ``comment``); None or a table without comments
+        gives every period a NaN mean and no comment.
+    start, end : timestamp-like
+        The window; ``end`` is excluded.
+    every : str
+        pandas frequency of the period starts (default month starts).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by period start (``period``), with ``polarity`` (mean over readable comments;
+        NaN for a period without one), ``comments`` (readable) and ``unsupported``.
+
+    Examples
+    --------
+    >>> surveys = pd.DataFrame({
+    ...     "responded_at": pd.to_datetime(["2025-01-05", "2025-01-20"]),
+    ...     "comment": ["Great support, thank you!", "الدعم الفني بطيء جداً"]})
+    >>> tone = sentiment_over_time(surveys, "2025-01-01", "2025-03-01")
+    >>> tone["comments"].tolist(), tone["unsupported"].tolist(), bool(tone["polarity"].isna().iloc[1])
+    ([1, 0], [1, 0], True)
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    periods = pd.date_range(start, end, freq=every, inclusive="left")
+    empty = pd.DataFrame(
+        {"polarity": np.nan, "comments": 0, "unsupported": 0}, index=pd.DatetimeIndex(periods, name="period")
+    )
+    if surveys is None or "comment" not in surveys.columns:
+        return empty
+    window = surveys.loc[
+        (surveys["responded_at"] >= start) & (surveys["responded_at"] < end) & surveys["comment"].notna()
+    ]
+    window = window.loc[window["comment"].astype(str).str.strip() != ""]
+    if window.empty:
+        return empty
+    scored = score_comments(window["comment"]) if scores is None else scores.loc[window.index]
+    period = window["responded_at"].dt.to_period("M").dt.start_time
+    frame = pd.DataFrame(
+        {"period": period, "polarity": scored["polarity"].where(scored["supported"]), "supported": scored["supported"]}
+    )
+    grouped = frame.groupby("period").agg(
+        polarity=("polarity", "mean"),
+        comments=("supported", "sum"),
+        unsupported=("supported", lambda s: int((~s.astype(bool)).sum())),
+    )
+    return grouped.reindex(empty.index).fillna({"comments": 0, "unsupported": 0})

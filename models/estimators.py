@@ -128,7 +128,7 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
     def __init__(self, categorical: list[str] | None = None):
         self.categorical = categorical
 
-    def fit(self, X: pd.DataFrame, y=None) -> "FrameEncoder":
+    def fit(self, X: pd.DataFrame, y=None) -> FrameEncoder:
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
         self.categorical_ = (
             categorical_columns(X) if self.categorical is None else list(self.categorical)
@@ -311,7 +311,7 @@ class ScorecardPredictor(ClassifierMixin, BaseEstimator):
     def __init__(self, scorecard=None):
         self.scorecard = scorecard
 
-    def _scorecard(self):
+    def resolved_scorecard(self):
         if self.scorecard is not None:
             return self.scorecard
         from features.scorecard_config import load_scorecard
@@ -322,13 +322,13 @@ class ScorecardPredictor(ClassifierMixin, BaseEstimator):
         """The scorecard's output (``health_score``, ``health_band``, ...) for the rows of X."""
         from features.health_score import score_accounts
 
-        return score_accounts(X, self._scorecard())
+        return score_accounts(X, self.resolved_scorecard())
 
     def risk(self, X: pd.DataFrame) -> pd.Series:
         """100 − health score per row (NaN when the score is undefined)."""
         return 100.0 - self.scores(X)["health_score"].astype("float64")
 
-    def fit(self, X: pd.DataFrame, y) -> "ScorecardPredictor":
+    def fit(self, X: pd.DataFrame, y) -> ScorecardPredictor:
         _check_labels(y)
         y = np.asarray(y, dtype=int)
         risk = self.risk(X).to_numpy()
@@ -381,7 +381,7 @@ class Calibrator(BaseEstimator):
     def __init__(self, method: str = "sigmoid"):
         self.method = method
 
-    def fit(self, proba, y) -> "Calibrator":
+    def fit(self, proba, y) -> Calibrator:
         if self.method not in CALIBRATION_METHODS:
             raise ValueError(
                 f"calibration method must be one of {CALIBRATION_METHODS}, got {self.method!r}"

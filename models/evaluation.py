@@ -1,26 +1,23 @@
 """Evaluation of churn predictions: ranking, calibration, the riskiest 10%, churn per band.
 
 Metric functions are small and pure, take the true 0/1 labels first and the predicted churn
-probability second, and return a plain float. Names carry direction: ``*_score`` higher is
-better, ``*_loss``/``brier_score`` lower is better. A metric that is undefined for the data
-(a single class, no positives) is NaN, and :func:`evaluate` says why under ``"undefined"``.
+probability second, and return a plain float. Names carry direction: :func:`roc_auc`,
+:func:`pr_auc`, :func:`lift_at_top` and :func:`recall_at_top` are higher-is-better;
+:func:`brier_loss` and :func:`binary_log_loss` are lower-is-better. The names differ from
+scikit-learn's (``roc_auc_score``, ``average_precision_score``, ``brier_score_loss``,
+``log_loss``) on purpose, because the edge cases differ: a metric that is undefined for the
+data (a single class, no churner) is NaN here, never an error, a warning or 0, and
+:func:`evaluate` says why under ``"undefined"``.
 
-The plots use matplotlib's Agg backend (no display needed) and return ``Figure`` objects for
-the trainer to log.
+The figures of a run are drawn by :mod:`models.plots`.
 """
 
 from __future__ import annotations
 
 import math
 
-import matplotlib
-import matplotlib.ticker
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 TOP_SHARE = 0.10
 LOG_LOSS_EPS = 1e-15
@@ -44,16 +41,20 @@ def _validated(y_true, proba) -> tuple[np.ndarray, np.ndarray]:
     return y, p
 
 
-def roc_auc_score(y_true, proba) -> float:
+def roc_auc(y_true, proba) -> float:
     """Area under the ROC curve: the chance a churner is ranked above a non-churner.
 
-    Computed from average ranks (the Mann-Whitney statistic), ties counting one half.
-    NaN with a single class.
+    Higher is better (0.5 is a random ranking). Computed from average ranks (the
+    Mann-Whitney statistic), ties counting one half: the same figure as scikit-learn's
+    ``roc_auc_score``. Labels of a single class give NaN, without a warning
+    (:func:`evaluate` records the reason).
 
     Examples
     --------
-    >>> roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.75
+    >>> roc_auc([0, 0], [0.1, 0.4])
+    nan
     """
     y, p = _validated(y_true, proba)
     n_pos = y.sum()
@@ -64,15 +65,20 @@ def roc_auc_score(y_true, proba) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def pr_auc_score(y_true, proba) -> float:
+def pr_auc(y_true, proba) -> float:
     """Area under the precision-recall curve as average precision (step-wise, no interpolation).
 
-    Sum over distinct thresholds of (recall gain) × precision. NaN without a churner.
+    Higher is better (the churn rate is a random ranking's figure). Sum over distinct
+    thresholds of (recall gain) × precision: the same figure as scikit-learn's
+    ``average_precision_score``, except that labels without a churner give NaN where
+    scikit-learn warns and returns 0 (:func:`evaluate` records the reason).
 
     Examples
     --------
-    >>> round(pr_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), 4)
+    >>> round(pr_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), 4)
     0.8333
+    >>> pr_auc([0, 0], [0.1, 0.4])
+    nan
     """
     y, p = _validated(y_true, proba)
     n_pos = y.sum()
@@ -90,24 +96,32 @@ def pr_auc_score(y_true, proba) -> float:
     return float(np.sum(gains * precision))
 
 
-def brier_score(y_true, proba) -> float:
+def brier_loss(y_true, proba) -> float:
     """Mean squared difference between probability and outcome (lower is better).
+
+    The figure of scikit-learn's ``brier_score_loss``; defined for labels of one class too.
+    Logged and shown as ``brier``.
 
     Examples
     --------
-    >>> round(brier_score([0, 1], [0.2, 0.6]), 6)
+    >>> round(brier_loss([0, 1], [0.2, 0.6]), 6)
     0.1
     """
     y, p = _validated(y_true, proba)
     return float(np.mean((p - y) ** 2))
 
 
-def log_loss(y_true, proba) -> float:
-    """Mean negative log-likelihood of the outcomes; probabilities clipped to [1e-15, 1 − 1e-15].
+def binary_log_loss(y_true, proba) -> float:
+    """Mean negative log-likelihood of 0/1 outcomes (lower is better).
+
+    Probabilities are clipped to [1e-15, 1 − 1e-15], so a confidently wrong prediction
+    costs a large but finite amount. Unlike scikit-learn's ``log_loss``, which raises on
+    labels of one class unless given the list of labels, it is defined for them. Logged and
+    shown as ``log_loss``.
 
     Examples
     --------
-    >>> round(log_loss([0, 1], [0.2, 0.6]), 4)
+    >>> round(binary_log_loss([0, 1], [0.2, 0.6]), 4)
     0.367
     """
     y, p = _validated(y_true, proba)
@@ -246,10 +260,10 @@ def evaluate(y_true, proba, *, bands=None, band_order: list[str] | None = None,
     """
     y, p = _validated(y_true, proba)
     result = {
-        "roc_auc": roc_auc_score(y, p),
-        "pr_auc": pr_auc_score(y, p),
-        "brier": brier_score(y, p) if len(y) else math.nan,
-        "log_loss": log_loss(y, p) if len(y) else math.nan,
+        "roc_auc": roc_auc(y, p),
+        "pr_auc": pr_auc(y, p),
+        "brier": brier_loss(y, p) if len(y) else math.nan,
+        "log_loss": binary_log_loss(y, p) if len(y) else math.nan,
         "lift_top10": lift_at_top(y, p, share=share) if len(y) else math.nan,
         "recall_top10": recall_at_top(y, p, share=share) if len(y) else math.nan,
         "base_rate": float(y.mean()) if len(y) else math.nan,
@@ -286,53 +300,6 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
     return table[columns]
 
 
-# --- plots ---------------------------------------------------------------------------
-
-
-def _roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-p, kind="mergesort")
-    p_sorted, y_sorted = p[order], y[order]
-    last = np.r_[p_sorted[1:] != p_sorted[:-1], True]
-    tp = np.r_[0, np.cumsum(y_sorted)[last]]
-    fp = np.r_[0, np.cumsum(1 - y_sorted)[last]]
-    return fp / max(fp[-1], 1), tp / max(tp[-1], 1)
-
-
-def plot_roc(y_true, probas: dict[str, np.ndarray]):
-    """ROC curves of several models on the same rows, AUC in the legend."""
-    y = np.asarray(y_true, dtype=float)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, proba in probas.items():
-        fpr, tpr = _roc_points(y, np.asarray(proba, dtype=float))
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, proba):.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate (recall)",
-           title="ROC, out-of-sample test")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_pr(y_true, probas: dict[str, np.ndarray]):
-    """Precision-recall curves of several models, base rate as the no-skill line."""
-    y = np.asarray(y_true, dtype=float)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, proba in probas.items():
-        p = np.asarray(proba, dtype=float)
-        order = np.argsort(-p, kind="mergesort")
-        tp = np.cumsum(y[order])
-        precision = tp / np.arange(1, len(y) + 1)
-        recall = tp / max(y.sum(), 1)
-        ax.step(recall, precision, where="post",
-                label=f"{name} (AP {pr_auc_score(y, p):.3f})")
-    ax.axhline(y.mean(), color="grey", linestyle=":", label=f"base rate {y.mean():.1%}")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, out-of-sample test",
-           ylim=(0, 1.02))
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def reliability_table(y_true, proba, *, bins: int = 10) -> pd.DataFrame:
     """Mean predicted probability against observed churn rate per quantile bin.
 
@@ -348,49 +315,3 @@ def reliability_table(y_true, proba, *, bins: int = 10) -> pd.DataFrame:
     table = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"),
                                      accounts=("y", "size"))
     return table.reset_index(drop=True)
-
-
-def plot_reliability(y_true, probas: dict[str, np.ndarray], *, bins: int = 10):
-    """Reliability curve: "30% churn risk" should mean about 30% churned."""
-    fig, ax = plt.subplots(figsize=(5, 5))
-    top = 0.0
-    for name, proba in probas.items():
-        table = reliability_table(y_true, proba, bins=bins)
-        ax.plot(table["predicted"], table["observed"], marker="o", label=name)
-        top = max(top, table["predicted"].max(), table["observed"].max())
-    top = min(1.0, top * 1.1 + 0.01)
-    ax.plot([0, top], [0, top], color="grey", linestyle=":", label="perfectly calibrated")
-    ax.set(xlabel="mean predicted churn probability", ylabel="observed churn rate",
-           title="Reliability (deciles of prediction)", xlim=(0, top), ylim=(0, top))
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_importance(importance: pd.Series, *, top: int = 20):
-    """Horizontal bars of the most important features (e.g. mean |SHAP contribution|)."""
-    values = importance.sort_values(ascending=False).head(top)[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.3 * len(values) + 1.2))
-    ax.barh(list(values.index), values.to_numpy())
-    ax.set(xlabel=importance.name or "importance", title=f"Top {len(values)} features")
-    fig.tight_layout()
-    return fig
-
-
-def plot_churn_by_band(tables: dict[str, pd.DataFrame], *, colors: dict[str, str] | None = None):
-    """Observed churn rate per band, one panel per banding (health band, risk band)."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 4), squeeze=False)
-    for ax, (title, table) in zip(axes[0], tables.items()):
-        labels = [str(b) for b in table.index]
-        bar_colors = [(colors or {}).get(b, "tab:blue") for b in labels]
-        ax.bar(labels, table["churn_rate"].fillna(0).to_numpy(), color=bar_colors)
-        for i, (rate, n) in enumerate(zip(table["churn_rate"], table["accounts"])):
-            text = "no accounts" if n == 0 else f"{rate:.1%}\nn={n}"
-            ax.annotate(text, (i, 0 if np.isnan(rate) else rate), ha="center", va="bottom",
-                        fontsize=8)
-        top = np.nanmax(table["churn_rate"].to_numpy(dtype=float), initial=0.0)
-        # Head room for the labels above the bars; rates as percentages.
-        ax.set(title=title, ylabel="observed churn rate", ylim=(0, max(top, 0.01) * 1.25))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    fig.tight_layout()
-    return fig

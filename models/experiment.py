@@ -26,15 +26,16 @@ their values) may then differ between machines; it is recorded on the run.
 
 Every trial is a nested MLflow run under one parent run, with its parameters, validation AUC,
 best iteration and whether it was pruned. The best trial's parameters are then retrained by
-the trainer (:mod:`models.trainer`) on the same split and offered for promotion under the
-registry's rule: the new version becomes ``champion`` only if it beats the current champion's
+the trainer (:mod:`models.trainer`) on the same split — only if they beat the default
+configuration's validation ROC AUC, else the default is retrained — and offered for
+promotion under the registry's rule: the new version becomes ``champion`` only if it beats the current champion's
 ROC AUC on the same out-of-time test dates, unless ``promote`` forces it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import lightgbm as lgb
 import mlflow
@@ -44,11 +45,25 @@ import pandas as pd
 from lightgbm import LGBMClassifier
 
 from features.contract import Tables
-from models.estimators import LIGHTGBM_DEFAULTS, FrameEncoder, usable_feature_columns
-from models.evaluation import roc_auc_score
+from models.capacity import fit_with_capacity
+from models.estimators import (
+    LIGHTGBM_DEFAULTS,
+    FrameEncoder,
+    categorical_columns,
+    usable_feature_columns,
+)
+from models.evaluation import roc_auc
+from models.fit import CHOSEN
 from models.tracking import DEFAULT_EXPERIMENT, configure_mlflow, log_provenance
-from models.trainer import CHOSEN, train_from_training_set
-from models.training_set import LABEL, Split, TrainingSet, build_training_set, time_split
+from models.trainer import train_from_training_set
+from models.training_config import TrainingConfig
+from models.training_set import (
+    LABEL,
+    Split,
+    TrainingSet,
+    build_training_set,
+    time_split,
+)
 
 MAX_ROUNDS = 600
 EARLY_STOPPING_ROUNDS = 50
@@ -62,6 +77,11 @@ MAX_DEPTH = LIGHTGBM_DEFAULTS["max_depth"]
 # spin-wait on each other (measured: 100 rounds on 800 rows took 0.11 s on one thread,
 # 0.8-4 s on two under load).
 NUM_THREADS = 1
+# Lower bounds that keep a trial from being a toy (a single shallow tree): at least this
+# many trees, this many leaves and this depth.
+MIN_TREES = 20
+MIN_LEAVES = 8
+MIN_DEPTH = min(4, MAX_DEPTH)
 # The pruner compares trials only after these many complete trials and iterations.
 PRUNER_STARTUP_TRIALS = 4
 PRUNER_WARMUP_STEPS = 30
@@ -98,6 +118,14 @@ class ExperimentResult:
         Out-of-time test metrics of the retrained (calibrated) model: ``roc_auc``,
         ``pr_auc``, ``brier``, ``log_loss``, ``lift_top10``, ``recall_top10``, ...; empty with
         ``retrain=False``.
+    default_valid_auc : float
+        Validation ROC AUC of the default configuration (the trainer's own tree-size
+        choice, :mod:`models.capacity`) on the same split.
+    kept_best : bool
+        Whether the best trial beat the default on validation; if not, the default
+        configuration is what was retrained.
+    choice : str
+        Which configuration was retrained and why, in words.
     """
 
     experiment: str
@@ -108,6 +136,9 @@ class ExperimentResult:
     trials: pd.DataFrame
     final: object = None
     final_metrics: dict = field(default_factory=dict)
+    default_valid_auc: float = math.nan
+    kept_best: bool = True
+    choice: str = ""
 
 
 # --- the search -----------------------------------------------------------------------
@@ -151,12 +182,14 @@ def suggest_params(trial: optuna.Trial) -> dict:
 
     Trees stay within the default model's depth, and :func:`max_rounds` keeps the total
     number of leaves within its budget, so explaining accounts with ``pred_contrib`` is never
-    slower than with the default model, whatever the search picks.
+    slower than with the default model, whatever the search picks. The lower bounds
+    (:data:`MIN_LEAVES`, :data:`MIN_DEPTH`, a learning rate of 0.02, and :data:`MIN_TREES`
+    trees kept whatever early stopping says) keep a trial from being a toy.
     """
     return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 4, 2 ** MAX_DEPTH),
-        "max_depth": trial.suggest_int("max_depth", min(3, MAX_DEPTH), MAX_DEPTH),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", MIN_LEAVES, 2 ** MAX_DEPTH),
+        "max_depth": trial.suggest_int("max_depth", MIN_DEPTH, MAX_DEPTH),
         "min_child_samples": trial.suggest_int("min_child_samples", 10, 300, log=True),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
@@ -235,9 +268,11 @@ def _objective(inputs: _Inputs, seed: int):
                 pruned = exc
             else:
                 best_iteration = int(model.best_iteration_ or max_rounds(params["num_leaves"]))
+                best_iteration = min(max(best_iteration, MIN_TREES),
+                                     max_rounds(params["num_leaves"]))
                 # Recomputed with the project's metric rather than read off LightGBM, so the
                 # figure is the same ROC AUC every report shows.
-                valid_auc = float(roc_auc_score(
+                valid_auc = float(roc_auc(
                     inputs.valid_y,
                     model.predict_proba(inputs.valid_x, num_iteration=best_iteration)[:, 1],
                 ))
@@ -326,11 +361,13 @@ def _check_trials(trials, timeout) -> None:
         raise ExperimentError(f"--timeout must be a positive number of seconds, got {timeout!r}")
 
 
-def _training_set(data, options: dict) -> TrainingSet:
+def _training_set(data, config: TrainingConfig) -> TrainingSet:
     if isinstance(data, TrainingSet):
         return data
     if isinstance(data, Tables):
-        return build_training_set(data, **options)
+        return build_training_set(data, horizon=config.horizon, every=config.every,
+                                  lead=config.lead, windows=tuple(config.windows),
+                                  labels_until=config.labels_until)
     raise ExperimentError(
         f"run_experiment expects validated Tables or a TrainingSet, got {type(data).__name__}; "
         "load the folder with features.io.load_tables first"
@@ -339,43 +376,37 @@ def _training_set(data, options: dict) -> TrainingSet:
 
 def run_experiment(
     tables_or_training_set: Tables | TrainingSet,
+    config: TrainingConfig | None = None,
     *,
-    trials: int = 20,
-    seed: int = 0,
-    experiment: str | None = None,
     promote: bool = False,
     timeout: float | None = None,
-    horizon: int = 90,
-    every: int = 30,
-    lead: int = 0,
-    valid_dates: int = 2,
-    test_dates: int = 2,
     retrain: bool = True,
+    **settings,
 ) -> ExperimentResult:
     """Search LightGBM hyperparameters, then retrain the best and offer it for promotion.
 
     Parameters
     ----------
     tables_or_training_set : Tables or TrainingSet
-        Validated tables (a training set is built with ``horizon``, ``every``, ``lead``) or
-        an already built :class:`~models.training_set.TrainingSet`.
-    trials : int, default 20
-        Number of Optuna trials (pruned ones count).
-    seed : int, default 0
-        Seeds the sampler and every LightGBM fit: same data, seed and code, same metrics.
-    experiment : str, optional
-        MLflow experiment name; :data:`models.tracking.DEFAULT_EXPERIMENT` when omitted.
+        Validated tables (a training set is built with the config's ``horizon``, ``every``,
+        ``lead`` and ``windows``) or an already built
+        :class:`~models.training_set.TrainingSet`.
+    config : TrainingConfig, optional
+        Every setting; the defaults when None. Reads ``trials`` (pruned ones count),
+        ``seed`` (seeds the sampler and every LightGBM fit: same data, seed and code, same
+        metrics), ``experiment`` (:data:`models.tracking.DEFAULT_EXPERIMENT` when None),
+        ``valid_dates`` (the search's objective) and ``test_dates`` (the out-of-time test);
+        the retrained best trial is trained with the rest, its own LightGBM parameters
+        replacing the config's.
     promote : bool, default False
         Make the retrained model ``champion`` even if it does not beat the current one.
     timeout : float, optional
         Stop starting new trials after this many seconds (the number of trials then
         depends on the machine, not only on the seed).
-    horizon, every, lead : int
-        Training-set options, used only when tables are given.
-    valid_dates, test_dates : int, default 2
-        Observation dates for validation (the search's objective) and the out-of-time test.
     retrain : bool, default True
         Retrain the best trial and offer it for promotion; False stops after the search.
+    **settings
+        :class:`TrainingConfig` attributes to change (``trials``, ``seed``, ``every``, ...).
 
     Returns
     -------
@@ -388,11 +419,13 @@ def run_experiment(
     models.training_set.TrainingSetError
         When the data cannot give a training set or a split (the message names the option).
     """
+    config = replace(config if config is not None else TrainingConfig(), **settings)
+    trials, seed = config.trials, config.seed
     _check_trials(trials, timeout)
-    ts = _training_set(tables_or_training_set, {"horizon": horizon, "every": every, "lead": lead})
-    split = time_split(ts, valid_dates=valid_dates, test_dates=test_dates)
+    ts = _training_set(tables_or_training_set, config)
+    split = time_split(ts, valid_dates=config.valid_dates, test_dates=config.test_dates)
     feature_columns, unusable = usable_feature_columns(split.train, ts.feature_columns)
-    experiment = experiment or DEFAULT_EXPERIMENT
+    experiment = config.experiment or DEFAULT_EXPERIMENT
     configure_mlflow(experiment)
 
     sampler_text = f"TPESampler(seed={seed}, n_startup_trials={_startup_trials(trials)})"
@@ -430,12 +463,22 @@ def run_experiment(
         mlflow.log_params({f"best.{k}": v for k, v in best_params.items()})
         mlflow.log_metric("best_valid_auc", float(best.value))
         mlflow.set_tag("best_trial", str(best.number))
+        default_auc = default_valid_auc(split, feature_columns, seed=seed)
+        kept = float(best.value) > default_auc
+        choice = (f"trial {best.number} kept: validation ROC AUC {best.value:.4f} beats the "
+                  f"default configuration's {default_auc:.4f}" if kept else
+                  f"trial {best.number} not kept: its validation ROC AUC {best.value:.4f} does "
+                  f"not beat the default configuration's {default_auc:.4f}, so the default is "
+                  "retrained")
+        mlflow.log_metric("default_valid_auc", default_auc)
+        mlflow.set_tag("choice", choice)
 
         final, final_metrics = None, {}
         if retrain:
             final, final_metrics = _retrain_best(
-                ts, split, best_params, seed=seed, experiment=experiment, promote=promote,
-                best_trial=int(best.number), valid_auc=float(best.value),
+                ts, split, replace(config, lightgbm=best_params if kept else {},
+                                   experiment=experiment),
+                promote=promote, best_trial=int(best.number), valid_auc=float(best.value),
                 sampler=sampler_text, pruner=pruner_text,
             )
             mlflow.log_metrics({f"final_test_{k}": v for k, v in final_metrics.items()
@@ -453,14 +496,33 @@ def run_experiment(
         trials=table,
         final=final,
         final_metrics=final_metrics,
+        default_valid_auc=default_auc,
+        kept_best=kept,
+        choice=choice,
     )
 
 
+def default_valid_auc(split: Split, feature_columns: list[str], *, seed: int) -> float:
+    """Validation ROC AUC of the default configuration: what ``train`` fits without a search.
+
+    The same tree-size choice as the trainer (:func:`models.capacity.fit_with_capacity`,
+    early stopping on the validation dates), uncalibrated like the trials.
+    """
+    categorical = categorical_columns(split.train, feature_columns)
+    model, _ = fit_with_capacity(split.train[feature_columns], split.train[LABEL].astype(int),
+                                 stop=(split.valid[feature_columns],
+                                       split.valid[LABEL].astype(int)),
+                                 seed=seed, categorical=categorical)
+    proba = model.predict_proba(split.valid[feature_columns])[:, 1]
+    return float(roc_auc(split.valid[LABEL].astype(int), proba))
+
+
 def _retrain_best(
-    ts: TrainingSet, split: Split, best_params: dict, *, seed: int, experiment: str,
-    promote: bool, best_trial: int, valid_auc: float, sampler: str, pruner: str,
+    ts: TrainingSet, split: Split, config: TrainingConfig, *, promote: bool, best_trial: int,
+    valid_auc: float, sampler: str, pruner: str,
 ):
-    """Refit the best trial through the trainer, nested in the experiment's run.
+    """Refit the best trial (its parameters in ``config.lightgbm``) through the trainer,
+    nested in the experiment's run.
 
     The trainer fits on the same training dates, calibrates on the validation dates,
     compares with the baselines on the out-of-time test dates, logs the pyfunc model and
@@ -468,8 +530,8 @@ def _retrain_best(
     same standard as one from ``customer-health train``.
     """
     result = train_from_training_set(
-        ts, split=split, params=best_params, seed=seed, experiment=experiment,
-        promote=promote, run_name=f"best-trial-{best_trial:03d}", nested=True,
+        ts, config, split=split, promote=promote, run_name=f"best-trial-{best_trial:03d}",
+        nested=True,
         extra_params={"experiment": {
             "best_trial": best_trial, "best_valid_auc": valid_auc,
             "sampler": sampler, "pruner": pruner,

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from features.catalogue import NO_DATA, describe_indicator, format_indicator_value
+from features.values import json_safe
 
 DEFAULT_TOP = 3
 MIN_CONTRIBUTION = 1e-6
@@ -210,17 +211,32 @@ def drivers_from_contributions(values: np.ndarray, features: list[str], raw, *,
     return drivers
 
 
+# The scalars a driver's value keeps as numbers, flags or text; anything else (a date, a
+# decimal) is shown as its text.
+_SCALARS = (bool, int, float, str, np.bool_, np.integer, np.floating)
+
+
 def _plain(value):
-    """A JSON-friendly Python scalar; None for missing."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    """A driver's raw value as plain Python: :func:`features.values.json_safe` for numbers,
+    flags, text and missing values (None), the text of any other object.
+
+    Infinity stays a float: a table can hold it, and the driver text says so rather than
+    "no data".
+
+    Examples
+    --------
+    >>> _plain(np.float64("nan")), _plain(np.int64(3)), _plain(np.bool_(True)), _plain("SMB")
+    (None, 3, True, 'SMB')
+    >>> _plain(float("inf")), _plain(pd.NA), _plain(pd.Timestamp("2026-06-01"))
+    (inf, None, '2026-06-01 00:00:00')
+    """
+    if value is None or value is pd.NA:
         return None
-    if isinstance(value, (np.floating, float)):
-        return None if math.isnan(float(value)) else float(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value if isinstance(value, (int, bool, str)) else str(value)
+    if not isinstance(value, _SCALARS):
+        return str(value)
+    if isinstance(value, (float, np.floating)) and math.isinf(value):
+        return float(value)
+    return json_safe(value)
 
 
 def mean_absolute_contribution(model: Pipeline, X: pd.DataFrame) -> pd.Series:

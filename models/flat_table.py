@@ -17,7 +17,6 @@ cross-validation instead of an out-of-time split.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from models.estimators import categorical_columns, fit_lightgbm, fit_logistic
+from models.capacity import fit_with_capacity
+from models.estimators import categorical_columns, fit_logistic
 from models.evaluation import evaluate
+from models.fingerprint import frames_sha256
 
 MAX_EXAMPLES = 5
 # Values that mean "churned" in a label column (compared lower-case, trimmed).
@@ -276,10 +277,9 @@ def prepare_flat_table(
     for column in categorical:
         X[column] = X[column].astype(object)
     y = pd.Series(y.to_numpy(), index=index, name=label)
-    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     fingerprint = {
         "source": source or "in-memory frame",
-        "hash": digest.hexdigest(),
+        "hash": frames_sha256(frame),
         "rows": len(frame),
         "columns": len(frame.columns),
         "features": len(features),
@@ -319,6 +319,9 @@ def cross_validate(
 ) -> CrossValidation:
     """Stratified k-fold CV of the LightGBM model and the logistic baseline.
 
+    In each fold LightGBM's tree size is chosen on an inner split of the fold's training
+    rows (:func:`models.capacity.fit_with_capacity`), never on the fold's test rows.
+
     Parameters
     ----------
     table : FlatTable
@@ -351,9 +354,10 @@ def cross_validate(
     for fold, (train, test) in enumerate(splitter.split(table.X, y)):
         fold_of_row[test] = fold
         X_train, X_test = table.X.iloc[train], table.X.iloc[test]
+        lightgbm, _ = fit_with_capacity(X_train, y[train], params=params, seed=seed,
+                                        categorical=table.categorical)
         models = {
-            "lightgbm": fit_lightgbm(X_train, y[train], params=params, seed=seed,
-                                     categorical=table.categorical),
+            "lightgbm": lightgbm,
             "logistic": fit_logistic(X_train, y[train], seed=seed, categorical=table.categorical),
         }
         for name, model in models.items():

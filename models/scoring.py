@@ -10,8 +10,12 @@ The scored frame is indexed like the indicators, one row per account:
 * health: ``health_score``, ``health_band``, ``health_color``, ``health_coverage``,
   ``health_trend``, ``health_delta``, ``group_<group>``, ``measure_<measure>`` and
   ``health_drivers`` (lists of dicts), from :func:`features.health_score.score_accounts`;
-* churn, with a model: ``churn_probability``, ``risk_band`` and ``churn_drivers`` (lists of
-  dicts, :func:`models.explain.top_drivers`); without one the same columns, empty.
+* churn, with a model: ``churn_probability``, ``risk_band``, ``churn_drivers`` (lists of
+  dicts, :func:`models.explain.top_drivers`) and ``churn_coverage``; without one the same
+  columns, empty. Like the health score, churn risk needs data: an account with fewer than
+  :data:`CHURN_MIN_COVERAGE` of the model's indicators observed gets no probability, the
+  band "insufficient data" and no drivers (:func:`churn_coverage`), never a confident
+  number from nothing.
 
 Drivers stay Python lists here; a file stores them as JSON
 (:func:`features.values.json_list`), the service as response models.
@@ -34,7 +38,15 @@ from features.polarity import PolarityModels
 from features.scorecard import Scorecard
 from features.survey_polarity import score_survey_comments
 
-CHURN_COLUMNS = ("churn_probability", "risk_band", "churn_drivers")
+CHURN_COLUMNS = ("churn_probability", "risk_band", "churn_drivers", "churn_coverage")
+#: Share of the model's indicators an account needs observed for a churn probability.
+#: Low on purpose: many indicators are legitimately missing (no survey answered in 30 days),
+#: and an account with no activity at all still has its account attributes and zero counts
+#: (about a third of the demo model's indicators); an account id alone, or a folder with
+#: only the accounts table, has almost none.
+CHURN_MIN_COVERAGE = 0.25
+#: The band of an account with too little data, the same words as the health score's.
+INSUFFICIENT_DATA = Scorecard.__dataclass_fields__["insufficient_label"].default
 #: The steps :func:`score_tables` reports to its ``progress`` callback, in order.
 STEPS = ("indicators", "health scores", "churn risk")
 
@@ -98,18 +110,57 @@ def score_indicators(
     return pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
 
 
+def churn_coverage(indicators: pd.DataFrame, features: list[str] | None = None) -> pd.Series:
+    """Share 0-1 of the model's feature columns observed (not missing) for each account.
+
+    A column the frame lacks counts as missing.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"a": [1.0, None], "b": [2.0, None]}, index=["A1", "A2"])
+    >>> churn_coverage(frame, ["a", "b", "c"]).round(3).tolist()
+    [0.667, 0.0]
+    """
+    features = list(indicators.columns) if features is None else list(features)
+    if not features:
+        return pd.Series(1.0, index=indicators.index)
+    present = indicators.reindex(columns=features).notna().sum(axis=1)
+    return (present / len(features)).astype("float64")
+
+
+def insufficient_reason(coverage: float) -> str:
+    """Why an account has no churn probability, in words.
+
+    Examples
+    --------
+    >>> insufficient_reason(0.2)
+    "only 20% of the model's indicators have data for this account (at least 25% needed)"
+    """
+    return (f"only {coverage:.0%} of the model's indicators have data for this account "
+            f"(at least {CHURN_MIN_COVERAGE:.0%} needed)")
+
+
 def _churn_risk(indicators: pd.DataFrame, model: ChurnModel | None, validated: bool) -> pd.DataFrame:
     if model is None or not len(indicators):
         empty = pd.Series(None, index=indicators.index, dtype=object)
         return pd.DataFrame({"churn_probability": np.full(len(indicators), np.nan),
-                             "risk_band": empty, "churn_drivers": empty}, index=indicators.index)
+                             "risk_band": empty, "churn_drivers": empty,
+                             "churn_coverage": np.full(len(indicators), np.nan)},
+                            index=indicators.index)
     predicted = model.predict(indicators, validated=validated)
+    coverage = churn_coverage(indicators, getattr(model, "feature_names", None) or None)
+    # The same tolerance as the health score's, so a share exactly at the minimum counts.
+    short = (coverage + 1e-9 < CHURN_MIN_COVERAGE).to_numpy()
+    probability = predicted["churn_probability"].astype("float64").to_numpy().copy()
+    band = predicted["risk_band"].astype(object).to_numpy().copy()
+    drivers = predicted["top_drivers"].to_numpy(dtype=object).copy()
+    probability[short] = np.nan
+    band[short] = INSUFFICIENT_DATA
+    for i in np.flatnonzero(short):
+        drivers[i] = []
     return pd.DataFrame(
-        {
-            "churn_probability": predicted["churn_probability"].astype("float64"),
-            "risk_band": predicted["risk_band"].astype(object),
-            "churn_drivers": predicted["top_drivers"],
-        },
+        {"churn_probability": probability, "risk_band": band, "churn_drivers": drivers,
+         "churn_coverage": coverage.to_numpy()},
         index=indicators.index,
     )
 

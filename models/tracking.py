@@ -8,8 +8,6 @@ it, so nothing has to be started by hand.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import subprocess
@@ -19,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+
+from features.db_url import mask
 
 DEFAULT_EXPERIMENT = "customer-health-churn"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,11 @@ _ROUTINE_MESSAGES = {
         (logging.WARNING, "Passing a Python object as `python_model` causes it to be serialized"),
         (logging.INFO, "Validating input example against model signature"),
     ),
+    # On PostgreSQL (psycopg 3): MLflow's SQL store inserts a batch of metrics, and when one
+    # is already there (same key, step, time and value) it catches the IntegrityError and
+    # inserts the others one by one, by design. psycopg then reports, as a warning, that
+    # the aborted pipeline's error was ignored when it ended: MLflow had handled it.
+    "psycopg": ((logging.WARNING, "error ignored terminating <psycopg.Pipeline"),),
 }
 
 
@@ -152,6 +157,62 @@ def tracking_uri() -> str:
     return uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
+def sqlite_store(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI; None for any other store.
+
+    Examples
+    --------
+    >>> sqlite_store("sqlite:////data/mlflow.db")
+    PosixPath('/data/mlflow.db')
+    >>> sqlite_store("http://localhost:5000") is None
+    True
+    """
+    if urlparse(uri).scheme != "sqlite":
+        return None
+    return Path(uri[len("sqlite:///"):])
+
+
+def missing_store(uri: str) -> str | None:
+    """Why ``uri`` holds no model when it names a SQLite file that does not exist, else None.
+
+    Reading a SQLite store that is not there would create an empty one (and an empty
+    ``mlflow.db`` in whatever folder a service was started from): callers check first.
+
+    Examples
+    --------
+    >>> missing_store("http://localhost:5000") is None
+    True
+    >>> print(missing_store("sqlite:////nowhere/mlflow.db"))  # doctest: +ELLIPSIS
+    there is no model store at /nowhere/mlflow.db ...
+    """
+    database = sqlite_store(uri)
+    if database is None or database.exists():
+        return None
+    where = ("MLFLOW_TRACKING_URI names it" if os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+             else "MLFLOW_TRACKING_URI is not set, so the store is looked for in the current folder")
+    return (
+        f"there is no model store at {database} ({where}); point at the store that "
+        "`customer-health train` wrote with MLFLOW_TRACKING_URI=sqlite:////absolute/path/to/mlflow.db "
+        "(or http://host:5000 for a tracking server), or run from the folder you trained in"
+    )
+
+
+def shown_tracking_uri() -> str:
+    """:func:`tracking_uri` for messages: a password in it is masked.
+
+    Examples
+    --------
+    >>> import os
+    >>> saved = os.environ.get("MLFLOW_TRACKING_URI")
+    >>> os.environ["MLFLOW_TRACKING_URI"] = "postgresql://ml:secret@db/mlflow"
+    >>> shown_tracking_uri()
+    'postgresql://ml:***@db/mlflow'
+    >>> if saved is None: del os.environ["MLFLOW_TRACKING_URI"]
+    ... else: os.environ["MLFLOW_TRACKING_URI"] = saved
+    """
+    return mask(tracking_uri())
+
+
 def artifact_root(uri: str | None = None) -> str | None:
     """The artifact location for new experiments: ``mlartifacts`` next to a SQLite file.
 
@@ -164,12 +225,8 @@ def artifact_root(uri: str | None = None) -> str | None:
     >>> artifact_root("http://localhost:5000") is None
     True
     """
-    uri = uri or tracking_uri()
-    parsed = urlparse(uri)
-    if parsed.scheme != "sqlite":
-        return None
-    database = Path(uri[len("sqlite:///"):])
-    return (database.parent / "mlartifacts").as_uri()
+    database = sqlite_store(uri or tracking_uri())
+    return None if database is None else (database.parent / "mlartifacts").as_uri()
 
 
 def configure_mlflow(experiment: str | None = None) -> str:
@@ -218,28 +275,6 @@ def git_commit() -> dict:
     return {"commit": commit, "dirty": bool(status)}
 
 
-def frame_hash(*frames) -> str:
-    """SHA-256 of DataFrames' content (values, columns, index), independent of memory layout.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> a = pd.DataFrame({"x": [1, 2]})
-    >>> frame_hash(a) == frame_hash(a.copy()) and frame_hash(a) != frame_hash(a + 1)
-    True
-    """
-    import pandas as pd
-
-    digest = hashlib.sha256()
-    for frame in frames:
-        if frame is None:
-            digest.update(b"<none>")
-            continue
-        digest.update(json.dumps([str(c) for c in frame.columns]).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
 def flatten(prefix: str, values: dict) -> dict:
     """Nested dict as flat ``prefix.key.sub`` keys, for MLflow params and tags.
 
@@ -277,3 +312,35 @@ def log_provenance(*, seed: int, fingerprint: dict, params: dict) -> None:
 def _short(value, limit: int = 500) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextlib.contextmanager
+def quiet_artifact_downloads() -> Iterator[None]:
+    """Within the block, MLflow draws no progress bar while it downloads artifacts.
+
+    For commands whose output is their own, such as the report's: MLflow reads
+    ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` at each download and has no other switch, so the
+    variable is set for the block and restored after it. The command line calls this around
+    a command; library functions leave the process environment alone.
+
+    Examples
+    --------
+    >>> import os
+    >>> saved = os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+    >>> with quiet_artifact_downloads():
+    ...     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"]
+    'false'
+    >>> "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" in os.environ
+    False
+    >>> if saved is not None: os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = saved
+    """
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved

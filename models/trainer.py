@@ -1,60 +1,59 @@
-"""Train, compare, calibrate, log and register the churn model: one MLflow run per training.
+"""Train the churn model: one MLflow run per training, then registration and promotion.
 
-Two entry points:
+Each entry point is the same three steps, in this order:
+
+1. **fit and evaluate** (:mod:`models.fit`): pure, no MLflow, no plots, no output;
+2. **log** (:mod:`models.run_logging`): parameters, seed, git commit, data fingerprint, the
+   metrics of every model, the evaluation tables and plots, in one MLflow run;
+3. **register** (:func:`register_model`): the pyfunc model is logged in that run, registered,
+   and the promotion rule of :mod:`models.registry` applied.
+
+Entry points:
 
 - :func:`train_from_tables` (and :func:`train_from_training_set`): point-in-time training
-  set from the event tables, split by time. LightGBM, the logistic baseline and the health
-  score as a predictor are fitted on the same training dates and all reported on the same
-  out-of-time test dates. LightGBM is calibrated on the validation dates.
-- :func:`train_flat_table`: a one-row-per-account table; stratified 5-fold cross-validation
-  instead of a time split, the calibrator fitted on out-of-fold predictions, the final model
-  fitted on every row.
+  set from the event tables, split by time; LightGBM, the logistic baseline and the health
+  score reported on the same out-of-time test dates.
+- :func:`train_flat_table`: a one-row-per-account table, stratified k-fold cross-validation.
 
-Each run logs every parameter, the seed, the git commit, the data fingerprint, the metrics
-of every model, the plots (ROC, PR, reliability, feature importance, churn rate by band) and
-the evaluation tables, then the pyfunc model; the model is registered and the promotion rule
-of :mod:`models.registry` applied.
+Settings come as a :class:`~models.training_config.TrainingConfig`; keyword arguments named
+like its attributes change single settings. Progress is reported through an optional
+``progress(done, total, text)`` callable; the command line draws it as a bar.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import mlflow
-import numpy as np
 import pandas as pd
 
-from models import evaluation as ev
-from models.estimators import (
-    CALIBRATION_METHODS, LIGHTGBM_DEFAULTS, LOGISTIC_DEFAULTS, Calibrator, ScorecardPredictor,
-    categorical_columns, fit_lightgbm, fit_logistic, usable_feature_columns,
+from models.fit import (
+    CHOSEN,
+    TIME_SPLIT_STEPS,
+    Progress,
+    fit_flat_table,
+    fit_time_split,
+    flat_table_steps,
 )
-from models.explain import mean_absolute_contribution
-from models.flat_table import cross_validate, prepare_flat_table, read_flat_table
+from models.flat_table import prepare_flat_table, read_flat_table
+from models.label_end import LabelEnd
 from models.polarity_store import log_polarity_models
-from models.pyfunc import ChurnModel, band_thresholds, log_churn_model, risk_bands
-from models.registry import DEFAULT_MODEL_NAME, PromotionDecision, register_and_promote
-from models.tracking import configure_mlflow, log_provenance, quiet_registration_messages
+from models.pyfunc import ChurnModel, log_churn_model
+from models.registry import (
+    DEFAULT_MODEL_NAME,
+    PromotionDecision,
+    champion_cv_on_same_table,
+    register_and_promote,
+)
+from models.run_logging import log_flat_table_run, log_time_split_run, log_warnings
+from models.tracking import configure_mlflow, quiet_registration_messages
+from models.training_config import TrainerError, TrainingConfig
 
 FLAT_MODEL_NAME = f"{DEFAULT_MODEL_NAME}-flat"
-CHOSEN = "lightgbm"
-IMPORTANCE_ROWS = 5000
-RISK_BAND_ORDER = ["high", "medium", "low"]
-CONFIG_KEYS = {
-    "horizon", "every", "lead", "windows", "seed", "experiment", "calibration", "valid_dates",
-    "test_dates", "scorecard", "model_name", "lightgbm",
-}
-
-
-class TrainerError(ValueError):
-    """A training request that cannot run as given; the message names the option to change."""
-
+# What the trainer does after fitting, for progress.
+AFTER_FIT_STEPS = ("logging to MLflow", "logging and registering the model")
 
 @dataclass
 class TrainingResult:
@@ -78,6 +77,14 @@ class TrainingResult:
         The fitted pyfunc model, for scoring in-process.
     features : list of str
         The feature columns the model reads; ``dropped`` those it could not use, and why.
+    test : DataFrame or None
+        Event data: ``account_id``, ``as_of``, the label and the chosen model's
+        ``churn_probability`` on the test dates.
+    warnings : list of str
+        What the user should know about the data and the model: tables ending far apart,
+        a feature that may leak the label.
+    label_end : LabelEnd or None
+        Event data: until when churn is known, and from what.
     """
 
     run_id: str
@@ -91,136 +98,76 @@ class TrainingResult:
     features: list
     dropped: dict = field(default_factory=dict)
     test: pd.DataFrame | None = None
+    warnings: list = field(default_factory=list)
+    label_end: LabelEnd | None = None
 
 
-# --- configuration -------------------------------------------------------------------
+# --- the steps' glue -----------------------------------------------------------------
 
 
-def read_config(path: str | os.PathLike) -> dict:
-    """Read a training configuration TOML file.
-
-    Top-level keys: ``horizon``, ``every``, ``lead``, ``windows``, ``seed``, ``experiment``,
-    ``calibration``, ``valid_dates``, ``test_dates``, ``scorecard`` (path of a scorecard TOML,
-    relative to the config file), ``model_name``, and a ``[lightgbm]`` table of
-    ``LGBMClassifier`` parameters. Command-line options override the file.
-
-    Raises
-    ------
-    TrainerError
-        Unreadable TOML or an unknown key (the message lists the allowed ones).
-    """
-    path = Path(path)
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TrainerError(f"config file {path} does not exist: give the path of a TOML file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TrainerError(f"config file {path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(config) - CONFIG_KEYS)
-    if unknown:
-        raise TrainerError(
-            f"config file {path}: unknown key(s) {', '.join(unknown)}; allowed keys are "
-            f"{', '.join(sorted(CONFIG_KEYS))}"
-        )
-    if "lightgbm" in config and not isinstance(config["lightgbm"], dict):
-        raise TrainerError(f"config file {path}: [lightgbm] must be a table of LightGBM parameters")
-    if "scorecard" in config:
-        config["scorecard"] = str((path.parent / config["scorecard"]).resolve())
-    return config
+def _settings(config: TrainingConfig | None, settings: dict) -> TrainingConfig:
+    """``config`` (the defaults when None) with the keyword settings of a call replaced."""
+    return replace(config if config is not None else TrainingConfig(), **settings)
 
 
-def _check_calibration(method: str) -> None:
-    if method not in CALIBRATION_METHODS:
-        raise TrainerError(
-            f"calibration must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}"
-        )
+def _scorecard(config: TrainingConfig):
+    """The config's scorecard, read when it names a file (None: the default scorecard)."""
+    if isinstance(config.scorecard, (str, os.PathLike)):
+        from features.scorecard_config import load_scorecard
+
+        return load_scorecard(config.scorecard)
+    return config.scorecard
 
 
-# --- progress ------------------------------------------------------------------------
-
-
-class _Steps:
-    """A rich progress display on a terminal console, silent otherwise.
-
-    In a log or a pipe a transient progress bar cannot be erased: it would leave a blank line
-    (or a frozen bar) per block, so it is shown only where it can disappear.
-    """
-
-    def __init__(self, console=None, total: int = 1):
-        self.console = console
-        self.total = total
-        self._progress = None
-        self._task = None
-
-    def __enter__(self):
-        if self.console is not None and self.console.is_terminal:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                console=self.console, transient=True,
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task("training", total=self.total)
-        return self
-
-    def step(self, text: str, advance: float = 1) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, description=text, advance=advance)
-
-    def update(self, done: int, total: int, text: str) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, total=total, completed=done, description=text)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
-        return False
-
-
-# --- logging helpers -----------------------------------------------------------------
-
-
-def _log_figure(figure, path: str) -> None:
-    mlflow.log_figure(figure, path)
-    plt.close(figure)
-
-
-def _finite(metrics: dict) -> dict:
-    """MLflow metrics must be numbers: undefined (NaN) ones are left out and tagged instead."""
-    return {k: float(v) for k, v in metrics.items()
-            if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
-            and math.isfinite(float(v))}
-
-
-def _log_results(prefix: str, result: dict) -> None:
-    mlflow.log_metrics(_finite({f"{prefix}{k}": v for k, v in result.items()
-                                if k not in ("undefined", "by_band")}))
-    for metric, reason in result.get("undefined", {}).items():
-        mlflow.set_tag(f"undefined.{prefix}{metric}", reason)
-
-
-def _log_table(table: pd.DataFrame, name: str) -> None:
-    """An evaluation table as CSV (for people) and as an MLflow table (for the UI)."""
-    frame = table.reset_index()
-    mlflow.log_text(frame.to_csv(index=False), f"evaluation/{name}.csv")
-    mlflow.log_table(frame, f"evaluation/{name}.json")
-
-
-def _lightgbm_params(params: dict | None, seed: int) -> dict:
-    return {**LIGHTGBM_DEFAULTS, **(params or {}), "random_state": seed}
+def _part(progress: Progress | None, offset: int, total: int) -> Progress | None:
+    """The progress of a step that fills steps ``offset...`` of ``total``."""
+    if progress is None:
+        return None
+    return lambda done, _, text: progress(offset + done, total, text)
 
 
 def _run(run_name: str, nested: bool):
     return mlflow.start_run(run_name=run_name, nested=nested and mlflow.active_run() is not None)
 
 
+def register_model(model: ChurnModel, example: pd.DataFrame, *, run_id: str,
+                   candidate_auc: float, X_test: pd.DataFrame, y_test, name: str,
+                   promote: bool = False, champion_auc: float | None = None,
+                   comparison: str | None = None,
+                   gate_failures=()) -> tuple[str, PromotionDecision]:
+    """Log ``model`` as a pyfunc in the active run, register it and apply the promotion rule.
+
+    Parameters
+    ----------
+    model : ChurnModel
+    example : DataFrame
+        A few rows of features, the logged input example.
+    run_id : str
+        The active run.
+    candidate_auc, X_test, y_test, name, promote, champion_auc, comparison, gate_failures
+        As for :func:`models.registry.register_and_promote`.
+
+    Returns
+    -------
+    model_uri : str
+    decision : PromotionDecision
+    """
+    info = log_churn_model(model, example)
+    with quiet_registration_messages():
+        decision = register_and_promote(
+            info.model_uri, run_id=run_id, candidate_auc=candidate_auc, X_test=X_test,
+            y_test=y_test, name=name, promote=promote, champion_auc=champion_auc,
+            comparison=comparison, gate_failures=gate_failures,
+        )
+    return info.model_uri, decision
+
+
 # --- event data ----------------------------------------------------------------------
 
 
 def train_from_tables(
-    tables, *, horizon: int = 90, every: int = 30, lead: int = 0,
-    windows: Sequence[int] = (30, 90, 180), console=None, **options,
+    tables, config: TrainingConfig | None = None, *, promote: bool = False,
+    progress: Progress | None = None, **settings,
 ) -> TrainingResult:
     """Build the point-in-time training set from validated tables, then train (see below).
 
@@ -228,240 +175,142 @@ def train_from_tables(
     ----------
     tables : features.contract.Tables
         Validated tables (``features.io.load_tables``).
-    horizon, every, lead : int
-        Label window, days between observation dates, lead time (days).
-    windows : sequence of int
-        Indicator windows in days.
-    console : rich.console.Console, optional
-        Show progress on it.
-    **options
-        Passed to :func:`train_from_training_set` (``seed``, ``params``, ``experiment``,
-        ``promote``, ``calibration``, ``scorecard``, ``model_name``, ...).
+    config : TrainingConfig, optional
+        Every setting; the defaults when None. Reads ``horizon``, ``every``, ``lead``,
+        ``windows`` and ``labels_until`` for the training set, the rest as :func:`train_from_training_set`.
+    promote : bool
+        Make the new version champion even if it does not beat the current one.
+    progress : callable, optional
+        ``progress(done, total, text)``: first per observation date of the training set,
+        then per training step.
+    **settings
+        :class:`TrainingConfig` attributes to change (``horizon``, ``every``, ``seed``,
+        ``scorecard``, ...).
     """
     from models.training_set import build_training_set
 
-    with _Steps(console, total=1) as steps:
-        def progress(done, total, as_of):
-            steps.update(done, total, f"indicators as of {as_of:%Y-%m-%d}")
+    config = _settings(config, settings)
+    scorecard = _scorecard(config)  # a bad scorecard file fails before the long part
 
-        ts = build_training_set(tables, horizon=horizon, every=every, lead=lead,
-                                windows=tuple(windows), progress=progress)
-    return train_from_training_set(ts, console=console, **options)
+    def indicators(done, total, as_of):
+        progress(done, total, f"indicators as of {as_of:%Y-%m-%d}")
+
+    ts = build_training_set(tables, horizon=config.horizon, every=config.every,
+                            lead=config.lead, windows=tuple(config.windows),
+                            labels_until=config.labels_until,
+                            progress=indicators if progress is not None else None)
+    return train_from_training_set(ts, replace(config, scorecard=scorecard), promote=promote,
+                                   progress=progress)
 
 
 def train_from_training_set(
-    ts, *, split=None, valid_dates: int = 2, test_dates: int = 2, params: dict | None = None,
-    seed: int = 0, experiment: str | None = None, calibration: str = "sigmoid",
-    scorecard=None, promote: bool = False, model_name: str = DEFAULT_MODEL_NAME,
+    ts, config: TrainingConfig | None = None, *, split=None, promote: bool = False,
     run_name: str | None = None, nested: bool = False, extra_params: dict | None = None,
-    console=None,
+    progress: Progress | None = None, **settings,
 ) -> TrainingResult:
     """Fit LightGBM and both baselines on one time split, compare them, log, register.
 
     Parameters
     ----------
     ts : models.training_set.TrainingSet
+    config : TrainingConfig, optional
+        Every setting; the defaults when None. Reads ``valid_dates`` and ``test_dates`` (when
+        no ``split`` is given), ``seed``, ``lightgbm``, ``calibration``, ``scorecard``,
+        ``experiment`` and ``model_name``.
     split : models.training_set.Split, optional
         A ready split; else ``time_split(ts, valid_dates=..., test_dates=...)``.
-    params : dict, optional
-        LightGBM parameter overrides (e.g. the best trial of an experiment).
-    seed : int
-        Seeds every model.
-    experiment : str, optional
-        MLflow experiment; ``customer-health-churn`` by default.
-    calibration : {"sigmoid", "isotonic"}
-        How LightGBM's probabilities are calibrated on the validation dates (see
-        :class:`models.estimators.Calibrator` for why sigmoid is the default).
-    scorecard : features.scorecard.Scorecard, optional
-        The scorecard of the health-score baseline; the default one when None.
     promote : bool
         Make the new version champion even if it does not beat the current one.
-    model_name : str
-        Registered model name.
     run_name : str, optional
+        ``train-seed-<seed>`` by default.
     nested : bool
         Start the run nested in the active one (experiments).
     extra_params : dict, optional
         More parameters to log (e.g. the experiment's search settings).
-    console : rich.console.Console, optional
-        Show progress on it.
+    progress : callable, optional
+        ``progress(done, total, text)`` as each step starts.
+    **settings
+        :class:`TrainingConfig` attributes to change (``seed``, ``lightgbm``, ...).
 
     Returns
     -------
     TrainingResult
+
+    Raises
+    ------
+    TrainerError
+        For a bad setting or when no indicator column can be learnt from.
     """
     from models.training_set import LABEL, time_split
 
-    _check_calibration(calibration)
+    config = _settings(config, settings)
     if split is None:
-        split = time_split(ts, valid_dates=valid_dates, test_dates=test_dates)
-    features, dropped = usable_feature_columns(split.train, ts.feature_columns)
-    if not features:
-        raise TrainerError(
-            "no indicator column has two or more distinct values on the training dates: "
-            + "; ".join(f"{c}: {why}" for c, why in list(dropped.items())[:10])
-        )
-    categorical = categorical_columns(split.train, features)
-    y_train, y_valid, y_test = (part[LABEL].to_numpy(dtype=int)
-                                for part in (split.train, split.valid, split.test))
-    X_train, X_valid, X_test = (part[features] for part in (split.train, split.valid, split.test))
+        split = time_split(ts, valid_dates=config.valid_dates, test_dates=config.test_dates)
+    total = len(TIME_SPLIT_STEPS) + len(AFTER_FIT_STEPS)
+    fit = fit_time_split(ts, split, config, scorecard=_scorecard(config),
+                         progress=_part(progress, 0, total))
 
-    experiment_id = configure_mlflow(experiment)
+    experiment_id = configure_mlflow(config.experiment)
     experiment_name = mlflow.get_experiment(experiment_id).name
-    with _Steps(console, total=7) as steps, _run(run_name or f"train-seed-{seed}", nested) as run:
+    report = _part(progress, len(TIME_SPLIT_STEPS), total) or (lambda *_: None)
+    with _run(run_name or f"train-seed-{config.seed}", nested) as run:
         mlflow.set_tag("kind", "train")
         mlflow.set_tag("mode", "event tables, out-of-time test")
-        steps.step("fitting LightGBM", 0)
-        lightgbm = fit_lightgbm(X_train, y_train, params=params, seed=seed, categorical=categorical)
-        steps.step("fitting the logistic baseline")
-        logistic = fit_logistic(X_train, y_train, seed=seed, categorical=categorical)
-        steps.step("scoring the health-score baseline")
-        score_model, score_note = _fit_scorecard(scorecard, split.train[ts.feature_columns], y_train)
-
-        steps.step("calibrating on the validation dates")
-        raw_valid = lightgbm.predict_proba(X_valid)[:, 1]
-        calibrator = Calibrator(calibration).fit(raw_valid, y_valid)
-        calibrated_valid = calibrator.transform(raw_valid)
-        thresholds = band_thresholds(calibrated_valid)
-
-        steps.step("evaluating on the out-of-time test")
-        raw_test = lightgbm.predict_proba(X_test)[:, 1]
-        probas = {
-            "lightgbm": calibrator.transform(raw_test),
-            "lightgbm_uncalibrated": raw_test,
-            "logistic": logistic.predict_proba(X_test)[:, 1],
-        }
-        by_band, contrast, health_bands = {}, {}, None
-        if score_model is not None:
-            full_test = split.test[ts.feature_columns]
-            probas["health_score"] = score_model.predict_proba(full_test)[:, 1]
-            scored = score_model.scores(full_test)
-            card = score_model._scorecard()
-            order = [b.label for b in card.bands] + [card.insufficient_label]
-            health_bands = scored["health_band"].to_numpy()
-            by_band["health_band"] = ev.churn_rate_by_band(y_test, health_bands, order=order)
-            contrast = ev.band_contrast(by_band["health_band"], card.bands[0].label,
-                                        card.bands[-1].label)
-        results = {name: ev.evaluate(y_test, p) for name, p in probas.items()}
-        results["lightgbm"]["valid_roc_auc"] = ev.roc_auc_score(y_valid, calibrated_valid)
-        test_bands = risk_bands(probas["lightgbm"], thresholds)
-        by_band["risk_band"] = ev.churn_rate_by_band(y_test, test_bands, order=RISK_BAND_ORDER)
-        comparison = ev.comparison_table(results)
-
-        steps.step("logging to MLflow")
-        log_provenance(seed=seed, fingerprint=ts.fingerprint, params={
-            "mode": "tables",
-            "chosen_model": CHOSEN,
-            "lightgbm": _lightgbm_params(params, seed),
-            "logistic": {**LOGISTIC_DEFAULTS, "random_state": seed,
-                         "preprocessing": "median impute + indicator, scale; one-hot categoricals"},
-            "health_score_baseline": score_note,
-            "calibration": calibration,
-            "risk_band_thresholds": {"high": thresholds[0], "medium": thresholds[1]},
-            "split": {
-                "train_dates": f"{_span(split.train_dates)} ({len(split.train_dates)})",
-                "valid_dates": f"{_span(split.valid_dates)} ({len(split.valid_dates)})",
-                "test_dates": f"{_span(split.test_dates)} ({len(split.test_dates)})",
-                "dropped_dates": len(split.dropped_dates),
-                "rows": {"train": len(split.train), "valid": len(split.valid),
-                         "test": len(split.test), "unlabelled": len(split.unlabelled)},
-            },
-            "features": {"used": len(features), "categorical": ", ".join(categorical) or "none",
-                         "unused": "; ".join(f"{c} ({why})" for c, why in dropped.items()) or "none"},
-            **(extra_params or {}),
-        })
+        report(0, total, AFTER_FIT_STEPS[0])
+        log_time_split_run(fit, ts, split, config, extra_params=extra_params)
         log_polarity_models(ts.polarity_models)  # read again by models.registry.load_model
-        for name, result in results.items():
-            _log_results(f"{name}_test_", result)
-        _log_results("test_", results[CHOSEN])
-        mlflow.log_metric("valid_roc_auc", results[CHOSEN]["valid_roc_auc"])
-        for band_kind, table in by_band.items():
-            mlflow.log_metrics(_finite({f"{band_kind}_churn_rate_{label}".replace(" ", "_"): rate
-                                        for label, rate in table["churn_rate"].items()}))
-            _log_table(table, f"churn_rate_by_{band_kind}")
-        if contrast:
-            mlflow.set_tag("health_band_contrast", contrast["text"])
-            if math.isfinite(contrast.get("ratio", math.nan)):
-                mlflow.log_metric("health_band_churn_ratio_riskiest_vs_safest", contrast["ratio"])
-        _log_table(comparison, "comparison")
-        _log_plots(y_test, probas, lightgbm, X_test, by_band,
-                   colors=_band_colors(score_model))
-
-        steps.step("logging and registering the model")
-        model = ChurnModel(lightgbm, calibrator, features, categorical, thresholds)
-        info = log_churn_model(model, X_test.head(5))
-        with quiet_registration_messages():
-            decision = register_and_promote(
-                info.model_uri, run_id=run.info.run_id, candidate_auc=results[CHOSEN]["roc_auc"],
-                X_test=split.test, y_test=y_test, name=model_name, promote=promote,
-            )
-    test_out = split.test[["account_id", "as_of", LABEL]].assign(churn_probability=probas[CHOSEN])
+        comparison = _with_suggested_scorecard(fit.comparison, split, ts, config)
+        warnings = [*ts.warnings, *fit.warnings]
+        log_warnings(warnings)
+        report(1, total, AFTER_FIT_STEPS[1])
+        model_uri, decision = register_model(
+            fit.model, fit.X.head(5), run_id=run.info.run_id,
+            candidate_auc=fit.results[CHOSEN]["roc_auc"], X_test=split.test, y_test=fit.y,
+            name=config.model_name or DEFAULT_MODEL_NAME, promote=promote,
+            gate_failures=fit.gate_failures,
+        )
+    test = split.test[["account_id", "as_of", LABEL]].assign(churn_probability=fit.probas[CHOSEN])
     return TrainingResult(
-        run_id=run.info.run_id, experiment=experiment_name, model_uri=info.model_uri,
-        decision=decision, comparison=comparison, by_band=by_band, band_contrast=contrast,
-        model=model, features=features, dropped=dropped, test=test_out,
+        run_id=run.info.run_id, experiment=experiment_name, model_uri=model_uri,
+        decision=decision, comparison=comparison, by_band=fit.by_band,
+        band_contrast=fit.band_contrast, model=fit.model, features=fit.features,
+        dropped=fit.dropped, test=test, warnings=warnings,
+        label_end=ts.label_end,
     )
 
 
-def _span(dates) -> str:
-    dates = sorted(dates)
-    if not dates:
-        return "none"
-    return f"{pd.Timestamp(dates[0]):%Y-%m-%d}..{pd.Timestamp(dates[-1]):%Y-%m-%d}"
+def _with_suggested_scorecard(comparison: pd.DataFrame, split, ts, config) -> pd.DataFrame:
+    """Log the scorecard suggested from this run's data; the comparison with its row.
 
+    Its out-of-time metrics go beside the current scorecard's (``health_score_test_*``) as
+    ``health_score_suggested_test_*``, so drift between the scorecard and the data shows at
+    every retrain; ``customer-health scorecard suggest`` writes the suggestion itself.
+    """
+    from models import evaluation as ev
+    from models.run_logging import log_results
+    from models.scorecard_suggestion import SUGGESTED, suggested_scorecard_results
 
-def _fit_scorecard(scorecard, X: pd.DataFrame, y) -> tuple[ScorecardPredictor | None, str]:
-    """The health-score baseline, or None with the reason it cannot run on these columns."""
-    try:
-        model = ScorecardPredictor(scorecard).fit(X, y)
-    except ValueError as exc:
-        return None, f"not run: {exc}"
-    source = getattr(model._scorecard(), "source", "default scorecard")
-    return model, (f"100 - health score ({source}), logistic map to probability; "
-                   f"{model.unscored_share_:.1%} of training rows without a score")
-
-
-def _band_colors(score_model) -> dict:
-    colors = {"high": "#d62728", "medium": "#f2b701", "low": "#2ca02c"}
-    if score_model is not None:
-        card = score_model._scorecard()
-        colors.update({b.label: b.color for b in card.bands})
-        colors[card.insufficient_label] = "grey"
-    return colors
-
-
-def _log_plots(y, probas: dict, lightgbm, X: pd.DataFrame, by_band: dict, *, colors: dict) -> None:
-    _log_figure(ev.plot_roc(y, probas), "plots/roc.png")
-    _log_figure(ev.plot_pr(y, probas), "plots/pr.png")
-    reliability = {k: v for k, v in probas.items() if k != "health_score"}
-    _log_figure(ev.plot_reliability(y, reliability), "plots/reliability.png")
-    sample = X if len(X) <= IMPORTANCE_ROWS else X.sample(IMPORTANCE_ROWS, random_state=0)
-    importance = mean_absolute_contribution(lightgbm, sample)
-    _log_table(importance.rename("mean_abs_shap").to_frame().rename_axis("feature"),
-               "feature_importance")
-    _log_figure(ev.plot_importance(importance), "plots/feature_importance.png")
-    titles = {"health_band": "Churn rate by health band", "risk_band": "Churn rate by risk band"}
-    _log_figure(ev.plot_churn_by_band({titles[k]: v for k, v in by_band.items()}, colors=colors),
-                "plots/churn_rate_by_band.png")
-    table = ev.reliability_table(y, probas[CHOSEN])
-    _log_table(table.rename_axis("decile"), "reliability")
+    result, note = suggested_scorecard_results(split, ts.feature_columns, _scorecard(config))
+    mlflow.set_tag("suggested_scorecard", note)
+    if result is None:
+        mlflow.set_tag(f"undefined.{SUGGESTED}_test_roc_auc", note)
+        return comparison
+    log_results(f"{SUGGESTED}_test_", result)
+    row = ev.comparison_table({SUGGESTED: result})
+    return pd.concat([comparison, row[[c for c in comparison.columns if c in row.columns]]])
 
 
 # --- flat tables ---------------------------------------------------------------------
 
 
 def train_flat_table(
-    path_or_frame, *, label: str, id_column: str | None = None, positive: str | None = None,
-    folds: int = 5, seed: int = 0, params: dict | None = None, experiment: str | None = None,
-    calibration: str = "sigmoid", promote: bool = False, model_name: str = FLAT_MODEL_NAME,
-    console=None,
+    path_or_frame, config: TrainingConfig | None = None, *, promote: bool = False,
+    progress: Progress | None = None, **settings,
 ) -> TrainingResult:
     """Train on a one-row-per-account table with stratified k-fold cross-validation.
 
     The comparison reports the mean over folds (LightGBM and the logistic baseline; there is
-    no health score without event data). The calibrator is fitted on LightGBM's out-of-fold
-    probabilities, the final model on every row; the risk bands use the calibrated
-    out-of-fold probabilities.
+    no health score without event data); see :func:`models.fit.fit_flat_table`.
 
     Promotion compares cross-validated ROC AUC when the champion was trained on the same
     table (same hash), else re-scores the champion on this table.
@@ -470,115 +319,60 @@ def train_flat_table(
     ----------
     path_or_frame : path or DataFrame
         CSV or Parquet file, or a frame already read.
-    label, id_column, positive
-        See :func:`models.flat_table.prepare_flat_table`.
-    folds : int
-        Cross-validation folds.
-    seed, params, experiment, calibration, promote, model_name, console
+    config : TrainingConfig, optional
+        Every setting; the defaults when None. Reads ``label`` (required), ``id_column``,
+        ``positive`` (see :func:`models.flat_table.prepare_flat_table`), ``folds``, ``seed``,
+        ``lightgbm``, ``calibration``, ``experiment`` and ``model_name``
+        (:data:`FLAT_MODEL_NAME` when None).
+    promote, progress
         As for :func:`train_from_training_set`.
+    **settings
+        :class:`TrainingConfig` attributes to change (``label``, ``folds``, ...).
 
     Raises
     ------
+    TrainerError
+        Without a label column, or for a bad setting.
     models.flat_table.FlatTableError
         For an unusable table (see :func:`~models.flat_table.prepare_flat_table`).
     """
-    _check_calibration(calibration)
+    config = _settings(config, settings)
+    if config.label is None:
+        raise TrainerError("a flat table needs its label column: the column that says who "
+                           "churned")
     if isinstance(path_or_frame, pd.DataFrame):
         raw, source = path_or_frame, "in-memory frame"
     else:
         raw, source = read_flat_table(path_or_frame), str(Path(path_or_frame).name)
-    table = prepare_flat_table(raw, label=label, id_column=id_column, positive=positive,
-                               source=source)
-    experiment_id = configure_mlflow(experiment)
+    table = prepare_flat_table(raw, label=config.label, id_column=config.id_column,
+                               positive=config.positive, source=source)
+    steps = flat_table_steps(config.folds)
+    total = steps + len(AFTER_FIT_STEPS)
+    fit = fit_flat_table(table, config, progress=_part(progress, 0, total))
+
+    experiment_id = configure_mlflow(config.experiment)
     experiment_name = mlflow.get_experiment(experiment_id).name
-    with _Steps(console, total=folds + 3) as steps, _run(f"flat-seed-{seed}", False) as run:
+    report = _part(progress, steps, total) or (lambda *_: None)
+    with _run(f"flat-seed-{config.seed}", False) as run:
         mlflow.set_tag("kind", "train")
-        mlflow.set_tag("mode", f"flat table, stratified {folds}-fold CV")
-        steps.step(f"cross-validating ({folds} folds)", 0)
-        cv = cross_validate(table, folds=folds, seed=seed, params=params, progress=steps.step)
-        y = table.y.to_numpy()
-        calibrator = Calibrator(calibration).fit(cv.oof["lightgbm"], y)
-        calibrated_oof = calibrator.transform(cv.oof["lightgbm"])
-        thresholds = band_thresholds(calibrated_oof)
-        steps.step("fitting the final model on every row")
-        lightgbm = fit_lightgbm(table.X, y, params=params, seed=seed, categorical=table.categorical)
-
-        summary = cv.summary()
-        comparison = summary[[c for c in summary.columns if not c.endswith("_std")]].copy()
-        comparison["base_rate"] = float(y.mean())
-        comparison["rows"] = float(len(y))
-        bands = risk_bands(calibrated_oof, thresholds)
-        by_band = {"risk_band": ev.churn_rate_by_band(y, bands, order=RISK_BAND_ORDER)}
-
-        steps.step("logging to MLflow")
-        log_provenance(seed=seed, fingerprint=table.fingerprint, params={
-            "mode": "flat table",
-            "chosen_model": CHOSEN,
-            "lightgbm": _lightgbm_params(params, seed),
-            "logistic": {**LOGISTIC_DEFAULTS, "random_state": seed},
-            "calibration": f"{calibration} on out-of-fold probabilities",
-            "folds": folds,
-            "label": label, "positive": table.positive, "id_column": id_column or "none",
-            "risk_band_thresholds": {"high": thresholds[0], "medium": thresholds[1]},
-            "features": {"used": len(table.feature_columns),
-                         "categorical": ", ".join(table.categorical) or "none",
-                         "unused": "; ".join(f"{c} ({why})" for c, why in table.dropped.items()) or "none"},
-        })
-        for name in comparison.index:
-            mlflow.log_metrics(_finite({f"{name}_cv_{k}": v for k, v in summary.loc[name].items()}))
-        chosen = summary.loc[CHOSEN]
-        mlflow.log_metrics(_finite({f"test_{k}": v for k, v in chosen.items()}))
-        calibrated = ev.evaluate(y, calibrated_oof)
-        mlflow.log_metrics(_finite({"oof_calibrated_brier": calibrated["brier"],
-                                    "oof_calibrated_log_loss": calibrated["log_loss"]}))
-        _log_table(comparison, "comparison")
-        folds_table = pd.DataFrame([
-            {"model": m, "fold": i + 1, **{k: r[k] for k in ev.HEADLINE_METRICS}}
-            for m, results in cv.folds.items() for i, r in enumerate(results)
-        ]).set_index(["model", "fold"])
-        _log_table(folds_table, "cv_folds")
-        _log_table(by_band["risk_band"], "churn_rate_by_risk_band")
-        probas = {"lightgbm": calibrated_oof, "lightgbm_uncalibrated": cv.oof["lightgbm"],
-                  "logistic": cv.oof["logistic"]}
-        _log_plots(y, probas, lightgbm, table.X, by_band, colors=_band_colors(None))
-
-        steps.step("logging and registering the model")
-        model = ChurnModel(lightgbm, calibrator, table.feature_columns, table.categorical,
-                           thresholds)
-        info = log_churn_model(model, table.X.head(5))
-        decision = _promote_flat(info.model_uri, run.info.run_id, float(chosen["roc_auc"]), table,
-                                 name=model_name, promote=promote)
+        mlflow.set_tag("mode", f"flat table, stratified {config.folds}-fold CV")
+        report(0, total, AFTER_FIT_STEPS[0])
+        log_flat_table_run(fit, table, config)
+        log_warnings(fit.warnings)
+        report(1, total, AFTER_FIT_STEPS[1])
+        name = config.model_name or FLAT_MODEL_NAME
+        champion_cv = champion_cv_on_same_table(name, table.fingerprint["hash"])
+        model_uri, decision = register_model(
+            fit.model, table.X.head(5), run_id=run.info.run_id,
+            candidate_auc=float(fit.summary.loc[CHOSEN]["roc_auc"]), X_test=table.X,
+            y_test=table.y, name=name, promote=promote, champion_auc=champion_cv,
+            comparison="cross-validated on the same table" if champion_cv is not None else None,
+            gate_failures=fit.gate_failures,
+        )
     return TrainingResult(
-        run_id=run.info.run_id, experiment=experiment_name, model_uri=info.model_uri,
-        decision=decision, comparison=comparison, by_band=by_band, band_contrast={},
-        model=model, features=table.feature_columns, dropped=table.dropped,
+        run_id=run.info.run_id, experiment=experiment_name, model_uri=model_uri,
+        decision=decision, comparison=fit.comparison, by_band=fit.by_band, band_contrast={},
+        model=fit.model, features=fit.features, dropped=fit.dropped, warnings=list(fit.warnings),
     )
 
-
-def _promote_flat(model_uri: str, run_id: str, cv_auc: float, table, *, name: str,
-                  promote: bool) -> PromotionDecision:
-    """Apply the promotion rule with a comparison that is fair for a table without dates.
-
-    Re-scoring a champion on the very table it was fitted on would measure it in-sample, so
-    when the champion's run logged the same data hash its cross-validated ROC AUC is the
-    comparable figure; on a different table the champion is re-scored on every row (all
-    out of sample for it).
-    """
-    from models.registry import CHAMPION, _client
-
-    client = _client()
-    champion_cv = None
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-        champion_run = client.get_run(champion.run_id)
-        if champion_run.data.params.get("data.hash") == table.fingerprint["hash"]:
-            champion_cv = champion_run.data.metrics.get("test_roc_auc")
-    except mlflow.exceptions.MlflowException:
-        champion_cv = None
-    with quiet_registration_messages():
-        return register_and_promote(
-            model_uri, run_id=run_id, candidate_auc=cv_auc, X_test=table.X, y_test=table.y,
-            name=name, promote=promote, champion_auc=champion_cv,
-            comparison="cross-validated on the same table" if champion_cv is not None else None,
-        )
 

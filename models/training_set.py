@@ -21,8 +21,11 @@ Timeline of one observation date ``d``::
   an exclusion. Accounts that churn during the lead time ``[d, d + lead)`` are left out of
   that date: they are neither churners of the window nor survivors of it, and a model
   cannot act on them anyway.
-- A date whose label window runs past the data end is kept with a missing label: its rows
-  are for scoring and are never used for fitting or evaluation.
+- A date whose label window runs past the *label end* is kept with a missing label: its
+  rows are for scoring and are never used for fitting or evaluation. The label end comes
+  from the churn data (:func:`label_end`: ``--labels-until``, else the last recorded churn),
+  not from the last event of any table: a window that passes it would call accounts
+  survivors whose churn is merely not recorded yet (censored labels).
 
 :func:`time_split` then splits by date, never at random: fit on early dates, validate on
 later ones, test on the latest labelled dates (out of time). Training dates whose label
@@ -32,7 +35,6 @@ both in training labels and in validation.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +46,9 @@ from features.indicators import compute_indicators
 from features.polarity import MIN_AUC, MIN_EXAMPLES, PolarityModels
 from features.sentiment import score_comments, with_learnt_polarity
 from features.survey_polarity import fit_survey_polarity
+from models.fingerprint import frames_sha256
+from models.label_end import LabelEnd, label_end, table_end_warnings
+from models.training_config import setting_default
 
 LABEL = "label"
 
@@ -76,11 +81,15 @@ class TrainingSet:
     dates : list of Timestamp
         Every observation date, oldest first.
     labelled_dates : list of Timestamp
-        The observation dates whose label window closed by the data end.
+        The observation dates whose label window closed by the label end.
     polarity_models : PolarityModels or None
         The learnt comment polarity of the last observation date (taught by every survey
         comment before it): the ones to store with a model trained on this set and to score
         with. None without survey comments.
+    label_end : LabelEnd or None
+        Until when churn is known, and from what.
+    warnings : list of str
+        Things that are legal but suspicious (tables ending far apart), in words.
     """
 
     frame: pd.DataFrame
@@ -92,6 +101,8 @@ class TrainingSet:
     dates: list[pd.Timestamp] = field(default_factory=list)
     labelled_dates: list[pd.Timestamp] = field(default_factory=list)
     polarity_models: PolarityModels | None = None
+    label_end: LabelEnd | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -207,8 +218,8 @@ def churn_labels(
     """Label of each account observed at ``as_of``: churned in ``[as_of + lead, as_of + lead + horizon)``.
 
     Only ``accounts.churned_at`` is read. Returns 1.0 / 0.0, NaN for every account when the
-    window ends after ``end`` (the day after the last recorded event: the window is not
-    over yet), and drops accounts that churned during the lead time ``[as_of, as_of + lead)``.
+    window ends after ``end`` (the label end, :func:`label_end`: churn in the window is not
+    known yet), and drops accounts that churned during the lead time ``[as_of, as_of + lead)``.
 
     Examples
     --------
@@ -235,9 +246,10 @@ def churn_labels(
 def tables_sha256(tables: Tables) -> str:
     """SHA-256 of the tables' content, the same whatever the order of rows and columns.
 
-    Each row is hashed with :func:`pandas.util.hash_pandas_object` (columns taken in sorted
-    order, index ignored); the row hashes are sorted, so reordering rows changes nothing,
-    while changing any value, adding or removing a row or a column changes the digest.
+    :func:`models.fingerprint.frames_sha256` of the present tables by name, in any row
+    order: each row is hashed with :func:`pandas.util.hash_pandas_object` (columns taken in
+    sorted order, index ignored); the row hashes are sorted, so reordering rows changes
+    nothing, while changing any value, adding or removing a row or a column changes the digest.
 
     Examples
     --------
@@ -249,13 +261,7 @@ def tables_sha256(tables: Tables) -> str:
     ...     Tables(accounts=accounts.assign(mrr=[10.0, 21.0])))
     False
     """
-    digest = hashlib.sha256()
-    for name, frame in sorted(tables.present().items()):
-        columns = sorted(frame.columns)
-        digest.update(f"{name}:{','.join(columns)}:{len(frame)}\n".encode())
-        rows = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-        digest.update(np.sort(rows).tobytes())
-    return digest.hexdigest()
+    return frames_sha256(tables.present(), any_row_order=True)
 
 
 def _table_summary(tables: Tables) -> dict:
@@ -289,11 +295,12 @@ def _check_options(horizon: int, every: int, lead: int, windows: Sequence[int], 
 def build_training_set(
     tables: Tables,
     *,
-    horizon: int = 90,
-    every: int = 30,
-    lead: int = 0,
-    windows: Sequence[int] = (30, 90, 180),
+    horizon: int = setting_default("horizon"),
+    every: int = setting_default("every"),
+    lead: int = setting_default("lead"),
+    windows: Sequence[int] = setting_default("windows"),
     warmup: int | None = None,
+    labels_until: pd.Timestamp | None = None,
     progress: Progress | None = None,
     polarity_min_examples: int = MIN_EXAMPLES,
     polarity_min_auc: float = MIN_AUC,
@@ -316,6 +323,10 @@ def build_training_set(
     warmup : int, optional
         Days of event history required before the first observation date; ``every`` when
         omitted. Windows longer than the history of early dates see truncated history.
+    labels_until : Timestamp, optional
+        The last day whose churn is known (``--labels-until``); by default the last
+        recorded churn (see :func:`label_end`). Dates whose label window passes it keep a
+        missing label: they are for scoring only.
     progress : callable, optional
         Called as ``progress(done, total, as_of)`` after each observation date.
     polarity_min_examples, polarity_min_auc
@@ -362,13 +373,17 @@ def build_training_set(
             f"one observation date after {warmup} days of history; lower --every (now {every}) "
             "or provide a longer history"
         )
-    labelled_dates = [d for d in dates if d + pd.Timedelta(days=lead + horizon) <= end]
+    labels = label_end(tables, end, labels_until)
+    closes = {d: d + pd.Timedelta(days=lead + horizon) for d in dates}
+    labelled_dates = [d for d in dates if closes[d] <= labels.end]
+    censored = [d for d in dates if labels.end < closes[d] <= end]
     if not labelled_dates:
         raise TrainingSetError(
             f"no observation date has a complete label window: the data spans {span} days "
-            f"({start:%Y-%m-%d} to {end:%Y-%m-%d}) and each date needs {warmup} days of history "
-            f"plus --lead ({lead}) + --horizon ({horizon}) days after it; lower --horizon "
-            "or --lead, or provide a longer history"
+            f"({start:%Y-%m-%d} to {end:%Y-%m-%d}), churn is known until "
+            f"{labels.last_day:%Y-%m-%d} ({labels.source}) and each date needs {warmup} days "
+            f"of history plus --lead ({lead}) + --horizon ({horizon}) days after it; lower "
+            "--horizon or --lead, give --labels-until, or provide a longer history"
         )
 
     comments = base_scores = polarity_models = None
@@ -395,12 +410,13 @@ def build_training_set(
         )
         if feature_columns is None:
             feature_columns = [str(c) for c in indicators.columns]
-        labels = churn_labels(
-            tables.accounts, indicators.index, as_of, horizon=horizon, lead=lead, end=end
+        known = churn_labels(
+            tables.accounts, indicators.index, as_of, horizon=horizon, lead=lead,
+            end=labels.end,
         )
-        part = indicators.loc[labels.index].copy()
+        part = indicators.loc[known.index].copy()
         part.insert(0, "as_of", as_of)
-        part[LABEL] = labels.to_numpy()
+        part[LABEL] = known.to_numpy()
         parts.append(part.rename_axis("account_id").reset_index())
         if progress is not None:
             progress(done, len(dates), as_of)
@@ -419,6 +435,9 @@ def build_training_set(
         "tables": _table_summary(tables),
         "data_start": start.isoformat(),
         "data_end": end.isoformat(),
+        "label_end": labels.end.isoformat(),
+        "label_end_source": labels.source,
+        "censored_dates": len(censored),
         "horizon": int(horizon),
         "every": int(every),
         "lead": int(lead),
@@ -442,13 +461,16 @@ def build_training_set(
         dates=dates,
         labelled_dates=labelled_dates,
         polarity_models=polarity_models,
+        label_end=labels,
+        warnings=table_end_warnings(tables),
     )
 
 
 # --- the split by time ---------------------------------------------------------------
 
 
-def time_split(ts: TrainingSet, *, valid_dates: int = 2, test_dates: int = 2) -> Split:
+def time_split(ts: TrainingSet, *, valid_dates: int = setting_default("valid_dates"),
+               test_dates: int = setting_default("test_dates")) -> Split:
     """Split a training set by observation date: train, then validation, then test.
 
     The latest ``test_dates`` labelled dates are the out-of-time test, the ``valid_dates``

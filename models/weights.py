@@ -20,6 +20,10 @@ import numpy as np
 import pandas as pd
 
 MEASURE_PREFIX = "measure_"
+# Two standard errors: a pure-noise measure passes by chance about 2% of the time with
+# independent rows. Snapshots of one account at several dates are not independent, so the
+# real rate is higher; the out-of-time proof of a suggestion is the check that counts.
+MIN_EVIDENCE_Z = 2.0
 
 
 def _check_labels(churned: pd.Series, index: pd.Index) -> pd.Series:
@@ -64,6 +68,27 @@ def _measure_columns(measure_scores: pd.DataFrame) -> dict[str, str]:
     return columns
 
 
+def _fit(frame: pd.DataFrame, y: pd.Series, regularisation: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-point coefficients (higher score, less churn = positive) and their z-values."""
+    from sklearn.linear_model import LogisticRegression
+
+    # Median imputation keeps accounts without a measure neutral on it, the way the
+    # scorecard's renormalisation leaves them unaffected by the missing measure.
+    x = frame.fillna(frame.median())
+    scale = x.std(ddof=0).replace(0, 1.0)
+    standardised = ((x - x.mean()) / scale).to_numpy()
+    model = LogisticRegression(C=1.0 / regularisation, max_iter=1000, random_state=seed)
+    model.fit(standardised, y.to_numpy())
+    # Standard errors from the penalised log-likelihood's curvature at the fit.
+    p = model.predict_proba(standardised)[:, 1]
+    design = np.column_stack([np.ones(len(standardised)), standardised])
+    curvature = design.T @ (design * (p * (1 - p))[:, None])
+    curvature[1:, 1:] += regularisation * np.eye(standardised.shape[1])
+    errors = np.sqrt(np.clip(np.diag(np.linalg.pinv(curvature))[1:], 1e-300, None))
+    # Sign flipped so that "higher score, less churn" is positive, like a weight.
+    return -model.coef_[0] / scale.to_numpy(), -model.coef_[0] / errors
+
+
 def current_weights(scorecard) -> pd.Series:
     """Each measure's effective share of the health score in a scorecard (summing to 1).
 
@@ -96,6 +121,7 @@ def suggest_measure_weights(
     *,
     scorecard=None,
     regularisation: float = 1.0,
+    min_evidence: float = MIN_EVIDENCE_Z,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Suggest each measure's share of the health score from churn evidence.
@@ -113,6 +139,9 @@ def suggest_measure_weights(
     regularisation : float
         L2 penalty strength of the logistic regression (``1 / C``); larger shrinks the
         coefficients of weakly supported measures towards 0.
+    min_evidence : float
+        A measure keeps a weight only when its coefficient is at least this many standard
+        errors above 0 (a one-sided Wald test); the others get 0 and a note.
     seed : int
         Seed of the solver, for bit-identical results.
 
@@ -122,7 +151,8 @@ def suggest_measure_weights(
         Indexed by measure, sorted by suggested weight: ``coverage`` (share of accounts with
         data), ``roc_auc`` (how well the measure alone ranks churners first: 0.5 is chance,
         NaN without both classes among accounts with data), ``coefficient`` (drop in churn
-        log-odds per point of measure score, from the joint model), ``suggested_weight``
+        log-odds per point of measure score, from the joint model), ``evidence_z`` (the
+        coefficient in standard errors), ``suggested_weight``
         (shares summing to 1; 0 for measures with no supporting evidence), ``note`` (why a
         measure got weight 0, else None), and with a scorecard ``group`` and
         ``current_weight``.
@@ -146,9 +176,7 @@ def suggest_measure_weights(
     >>> round(float(table["suggested_weight"].sum()), 6)
     1.0
     """
-    from sklearn.linear_model import LogisticRegression
-
-    from models.evaluation import roc_auc_score
+    from models.evaluation import roc_auc
 
     if regularisation <= 0:
         raise ValueError(f"regularisation must be > 0, got {regularisation}")
@@ -168,25 +196,22 @@ def suggest_measure_weights(
         # A low measure score should mean churn, so rank by the shortfall from the best
         # score seen (scaled to 0-1; ROC AUC only depends on the order).
         auc[measure] = (
-            roc_auc_score(labels.to_numpy(), ((values.max() - values) / spread).to_numpy())
+            roc_auc(labels.to_numpy(), ((values.max() - values) / spread).to_numpy())
             if labels.nunique() == 2 and spread > 0
             else np.nan
         )
 
     coefficient = pd.Series(np.nan, index=frame.columns)
+    z = pd.Series(np.nan, index=frame.columns)
     if usable:
-        # Median imputation keeps accounts without a measure neutral on it, the way the
-        # scorecard's renormalisation leaves them unaffected by the missing measure.
-        x = frame[usable].fillna(frame[usable].median())
-        scale = x.std(ddof=0).replace(0, 1.0)
-        standardised = (x - x.mean()) / scale
-        model = LogisticRegression(C=1.0 / regularisation, max_iter=1000, random_state=seed)
-        model.fit(standardised.to_numpy(), y.to_numpy())
-        # Per point of measure score, with the sign flipped so that "higher score, less
-        # churn" is positive, like a weight.
-        coefficient[usable] = -model.coef_[0] / scale.to_numpy()
+        coefficient[usable], z[usable] = _fit(frame[usable], y, regularisation, seed)
+        # Refit without the measures the data does not support, so that their noise does
+        # not bend the weights of the others.
+        supported = [m for m in usable if z[m] >= min_evidence]
+        if supported and len(supported) < len(usable):
+            coefficient[supported], z[supported] = _fit(frame[supported], y, regularisation, seed)
 
-    evidence = coefficient.clip(lower=0).fillna(0.0)
+    evidence = coefficient.where(z >= min_evidence, 0.0).clip(lower=0).fillna(0.0)
     total = evidence.sum()
     suggested = evidence / total if total > 0 else pd.Series(np.nan, index=frame.columns)
     notes = {}
@@ -197,6 +222,11 @@ def suggest_measure_weights(
             notes[measure] = "the same score for every account: nothing to learn from"
         elif coefficient[measure] <= 0:
             notes[measure] = "higher scores do not go with less churn here; review its thresholds"
+        elif z[measure] < min_evidence:
+            notes[measure] = (
+                f"no clear evidence that higher scores go with less churn (z = {z[measure]:.1f}, "
+                f"below {min_evidence:g}): it adds noise to the score"
+            )
     if total <= 0:
         notes = {m: notes.get(m, "no measure separates churners from the others") for m in frame.columns}
 
@@ -205,6 +235,7 @@ def suggest_measure_weights(
             "coverage": coverage,
             "roc_auc": pd.Series(auc, dtype=float),
             "coefficient": coefficient,
+            "evidence_z": z,
             "suggested_weight": suggested,
             "note": pd.Series({m: notes.get(m) for m in frame.columns}, dtype=object),
         }
@@ -317,3 +348,43 @@ def apply_weights(scorecard, suggestion: pd.DataFrame):
 
     segments = {name: reweight(card) for name, card in scorecard.segments.items()}
     return replace(reweight(scorecard), segments=segments, source=f"{scorecard.source}, reweighted from churn evidence")
+
+
+def reweighted(card, suggestion: pd.DataFrame):
+    """``card`` with the suggested weights as a scorecard file writes them.
+
+    Unlike :func:`apply_weights`, measures with a suggested weight of 0 stay in the card
+    with weight 0 (and groups left without weight get 0), so the card lists every measure
+    and writing it as TOML shows what was dropped. Weights are the rounded numbers of
+    :func:`weights_as_scorecard`, so the card is exactly what its file says. ``card`` is one
+    scorecard; per-segment cards are reweighted one by one.
+
+    Raises
+    ------
+    ValueError
+        When no measure got a positive weight.
+
+    Examples
+    --------
+    >>> from features.scorecard_config import load_scorecard
+    >>> card = load_scorecard()
+    >>> suggestion = pd.DataFrame({"group": [m.group for m in card.measures],
+    ...                            "suggested_weight": [1.0] + [0.0] * (len(card.measures) - 1)},
+    ...                           index=[m.name for m in card.measures])
+    >>> new = reweighted(card, suggestion)
+    >>> [g.weight for g in new.groups], [m.weight for m in new.measures][:3]
+    ([100.0, 0.0, 0.0, 0.0], [100.0, 0.0, 0.0])
+    """
+    from dataclasses import replace
+
+    keys = weights_as_scorecard(suggestion)
+    if not any(entry["weight"] > 0 for entry in keys["measures"].values()):
+        raise ValueError(
+            "no measure got a positive suggested weight, so there is no scorecard to build; "
+            "check the labels and the measures' thresholds"
+        )
+    measures = tuple(
+        replace(m, weight=keys["measures"].get(m.name, {"weight": 0.0})["weight"]) for m in card.measures
+    )
+    groups = tuple(replace(g, weight=keys["groups"].get(g.name, {"weight": 0.0})["weight"]) for g in card.groups)
+    return replace(card, groups=groups, measures=measures)

@@ -93,7 +93,7 @@ default.by_band["health_band"]
 # %%
 smaller = train_from_training_set(
     training_set, split=split, seed=0, experiment=EXPERIMENT, run_name="smaller-trees",
-    params={"num_leaves": 7, "min_child_samples": 50, "n_estimators": 150},
+    lightgbm={"num_leaves": 7, "min_child_samples": 50, "n_estimators": 150},
 )
 print(f"v{smaller.decision.version} -> @{smaller.decision.alias}: {smaller.decision.reason}")
 smaller.comparison.round(3)

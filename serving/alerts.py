@@ -42,7 +42,12 @@ def _require_columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> 
 
 
 def _percent(values: pd.Series) -> pd.Series:
-    return (100 * values).round(0).map(lambda v: "nan" if pd.isna(v) else f"{v:.0f}%")
+    return _text((100 * values).round(0).map(lambda v: "nan" if pd.isna(v) else f"{v:.0f}%"))
+
+
+def _text(values: pd.Series) -> pd.Series:
+    # With no rows, map() keeps float64, and "text" + float64 has no numpy loop.
+    return values.astype(object)
 
 
 def _alerts(joined: pd.DataFrame, mask: pd.Series, rule: str, reasons: pd.Series) -> pd.DataFrame:
@@ -122,9 +127,9 @@ def find_alerts(
     joined["churn_probability"] = pd.to_numeric(joined["churn_probability"], errors="coerce")
     joined["health_score"] = pd.to_numeric(joined["health_score"], errors="coerce")
 
-    rank_now = joined["health_band"].map(rank)
-    rank_before = joined["previous_health_band"].map(rank)
-    score = joined["health_score"].round(0).map("{:.0f}".format)
+    rank_now = joined["health_band"].map(rank).astype(float)
+    rank_before = joined["previous_health_band"].map(rank).astype(float)
+    score = _text(joined["health_score"].round(0).map("{:.0f}".format))
     parts = []  # built column-wise: a portfolio can raise tens of thousands of alerts
 
     worse = rank_now.notna() & rank_before.notna() & (rank_now < rank_before)
@@ -150,7 +155,7 @@ def find_alerts(
     rose = rise.notna() & (rise > risk_rise + 1e-12)
     parts.append(_alerts(joined, rose, "risk_rose", (
         "churn risk rose from " + _percent(joined["previous_churn_probability"]) + " to "
-        + _percent(joined["churn_probability"]) + " (+" + (100 * rise).round(0).map("{:.0f}".format)
+        + _percent(joined["churn_probability"]) + " (+" + _text((100 * rise).round(0).map("{:.0f}".format))
         + f" points, alert above +{100 * risk_rise:.0f})"
     )))
 

@@ -2,9 +2,10 @@
 
 :func:`score_portfolio` is the pure part: indicators as of the date (the functions training
 uses), the health scorecard, the churn model's probability, band and drivers, and the alert
-rules of :mod:`serving.alerts`. :func:`run_batch` adds the files: it reads and validates the
-input folder (invalid data stops the run before anything is written), loads the model and
-writes three files together:
+rules of :mod:`serving.alerts`. :func:`run_batch` adds the input and the output: it reads
+and validates the input tables (invalid data stops the run before anything is written),
+loads the model and writes the run, either to a database (:mod:`serving.scores_db`: scores,
+alerts and a runs table in one transaction) or as three files together:
 
 * ``<out>``: one row per active account (Parquet or CSV), run metadata in the Parquet
   schema metadata under ``customer_health``;
@@ -12,9 +13,9 @@ writes three files together:
 * ``<out>.meta.json``: the run metadata (as of, model, data fingerprint, package version,
   seconds taken, why churn columns are empty when they are).
 
-Every file is first written to a temporary file in the target folder; the renames happen
-only after all three were written, so a failed or interrupted run leaves neither a partial
-file nor alerts that belong to another output. The same inputs give the same rows.
+The three files are one unit (:mod:`serving.output_set`): a failed, interrupted or killed
+run never leaves a partial file nor alerts that belong to another output, and two jobs
+writing to one folder take turns. The same inputs give the same rows.
 """
 
 from __future__ import annotations
@@ -29,19 +30,23 @@ from typing import Any
 
 import pandas as pd
 
-from features.contract import Tables
-from features.io import Mapping, load_tables
+from features.contract import TABLE_NAMES, Tables
+from features.db_url import is_database_url
+from features.io import FORMATS, Mapping, describe_input, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
 from features.sentiment import language_report
 from features.values import json_list
+from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
 from models.training_set import tables_sha256
+from serving import scores_db
 from serving.alerts import ALERT_COLUMNS, find_alerts
 from serving.scores_file import (
     SCORE_COLUMNS,
     OutputPaths,
     ScoresFileError,
+    latest_run,
     output_paths,
     read_scores,
     write_scores,
@@ -55,6 +60,14 @@ Progress = Callable[[int, str], None]
 
 class BatchInputError(ValueError):
     """An argument of the batch job cannot be used (format, as-of date, previous file)."""
+
+
+class PreviousRunError(BatchInputError):
+    """The previous run given exists but cannot be read (cut off, corrupt, not a run)."""
+
+
+#: ``previous=PREVIOUS_AUTO``: the latest earlier run in the output's folder.
+PREVIOUS_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -71,13 +84,17 @@ class BatchResult:
     metadata : dict
         The run metadata written with the output.
     paths : dict
-        ``{"scores", "alerts", "metadata"}`` file paths once written (empty before).
+        ``{"scores", "alerts", "metadata"}`` file paths once written (empty before, and
+        for a database).
+    sink : str, optional
+        The database written to (password masked), for a database output.
     """
 
     scores: pd.DataFrame
     alerts: pd.DataFrame
     metadata: dict[str, Any]
     paths: dict[str, Path] = field(default_factory=dict)
+    sink: str | None = None
 
 
 def _check_as_of(as_of: Any) -> pd.Timestamp:
@@ -185,6 +202,9 @@ def score_portfolio(
             "name": model.name, "version": str(model.version), "alias": model.alias,
             "uri": model.uri, "run_id": model.run_id,
         }
+        meta["model_warnings"] = model_warnings(
+            getattr(model, "params", {}), as_of=stamp, tables=tables,
+            data_sha256=meta["data_fingerprint"])
     else:
         meta["churn_unavailable"] = no_model_reason or "no model given"
     meta["seconds"] = round(time.perf_counter() - started, 3)
@@ -207,25 +227,97 @@ def _check_previous(previous: pd.DataFrame, name: str) -> None:
         )
 
 
-def read_previous(path: str | os.PathLike) -> pd.DataFrame:
+def read_previous(previous: str | os.PathLike, as_of: pd.Timestamp | None = None) -> pd.DataFrame | None:
     """Read an earlier output of this job for ``--previous``.
+
+    A file is read as it is. A database output (a URL) gives its latest date before
+    ``as_of``, or None when it has none yet (the first run).
 
     Raises
     ------
     BatchInputError
         When the file is missing, of another format, or lacks this job's columns.
+    features.db_url.DatabaseError
+        When the database cannot be read.
     """
+    if is_database_url(previous):
+        if as_of is None:
+            raise BatchInputError("a database --previous needs the as-of date of the run")
+        rows = scores_db.read_previous(scores_db.parse_sink(str(previous), "--previous"), as_of)
+        if rows is not None:
+            _check_previous(rows, "previous scores")
+        return rows
     try:
-        return read_scores(path, required=PREVIOUS_COLUMNS, what="previous scores file").scores
+        return read_scores(previous, required=PREVIOUS_COLUMNS, what="previous scores file").scores
     except ScoresFileError as exc:
-        raise BatchInputError(str(exc)) from None
+        raise PreviousRunError(str(exc)) from None
 
 
-def write_result(result: BatchResult, out: str | os.PathLike, fmt: str | None = None) -> BatchResult:
-    """Write scores, alerts and metadata together (all or nothing); return them with paths."""
+def find_previous(
+    previous: str | os.PathLike | None, paths: OutputPaths, as_of: pd.Timestamp
+) -> tuple[Path | None, str | None]:
+    """The previous run to compare with, or None and why there is none.
+
+    ``previous`` is a file, :data:`PREVIOUS_AUTO` (the run of the latest as-of date before
+    ``as_of`` among the scores files next to the output) or None. A missing run is not an
+    error: the first night, or after a missed one, every red account is alerted instead.
+    """
+    if previous is None:
+        return None, None
+    if str(previous) == PREVIOUS_AUTO:
+        found = latest_run(paths.scores.parent, before=as_of, fmt=paths.fmt)
+        if found is None:
+            return None, (f"no earlier run in {paths.scores.parent} to compare with; "
+                          "every red account is alerted")
+        return found, None
+    path = Path(previous)
+    if not path.exists():
+        return None, f"the previous run {path} does not exist; every red account is alerted"
+    return path, None
+
+
+def check_not_an_input(paths: OutputPaths, folder: Path, mapping: Mapping) -> None:
+    """Refuse outputs that would replace (or add) a table file of the input folder."""
+    folder = folder.resolve()
+    inputs = {folder / f"{table}.{ext}" for table in TABLE_NAMES for ext in FORMATS}
+    inputs |= {(folder / spec.file).resolve() for spec in mapping.tables.values() if spec.file}
+    for path in paths.as_dict().values():
+        if path.resolve() in inputs:
+            raise BatchInputError(
+                f"--out {paths.scores} would write {path.name} over a table of the input "
+                f"folder {folder}; write the run elsewhere, e.g. --out runs/{paths.scores.name}"
+            )
+
+
+def write_result(
+    result: BatchResult, out: str | os.PathLike, fmt: str | None = None
+) -> BatchResult:
+    """Write the run (all or nothing) to files or a database; return it with where it went.
+
+    ``out`` is a scores file (``.parquet`` or ``.csv``; alerts and metadata files are
+    written next to it) or a database URL (:func:`serving.scores_db.parse_sink`).
+    """
+    alerts = result.alerts[list(ALERT_COLUMNS)]
+    if is_database_url(out):
+        sink = _sink(out, fmt)
+        meta = scores_db.write_run(result.scores, alerts, result.metadata, sink)
+        return BatchResult(result.scores, result.alerts, meta, sink=str(sink))
     paths = _output_paths(out, fmt)
-    meta = write_scores(result.scores, result.alerts[list(ALERT_COLUMNS)], result.metadata, paths)
+    meta = write_scores(result.scores, alerts, result.metadata, paths)
     return BatchResult(result.scores, result.alerts, meta, paths.as_dict())
+
+
+def _sink(out: str, fmt: str | None) -> scores_db.DatabaseSink:
+    if fmt is not None:
+        raise BatchInputError("--format applies to a file output; a database output has tables")
+    return scores_db.parse_sink(out, "--out")
+
+
+def _describe(where: str | os.PathLike | None) -> str | None:
+    """A file path as given; a URL with its password masked."""
+    if where is None:
+        return None
+    return str(scores_db.parse_sink(str(where), "--previous")) if is_database_url(where) else str(where)
 
 
 def _output_paths(out: str | os.PathLike, fmt: str | None) -> OutputPaths:
@@ -247,7 +339,7 @@ def _load_model(model_uri: str | None) -> tuple[Any, str | None]:
 
 
 def run_batch(
-    folder: str | os.PathLike,
+    folder: str | os.PathLike | None,
     as_of: pd.Timestamp,
     out: str | os.PathLike,
     *,
@@ -263,17 +355,22 @@ def run_batch(
 
     Parameters
     ----------
-    folder : path
-        One file per table (``features.io.load_tables``).
+    folder : path, optional
+        One file per table (``features.io.load_tables``); None when the mapping reads every
+        table from a database.
     as_of : Timestamp
         The scoring moment, parsed at the edge (naive UTC).
-    out : path
-        The scores file; its suffix gives the format unless ``fmt`` does.
+    out : path or str
+        The scores file (its suffix gives the format unless ``fmt`` does), or a database
+        URL (:func:`serving.scores_db.parse_sink`).
     model_uri : str, optional
         MLflow model URI; default the champion. When the default has nothing registered
         the scores are still written with null churn columns and the reason in metadata.
-    previous : path, optional
-        A previous output, for trends and alerts.
+    previous : path, URL or "auto", optional
+        A previous output, for trends and alerts: a file, a database output (its latest
+        date before ``as_of``), or ``"auto"``: the latest earlier run next to ``out`` (or in
+        the ``out`` database). When there is none, the run goes on without it and the
+        metadata says why under ``previous_missing``.
     fmt : {"parquet", "csv"}, optional
     mapping : Mapping or path, optional
         The mapping file for the input folder.
@@ -287,32 +384,50 @@ def run_batch(
     Returns
     -------
     BatchResult
-        With ``paths`` of the three files written.
+        With ``paths`` of the three files written, or the ``sink`` written to.
 
     Raises
     ------
     DataContractError
         Invalid input tables; nothing is written.
     BatchInputError
-        Unusable format, date or previous file; nothing is written.
+        Unusable format or date, an output over an input table, or an unreadable previous
+        run (:class:`PreviousRunError`); nothing is written.
+    features.db_url.DatabaseError
+        A source or sink database that cannot be read or written; nothing is written.
     models.registry.NoModelError
         When ``model_uri`` was given and names no registered model.
     """
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
-    _output_paths(out, fmt)  # a bad format stops the run before the work
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.read(mapping)
+    # A bad output stops the run before the work: a format, an input table it would
+    # replace, or a database out of reach.
+    paths = None
+    if is_database_url(out):
+        scores_db.check_sink(_sink(str(out), fmt))
+    else:
+        paths = _output_paths(out, fmt)
+        if folder is not None:
+            check_not_an_input(paths, Path(folder), mapping or Mapping())
     _check_as_of(as_of)
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])
     tables, _ = load_tables(folder, mapping)
-    prior = read_previous(previous) if previous is not None else None
+    if previous is not None and str(previous) == PREVIOUS_AUTO and paths is None:
+        previous = str(out)  # a database output: its latest date before as_of
+    no_previous = None
+    if previous is not None and not is_database_url(previous):
+        previous, no_previous = find_previous(previous, paths, as_of)
+    prior = read_previous(previous, as_of) if previous is not None else None
     model, reason = _load_model(model_uri)
     result = score_portfolio(
         tables, as_of, model=model, scorecard=scorecard, previous=prior,
         risk_rise=risk_rise, progress=progress, no_model_reason=reason,
     )
     report(6, STEPS[5])
-    meta = dict(result.metadata, previous=str(previous) if previous is not None else None,
-                input=str(folder), seconds=round(time.perf_counter() - started, 3))
+    meta = dict(result.metadata, previous=_describe(previous), previous_missing=no_previous,
+                input=describe_input(folder, mapping), seconds=round(time.perf_counter() - started, 3))
     return write_result(BatchResult(result.scores, result.alerts, meta), out, fmt)

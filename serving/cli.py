@@ -20,10 +20,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help layout: rich's option table shows "<bool>" beside flags, as if
+    # they took a value, and cuts long defaults with "…" at 80 columns.
+    rich_markup_mode=None,
 )
 
 # Order is the order of --help: the data first, then metrics, models, scoring, the report.
-COMMAND_MODULES = ("data", "metrics", "features", "sentiment", "training", "scoring", "report")
+COMMAND_MODULES = (
+    "data", "metrics", "features", "sentiment", "scorecard", "training", "scoring", "serve",
+    "history", "report",
+)
 
 for _name in COMMAND_MODULES:
     try:
@@ -33,6 +39,27 @@ for _name in COMMAND_MODULES:
             raise
         continue
     _module.register(app)
+
+
+def _keep_examples_whole(epilog: str) -> str:
+    """Mark each indented example so that click prints it as written.
+
+    click rewraps every paragraph of a help text to the terminal's width, and an example
+    cut in two can no longer be copied and run; a paragraph led by ``\\b`` is left whole.
+    """
+    paragraphs = epilog.split("\n\n")
+    return "\n\n".join("\b\n" + p if p.startswith("  ") else p for p in paragraphs)
+
+
+def _whole_examples(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.epilog:
+            info.epilog = _keep_examples_whole(info.epilog)
+    for group in typer_app.registered_groups:
+        _whole_examples(group.typer_instance)
+
+
+_whole_examples(app)
 
 
 def main() -> None:

@@ -130,46 +130,6 @@ def ensure_demo_data(folder: str | os.PathLike, params: dict, *, fresh: bool = F
     return False
 
 
-def find_trained_model(inputs_sha256: str, *, model_name: str | None = None) -> tuple[str, str | None] | None:
-    """A registered version trained on data with this fingerprint, champion first.
-
-    Returns
-    -------
-    tuple of (model URI, alias) or None
-        ``("models:/NAME/VERSION", alias)`` of the newest matching version.
-    """
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from models.registry import CHAMPION, DEFAULT_MODEL_NAME
-    from models.tracking import tracking_uri
-
-    name = model_name or DEFAULT_MODEL_NAME
-    uri = tracking_uri()
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    try:
-        versions = client.search_model_versions(f"name='{name}'")
-    except MlflowException:
-        return None
-    matching = []
-    for version in versions:
-        if not version.run_id:
-            continue
-        try:
-            params = client.get_run(version.run_id).data.params
-        except MlflowException:
-            continue
-        if params.get("data.inputs_sha256") == inputs_sha256:
-            # search results may leave aliases out; the version itself carries them
-            aliases = list(client.get_model_version(name, version.version).aliases or [])
-            matching.append((CHAMPION in aliases, int(version.version), aliases))
-    if not matching:
-        return None
-    _, version, aliases = max(matching)
-    alias = CHAMPION if CHAMPION in aliases else (aliases[0] if aliases else None)
-    return f"models:/{name}/{version}", alias
-
-
 def _as_of(tables: Tables) -> pd.Timestamp:
     """The data end (the day after the last event): every row of the data counts.
 
@@ -253,11 +213,12 @@ def run_demo(
         For options out of range.
     """
     from features.scorecard_config import load_scorecard
-    from models.registry import DEFAULT_MODEL_NAME
+    from models.registry import DEFAULT_MODEL_NAME, find_trained_model
     from models.tracking import configure_mlflow, tracking_uri
     from models.trainer import train_from_tables
     from models.training_set import tables_sha256
     from serving.batch import run_batch
+    from serving.commands.training import progress_bar
     from serving.report import build_report
 
     _check_options(accounts, months)
@@ -302,7 +263,9 @@ def run_demo(
         )
     else:
         reused["model"] = False
-        result = train_from_tables(tables, horizon=90, every=30, seed=seed, console=console, scorecard=load_scorecard())
+        with progress_bar(console) as progress:
+            result = train_from_tables(tables, horizon=90, every=30, seed=seed,
+                                       scorecard=load_scorecard(), progress=progress)
         decision = result.decision
         model_uri, alias = f"models:/{decision.name}/{decision.version}", decision.alias
         comparison = result.comparison

@@ -50,6 +50,8 @@ def _openapi_30_nullable(node: dict[str, Any]) -> None:
         else:
             node["anyOf"] = rest
         node["nullable"] = True
+        if "enum" in node and None not in node["enum"]:
+            node["enum"] = [*node["enum"], None]  # OpenAPI 3.0.3: a nullable enum lists null
     children = list(node.get("properties", {}).values()) + list(node.get("anyOf", []))
     children += [node[k] for k in ("items", "additionalProperties") if isinstance(node.get(k), dict)]
     for child in children:
@@ -304,17 +306,24 @@ class ChurnRisk(_Model):
     """The model's churn risk for one account."""
 
     account_id: str = Field(examples=["A-00042"])
-    churn_probability: float = Field(ge=0, le=1, description="Calibrated probability 0-1.",
-                                     examples=[0.27])
-    risk_band: Literal["high", "medium", "low"] = Field(examples=["medium"])
+    churn_probability: float | None = Field(
+        ge=0, le=1, description="Calibrated probability 0-1; null when too few of the model's "
+        "indicators were given (see churn_reason).", examples=[0.27])
+    risk_band: Literal["high", "medium", "low", "insufficient data"] = Field(examples=["medium"])
     top_drivers: list[ChurnDriver] = Field(description="Indicators that pushed the risk most.")
+    churn_coverage: float = Field(ge=0, le=1, description="Share 0-1 of the model's indicators "
+                                  "that had data.", examples=[0.85])
+    churn_reason: str | None = Field(default=None, description="Why there is no churn "
+                                     "probability; null when there is one.")
 
 
 class ModelRef(_Model):
     """Which registered model answered."""
 
-    name: str = Field(examples=["customer-health-churn"])
-    version: str = Field(examples=["3"])
+    name: str | None = Field(description="Registered name; null for a model loaded by path.",
+                             examples=["customer-health-churn"])
+    version: str | None = Field(description="Registered version; null for a model loaded by path.",
+                                examples=["3"])
     alias: str | None = Field(examples=["champion"])
     uri: str = Field(examples=["models:/customer-health-churn@champion"])
 
@@ -336,12 +345,19 @@ class AccountScore(HealthScore):
     """Health score and churn risk of one account."""
 
     churn_probability: float | None = Field(
-        description="Calibrated probability 0-1; null when no model is loaded.", examples=[0.27]
+        description="Calibrated probability 0-1; null when no model is loaded or too few of "
+        "its indicators were given (see churn_reason).", examples=[0.27]
     )
-    risk_band: Literal["high", "medium", "low"] | None = Field(examples=["medium"])
+    risk_band: Literal["high", "medium", "low", "insufficient data"] | None = Field(
+        examples=["medium"])
     top_drivers: list[ChurnDriver] | None = Field(
         description="Indicators that pushed the risk most; null when no model is loaded."
     )
+    churn_coverage: float | None = Field(
+        default=None, description="Share 0-1 of the model's indicators that had data; null "
+        "without a model.", examples=[0.85])
+    churn_reason: str | None = Field(default=None, description="Why there is no churn "
+                                     "probability; null when there is one.")
 
 
 class ScoreResponse(_Model):
@@ -384,8 +400,10 @@ class CommentLanguage(_Model):
 class ModelInfo(_Model):
     """The loaded model and the indicator schema it expects."""
 
-    name: str = Field(examples=["customer-health-churn"])
-    version: str = Field(examples=["3"])
+    name: str | None = Field(description="Registered name; null for a model loaded by path.",
+                             examples=["customer-health-churn"])
+    version: str | None = Field(description="Registered version; null for a model loaded by path.",
+                                examples=["3"])
     alias: str | None = Field(examples=["champion"])
     uri: str = Field(examples=["models:/customer-health-churn@champion"])
     run_id: str | None = Field(examples=["5f1c0e..."])
@@ -399,3 +417,38 @@ class ModelInfo(_Model):
         default_factory=list,
         description="The comment polarity stored with the model, per language: what the batch "
                     "job reads comments with when it scores with this model.")
+
+
+# Answers every POST route may give besides 200 and BentoML's own 400/404/500, in the body
+# of :class:`ErrorBody` (see ``serving.http_guard`` and ``serving.service``).
+ERROR_ANSWERS = {
+    "408": "The body did not arrive in time (CUSTOMER_HEALTH_BODY_TIMEOUT).",
+    "413": "Too many accounts, or a body over the byte limit that follows from it.",
+    "415": "The body is not sent as application/json.",
+    "503": "No churn model is loaded (the reason says why); /health_score never answers it.",
+}
+
+
+def complete_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's OpenAPI document, made to say what the service does, in place.
+
+    Request bodies of the ``POST`` routes are required; their 408, 413, 415 and 503 answers
+    are declared with :class:`ErrorBody`; ``/readyz`` declares its 503 (no model yet) and
+    ``/metrics`` its Prometheus text.
+    """
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for methods in document.get("paths", {}).values():
+        post = methods.get("post")
+        if post is None or "requestBody" not in post:
+            continue
+        post["requestBody"]["required"] = True
+        for status, text in ERROR_ANSWERS.items():
+            post["responses"].setdefault(status, {"description": text, **error})
+    paths = document.get("paths", {})
+    if "/readyz" in paths:
+        paths["/readyz"]["get"]["responses"].setdefault(
+            "503", {"description": "Not ready: no churn model is loaded yet."})
+    if "/metrics" in paths:
+        paths["/metrics"]["get"]["responses"]["200"]["content"] = {
+            "text/plain": {"schema": {"type": "string"}}}
+    return document

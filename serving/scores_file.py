@@ -1,6 +1,7 @@
 """The scores file of a batch run: its one format, one writer and one reader.
 
-A run writing to ``<out>`` leaves three files, replaced together or not at all:
+A run writing to ``<out>`` leaves three files, switched as one unit
+(:mod:`serving.output_set`):
 
 * ``<out>``: one row per active account (Parquet or CSV, by suffix); the Parquet schema
   metadata carries the run metadata under ``customer_health``;
@@ -23,15 +24,19 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyarrow import ArrowException
 
-from features.io import FORMATS, write_atomically
+from features.io import FORMATS
+from features.problems import visible
+from serving.output_set import recover, write_set
 
 METADATA_KEY = b"customer_health"
+FORMATS_SUFFIXES = tuple(f".{fmt}" for fmt in FORMATS)
 #: The columns every scores file starts with, in this order.
 SCORE_COLUMNS = (
     "account_id", "as_of", "segment", "health_score", "health_band", "health_color",
     "health_coverage", "health_trend", "health_delta", "churn_probability", "risk_band",
-    "health_drivers", "churn_drivers",
+    "churn_coverage", "health_drivers", "churn_drivers",
 )
 #: What a reader needs of a scores file (a previous run, a report's input).
 REQUIRED_COLUMNS = ("account_id", "health_score", "health_band")
@@ -101,10 +106,45 @@ def output_paths(out: str | os.PathLike, fmt: str | None = None) -> OutputPaths:
 # --- writing -------------------------------------------------------------------------
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula ("=HYPERLINK(...)").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ``'``.
+
+    Only text columns change: numbers such as -0.5 stay numbers.
+    :func:`restore_formulas` undoes it when the file is read back.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"account_id": ["=1+1", "-7", "A1"], "delta": [-1.5, 2.0, 0.0]})
+    >>> neutralise_formulas(frame).values.tolist()
+    [["'=1+1", -1.5], ["'-7", 2.0], ['A1', 0.0]]
+    """
+    text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].map(_quote) for c in text}) if text else frame
+
+
+def _quote(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_formulas` on a CSV read back."""
+    def unquote(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("'") and value[1:2] and value[1] in "=+-@\t\r":
+            return value[1:]
+        return value
+
+    text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].map(unquote) for c in text}) if text else frame
+
+
 def _frame_writer(frame: pd.DataFrame, fmt: str, meta: dict[str, Any]) -> Callable[[Path], None]:
     def write(tmp: Path) -> None:
         if fmt == "csv":
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+            neutralise_formulas(frame).to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
             return
         table = pa.Table.from_pandas(frame, preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
@@ -114,37 +154,20 @@ def _frame_writer(frame: pd.DataFrame, fmt: str, meta: dict[str, Any]) -> Callab
     return write
 
 
-def _write_all_or_nothing(writes: list[tuple[Path, Callable[[Path], None]]]) -> None:
-    """Write every file to a temporary file first; rename them only when all succeeded.
-
-    Nesting :func:`features.io.write_atomically` does it: each file's write step runs the
-    next file's, so all renames happen after the last write, and a failure anywhere
-    removes every temporary file.
-    """
-    if not writes:
-        return
-    (path, write), rest = writes[0], writes[1:]
-
-    def stage(tmp: Path) -> None:
-        write(tmp)
-        _write_all_or_nothing(rest)
-
-    write_atomically(path, stage)
-
-
 def write_scores(
     scores: pd.DataFrame, alerts: pd.DataFrame, meta: dict[str, Any], paths: OutputPaths
 ) -> dict[str, Any]:
-    """Write scores, alerts and metadata together (all or nothing); return the metadata.
+    """Write scores, alerts and metadata as one unit (:mod:`serving.output_set`).
 
-    The metadata written gains ``format``, ``output`` and ``alerts_file``.
+    The metadata written gains ``format``, ``output`` and ``alerts_file``. CSV text cells
+    that a spreadsheet would run as formulas are neutralised; Parquet keeps them as is.
     """
     meta = dict(meta, format=paths.fmt, output=str(paths.scores), alerts_file=str(paths.alerts))
 
     def write_meta(tmp: Path) -> None:
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
-    _write_all_or_nothing([
+    write_set([
         (paths.scores, _frame_writer(scores, paths.fmt, meta)),
         (paths.alerts, _frame_writer(alerts, paths.fmt, meta)),
         (paths.metadata, write_meta),
@@ -156,10 +179,16 @@ def write_scores(
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype={"account_id": str})
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix == ".csv":
+            return restore_formulas(pd.read_csv(path, dtype={"account_id": str}))
+    except (ValueError, OSError, ArrowException) as exc:
+        raise ScoresFileError(
+            f"{visible(str(path))} cannot be read ({visible(str(exc).splitlines()[0])}): it is "
+            "cut off or corrupt; give another run, or score that date again"
+        ) from None
     raise ScoresFileError(
         f"{path.name} is neither .parquet nor .csv; give an output of `customer-health score`"
     )
@@ -176,7 +205,13 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 def _sidecar_metadata(path: Path) -> dict[str, Any]:
     for candidate in (path.with_name(path.name + ".meta.json"), path.with_suffix(".meta.json")):
         if candidate.is_file():
-            return json.loads(candidate.read_text(encoding="utf-8"))
+            try:
+                return json.loads(candidate.read_text(encoding="utf-8"))
+            except ValueError:
+                raise ScoresFileError(
+                    f"{candidate} is not valid JSON: it is cut off or corrupt; "
+                    "score that date again"
+                ) from None
     return {}
 
 
@@ -216,6 +251,13 @@ def read_scores(
         When the file is missing, of another format, or lacks a required column.
     """
     path = Path(path)
+    try:
+        recover(path)  # a run killed between its renames is completed, never read half-switched
+    except OSError as exc:
+        raise ScoresFileError(
+            f"{what} {path} belongs to a run that was interrupted while switching its files, "
+            f"and it cannot be completed from here ({exc}); run `customer-health score` again"
+        ) from None
     if not path.is_file():
         raise ScoresFileError(
             f"{what} {path} does not exist; write one with "
@@ -234,7 +276,80 @@ def read_scores(
     return ScoresFile(scores, meta, path, _find_alerts(path, meta))
 
 
-# --- selecting -----------------------------------------------------------------------
+def latest_run(folder: Path, *, before: pd.Timestamp, fmt: str) -> Path | None:
+    """The scores file of the latest run in ``folder`` scored as of a date before ``before``.
+
+    Runs are recognised by their metadata file (``<scores>.meta.json``); ones that cannot
+    be read are passed over (the reader names them when they are given explicitly).
+    """
+    best: tuple[pd.Timestamp, Path] | None = None
+    for meta_file in Path(folder).glob(f"*.{fmt}.meta.json"):
+        scores = meta_file.with_name(meta_file.name.removesuffix(".meta.json"))
+        try:
+            as_of = pd.Timestamp(json.loads(meta_file.read_text(encoding="utf-8"))["as_of"])
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+        if as_of < before and scores.is_file() and (best is None or as_of > best[0]):
+            best = (as_of, scores)
+    return None if best is None else best[1]
+
+
+# --- the runs of a folder ------------------------------------------------------------
+
+
+def is_scores_file(path: Path) -> bool:
+    """Whether ``path`` is a scores file of a run (not its alerts, not another table).
+
+    A run's scores file carries its metadata: in the Parquet schema, or in the
+    ``.meta.json`` next to a CSV.
+    """
+    if path.suffix not in FORMATS_SUFFIXES or path.stem.endswith(".alerts"):
+        return False
+    if path.suffix == ".parquet":
+        try:
+            return METADATA_KEY in (pq.read_schema(path).metadata or {})
+        except (OSError, pa.ArrowInvalid):
+            return False
+    return bool(_sidecar_metadata(path))
+
+
+def scores_files(folder: str | os.PathLike) -> list[Path]:
+    """The scores files of the runs written into ``folder``, by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_scores_file(p))
+
+
+def read_account(path: str | os.PathLike, account_id: str) -> pd.DataFrame:
+    """The rows of one account in a scores file (Parquet reads only the matching rows)."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        rows = pq.read_table(path, filters=[("account_id", "=", account_id)]).to_pandas()
+    else:
+        frame = _read_frame(path)
+        rows = frame[frame["account_id"] == account_id]
+    if "as_of" in rows:
+        rows = rows.assign(as_of=pd.to_datetime(rows["as_of"]))
+    return rows.reset_index(drop=True)
+
+
+# --- selecting and reading rows -------------------------------------------------------
+
+
+def drivers_text(row: pd.Series) -> str:
+    """A row's drivers in words: the churn drivers when a model scored it, else the health's.
+
+    Examples
+    --------
+    >>> drivers_text(pd.Series({"churn_drivers": None,
+    ...                         "health_drivers": '[{"text": "CSAT fell"}]'}))
+    'CSAT fell'
+    """
+    for column in ("churn_drivers", "health_drivers"):
+        raw = row.get(column)
+        if isinstance(raw, str) and raw:
+            texts = [d.get("text", "") for d in json.loads(raw)]
+            if texts:
+                return "; ".join(texts)
+    return ""
 
 
 def riskiest(scores: pd.DataFrame, n: int = RISKIEST) -> pd.DataFrame:

@@ -15,7 +15,8 @@ BentoML adds ``/livez``, ``/readyz`` (false until a model is loaded, through
 Configuration comes from the environment, read once at start-up: ``CUSTOMER_HEALTH_MODEL_URI``
 (default ``models:/customer-health-churn@champion``), ``MLFLOW_TRACKING_URI``,
 ``CUSTOMER_HEALTH_SCORECARD`` (a scorecard TOML; the default scorecard otherwise),
-``CUSTOMER_HEALTH_MAX_BATCH`` and ``CUSTOMER_HEALTH_WORKERS`` (processes, default 1). A new champion is picked up by restarting the service.
+``CUSTOMER_HEALTH_MAX_BATCH``, ``CUSTOMER_HEALTH_BODY_TIMEOUT`` (seconds, default 15) and
+``CUSTOMER_HEALTH_WORKERS`` (processes, default one per CPU core). A new champion is picked up by restarting the service.
 
 The service is thin: it validates requests (``serving.schemas``), calls
 ``features.scorecard`` and the model from ``models.registry``, and shapes the answers.
@@ -26,6 +27,7 @@ Bad input is a 400 naming the field, an unavailable model a 503 with the reason:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from http import HTTPStatus
 from typing import Any
@@ -40,7 +42,14 @@ from fastapi.responses import JSONResponse
 from features.catalogue import describe_indicator, lookup
 from features.scorecard_config import load_scorecard
 from features.values import json_safe
-from models.scoring import score_indicators
+from models.scoring import insufficient_reason, score_indicators
+from serving.http_guard import (
+    BODY_TIMEOUT_ENV,
+    ClientErrorTracebacks,
+    RequestGuard,
+    body_limit,
+    read_body_timeout,
+)
 from serving.schemas import (
     CATEGORICAL_INDICATORS,
     DEFAULT_MAX_BATCH,
@@ -59,6 +68,7 @@ from serving.schemas import (
     ModelInfo,
     ModelRef,
     ScoreResponse,
+    complete_openapi,
     frame_from_accounts,
 )
 
@@ -67,6 +77,9 @@ SCORECARD_ENV = "CUSTOMER_HEALTH_SCORECARD"
 MAX_BATCH_ENV = "CUSTOMER_HEALTH_MAX_BATCH"
 WORKERS_ENV = "CUSTOMER_HEALTH_WORKERS"
 DEFAULT_MODEL_URI = "models:/customer-health-churn@champion"
+# Loopback unless told otherwise (``--host`` / ``BENTOML_HOST``): the API has no
+# authentication, so exposing it is a deliberate choice (docs/service.md, "Exposing it").
+DEFAULT_HOST = "127.0.0.1"
 API_ROUTES = ("/health_score", "/churn_risk", "/score", "/model")
 
 
@@ -99,15 +112,23 @@ def read_max_batch(value: str | None) -> int:
     return _positive_int(value, DEFAULT_MAX_BATCH, MAX_BATCH_ENV, "accounts")
 
 
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity, which a container may narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def read_workers(value: str | None) -> int:
-    """Worker processes from ``CUSTOMER_HEALTH_WORKERS`` (default 1; each loads the model).
+    """Worker processes from ``CUSTOMER_HEALTH_WORKERS`` (default one per CPU core).
+
+    One request keeps one worker's core busy (the scoring is CPU-bound Python), so fewer
+    workers than cores leaves cores idle under load; each worker loads its own model.
 
     Examples
     --------
-    >>> read_workers(None), read_workers("2")
-    (1, 2)
+    >>> read_workers(None) == cpu_cores(), read_workers("2")
+    (True, 2)
     """
-    return _positive_int(value, 1, WORKERS_ENV, "processes")
+    return _positive_int(value, cpu_cores(), WORKERS_ENV, "processes")
 
 
 # --- error answers -------------------------------------------------------------------
@@ -209,6 +230,26 @@ class ErrorBodyMiddleware:
         await self.app(scope, receive, capture)
 
 
+class OpenApiDocument:
+    """Serve ``/docs.json`` as :func:`serving.schemas.complete_openapi` completes it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.body: bytes | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/docs.json":
+            await self.app(scope, receive, send)
+            return
+        if self.body is None:  # built once: the service does not change while it runs
+            document = complete_openapi(CustomerHealth.openapi_spec.asdict())
+            self.body = json.dumps(document).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(self.body)).encode())]})
+        await send({"type": "http.response.body", "body": self.body})
+
+
 def _floats_or_none(frame: pd.DataFrame, columns: list[str]) -> list[list[float | None]]:
     """Rows of float ``columns`` as Python lists, NaN and infinity as None (JSON has neither).
 
@@ -245,6 +286,7 @@ info_app = FastAPI(title="customer-health", docs_url=None, redoc_url=None, opena
 
 # BentoML reads the worker count when the class is declared, hence at import.
 @bentoml.service(name="customer_health", traffic={"timeout": 60},
+                 http={"host": DEFAULT_HOST},
                  workers=read_workers(os.environ.get(WORKERS_ENV)))
 @bentoml.asgi_app(info_app, path="/")
 class CustomerHealth:
@@ -341,14 +383,17 @@ class CustomerHealth:
         return [
             {
                 "account_id": account,
-                "churn_probability": float(probability),
+                "churn_probability": None if pd.isna(probability) else float(probability),
                 "risk_band": band,
                 # Driver values are already plain Python (models.explain: None for no data).
                 "top_drivers": [ChurnDriver(**d) for d in drivers],
+                "churn_coverage": float(coverage),
+                # The same rule as the batch job's (models.scoring), in words.
+                "churn_reason": insufficient_reason(coverage) if pd.isna(probability) else None,
             }
-            for account, probability, band, drivers in zip(
+            for account, probability, band, drivers, coverage in zip(
                 scored.index, scored["churn_probability"], scored["risk_band"],
-                scored["churn_drivers"],
+                scored["churn_drivers"], scored["churn_coverage"],
             )
         ]
 
@@ -363,7 +408,8 @@ class CustomerHealth:
 
     def _model_ref(self) -> ModelRef:
         model = self._require_model()
-        return ModelRef(name=model.name, version=str(model.version), alias=model.alias, uri=model.uri)
+        version = None if model.version is None else str(model.version)
+        return ModelRef(name=model.name, version=version, alias=model.alias, uri=model.uri)
 
     # --- the APIs --------------------------------------------------------------------
 
@@ -432,7 +478,8 @@ class CustomerHealth:
         ]
         trained = model.trained_at
         return ModelInfo(
-            name=model.name, version=str(model.version), alias=model.alias, uri=model.uri,
+            name=model.name, version=None if model.version is None else str(model.version),
+            alias=model.alias, uri=model.uri,
             run_id=model.run_id,
             trained_at=trained.isoformat() if hasattr(trained, "isoformat") else json_safe(trained),
             metrics={str(k): json_safe(v) for k, v in (model.metrics or {}).items()},
@@ -454,4 +501,13 @@ class CustomerHealth:
             return JSONResponse({"error": str(exc)}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
 
 
+# First added is outermost: size, type and time of the body are checked before anything
+# else reads it, and the guard logs the error answers as ErrorBodyMiddleware shaped them.
+CustomerHealth.add_asgi_middleware(
+    RequestGuard, routes=API_ROUTES,
+    max_bytes=body_limit(read_max_batch(os.environ.get(MAX_BATCH_ENV))),
+    timeout=read_body_timeout(os.environ.get(BODY_TIMEOUT_ENV)),
+)
 CustomerHealth.add_asgi_middleware(ErrorBodyMiddleware)
+CustomerHealth.add_asgi_middleware(OpenApiDocument)
+logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorTracebacks())

@@ -2,10 +2,15 @@
 
 ``small_raw_tables`` is what a user's CSV files look like after reading (text timestamps,
 canonical column names); every test gets fresh copies it may change. ``demo_*`` fixtures
-are generated once per test session from :data:`DEMO_KWARGS`.
+are generated once per test session from :data:`DEMO_KWARGS`. ``postgres`` is a throwaway
+PostgreSQL cluster (``tests/pg_cluster.py``) started once per session, ``pg_url`` a fresh
+database in it for one test.
 """
 
 from __future__ import annotations
+
+import os
+import uuid
 
 import pandas as pd
 import pytest
@@ -124,3 +129,29 @@ def demo_folder(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("demo") / "tables"
     write_demo_data(folder, fmt="csv", accounts=120, months=6, seed=3)
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster, stopped and removed at the end of the session.
+
+    Skipped only where the PostgreSQL binaries are absent; under CI (``CI`` set) their
+    absence is a failure, as ``.ci/run`` installs them (tests/install_postgresql.sh).
+    """
+    import pg_cluster
+
+    if pg_cluster.binaries() is None:
+        message = ("PostgreSQL binaries not found (/usr/lib/postgresql/*/bin/initdb); install "
+                   "Debian's postgresql package: sh tests/install_postgresql.sh")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = pg_cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """The URL (password included) of a new, empty database of the session's cluster."""
+    return postgres.create_database(f"test_{uuid.uuid4().hex[:12]}")

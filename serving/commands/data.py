@@ -20,9 +20,9 @@ from rich.table import Table
 
 from features.contract import TABLE_NAMES
 from features.demo_data import generate_demo_data
-from features.io import FORMATS, load_tables, write_frame
+from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.problems import DataContractError, Problem, ValidationReport
-from serving.commands.options import MappingOption, TablesFolder
+from serving.commands.options import MappingOption, TablesFolder, read_mapping
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 
 VALIDATE_HELP = (
@@ -37,7 +37,7 @@ DEMO_HELP = (
 )
 VALIDATE_EPILOG = (
     "Examples:\n\n"
-    "  customer-health validate demo/\n\n"
+    "  customer-health validate demo/data\n\n"
     "  customer-health validate exports/ --mapping mapping.toml --format json\n\n"
     "Exit codes: 0 valid (warnings allowed), 2 invalid. Row numbers count data rows from 1, "
     "the header not counted (row 1 is line 2 of a CSV). See docs/data-contract.md."
@@ -63,7 +63,7 @@ class FileFormat(str, Enum):
 
 
 def validate(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     mapping: MappingOption = None,
     output: ReportFormat = typer.Option(
         ReportFormat.text, "--format", "-f", help="text for people, json for scripts."
@@ -71,20 +71,24 @@ def validate(
 ) -> None:
     """Check a folder of tables against the data contract and print every problem."""
     with report_errors():
+        mapping = read_mapping(mapping)
         try:
             _, report = load_tables(folder, mapping)
         except DataContractError as exc:
             report = ValidationReport(exc.problems)
-        _print_report(folder, report, output)
+        _print_report(folder, describe_input(folder, mapping), report, output)
         if not report.ok:
             raise typer.Exit(EXIT_INVALID_INPUT)
 
 
-def _print_report(folder: Path, report: ValidationReport, output: ReportFormat) -> None:
+def _print_report(
+    folder: Path | None, source: str, report: ValidationReport, output: ReportFormat
+) -> None:
     console = Console(soft_wrap=True, highlight=False)
     if output is ReportFormat.json:
         document = {
-            "folder": str(folder),
+            "folder": None if folder is None else str(folder),
+            "input": source,
             "valid": report.ok,
             "row_counts": report.row_counts,
             "errors": [p.as_dict() for p in report.errors],
@@ -93,7 +97,7 @@ def _print_report(folder: Path, report: ValidationReport, output: ReportFormat) 
         console.print_json(json.dumps(document, ensure_ascii=False))
         return
     if report.row_counts:
-        table = Table(title=f"Tables in {folder}", title_justify="left")
+        table = Table(title=f"Tables in {source}", title_justify="left")
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name in TABLE_NAMES:
@@ -105,10 +109,10 @@ def _print_report(folder: Path, report: ValidationReport, output: ReportFormat) 
     n_errors, n_warnings = len(report.errors), len(report.warnings)
     if report.ok:
         note = f" ({n_warnings} warning(s))" if n_warnings else ""
-        console.print(f"[bold green]valid[/]: {folder} passes the data contract{note}")
+        console.print(f"[bold green]valid[/]: {source} passes the data contract{note}")
     else:
         console.print(
-            f"[bold red]invalid[/]: {n_errors} error(s), {n_warnings} warning(s) in {folder}. "
+            f"[bold red]invalid[/]: {n_errors} error(s), {n_warnings} warning(s) in {source}. "
             "Row numbers count data rows from 1 (row 1 is line 2 of a CSV)."
         )
 

@@ -8,18 +8,25 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.catalogue import indicator_columns
 from features.contract import Tables
-from features.io import FORMATS, load_tables, write_frame
+from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.scorecard import Scorecard, ScorecardConfigError
 from features.scorecard_config import load_scorecard
 from features.sentiment import language_report, short_reason
 from features.values import json_list
 from models.scoring import CHURN_COLUMNS, score_tables
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    MappingOption,
+    TablesFolder,
+    date_option,
+    read_mapping,
+    validate_hint,
+)
 from serving.errors import UserError, report_errors
 
 FEATURES_HELP = (
@@ -33,7 +40,7 @@ FEATURES_HELP = (
 )
 FEATURES_EPILOG = (
     "Examples:\n\n"
-    "  customer-health features demo/ --as-of 2026-06-01 --out out/features.parquet\n\n"
+    "  customer-health features demo/data --as-of 2026-06-01 --out out/features.parquet\n\n"
     "  customer-health features exports/ --as-of 2026-06-01 --out features.csv "
     "--windows 7,30,90,180 --scorecard my-scorecard.toml --mapping mapping.toml\n\n"
     "The file format follows the suffix of --out (.parquet or .csv); the file is replaced "
@@ -104,7 +111,7 @@ def build_features(
 
 
 def features(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     as_of: str = typer.Option(
         ..., "--as-of", help="Snapshot moment (UTC), e.g. 2026-06-01; rows at or after it are ignored."
     ),
@@ -134,21 +141,23 @@ def features(
             def advance(i: int) -> None:
                 progress.update(task, completed=i, description=STEPS[i])
 
+            mapping_file, mapping = mapping, read_mapping(mapping)
             tables, report = load_tables(folder, mapping)
             table, languages = build_features(
                 tables, stamp, window_days, card, lambda i, name: advance(min(i + 1, 2))
             )
             advance(3)
             write_frame(table, out, fmt)
-        _print_summary(console, folder, out, stamp, tables, table, card, len(report.warnings))
+        _print_summary(console, describe_input(folder, mapping), out, stamp, tables, table, card,
+                       len(report.warnings), validate_hint(folder, mapping_file))
         _print_languages(console, languages)
 
 
-def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings) -> None:
+def _print_summary(console, source, out, stamp, tables, table, card, n_warnings, hint) -> None:
     n_accounts = len(tables.accounts)
     console.print(
         f"[bold green]wrote[/] {out}: {len(table):,} accounts active at {stamp:%Y-%m-%d %H:%M} "
-        f"(of {n_accounts:,} in {folder}) x {table.shape[1]} columns"
+        f"(of {n_accounts:,} in {source}) x {table.shape[1]} columns"
     )
     if len(table):
         summary = Table(title="Health bands", title_justify="left")
@@ -166,7 +175,7 @@ def _print_summary(console, folder, out, stamp, tables, table, card, n_warnings)
     if absent:
         console.print(f"[yellow]no {', '.join(absent)} table(s)[/]: their indicators are empty (NaN)")
     if n_warnings:
-        console.print(f"[yellow]{n_warnings} data warning(s)[/]: run customer-health validate {folder}")
+        console.print(f"[yellow]{n_warnings} data warning(s)[/]: run " + escape(hint))
 
 
 def _print_languages(console: Console, languages: list[dict]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from features.io import load_tables
@@ -21,22 +22,30 @@ from features.period_metrics import (
 )
 from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, check_number
 from features.survey_metrics import check_period
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    MappingOption,
+    TablesFolder,
+    date_option,
+    read_mapping,
+    validate_hint,
+)
 from serving.errors import UserError, err_console, report_errors
+from serving.metric_text import cell_text, detail_line
+from serving.metric_text import label as metric_label
 
 METRICS_HELP = (
     "Print the survey and customer-base metrics of a period [START, END).\n\n"
     "NPS, CSAT, CES, churn and retention, repeat purchases, returns, conversion, DAU/MAU, "
     "session depth and length, ticket volume and times, resolution rate and CLV, as defined "
-    "in METRICS.md. Split them by an accounts column (segment, region, plan) or a survey, "
+    "in docs/metrics.md. Split them by an accounts column (segment, region, plan) or a survey, "
     "ticket or session column (channel, touchpoint) with --by, or give consecutive periods "
     "with --every. The data is validated first."
 )
 METRICS_EPILOG = (
     "Examples:\n\n"
-    "  customer-health metrics demo/ --start 2025-01-01 --end 2025-07-01\n\n"
-    "  customer-health metrics demo/ --start 2025-01-01 --end 2026-01-01 --by segment --format json\n\n"
-    "  customer-health metrics demo/ --start 2025-01-01 --end 2026-01-01 --every month --format csv\n\n"
+    "  customer-health metrics demo/data --start 2025-01-01 --end 2025-07-01\n\n"
+    "  customer-health metrics demo/data --start 2025-01-01 --end 2026-01-01 --by segment --format json\n\n"
+    "  customer-health metrics demo/data --start 2025-01-01 --end 2026-01-01 --every month --format csv\n\n"
     "END is excluded. Rates are percentages 0-100; an undefined metric shows no value and a "
     "reason. The JSON shape is documented in docs/metrics.md. Exit codes: 0 done, 1 bad "
     "option, 2 invalid data."
@@ -55,7 +64,7 @@ class OutputFormat(str, Enum):
 
 
 def metrics(
-    folder: TablesFolder,
+    folder: TablesFolder = None,
     start: str = typer.Option(..., "--start", help="First day of the period, e.g. 2025-01-01."),
     end: str = typer.Option(..., "--end", help="Day after the period (excluded), e.g. 2025-07-01."),
     by: str | None = typer.Option(
@@ -87,11 +96,12 @@ def metrics(
             check_number(max_lifetime_years, name="--max-lifetime-years", low=0, low_open=True)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        mapping_file, mapping = mapping, read_mapping(mapping)
         tables, report = load_tables(folder, mapping)
         if report.warnings:
             err_console.print(
                 f"[yellow]{len(report.warnings)} warning(s)[/] in the input data; "
-                f"run `customer-health validate {folder}` for details", highlight=False,
+                f"run `{escape(validate_hint(folder, mapping_file))}` for details", highlight=False,
             )
         if by is not None:
             try:
@@ -156,79 +166,6 @@ def to_csv(periods: list[dict]) -> str:
 
 # --- tables for people ---------------------------------------------------------------
 
-_LABELS = {
-    "nps": "NPS", "csat": "CSAT", "ces": "CES", "churn_rate": "Churn rate",
-    "retention_rate": "Retention rate", "repeat_purchase_rate": "Repeat purchase rate",
-    "return_rate": "Return rate (units)", "conversion_rate": "Conversion (sessions)",
-    "dau": "DAU", "pages_per_session": "Pages per session",
-    "avg_session_duration": "Avg session duration", "ticket_volume": "Ticket volume",
-    "resolution_time": "Resolution time (mean)", "first_response_time": "First response (mean)",
-    "resolution_rate": "Resolution rate", "clv": "CLV (seed 004)",
-}
-
-
-def format_value(metric: dict) -> str:
-    """The value with its unit, or "—" when undefined."""
-    value, unit = metric.get("value"), metric.get("unit")
-    if value is None:
-        return "—"
-    if unit == "percent":
-        return f"{value:.1f}%"
-    if unit == "points":
-        return f"{value:+.1f}"
-    if unit == "hours":
-        return f"{value:,.1f} h"
-    if unit == "seconds":
-        return f"{value:,.0f} s"
-    if unit == "currency":
-        return f"{value:,.2f}"
-    if unit == "tickets":
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
-
-
-def _details(key: str, m: dict) -> str:
-    if m.get("value") is None:
-        return m.get("reason") or ""
-    if key == "nps":
-        return (f"{m['promoters']} promoters, {m['passives']} passives, {m['detractors']} "
-                f"detractors of {m['responses']}; ±{m['margin_of_error']:.1f} at 95%")
-    if key == "csat":
-        return f"{m['satisfied']} of {m['responses']} satisfied (≥ {m['satisfied_at']}); mean {m['mean']:.2f}"
-    if key == "ces":
-        return f"{m['responses']} responses on {m['scale']}, higher is easier"
-    if key == "churn_rate":
-        return (f"{m['lost']} lost of {m['active_at_start']} at start; "
-                f"{m['acquired_and_lost']} joined and left (not counted)")
-    if key == "retention_rate":
-        # Shown as the formula's own terms so the figure can be checked by hand.
-        still_here = m["acquired"] - m["acquired_and_lost"]
-        return (f"({m['active_at_end']} at end − {still_here} new and still active) "
-                f"/ {m['active_at_start']} at start")
-    if key == "repeat_purchase_rate":
-        return f"{m['repeat_buyers']} of {m['buyers']} buyers ordered twice or more"
-    if key == "return_rate":
-        return f"{m['units_returned']:,.0f} of {m['units_sold']:,.0f} units; by value {format_value(m['by_value'])}"
-    if key == "conversion_rate":
-        return f"{m['conversions']:,} of {m['visitors']:,} sessions; by users {format_value(m['by_users'])}"
-    if key == "dau":
-        return f"MAU {m['mau']:,.1f}, stickiness {format_value(m['stickiness'])}, peak {m['peak_dau']:,}"
-    if key == "pages_per_session":
-        return f"{m['sessions']:,} sessions"
-    if key == "avg_session_duration":
-        return f"median {m['median_seconds']:,.0f} s over {m['sessions']:,} sessions"
-    if key == "ticket_volume":
-        return ", ".join(f"{c} {n:,}" for c, n in m["by_channel"].items())
-    if key in ("resolution_time", "first_response_time"):
-        done, waiting = ("resolved", "open_backlog") if key == "resolution_time" else ("responded", "awaiting_response")
-        return f"median {m['median_hours']:,.1f} h over {m[done]:,}; {m[waiting]:,} still open"
-    if key == "resolution_rate":
-        return ", ".join(f"{c} {format_value(r)}" for c, r in m["by_channel"].items())
-    if key == "clv":
-        capped = " (capped)" if m["lifetime_capped"] else ""
-        return f"lifetime {m['lifetime_years']:.1f} y{capped}; affordable CAC {m['affordable_acquisition_cost']:,.0f}"
-    return ""
-
 
 def print_tables(periods: list[dict], *, every: bool) -> None:
     """Rich tables: one period with details, groups side by side, or periods side by side."""
@@ -243,7 +180,7 @@ def print_tables(periods: list[dict], *, every: bool) -> None:
                 for column in ("metric", "value", "details"):
                     table.add_column(column, justify="right" if column == "value" else "left")
                 for key in METRIC_KEYS:
-                    table.add_row(_LABELS[key], format_value(result[key]), _details(key, result[key]))
+                    table.add_row(metric_label(key), cell_text(result[key]), detail_line(key, result[key]))
             else:
                 groups = _group_names(result)
                 table = Table(title=f"Portfolio metrics by {by}, {period}", title_justify="left")
@@ -253,9 +190,9 @@ def print_tables(periods: list[dict], *, every: bool) -> None:
                     table.add_column(group, justify="right")
                 for key in METRIC_KEYS:
                     metric = result[key]
-                    cells = ([format_value(metric["groups"].get(g, {})) for g in groups]
+                    cells = ([cell_text(metric["groups"].get(g, {})) for g in groups]
                              if metric["groups"] is not None else ["·"] * len(groups))
-                    table.add_row(_LABELS[key], format_value(metric), *cells)
+                    table.add_row(metric_label(key), cell_text(metric), *cells)
             console.print(table)
         _print_reasons(console, periods)
         return
@@ -266,9 +203,9 @@ def print_tables(periods: list[dict], *, every: bool) -> None:
                       if first_key == 0 else None, title_justify="left")
         table.add_column("period", no_wrap=True)
         for key in keys:
-            table.add_column(_LABELS[key], justify="right")
+            table.add_column(metric_label(key), justify="right")
         for result in periods:
-            table.add_row(result["period"]["start"][:10], *(format_value(result[k]) for k in keys))
+            table.add_row(result["period"]["start"][:10], *(cell_text(result[k]) for k in keys))
         console.print(table)
     _print_reasons(console, periods)
 
@@ -290,13 +227,13 @@ def _print_reasons(console: Console, periods: list[dict]) -> None:
         for key in METRIC_KEYS:
             metric = result[key]
             if metric.get("groups_reason"):
-                reasons.setdefault(_LABELS[key], set()).add(metric["groups_reason"])
+                reasons.setdefault(metric_label(key), set()).add(metric["groups_reason"])
             if result["by"] is not None or len(periods) > 1:
                 if metric.get("reason"):
-                    reasons.setdefault(_LABELS[key], set()).add(metric["reason"])
+                    reasons.setdefault(metric_label(key), set()).add(metric["reason"])
                 for group, values in (metric.get("groups") or {}).items():
                     if values.get("reason"):
-                        reasons.setdefault(_LABELS[key], set()).add(f"{group}: {values['reason']}")
+                        reasons.setdefault(metric_label(key), set()).add(f"{group}: {values['reason']}")
     for label, texts in reasons.items():
         console.print(f"[dim]{label}: {'; '.join(sorted(texts))}[/]")
 

@@ -59,6 +59,7 @@ def report(
 ) -> None:
     """Write the self-contained HTML health report."""
     from features.io import load_tables
+    from models.tracking import quiet_artifact_downloads
     from serving.report import ReportError, build_report
 
     console = Console(highlight=False)
@@ -70,7 +71,7 @@ def report(
             with console.status("reading and validating the tables"):
                 tables, _ = load_tables(metrics_from, mapping)
         try:
-            with console.status("drawing the report"):
+            with console.status("drawing the report"), quiet_artifact_downloads():
                 written = build_report(scores, tables=tables, model=model, out=out, months=months)
         except ReportError as exc:
             raise UserError(str(exc)) from None
@@ -85,9 +86,10 @@ def demo(
     fresh: bool = typer.Option(False, "--fresh", help="Regenerate the data and retrain even if they exist."),
 ) -> None:
     """Run the whole flow on demo data."""
+    from models.tracking import quiet_artifact_downloads
     from serving.demo import DemoError, run_demo
 
-    with report_errors():
+    with report_errors(), quiet_artifact_downloads():
         try:
             run_demo(out, accounts=accounts, months=months, seed=seed, fresh=fresh, console=Console(highlight=False))
         except DemoError as exc:

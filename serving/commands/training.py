@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.problems import DataContractError
-from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
+from models.training_config import setting_default
+from serving.commands.options import date_option, read_mapping
+from serving.errors import InvalidInput, UserError, report_errors
 
+CHOSEN_MODEL = "lightgbm"  # models.fit.CHOSEN, not imported: it would load LightGBM for --help
 TRAIN_HELP = (
     "Train the churn model, compare it with the baselines, log everything to MLflow, register it.\n\n"
     "From a folder of tables: observation dates every --every days, indicators as of each "
     "date, label = churned within --horizon days after the date plus --lead; split by time. "
     "LightGBM, a logistic baseline and the health score (100 - score) are reported on the same "
-    "out-of-time test. From one flat table (--table, --label): stratified 5-fold "
-    "cross-validation.\n\n"
-    "The new version becomes the 'champion' alias only if it beats the current champion's ROC "
-    "AUC on the same window (else 'challenger'); --promote forces it."
+    "out-of-time test. From one flat table (--table, --label): stratified "
+    f"{setting_default('folds')}-fold cross-validation.\n\n"
+    "The new version becomes the 'champion' alias only if it passes the promotion gates "
+    "(calibrated log loss below a constant guess, churn rising with the risk band, close "
+    "validation and test ROC AUC) and beats the current champion's ROC AUC on the same window "
+    "(else 'challenger'); --promote forces it and logs why it would not have been.\n\n"
+    "Labels are kept only up to the last day whose churn is known: --labels-until, else the "
+    "last recorded churn."
 )
 TRAIN_EPILOG = (
     "Examples:\n\n"
-    "  customer-health train demo/ --horizon 90 --every 30\n\n"
+    "  customer-health train demo/data --horizon 90 --every 30\n\n"
     "  customer-health train --table telco.csv --label Churn --id customerID\n\n"
     "Runs go to MLFLOW_TRACKING_URI, by default sqlite:///./mlflow.db with artifacts in "
     "./mlartifacts (browse with: mlflow ui --backend-store-uri sqlite:///mlflow.db)."
@@ -46,24 +57,18 @@ EXPERIMENT_HELP = (
 )
 
 
-class InvalidInput(UserError):
-    """Bad options or data for training: exit code 2, like an invalid table."""
-
-    exit_code = EXIT_INVALID_INPUT
-
-
-def _user_errors():
+def training_errors():
     """The library's input errors as one clear line (no traceback)."""
     from features.scorecard import ScorecardConfigError
     from models.flat_table import FlatTableError
     from models.registry import NoModelError
-    from models.trainer import TrainerError
+    from models.training_config import TrainerError
     from models.training_set import TrainingSetError
 
     return (FlatTableError, TrainerError, TrainingSetError, NoModelError, ScorecardConfigError)
 
 
-def _console() -> Console:
+def stdout_console() -> Console:
     """stdout console; 120 columns when not a terminal (logs, CI) so tables do not wrap."""
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -71,8 +76,38 @@ def _console() -> Console:
     return console
 
 
+@contextlib.contextmanager
+def progress_bar(console: Console) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A transient bar drawing ``progress(done, total, text)`` on a terminal; None elsewhere.
+
+    In a log or a pipe a transient progress bar cannot be erased: it would leave a blank line
+    (or a frozen bar) per update, so it is shown only where it can disappear.
+    """
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("training", total=1)
+
+        def progress(done: int, total: int, text: str) -> None:
+            bar.update(task, total=total, completed=done, description=text)
+
+        yield progress
+
+
 def _metric(value: float, digits: int = 3) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def print_trust(console: Console, result) -> None:
+    """Until when labels are known, and every warning about the data or the model."""
+    ends = getattr(result, "label_end", None)
+    if ends is not None:
+        console.print(f"labels known until {ends.last_day:%Y-%m-%d} ({ends.source}); "
+                      "later label windows are left unlabelled", markup=False)
+    for warning in getattr(result, "warnings", []):
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
 
 
 def print_comparison(console: Console, result, *, title: str) -> None:
@@ -98,6 +133,9 @@ def print_comparison(console: Console, result, *, title: str) -> None:
         console.print(band_table)
     if result.band_contrast:
         console.print(f"health bands: {result.band_contrast['text']}")
+    if "health_score" in result.comparison.index:
+        console.print(_scorecard_drift(result.comparison))
+    print_trust(console, result)
     decision = result.decision
     console.print(
         f"registered [bold]{decision.name}[/] v{decision.version} as [bold]{decision.alias}[/]: "
@@ -106,85 +144,102 @@ def print_comparison(console: Console, result, *, title: str) -> None:
     console.print(f"MLflow run {result.run_id} in experiment {result.experiment!r}")
 
 
+def _scorecard_drift(comparison) -> str:
+    """The model, the current scorecard and the one suggested from the data, in one line."""
+    auc = comparison["roc_auc"]
+    suggested = auc.get("health_score_suggested", math.nan)
+    return (f"out-of-time ROC AUC: model {_metric(auc.get(CHOSEN_MODEL, math.nan))}, current "
+            f"scorecard {_metric(auc['health_score'])}, scorecard suggested from this data "
+            f"{_metric(suggested)} (customer-health scorecard suggest writes it)")
+
+
 def train(
     folder: Path | None = typer.Argument(
-        None, help="Folder of tables (accounts, sessions, ...). Omit with --table."),
+        None, help="Folder of tables (accounts, sessions, ...). Omit with --table, or when "
+        "the --mapping file reads every table from a database."),
     table: Path | None = typer.Option(
         None, "--table", help="One-row-per-account CSV/Parquet file (flat-table mode)."),
     label: str | None = typer.Option(None, "--label", help="Flat table: the churn label column."),
     id_column: str | None = typer.Option(None, "--id", help="Flat table: the account id column."),
     positive: str | None = typer.Option(
         None, "--positive", help="Flat table: the label value meaning churned (inferred if omitted)."),
-    horizon: int | None = typer.Option(None, "--horizon", help="Label window in days (default 90)."),
-    every: int | None = typer.Option(None, "--every", help="Days between observation dates (default 30)."),
-    lead: int | None = typer.Option(None, "--lead", help="Days between observation and label window (default 0)."),
+    horizon: int | None = typer.Option(
+        None, "--horizon", help=f"Label window in days (default {setting_default('horizon')})."),
+    every: int | None = typer.Option(
+        None, "--every",
+        help=f"Days between observation dates (default {setting_default('every')})."),
+    lead: int | None = typer.Option(
+        None, "--lead",
+        help=f"Days between observation and label window (default {setting_default('lead')})."),
     experiment: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     config: Path | None = typer.Option(
-        None, "--config", help="TOML with training options and a \\[lightgbm] table; options override it."),
+        None, "--config", help="TOML with training options and a [lightgbm] table; options override it."),
     mapping: Path | None = typer.Option(
         None, "--mapping", "-m", help="TOML mapping of your file and column names."),
-    promote: bool = typer.Option(False, "--promote", help="Make the new version champion regardless."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
+    promote: bool = typer.Option(
+        False, "--promote", help="Make the new version champion regardless (the reason it "
+        "would not have been is logged)."),
+    seed: int | None = typer.Option(
+        None, "--seed", help=f"Random seed (default {setting_default('seed')})."),
+    labels_until: str | None = typer.Option(
+        None, "--labels-until", help="Last day whose churn is known (YYYY-MM-DD); default: "
+        "the last recorded churn. Later label windows stay unlabelled."),
 ) -> None:
     """Train the churn model and register it."""
     with report_errors():
+        until = _labels_until(labels_until)
         try:
             _train(folder, table, label, id_column, positive, horizon, every, lead, experiment,
-                   config, mapping, promote, seed)
-        except _user_errors() as exc:
+                   config, mapping, promote, seed, until)
+        except training_errors() as exc:
             raise InvalidInput(str(exc)) from exc
 
 
+def _labels_until(text: str | None):
+    """The ``--labels-until`` date, or None; not a date is invalid input (exit code 2)."""
+    try:
+        return None if text is None else date_option(text, "--labels-until")
+    except UserError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
 def _train(folder, table, label, id_column, positive, horizon, every, lead, experiment, config,
-           mapping, promote, seed) -> None:
-    from models.trainer import read_config
+           mapping, promote, seed, labels_until) -> None:
+    from models.training_config import TrainingConfig
 
-    console = _console()
-    settings = read_config(config) if config is not None else {}
-
-    def option(value, key, default):
-        return value if value is not None else settings.get(key, default)
-
-    common = {
-        "seed": option(seed, "seed", 0),
-        "experiment": option(experiment, "experiment", None),
-        "params": settings.get("lightgbm"),
-        "calibration": settings.get("calibration", "sigmoid"),
-        "promote": promote,
-        "console": console,
-    }
-    if (folder is None) == (table is None):
-        raise InvalidInput("give either a folder of tables (train DIR) or --table FILE --label COLUMN")
+    settings = TrainingConfig.from_toml(
+        config, horizon=horizon, every=every, lead=lead, seed=seed, experiment=experiment,
+        label=label, id_column=id_column, positive=positive, labels_until=labels_until,
+    )
+    if (folder is None and mapping is None) == (table is None):
+        raise InvalidInput("give either a folder of tables (train DIR, or --mapping FILE with a "
+                           "database source) or --table FILE --label COLUMN")
+    console = stdout_console()
     if table is not None:
         if label is None:
             raise InvalidInput("--table needs --label COLUMN: the column that says who churned")
-        for name, value in (("--horizon", horizon), ("--every", every), ("--lead", lead)):
+        for name, value in (("--horizon", horizon), ("--every", every), ("--lead", lead),
+                            ("--labels-until", labels_until)):
             if value is not None:
                 raise InvalidInput(f"{name} applies to a folder of tables, not to --table "
                                    "(a flat table has no dates)")
-        from models.trainer import FLAT_MODEL_NAME, train_flat_table
+        from models.trainer import train_flat_table
 
-        result = train_flat_table(table, label=label, id_column=id_column, positive=positive,
-                                  model_name=settings.get("model_name", FLAT_MODEL_NAME), **common)
-        print_comparison(console, result, title=f"{table.name}: stratified 5-fold CV (mean)")
+        with progress_bar(console) as progress:
+            result = train_flat_table(table, settings, promote=promote, progress=progress)
+        print_comparison(console, result,
+                         title=f"{table.name}: stratified {settings.folds}-fold CV (mean)")
         return
     if label or id_column or positive:
         raise InvalidInput("--label, --id and --positive apply to --table, not to a folder of tables")
-    from features.io import load_tables
-    from features.scorecard_config import load_scorecard
-    from models.registry import DEFAULT_MODEL_NAME
+    from features.io import describe_input, load_tables
     from models.trainer import train_from_tables
 
+    mapping = read_mapping(mapping)
     tables, _ = load_tables(folder, mapping)
-    scorecard = load_scorecard(settings["scorecard"]) if "scorecard" in settings else None
-    result = train_from_tables(
-        tables,
-        horizon=option(horizon, "horizon", 90), every=option(every, "every", 30),
-        lead=option(lead, "lead", 0), windows=tuple(settings.get("windows", (30, 90, 180))),
-        valid_dates=settings.get("valid_dates", 2), test_dates=settings.get("test_dates", 2),
-        scorecard=scorecard, model_name=settings.get("model_name", DEFAULT_MODEL_NAME), **common,
-    )
-    print_comparison(console, result, title=f"{folder}: out-of-time test")
+    with progress_bar(console) as progress:
+        result = train_from_tables(tables, settings, promote=promote, progress=progress)
+    print_comparison(console, result, title=f"{describe_input(folder, mapping)}: out-of-time test")
 
 
 def models(
@@ -193,15 +248,15 @@ def models(
     """List registered churn model versions with aliases and headline metrics."""
     with report_errors():
         from models.registry import list_versions
-        from models.tracking import tracking_uri
+        from models.tracking import shown_tracking_uri
 
-        console = _console()
+        console = stdout_console()
         rows = list_versions(name)
         if not rows:
-            console.print(f"no registered model in {tracking_uri()}: train one with "
+            console.print(f"no registered model in {shown_tracking_uri()}: train one with "
                           "`customer-health train DIR`")
             return
-        table = Table(title=f"registered models ({tracking_uri()})", title_justify="left")
+        table = Table(title=f"registered models ({shown_tracking_uri()})", title_justify="left")
         numeric = ("ROC AUC", "PR AUC", "Brier", "lift top 10%")
         for header in ("model", "version", "aliases", "trained (UTC)", *numeric):
             table.add_column(header, justify="right" if header in numeric else "left")
@@ -221,32 +276,46 @@ def models(
 
 
 def experiment(
-    folder: Path = typer.Argument(..., help="Folder of tables (accounts, sessions, ...)."),
-    trials: int = typer.Option(20, "--trials", help="Number of Optuna trials."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the sampler and every fit."),
+    folder: Path | None = typer.Argument(
+        None, help="Folder of tables (accounts, sessions, ...); omit when the --mapping file "
+        "reads every table from a database."),
+    trials: int | None = typer.Option(
+        None, "--trials", help=f"Number of Optuna trials (default {setting_default('trials')})."),
+    seed: int | None = typer.Option(
+        None, "--seed",
+        help=f"Seeds the sampler and every fit (default {setting_default('seed')})."),
     experiment_name: str | None = typer.Option(None, "--experiment", help="MLflow experiment name."),
     mapping: Path | None = typer.Option(None, "--mapping", "-m", help="TOML mapping of your file and column names."),
     promote: bool = typer.Option(False, "--promote", help="Make the retrained best champion regardless."),
+    labels_until: str | None = typer.Option(
+        None, "--labels-until", help="Last day whose churn is known (YYYY-MM-DD); default: "
+        "the last recorded churn."),
 ) -> None:
     """Search LightGBM hyperparameters and offer the best for promotion."""
     with report_errors():
+        until = _labels_until(labels_until)
         from features.io import load_tables
         from models.experiment import run_experiment
+        from models.training_config import TrainingConfig
 
         try:
+            config = TrainingConfig.from_toml(None, trials=trials, seed=seed,
+                                              experiment=experiment_name, labels_until=until)
             tables, _ = load_tables(folder, mapping)
-            result = run_experiment(tables, trials=trials, seed=seed,
-                                    experiment=experiment_name, promote=promote)
+            result = run_experiment(tables, config, promote=promote)
         except DataContractError:
             raise  # printed problem by problem by report_errors
-        except _user_errors() as exc:
+        except training_errors() as exc:
             raise InvalidInput(str(exc)) from exc
         except ValueError as exc:  # ExperimentError and other option errors
             raise InvalidInput(str(exc)) from exc
-        console = _console()
+        console = stdout_console()
         console.print(f"best trial {result.best_trial}: validation ROC AUC "
                       f"{result.best_valid_auc:.4f} with {result.best_params}")
-        print_comparison(console, result.final, title="best trial retrained: out-of-time test")
+        console.print(result.choice, markup=False)
+        print_comparison(console, result.final,
+                         title=("best trial" if result.kept_best else "default configuration")
+                         + " retrained: out-of-time test")
         console.print(f"MLflow parent run {result.parent_run_id} in experiment {result.experiment!r}")
 
 

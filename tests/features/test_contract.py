@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from features.contract import (
     ALL_COLUMNS,
-    DataContractError,
     SurveyScale,
     SurveyScales,
     Tables,
     validate_tables,
 )
+from features.problems import DataContractError
 
 
 def broken(raw: dict[str, pd.DataFrame]) -> DataContractError:
@@ -378,10 +378,59 @@ def test_all_problems_are_reported_together(small_raw_tables):
     small_raw_tables["orders"].loc[0, "ordered_at"] = "soon"
     small_raw_tables["surveys"].loc[0, "survey"] = "ces?"
     error = broken(small_raw_tables)
-    assert {(p.table, p.column) for p in error.problems} == {
-        ("accounts", "account_id"), ("orders", "ordered_at"), ("surveys", "survey"),
+    # A3's rows in other tables now refer to no account: reported too, not hidden.
+    assert {(p.table, p.column, p.rule) for p in error.problems} == {
+        ("accounts", "account_id", "field_uniqueness"), ("orders", "ordered_at", "timestamp"),
+        ("surveys", "survey", "must be csat, nps or ces"),
+        ("sessions", "account_id", "reference"),
+        ("tickets", "account_id", "reference"), ("orders", "account_id", "reference"),
+        ("surveys", "account_id", "reference"),
     }
-    assert str(error).startswith("3 problem(s) in the input tables:")
+    assert str(error).startswith("7 problem(s) in the input tables:")
+
+
+def test_a_duplicate_id_does_not_hide_a_time_order_error(small_raw_tables):
+    small_raw_tables["tickets"].loc[1, "ticket_id"] = small_raw_tables["tickets"].loc[0, "ticket_id"]
+    small_raw_tables["tickets"].loc[0, "resolved_at"] = "2024-12-01T00:00:00"
+    rules = {(p.table, p.column, p.rule) for p in broken(small_raw_tables).problems}
+    assert rules == {("tickets", "ticket_id", "field_uniqueness"),
+                     ("tickets", "resolved_at", "order")}
+
+
+def test_a_bad_date_does_not_hide_a_survey_scale_error(small_raw_tables):
+    small_raw_tables["surveys"].loc[0, "responded_at"] = "last tuesday"
+    small_raw_tables["surveys"].loc[1, "score"] = 7.0  # csat on 1-5
+    rules = {(p.table, p.column, p.rule) for p in broken(small_raw_tables).problems}
+    assert rules == {("surveys", "responded_at", "timestamp"), ("surveys", "score", "scale")}
+
+
+def test_every_missing_required_column_is_named(small_raw_tables):
+    small_raw_tables["orders"] = small_raw_tables["orders"].drop(columns=["amount", "items", "ordered_at"])
+    missing = {p.column for p in broken(small_raw_tables).problems if p.rule == "required_column"}
+    assert missing == {"amount", "items", "ordered_at"}
+
+
+def test_a_header_only_accounts_table_is_reported_as_empty(small_raw_tables):
+    small_raw_tables["accounts"] = small_raw_tables["accounts"].iloc[:0]
+    (problem,) = broken(small_raw_tables).problems
+    assert (problem.table, problem.rule) == ("accounts", "empty_table")
+    assert "accounts is empty" in problem.message
+
+
+@pytest.mark.parametrize("value", ["2999-03-22", "1492-10-12T00:00:00"])
+def test_dates_outside_what_timestamps_hold_are_a_problem_with_their_row(small_raw_tables, value):
+    small_raw_tables["orders"].loc[1, "ordered_at"] = value
+    (problem,) = broken(small_raw_tables).problems
+    assert (problem.table, problem.column, problem.rule, problem.rows) == (
+        "orders", "ordered_at", "date_range", (2,))
+    assert "1677-09-22 to 2262-04-11" in problem.message
+
+
+def test_bidirectional_controls_are_shown_escaped_never_raw(small_raw_tables):
+    small_raw_tables["sessions"].loc[0, "account_id"] = "A1\N{RIGHT-TO-LEFT OVERRIDE}gpj.exe"
+    error = broken(small_raw_tables)
+    assert "\u202e" not in str(error)
+    assert "A1\\u202egpj.exe" in str(error)
 
 
 def test_the_error_is_a_value_error_with_structured_problems(small_raw_tables):
@@ -445,3 +494,41 @@ def test_row_order_does_not_change_what_is_found(small_raw_tables, seed):
         (problem,) = info.value.problems
         found[label] = (problem.table, problem.column, problem.rule, problem.values)
     assert found["given"] == found["shuffled"]
+
+
+# --- time zones ---------------------------------------------------------------------------
+
+
+def test_a_tables_time_zone_turns_its_naive_local_times_into_utc(small_raw_tables):
+    small_raw_tables["orders"]["ordered_at"] = [
+        "2025-01-10T12:00:00",          # Sao Paulo is UTC-3 all year since 2019
+        "2025-02-10T12:00:00-05:00",    # an offset of its own wins over the table's zone
+        "2025-02-15",                   # a bare date is local midnight
+    ]
+    tables, _ = validate_tables(small_raw_tables, time_zones={"orders": "America/Sao_Paulo"})
+    assert tables.orders["ordered_at"].tolist() == [
+        pd.Timestamp("2025-01-10 15:00"), pd.Timestamp("2025-02-10 17:00"),
+        pd.Timestamp("2025-02-15 03:00"),
+    ]
+    # Other tables keep reading naive values as UTC.
+    assert tables.accounts["signup_date"].iloc[0] == pd.Timestamp("2024-01-15")
+
+
+def test_a_time_zone_follows_daylight_saving_time(small_raw_tables):
+    small_raw_tables["sessions"]["started_at"] = [
+        "2025-01-05T09:00:00", "2025-07-05T09:00:00", "2025-03-30T02:30:00",  # 02:30 never happened
+        "2025-10-26T02:30:00", "2025-03-01T16:45:00",  # 02:30 happened twice: the first is read
+    ]
+    tables, _ = validate_tables(small_raw_tables, time_zones={"sessions": "Europe/Berlin"})
+    assert tables.sessions["started_at"].tolist() == [
+        pd.Timestamp("2025-01-05 08:00"), pd.Timestamp("2025-07-05 07:00"),
+        pd.Timestamp("2025-03-30 01:00"), pd.Timestamp("2025-10-26 00:30"),
+        pd.Timestamp("2025-03-01 15:45"),
+    ]
+
+
+def test_a_time_zone_applies_to_naive_datetime_columns_too(small_raw_tables):
+    accounts = small_raw_tables["accounts"]
+    accounts["signup_date"] = pd.to_datetime(accounts["signup_date"])
+    tables, _ = validate_tables(small_raw_tables, time_zones={"accounts": "Asia/Tokyo"})
+    assert tables.accounts["signup_date"].iloc[0] == pd.Timestamp("2024-01-14 15:00")

@@ -401,6 +401,7 @@ def _append(tables: Tables, rows: dict) -> Tables:
     return dataclasses.replace(tables, **changes)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), n=st.integers(1, 4))
 def test_rows_dated_at_or_after_as_of_change_nothing(demo, demo_indicators, data, n):

@@ -9,14 +9,13 @@ import pytest
 
 from features.contract import SurveyScale, validate_tables
 from features.io import (
-    Mapping,
-    MappingError,
     load_tables,
-    read_folder,
+    read_tables,
     write_atomically,
     write_frame,
     write_tables,
 )
+from features.mapping import Mapping, MappingError
 from features.problems import DataContractError
 
 
@@ -224,11 +223,12 @@ def test_a_mapped_file_that_is_neither_csv_nor_parquet_is_reported(tmp_path, sma
 
 MALFORMED_MAPPINGS = [
     ("[table.accounts]\nfile = 'a.csv'\n",
-     r"unknown top-level key\(s\) \['table'\]; allowed: tables, surveys"),
+     r"unknown top-level key\(s\) \['table'\]; allowed: source, tables, surveys"),
     ("[tables.customers]\nfile = 'a.csv'\n",
      r"\[tables\.customers\] is not a table; allowed: accounts, sessions"),
     ("[tables.accounts]\npath = 'a.csv'\n",
-     r"\[tables\.accounts\] has unknown key\(s\) \['path'\]; allowed: file, columns"),
+     r"\[tables\.accounts\] has unknown key\(s\) \['path'\]; allowed: file, query, table, "
+     r"source, timezone, columns"),
     ("[tables.accounts.columns]\ncustomer = 'CustomerID'\n",
      r"tables\.accounts\.columns maps unknown column\(s\) \['customer'\]; "
      r"the accounts columns are: account_id"),
@@ -256,8 +256,104 @@ def test_a_missing_mapping_file_is_reported(tmp_path):
         load_tables(tmp_path, tmp_path / "nope.toml")
 
 
-def test_read_folder_returns_raw_tables_with_canonical_names(tmp_path, small_raw_tables):
+def test_read_tables_returns_raw_tables_with_canonical_names(tmp_path, small_raw_tables):
     write_tables(small_raw_tables, tmp_path, "csv")
-    raw = read_folder(tmp_path)
+    raw = read_tables(tmp_path)
     assert set(raw) == set(small_raw_tables)
     assert raw["accounts"]["account_id"].tolist() == ["A1", "A2", "A3"]
+
+
+# --- files that cannot be read ---------------------------------------------------------
+
+
+def _unreadable(folder) -> list:
+    with pytest.raises(DataContractError) as info:
+        load_tables(folder)
+    return info.value.problems
+
+
+@pytest.fixture
+def folder_of(tmp_path, small_raw_tables):
+    """A folder of the small tables as CSV, with ``table`` replaced by ``data`` bytes."""
+    def make(table: str, data: bytes):
+        write_tables(small_raw_tables, tmp_path, "csv")
+        (tmp_path / f"{table}.csv").write_bytes(data)
+        return tmp_path
+    return make
+
+
+def test_an_empty_csv_file_is_named_with_the_fix(folder_of):
+    (problem,) = _unreadable(folder_of("returns", b""))
+    assert (problem.table, problem.rule) == ("returns", "empty_file")
+    assert "returns.csv is empty" in problem.message and "header row" in problem.fix
+
+
+def test_an_unterminated_quote_names_the_row_where_it_opens(folder_of):
+    body = 'order_id,account_id,ordered_at,amount,items\nO1,A1,2025-01-02,10,1\nO2,A1,"2025-01-03,5,1\n'
+    (problem,) = _unreadable(folder_of("orders", body.encode()))
+    assert (problem.table, problem.rule) == ("orders", "unterminated_quote")
+    assert "row 2 (line 3)" in problem.message and "close the quote" in problem.fix
+
+
+def test_a_row_with_too_many_fields_is_named(folder_of):
+    body = b"order_id,account_id,ordered_at,amount,items\nO1,A1,2025-01-02,10,1\nO2,A1,2025-01-03,5,1,9\n"
+    (problem,) = _unreadable(folder_of("orders", body))
+    assert "row 2 (line 3) has 6 fields, the header 5" in problem.message
+
+
+def test_a_utf16_file_is_named_as_utf16(folder_of, small_raw_tables):
+    data = small_raw_tables["accounts"].to_csv(index=False).encode("utf-16")
+    (problem,) = _unreadable(folder_of("accounts", data))
+    assert (problem.table, problem.rule) == ("accounts", "encoding")
+    assert "UTF-16" in problem.message and "UTF-8" in problem.fix
+
+
+def test_a_non_utf8_byte_is_named_with_its_row(folder_of, small_raw_tables):
+    accounts = small_raw_tables["accounts"].assign(region=["Europe", "Zürich", "Québec"])
+    data = accounts.to_csv(index=False).encode("latin-1")
+    (problem,) = _unreadable(folder_of("accounts", data))
+    assert "accounts.csv is not UTF-8: byte 0xfc in row 2 (line 3)" in problem.message
+
+
+def test_a_truncated_parquet_file_is_named_not_a_traceback(tmp_path, small_raw_tables):
+    write_tables(small_raw_tables, tmp_path, "parquet")
+    data = (tmp_path / "orders.parquet").read_bytes()
+    (tmp_path / "orders.parquet").write_bytes(data[: len(data) // 2])
+    (problem,) = _unreadable(tmp_path)
+    assert (problem.table, problem.rule) == ("orders", "unreadable_file")
+    assert "cut off or corrupt" in problem.message
+
+
+def test_every_unreadable_file_is_named_in_one_pass(folder_of, tmp_path):
+    folder_of("returns", b"")
+    (tmp_path / "surveys.csv").write_bytes(b"\xff\xfe\x00")
+    assert {p.table for p in _unreadable(tmp_path)} == {"returns", "surveys"}
+
+
+def test_header_only_orders_and_returns_are_valid_empty_tables(folder_of, tmp_path):
+    folder_of("orders", b"order_id,account_id,ordered_at,amount,items\n")
+    (tmp_path / "returns.csv").write_text("order_id,returned_at,items,amount\n")
+    tables, report = load_tables(tmp_path)
+    assert report.ok and len(tables.orders) == 0 and len(tables.returns) == 0
+
+
+def test_parquet_dates_beyond_2262_are_a_problem_not_an_overflow(tmp_path, small_raw_tables):
+    accounts = small_raw_tables["accounts"].copy()
+    accounts["renewal_date"] = pd.to_datetime(accounts["renewal_date"]).astype("datetime64[us]")
+    accounts.loc[1, "renewal_date"] = pd.Timestamp("2999-06-01").as_unit("us")
+    accounts.to_parquet(tmp_path / "accounts.parquet")
+    (problem,) = _unreadable(tmp_path)
+    assert (problem.column, problem.rule, problem.rows) == ("renewal_date", "date_range", (2,))
+
+
+def test_written_tables_get_the_permissions_the_umask_allows(tmp_path):
+    import os
+
+    from features.io import write_frame
+
+    old = os.umask(0o027)
+    try:
+        path = write_frame(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640  # not mkstemp's private 0o600

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.catalogue import categorical_columns, describe_indicator, indicator_columns
-from features.health_score import score_accounts
-from features.scorecard import (
-    Band,
-    ScorecardConfigError,
-    band_for,
+from features.catalogue import (
+    categorical_columns,
+    describe_indicator,
+    indicator_columns,
 )
+from features.health_score import score_accounts
+from features.scorecard import Band, ScorecardConfigError, band_for
 from features.scorecard_config import load_scorecard, scorecard_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,6 +18,7 @@ from features.sentiment import (
     _read_parallel,
     language_summary,
     score_comments,
+    sentiment_over_time,
     with_learnt_polarity,
 )
 
@@ -187,3 +188,19 @@ def test_texts_that_are_not_a_series_are_refused():
 def test_a_number_of_jobs_below_one_is_refused():
     with pytest.raises(ValueError, match="n_jobs must be 1 or more"):
         score_comments(pd.Series(["good"]), n_jobs=0)
+
+
+# --- over time ---------------------------------------------------------------------
+
+
+def test_comment_tone_over_time_leaves_out_unreadable_comments_instead_of_scoring_them_neutral():
+    surveys = pd.DataFrame({
+        "responded_at": pd.to_datetime(["2025-01-05", "2025-01-20", "2025-02-03", "2025-02-10"]),
+        "comment": ["Great support, thank you!", "الدعم الفني بطيء جداً", "Terrible, slow and broken.", None],
+    })
+    tone = sentiment_over_time(surveys, "2025-01-01", "2025-04-01")
+    assert tone.index.tolist() == list(pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]))
+    assert tone.loc["2025-01-01", "comments"] == 1 and tone.loc["2025-01-01", "unsupported"] == 1
+    assert tone.loc["2025-01-01", "polarity"] > 0.3
+    assert tone.loc["2025-02-01", "polarity"] < 0
+    assert np.isnan(tone.loc["2025-03-01", "polarity"])

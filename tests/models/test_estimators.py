@@ -16,7 +16,7 @@ from models.estimators import (
     fit_logistic,
     usable_feature_columns,
 )
-from models.evaluation import brier_score, roc_auc_score
+from models.evaluation import brier_loss, roc_auc
 
 
 def _churn_frame(n: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -50,7 +50,7 @@ def test_lightgbm_learns_the_signal_and_returns_probabilities(data):
     model = fit_lightgbm(X[:1000], y[:1000])
     proba = model.predict_proba(X[1000:])[:, 1]
     assert ((proba >= 0) & (proba <= 1)).all()
-    assert roc_auc_score(y[1000:], proba) > 0.75
+    assert roc_auc(y[1000:], proba) > 0.75
 
 
 def test_lightgbm_with_the_same_seed_gives_identical_probabilities(data):
@@ -84,7 +84,7 @@ def test_logistic_baseline_imputes_scales_and_one_hot_encodes_inside_its_pipelin
     names = list(model.named_steps["prepare"].get_feature_names_out())
     assert "num__csat_90d" in names and "num__missingindicator_csat_90d" in names
     assert any(n.startswith("cat__plan_") for n in names)
-    assert roc_auc_score(y, model.predict_proba(X)[:, 1]) > 0.7
+    assert roc_auc(y, model.predict_proba(X)[:, 1]) > 0.7
 
 
 @pytest.mark.parametrize("fit", [fit_lightgbm, fit_logistic])
@@ -115,9 +115,9 @@ def test_sigmoid_calibration_keeps_the_ranking_and_fixes_overconfidence():
     overconfident = np.clip(truth * 2.2, 0, 1)  # says 44% where 20% churn
     calibrator = Calibrator("sigmoid").fit(overconfident[:2000], y[:2000])
     calibrated = calibrator.transform(overconfident[2000:])
-    assert roc_auc_score(y[2000:], calibrated) == pytest.approx(
-        roc_auc_score(y[2000:], overconfident[2000:]), abs=1e-3)
-    assert brier_score(y[2000:], calibrated) < brier_score(y[2000:], overconfident[2000:])
+    assert roc_auc(y[2000:], calibrated) == pytest.approx(
+        roc_auc(y[2000:], overconfident[2000:]), abs=1e-3)
+    assert brier_loss(y[2000:], calibrated) < brier_loss(y[2000:], overconfident[2000:])
     assert abs(calibrated.mean() - y[2000:].mean()) < 0.02
 
 
@@ -149,9 +149,9 @@ def test_the_scorecard_predictor_ranks_accounts_exactly_as_the_health_score(data
     scored = X["csat_90d"].notna().to_numpy()
     health = model.scores(X)["health_score"].to_numpy()
     # Higher health, lower probability; the same ranking as 100 - score.
-    assert roc_auc_score(y[scored], proba[scored]) == pytest.approx(
-        roc_auc_score(y[scored], (100 - health[scored]) / 100))
-    assert roc_auc_score(y[scored], proba[scored]) > 0.7
+    assert roc_auc(y[scored], proba[scored]) == pytest.approx(
+        roc_auc(y[scored], (100 - health[scored]) / 100))
+    assert roc_auc(y[scored], proba[scored]) > 0.7
 
 
 def test_accounts_without_a_health_score_get_the_training_base_rate(data):

@@ -13,8 +13,15 @@ import pytest
 from features.contract import validate_tables
 from features.demo_data import generate_demo_data
 from models.estimators import LIGHTGBM_DEFAULTS
-from models.experiment import ExperimentError, run_experiment, suggest_params, trial_settings
+from models.experiment import (
+    ExperimentError,
+    run_experiment,
+    suggest_params,
+    trial_settings,
+)
 from models.training_set import TrainingSetError, build_training_set
+
+pytestmark = pytest.mark.slow  # Optuna searches on a demo training set
 
 # Enough trials for the median pruner to start judging (it waits for 4 complete ones).
 TRIALS = 6
@@ -124,3 +131,35 @@ def test_a_training_set_without_enough_dates_names_the_option_to_change(ts, stor
 def test_input_that_is_neither_tables_nor_a_training_set_is_rejected(store):
     with pytest.raises(ExperimentError, match=r"expects validated Tables or a TrainingSet"):
         run_experiment(pd.DataFrame({"x": np.arange(3)}), trials=1)
+
+
+def test_the_best_trial_is_retrained_only_if_it_beats_the_default_on_validation(two_runs, store):
+    first, _ = two_runs
+    assert 0.5 <= first.default_valid_auc <= 1.0
+    assert first.kept_best == (first.best_valid_auc > first.default_valid_auc)
+    params = mlflow.tracking.MlflowClient().get_run(first.final.run_id).data.params
+    if first.kept_best:
+        assert params["lightgbm.n_estimators"] == str(first.best_params["n_estimators"])
+        assert first.choice.startswith(f"trial {first.best_trial} kept")
+    else:
+        assert first.choice.endswith("so the default is retrained")
+        assert params["lightgbm.learning_rate"] == "0.1"  # the trainer's own size choice
+
+
+def test_no_trial_is_a_toy_whatever_the_sampler_proposes():
+    from models.experiment import MIN_DEPTH, MIN_LEAVES
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(50):
+        trial = study.ask()
+        params = suggest_params(trial)
+        assert params["num_leaves"] >= MIN_LEAVES and params["max_depth"] >= MIN_DEPTH
+        assert params["learning_rate"] >= 0.02
+        study.tell(trial, 0.5)
+
+
+def test_early_stopping_never_keeps_fewer_than_the_minimum_trees(two_runs):
+    from models.experiment import MIN_TREES
+
+    complete = two_runs[0].trials.query("state == 'COMPLETE'")
+    assert (complete["best_iteration"] >= MIN_TREES).all()

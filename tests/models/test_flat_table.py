@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from models.flat_table import (
-    FlatTableError, cross_validate, infer_positive, prepare_flat_table, read_flat_table,
+    FlatTableError,
+    cross_validate,
+    infer_positive,
+    prepare_flat_table,
+    read_flat_table,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +67,7 @@ def test_without_an_id_a_key_column_is_dropped_as_an_identifier(telco_slice):
     assert "identifier" in table.dropped["customerID"]
 
 
+@pytest.mark.slow
 def test_telco_slice_cross_validates_well_above_chance_with_stratified_folds(telco):
     cv = cross_validate(telco, folds=5, seed=0)
     summary = cv.summary()

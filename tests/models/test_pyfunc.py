@@ -14,6 +14,8 @@ import pytest
 from models.pyfunc import OUTPUT_COLUMNS, band_thresholds, risk_bands
 from models.trainer import train_flat_table
 
+pytestmark = pytest.mark.slow  # trains, logs and reloads a churn model
+
 NAME = "pyfunc-churn"
 
 

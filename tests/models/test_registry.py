@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import mlflow
 import numpy as np
@@ -11,12 +12,21 @@ import pytest
 from mlflow import MlflowClient
 
 from models.estimators import Calibrator, fit_lightgbm
-from models.evaluation import roc_auc_score
+from models.evaluation import roc_auc
 from models.pyfunc import ChurnModel, band_thresholds, log_churn_model
 from models.registry import (
-    CHALLENGER, CHAMPION, NoModelError, list_versions, load_model, register_and_promote,
+    CHALLENGER,
+    CHAMPION,
+    ModelURIError,
+    NoModelError,
+    list_versions,
+    load_model,
+    model_card_data,
+    register_and_promote,
 )
 from models.tracking import configure_mlflow
+
+pytestmark = pytest.mark.slow  # trains and registers models in a real MLflow store
 
 NAME = "test-churn"
 
@@ -76,7 +86,7 @@ def tracked(store, monkeypatch):
 
 def _train_and_register(model: ChurnModel, windows, *, promote: bool = False, name: str = NAME):
     _, _, (X_test, y_test) = windows
-    auc = roc_auc_score(y_test, model.churn_probability(X_test))
+    auc = roc_auc(y_test, model.churn_probability(X_test))
     with mlflow.start_run() as run:
         info = log_churn_model(model, X_test.head(3))
         decision = register_and_promote(info.model_uri, run_id=run.info.run_id,
@@ -105,7 +115,7 @@ def test_promotion_rule_worse_model_does_not_take_champion_and_promote_forces_it
     # The champion was re-scored on the very same test window.
     _, _, (X_test, y_test) = windows
     assert second.champion_roc_auc == pytest.approx(
-        roc_auc_score(y_test, good.churn_probability(X_test)))
+        roc_auc(y_test, good.churn_probability(X_test)))
     assert "does not beat champion" in second.reason
     assert MlflowClient().get_run(run_id).data.tags["promotion.alias"] == CHALLENGER
 
@@ -162,3 +172,52 @@ def test_a_champion_that_cannot_score_the_new_window_stays_champion(tracked, goo
                                         X_test=renamed, y_test=yt, name="mixed-churn")
     assert decision.alias == CHALLENGER
     assert "could not be re-scored" in decision.reason and "csat_90d" in decision.reason
+
+
+# --- model cards -----------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+
+
+def test_a_model_card_reads_the_runs_metrics_plots_and_tables_from_the_store_it_is_given(
+    tracked, good, windows, tmp_path, monkeypatch
+):
+    _, _, (X_test, y_test) = windows
+    with mlflow.start_run() as run:
+        mlflow.log_metric("test_roc_auc", 0.8)
+        mlflow.log_text("model,roc_auc\nlightgbm,0.8\n", "evaluation/comparison.csv")
+        mlflow.log_text("not on a card", "evaluation/notes.txt")
+        plot = tmp_path / "reliability.png"
+        plot.write_bytes(PNG)
+        mlflow.log_artifact(str(plot), "plots")
+        info = log_churn_model(good, X_test.head(3))
+        register_and_promote(info.model_uri, run_id=run.info.run_id, candidate_auc=0.8,
+                             X_test=X_test, y_test=y_test, name="card-churn")
+    store_uri = f"sqlite:///{tracked / 'mlflow.db'}"
+    # Neither the environment nor MLflow's global URI points at the store: the argument does.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    environment = dict(os.environ)
+    try:
+        card = model_card_data("models:/card-churn/1", tracking_uri=store_uri)
+        changed = {k for k in {*environment, *os.environ} if environment.get(k) != os.environ.get(k)}
+    finally:
+        mlflow.set_tracking_uri(store_uri)  # which sets MLFLOW_TRACKING_URI back as well
+
+    assert changed == set()  # reading a card changes no process setting
+    assert (card.name, card.version, card.alias, card.run_id) == ("card-churn", "1", CHAMPION, run.info.run_id)
+    assert card.metrics["test_roc_auc"] == 0.8
+    assert card.images == {"plots/reliability.png": PNG}
+    assert list(card.tables) == ["evaluation/comparison.csv"]
+    assert card.tables["evaluation/comparison.csv"]["model"].tolist() == ["lightgbm"]
+    assert card.trained_at is not None and card.trained_at.tzinfo is not None
+
+
+def test_a_card_of_a_model_that_is_not_registered_raises_no_model_error(tracked):
+    with pytest.raises(NoModelError, match="model models:/no-such-model@champion not found in MLflow"):
+        model_card_data("models:/no-such-model@champion", tracking_uri=f"sqlite:///{tracked / 'mlflow.db'}")
+
+
+def test_a_card_needs_a_registry_uri(tracked):
+    with pytest.raises(ModelURIError, match="use models:/NAME@ALIAS or models:/NAME/VERSION"):
+        model_card_data("runs:/abc/model")

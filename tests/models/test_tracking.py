@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.tracking import quiet_mlflow_logs, quiet_registration_messages
 from models.trainer import train_flat_table
@@ -28,6 +29,7 @@ ROUTINE = (
 )
 
 
+@pytest.mark.slow
 def test_training_into_a_new_sqlite_store_prints_no_routine_mlflow_lines(tmp_path, monkeypatch, capfd):
     rng = np.random.default_rng(0)
     n = 300
@@ -77,6 +79,7 @@ def test_registration_lines_are_dropped_and_other_stderr_passes_through(capsys):
     assert capsys.readouterr().err == "a real warning\nno newline at the end"
 
 
+@pytest.mark.slow
 def test_defining_the_pyfunc_model_raises_no_mlflow_type_hint_warning():
     # A fresh interpreter: the warning fires when the class is defined, i.e. on import.
     code = textwrap.dedent("""
@@ -92,6 +95,7 @@ def test_defining_the_pyfunc_model_raises_no_mlflow_type_hint_warning():
     assert "type hint" not in done.stderr
 
 
+@pytest.mark.slow
 def test_listing_models_of_a_new_sqlite_store_prints_no_routine_mlflow_lines(tmp_path):
     cli = Path(sys.executable).with_name("customer-health")
     env = {"PATH": str(cli.parent), "HOME": str(tmp_path),

@@ -277,3 +277,62 @@ def test_a_horizon_that_leaves_no_training_date_before_validation_names_the_opti
 def test_split_counts_must_be_positive(ts):
     with pytest.raises(TrainingSetError, match=r"valid_dates must be a whole number >= 1"):
         time_split(ts, valid_dates=0)
+
+
+# --- labels only where churn is known --------------------------------------------------
+
+
+def _stale_churn_export(tables: Tables, days: int) -> Tables:
+    """The churn list exported ``days`` before the other tables: later churn is unknown."""
+    _, end = data_span(tables)
+    cutoff = end - pd.Timedelta(days=days)
+    accounts = tables.accounts.copy()
+    accounts.loc[accounts["churned_at"] >= cutoff, "churned_at"] = pd.NaT
+    return dataclasses.replace(tables, accounts=accounts)
+
+
+def test_dates_whose_window_passes_the_last_recorded_churn_are_left_unlabelled(tables):
+    stale = _stale_churn_export(tables, days=50)
+    ts = build_training_set(stale, horizon=HORIZON, every=30)
+    last_churn = stale.accounts["churned_at"].max().normalize()
+    labels_end = last_churn + pd.Timedelta(days=1)
+    data_end = pd.Timestamp(ts.fingerprint["data_end"])
+    assert ts.label_end.end == labels_end
+    assert "the last recorded churn" in ts.label_end.source
+    assert ts.fingerprint["label_end"] == labels_end.isoformat()
+    censored = [d for d in ts.dates
+                if labels_end < d + pd.Timedelta(days=HORIZON) <= data_end]
+    assert censored and ts.fingerprint["censored_dates"] == len(censored)
+    for date, rows in ts.frame.groupby("as_of"):
+        known = date + pd.Timedelta(days=HORIZON) <= labels_end
+        assert rows[LABEL].notna().all() == known
+        assert (date in ts.labelled_dates) == known
+    # The same data with the churn list up to date labels those dates.
+    assert set(censored) <= set(build_training_set(tables, horizon=HORIZON,
+                                                   every=30).labelled_dates)
+
+
+def test_tables_ending_far_apart_give_a_warning_naming_them(tables, ts):
+    stale = build_training_set(_stale_churn_export(tables, days=50), horizon=HORIZON, every=30)
+    assert len(stale.warnings) == 1
+    assert stale.warnings[0].startswith("the tables end ")
+    assert "accounts.churned_at on" in stale.warnings[0]
+    assert "--labels-until" in stale.warnings[0]
+    assert ts.warnings == []  # the demo tables all end within a week
+
+
+def test_labels_until_sets_the_label_end_and_never_passes_the_data_end(tables):
+    ts = build_training_set(tables, horizon=HORIZON, every=30,
+                            labels_until=pd.Timestamp("2025-06-15"))
+    assert ts.label_end.end == pd.Timestamp("2025-06-16")
+    assert ts.label_end.source == "--labels-until 2025-06-15"
+    assert max(ts.labelled_dates) + pd.Timedelta(days=HORIZON) <= pd.Timestamp("2025-06-16")
+    late = build_training_set(tables, horizon=HORIZON, every=30,
+                              labels_until=pd.Timestamp("2031-01-01"))
+    assert late.label_end.end == pd.Timestamp(late.fingerprint["data_end"])
+
+
+def test_labels_until_before_any_complete_window_is_an_error_naming_the_option(tables):
+    with pytest.raises(TrainingSetError, match="churn is known until 2025-01-20.*--labels-until"):
+        build_training_set(tables, horizon=HORIZON, every=30,
+                           labels_until=pd.Timestamp("2025-01-20"))

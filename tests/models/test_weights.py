@@ -79,7 +79,9 @@ def test_with_a_scorecard_the_table_shows_groups_and_current_weights():
     toml_keys = weights_as_scorecard(table)
     share = table["suggested_weight"]
     assert toml_keys["groups"]["satisfaction"]["weight"] == pytest.approx(100 * (share["csat"] + share["nps"]), abs=0.1)
-    assert toml_keys["measures"]["active_days"]["weight"] == pytest.approx(100.0)
+    # active_days holds the noise column: its group keeps no weight at all.
+    assert toml_keys["measures"]["active_days"]["weight"] == 0.0
+    assert toml_keys["groups"]["engagement"]["weight"] == 0.0
 
 
 def test_current_weights_of_the_default_scorecard_sum_to_one():
@@ -147,3 +149,19 @@ def test_applying_weights_that_are_all_zero_is_refused():
                               index=[m.name for m in card.measures])
     with pytest.raises(ValueError, match="no measure got a positive suggested weight"):
         apply_weights(card, suggestion)
+
+
+def test_a_measure_of_pure_noise_gets_weight_zero_with_a_note():
+    scores, churned = _accounts(n=3000, seed=5)
+    table = suggest_measure_weights(scores, churned)
+    assert table.loc["noise", "suggested_weight"] == 0
+    assert "no clear evidence" in table.loc["noise", "note"] or "do not go with less churn" in table.loc["noise", "note"]
+    assert abs(table.loc["noise", "evidence_z"]) < 2
+    assert table.loc["strong", "evidence_z"] > 10
+    assert table.loc[["strong", "weak"], "suggested_weight"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_noise_gets_weight_zero_whatever_the_seed(seed):
+    scores, churned = _accounts(n=1500, seed=seed)
+    assert suggest_measure_weights(scores, churned).loc["noise", "suggested_weight"] == 0

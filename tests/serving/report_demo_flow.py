@@ -20,7 +20,7 @@ ACCOUNTS = 400
 MONTHS = 12
 SEED = 7
 
-_RUNS: dict[Path, "DemoRun"] = {}
+_RUNS: dict[Path, DemoRun] = {}
 
 
 @dataclass(frozen=True)

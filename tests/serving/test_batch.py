@@ -13,7 +13,7 @@ import pytest
 
 from features.indicators import active_accounts
 from features.problems import DataContractError
-from serving.alerts import AlertInputError, find_alerts
+from serving.alerts import ALERT_COLUMNS, AlertInputError, find_alerts
 from serving.batch import BatchInputError, read_previous, run_batch
 from serving.scores_file import (
     ScoresFileError,
@@ -42,6 +42,7 @@ def folder_files(folder: Path) -> dict[str, bytes]:
 # --- what a run writes ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_one_row_per_active_account_with_health_and_churn(as_of, first_run, serving_demo_tables):
     scores = pd.read_parquet(first_run.paths["scores"])
     expected = sorted(active_accounts(serving_demo_tables.accounts, as_of))
@@ -53,6 +54,7 @@ def test_one_row_per_active_account_with_health_and_churn(as_of, first_run, serv
     assert drivers and {"indicator", "value", "contribution", "text"} <= set(drivers[0])
 
 
+@pytest.mark.slow
 def test_run_metadata_travels_in_parquet_and_in_the_sidecar(as_of, first_run):
     stored = read_metadata(first_run.paths["scores"])
     sidecar = json.loads(first_run.paths["metadata"].read_text())
@@ -65,6 +67,7 @@ def test_run_metadata_travels_in_parquet_and_in_the_sidecar(as_of, first_run):
     assert sidecar["churn_unavailable"] is None
 
 
+@pytest.mark.slow
 def test_running_twice_on_the_same_inputs_gives_the_same_rows(as_of, first_run, registry, tmp_path):
     again = run_batch(registry.demo, as_of, tmp_path / "again.parquet")
     pd.testing.assert_frame_equal(
@@ -76,6 +79,7 @@ def test_running_twice_on_the_same_inputs_gives_the_same_rows(as_of, first_run, 
     assert again.metadata["data_fingerprint"] == first_run.metadata["data_fingerprint"]
 
 
+@pytest.mark.slow
 def test_batch_scores_equal_the_services_scores_for_the_same_accounts(first_run, registry, serving_indicators):
     from serving.schemas import AccountIndicators, AccountsRequest, request_bodies
     from serving.service import CustomerHealth
@@ -107,6 +111,7 @@ def test_without_a_registered_model_scores_are_written_and_churn_is_null(as_of, 
 # --- failures leave nothing behind ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_explicit_model_that_is_not_registered_stops_the_run_before_writing(as_of, registry, tmp_path):
     from models.registry import NoModelError
 
@@ -128,7 +133,7 @@ def test_invalid_input_stops_the_run_before_anything_is_written(as_of, serving_d
 
 
 @pytest.mark.parametrize("failure", [OSError("No space left on device"), KeyboardInterrupt()])
-def test_a_failure_mid_write_leaves_the_previous_files_and_no_partial_file(as_of, 
+def test_a_failure_mid_write_leaves_the_previous_files_and_no_partial_file(as_of,
     serving_demo_folder, empty_registry, tmp_path, monkeypatch, failure
 ):
     out = tmp_path / "scores.parquet"
@@ -298,3 +303,87 @@ def test_alert_rules_refuse_frames_without_the_needed_columns():
         find_alerts(frame([]), None, band_order=BANDS, risk_rise=-0.1)
     with pytest.raises(ValueError, match="band_order is empty"):
         find_alerts(frame([]), None, band_order=[])
+
+
+def test_no_active_account_gives_no_alerts_not_a_numpy_error():
+    empty = frame([]).astype({"health_score": float, "churn_probability": float})
+    alerts = find_alerts(empty, None, band_order=BANDS)
+    assert alerts.empty and list(alerts.columns) == list(ALERT_COLUMNS)
+    assert find_alerts(empty, frame([("a", 40.0, "red", 0.5)]), band_order=BANDS).empty
+
+
+def test_scoring_a_date_before_any_signup_writes_an_empty_run(serving_demo_folder, empty_registry, tmp_path):
+    result = run_batch(serving_demo_folder, pd.Timestamp("2010-01-01"), tmp_path / "scores.csv")
+    assert result.metadata["accounts"] == 0 and result.alerts.empty
+    assert pd.read_csv(result.paths["scores"]).empty
+
+
+# --- outputs and previous runs -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["accounts.csv", "orders.parquet"])
+def test_an_output_over_an_input_table_is_refused_and_the_table_kept(as_of, tmp_path, serving_demo_folder, name):
+    folder = tmp_path / "in"
+    shutil.copytree(serving_demo_folder, folder)
+    before = folder_files(folder)
+    with pytest.raises(BatchInputError, match=f"would write {name} over a table of the input folder"):
+        run_batch(folder, as_of, folder / name)
+    assert folder_files(folder) == before
+
+
+def test_previous_auto_takes_the_latest_earlier_run(as_of, serving_demo_folder, empty_registry, tmp_path):
+    runs = tmp_path / "runs"
+    for day in ("2025-10-01", "2025-11-01"):
+        run_batch(serving_demo_folder, pd.Timestamp(day), runs / f"{day}.parquet")
+    later = pd.Timestamp("2025-12-01")
+    result = run_batch(serving_demo_folder, later, runs / "2025-12-01.parquet", previous="auto")
+    assert result.metadata["previous"] == str(runs / "2025-11-01.parquet")
+    assert result.metadata["previous_missing"] is None
+    assert result.scores["health_trend"].notna().any()
+
+
+@pytest.mark.parametrize("previous", ["auto", "missing.parquet"])
+def test_a_missing_previous_run_is_a_warning_not_a_failure(serving_demo_folder, empty_registry, tmp_path, previous):
+    previous = previous if previous == "auto" else tmp_path / previous
+    result = run_batch(serving_demo_folder, pd.Timestamp("2025-10-01"), tmp_path / "s.parquet",
+                       previous=previous)
+    assert result.metadata["previous"] is None
+    assert "every red account is alerted" in result.metadata["previous_missing"]
+    assert result.paths["scores"].exists()
+
+
+def test_a_cut_off_previous_file_is_named(tmp_path):
+    from serving.batch import PreviousRunError
+
+    broken = tmp_path / "2025-11-01.parquet"
+    broken.write_bytes(b"PAR1 only the first bytes")
+    with pytest.raises(PreviousRunError, match="2025-11-01.parquet cannot be read"):
+        read_previous(broken)
+
+
+def test_the_batch_job_withholds_churn_risk_from_accounts_with_too_little_data(registry):
+    """The same coverage rule as the service's: models.scoring decides for both."""
+    from features.contract import Tables
+    from features.indicators import compute_indicators
+    from models.registry import load_model
+    from models.scoring import CHURN_MIN_COVERAGE, churn_coverage
+    from serving.batch import score_portfolio
+
+    as_of = pd.Timestamp("2025-12-01")
+    model = load_model()
+    # Only the accounts table: the activity, ticket, order and survey indicators are missing.
+    accounts_only = Tables(accounts=registry.tables.accounts)
+    scores = score_portfolio(accounts_only, as_of, model=model).scores.set_index("account_id")
+    assert (scores["churn_coverage"] < CHURN_MIN_COVERAGE).all()
+    assert scores["churn_probability"].isna().all()
+    assert (scores["risk_band"] == "insufficient data").all()
+    assert scores["churn_drivers"].map(json.loads).map(len).eq(0).all()
+    indicators = compute_indicators(accounts_only, as_of).loc[scores.index]
+    np.testing.assert_allclose(scores["churn_coverage"].to_numpy(),
+                               churn_coverage(indicators, model.feature_names).to_numpy())
+
+    # The full tables: every active account has enough data, even one with no activity.
+    full = score_portfolio(registry.tables, as_of, model=model).scores
+    assert (full["churn_coverage"] >= CHURN_MIN_COVERAGE).all()
+    assert full["churn_probability"].notna().all()
+    assert set(full["risk_band"]) <= {"high", "medium", "low"}

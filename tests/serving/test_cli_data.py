@@ -192,3 +192,47 @@ def test_each_command_has_help_with_an_example(command, example):
     result = invoke(command, "--help")
     assert result.exit_code == 0
     assert example in text(result)
+
+
+# --- a database source ------------------------------------------------------------------
+
+
+def database_mapping(tmp_path, url: str) -> str:
+    path = tmp_path / "warehouse.toml"
+    path.write_text(f'source = "{url}"\n[tables.accounts]\ntable = "crm_accounts"\n', "utf-8")
+    return str(path)
+
+
+def test_validate_reads_a_database_without_a_folder(tmp_path, pg_url, small_tables, monkeypatch):
+    import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow as pa
+
+    with adbc.connect(pg_url) as connection, connection.cursor() as cursor:
+        cursor.adbc_ingest("crm_accounts", pa.Table.from_pandas(small_tables.accounts))
+        connection.commit()
+    password = pg_url.split(":")[2].split("@")[0]
+    monkeypatch.setenv("CH_TEST_PG_PASSWORD", password)
+    mapping = database_mapping(tmp_path, pg_url.replace(password, "${CH_TEST_PG_PASSWORD}"))
+    result = invoke("validate", "--mapping", mapping)
+    assert result.exit_code == 0, result.output
+    assert "valid: postgresql://postgres:***@127.0.0.1" in text(result)
+    assert password not in result.output
+
+
+def test_validate_with_wrong_credentials_is_one_line_and_exit_2(tmp_path, pg_url):
+    wrong = pg_url.replace(pg_url.split(":")[2].split("@")[0], "not-the-password")
+    result = invoke("validate", "--mapping", database_mapping(tmp_path, wrong))
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot connect to postgresql://postgres:***@127.0.0.1")
+    assert "password authentication failed" in result.output
+    assert result.output.strip().count("\n") == 0 and "not-the-password" not in result.output
+
+
+def test_validate_names_a_failing_query_of_the_folder(tmp_path, demo_folder):
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[tables.orders]\nquery = "SELECT * FROM order_lines"\n', "utf-8")
+    result = invoke("validate", demo_folder, "--mapping", mapping)
+    assert result.exit_code == 2
+    assert "orders: the query of tables.orders failed" in result.output
+    assert "order_lines does not exist" in text(result)
+    assert "query: SELECT * FROM order_lines" in result.output and "Traceback" not in result.output

@@ -34,7 +34,7 @@ def test_features_help_shows_an_example():
     result = runner.invoke(app, ["features", "--help"], env=WIDE)
     assert result.exit_code == 0
     for text in ("--as-of", "--out", "--windows", "--scorecard", "--mapping",
-                 "customer-health features demo/ --as-of 2026-06-01 --out out/features.parquet"):
+                 "customer-health features demo/data --as-of 2026-06-01 --out out/features.parquet"):
         assert text in result.output
 
 

@@ -168,9 +168,10 @@ def test_a_mapping_file_declares_the_csat_scale(folder, tmp_path):
 def test_help_shows_an_example():
     result = runner.invoke(app, ["metrics", "--help"])
     assert result.exit_code == 0
-    assert "customer-health metrics demo/ --start 2025-01-01" in result.stdout
+    assert "customer-health metrics demo/data --start 2025-01-01" in result.stdout
 
 
+@pytest.mark.slow
 def test_on_demo_data_monthly_segments_run_and_add_up(demo_folder):
     result = run(demo_folder, "--start", "2025-01-01", "--end", "2025-07-01", "--every", "month",
                  "--by", "segment", "-f", "json")
@@ -181,3 +182,21 @@ def test_on_demo_data_monthly_segments_run_and_add_up(demo_folder):
         volume = period["ticket_volume"]
         assert sum(g["value"] for g in volume["groups"].values()) == volume["value"]
         assert period["nps"]["value"] is None or -100 <= period["nps"]["value"] <= 100
+
+
+def test_the_validate_hint_keeps_the_mapping_the_user_gave(tmp_path, demo_folder):
+    import shutil
+
+    folder = tmp_path / "exports"
+    shutil.copytree(demo_folder, folder)
+    accounts = pd.read_csv(folder / "accounts.csv", dtype=str)
+    churned = accounts.loc[accounts["churned_at"].notna()].iloc[0]
+    sessions = pd.read_csv(folder / "sessions.csv", dtype=str)
+    late = sessions.iloc[[0]].assign(account_id=churned["account_id"], started_at="2025-06-30T10:00:00")
+    pd.concat([sessions, late]).to_csv(folder / "sessions.csv", index=False)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text("[surveys.csat]\nlow = 1\nhigh = 5\n")
+    result = CliRunner().invoke(app, ["metrics", str(folder), "--start", "2025-01-01", "--end",
+                                      "2025-07-01", "--mapping", str(mapping)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"customer-health validate {folder} --mapping {mapping}" in " ".join(result.output.split())

@@ -22,6 +22,7 @@ def run(tmp_path_factory):
     return demo_run(tmp_path_factory.getbasetemp())
 
 
+@pytest.mark.slow
 def test_the_demo_writes_data_scores_alerts_metadata_and_the_report(run):
     result = run.result
     for path in (result.scores_path, result.alerts_path, result.report_path):
@@ -31,6 +32,7 @@ def test_the_demo_writes_data_scores_alerts_metadata_and_the_report(run):
     assert result.report_path == run.out / "report.html"
 
 
+@pytest.mark.slow
 def test_the_demo_scores_every_account_active_on_the_last_day(run):
     tables, _ = load_tables(run.out / "data")
     as_of = run.result.as_of
@@ -44,6 +46,7 @@ def test_the_demo_scores_every_account_active_on_the_last_day(run):
     assert as_of == pd.Timestamp("2025-01-01") + pd.DateOffset(months=MONTHS)
 
 
+@pytest.mark.slow
 def test_the_demo_registers_the_model_it_scored_with_in_the_sqlite_store(run):
     client = MlflowClient(tracking_uri=run.tracking_uri, registry_uri=run.tracking_uri)
     versions = client.search_model_versions(f"name='{DEFAULT_MODEL_NAME}'")
@@ -54,6 +57,7 @@ def test_the_demo_registers_the_model_it_scored_with_in_the_sqlite_store(run):
     assert meta["model"]["version"] == "1"
 
 
+@pytest.mark.slow
 def test_the_demo_prints_the_comparison_the_riskiest_accounts_and_where_things_are(run):
     output = run.output
     assert list(run.result.comparison.index[:1]) == ["lightgbm"]
@@ -67,6 +71,7 @@ def test_the_demo_prints_the_comparison_the_riskiest_accounts_and_where_things_a
     assert top[0] == pd.read_parquet(run.result.scores_path)["churn_probability"].max()
 
 
+@pytest.mark.slow
 def test_a_second_run_of_the_cli_reuses_the_data_and_the_model(run):
     client = MlflowClient(tracking_uri=run.tracking_uri, registry_uri=run.tracking_uri)
     data_before = (run.out / "data" / "sessions.csv").stat().st_mtime_ns
@@ -120,9 +125,10 @@ def test_the_cli_refuses_a_bad_option_with_a_non_zero_exit(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_other_data_is_not_reused(run):
+    from models.registry import find_trained_model
     from models.training_set import tables_sha256
-    from serving.demo import find_trained_model
 
     tables, _ = load_tables(run.out / "data")
     with tracking_env(run.tracking_uri):
@@ -130,6 +136,7 @@ def test_a_model_trained_on_other_data_is_not_reused(run):
         assert find_trained_model("0" * 64) is None
 
 
+@pytest.mark.slow
 def test_the_demo_compares_with_a_run_a_month_earlier_for_trends_and_alerts(run):
     month_before = run.result.as_of - pd.DateOffset(months=1)
     history = run.out / "history" / f"scores-{month_before:%Y-%m-%d}.parquet"

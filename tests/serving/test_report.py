@@ -1,4 +1,4 @@
-"""The self-contained HTML report: serving/report.py and `customer-health report`."""
+"""The self-contained HTML report: serving/report/ and `customer-health report`."""
 
 from __future__ import annotations
 
@@ -21,11 +21,9 @@ from serving.report import (
     band_palette,
     build_report,
     driver_texts,
-    format_value,
     headline_cards,
     model_card,
     read_scores,
-    sentiment_over_time,
 )
 
 from report_demo_flow import demo_run, tracking_env
@@ -75,11 +73,13 @@ def full_report(run, tables, tmp_path_factory):
     return _parse(out)
 
 
+@pytest.mark.slow
 def test_the_report_has_every_section_in_order(full_report):
     page, _ = full_report
     assert page.sections == list(REPORT_SECTIONS)
 
 
+@pytest.mark.slow
 def test_the_report_loads_nothing_from_outside_the_file(full_report):
     page, html = full_report
     external = [url for url in page.urls if not url.startswith(("data:", "#"))]
@@ -88,6 +88,7 @@ def test_the_report_loads_nothing_from_outside_the_file(full_report):
     assert "@import" not in html and "url(" not in html
 
 
+@pytest.mark.slow
 def test_every_plot_is_an_inline_png(full_report):
     page, _ = full_report
     assert len(page.images) >= 5  # distribution, segments, trends, reliability, churn by band
@@ -96,6 +97,7 @@ def test_every_plot_is_an_inline_png(full_report):
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_headline_metrics_show_values_trends_and_the_nps_breakdown(full_report):
     _, html = full_report
     for label in ("Net Promoter Score", "Customer satisfaction (CSAT)", "Churn rate", "Retention rate",
@@ -106,6 +108,7 @@ def test_headline_metrics_show_values_trends_and_the_nps_breakdown(full_report):
     assert "vs the previous period" in html
 
 
+@pytest.mark.slow
 def test_the_at_risk_list_names_drivers_in_words(run, full_report):
     _, html = full_report
     scores = pd.read_parquet(run.result.scores_path)
@@ -115,6 +118,7 @@ def test_the_at_risk_list_names_drivers_in_words(run, full_report):
         assert text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
 
 
+@pytest.mark.slow
 def test_the_model_card_shows_version_out_of_time_metrics_and_band_churn(run, full_report):
     _, html = full_report
     assert "Model customer-health-churn version 1 (champion), trained 20" in html
@@ -126,8 +130,13 @@ def test_the_model_card_shows_version_out_of_time_metrics_and_band_churn(run, fu
     assert 'data-plot="model-churn_rate_by_band"' in html
     assert 'data-table="model-churn_rate_by_health_band"' in html
     assert "the health score itself (100 − score)" in html
+    drift = html.split('data-table="model-scorecard-drift"', 1)[1].split("</table>", 1)[0]
+    for label in ("churn model", "current scorecard", "scorecard suggested from the data"):
+        assert label in drift
+    assert re.search(r"<td>current scorecard</td>\s*<td class=\"num\">0\.\d{3}</td>", drift)
 
 
+@pytest.mark.slow
 def test_without_tables_the_metric_sections_say_why_instead_of_showing_zero(run, tmp_path):
     out = build_report(run.result.scores_path, out=tmp_path / "r.html", tracking_uri=run.tracking_uri)
     page, html = _parse(out)
@@ -135,6 +144,7 @@ def test_without_tables_the_metric_sections_say_why_instead_of_showing_zero(run,
     assert html.count("n/a (portfolio metrics need the input tables: pass --metrics-from DIR)") == 2
 
 
+@pytest.mark.slow
 def test_an_undefined_metric_reads_n_a_with_its_reason_never_zero(run, tables, tmp_path):
     without_surveys = Tables(accounts=tables.accounts, sessions=tables.sessions, tickets=tables.tickets)
     out = build_report(run.result.scores_path, tables=without_surveys, out=tmp_path / "r.html",
@@ -147,6 +157,7 @@ def test_an_undefined_metric_reads_n_a_with_its_reason_never_zero(run, tables, t
     assert "hours" in resolution and "n/a" not in resolution.split("</div>", 2)[1]
 
 
+@pytest.mark.slow
 def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     scores = pd.read_parquet(run.result.scores_path)
     csv = tmp_path / "scores.csv"
@@ -155,6 +166,14 @@ def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     from_csv = build_report(csv, out=tmp_path / "b.html", tracking_uri=run.tracking_uri)
     table = re.compile(r'<table data-table="at-risk">.*?</table>', re.S)
     assert table.search(from_parquet.read_text()).group(0) == table.search(from_csv.read_text()).group(0)
+
+
+def test_account_ids_of_a_csv_scores_file_stay_text(tmp_path):
+    scores = pd.DataFrame({"account_id": ["00123", "00456"], "health_score": [20.0, 80.0],
+                           "health_band": ["red", "green"]})
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    html = build_report(tmp_path / "scores.csv", out=tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<td>00123</td>" in html and "<td>123</td>" not in html
 
 
 def test_the_report_replaces_an_old_file_only_when_it_succeeded(tmp_path):
@@ -180,16 +199,19 @@ def test_an_unknown_scores_format_is_refused(tmp_path):
         read_scores(path)
 
 
+@pytest.mark.slow
 def test_a_model_uri_that_is_not_a_registry_uri_is_refused(run):
     with pytest.raises(ReportError, match="use models:/NAME@ALIAS or models:/NAME/VERSION"):
         model_card("runs:/abc/model", tracking_uri=run.tracking_uri)
 
 
+@pytest.mark.slow
 def test_an_unknown_model_gives_a_card_that_says_so(run):
     card = model_card("models:/no-such-model@champion", tracking_uri=run.tracking_uri)
     assert card.reason.startswith("model models:/no-such-model@champion not found in MLflow")
 
 
+@pytest.mark.slow
 def test_the_cli_writes_the_report_and_reads_the_model_from_the_scores_metadata(run, tmp_path):
     out = tmp_path / "cli.html"
     with tracking_env(run.tracking_uri):
@@ -210,13 +232,6 @@ def test_the_cli_reports_a_missing_scores_file_in_one_line(tmp_path):
 
 
 # --- the pieces ------------------------------------------------------------------------
-
-
-def test_format_value_never_turns_an_undefined_figure_into_zero():
-    assert format_value(float("nan"), unit="%", reason="no answers") == "n/a (no answers)"
-    assert format_value(None) == "n/a (not available)"
-    assert format_value(0.0, unit="%") == "0.0%"
-    assert format_value(12.345, unit="hours", digits=1) == "12.3 hours"
 
 
 def test_a_rising_churn_rate_is_marked_worse_and_a_rising_nps_better():
@@ -262,16 +277,3 @@ def test_the_at_risk_list_puts_the_highest_churn_risk_first_and_keeps_red_accoun
     palette = {"red": "#f00", "yellow": "#ff0", "green": "#0f0"}
     listed = at_risk_accounts(scores, palette, limit=2)
     assert listed["account_id"].tolist() == ["b", "c", "a"]
-
-
-def test_comment_tone_over_time_leaves_out_unreadable_comments_instead_of_scoring_them_neutral():
-    surveys = pd.DataFrame({
-        "responded_at": pd.to_datetime(["2025-01-05", "2025-01-20", "2025-02-03", "2025-02-10"]),
-        "comment": ["Great support, thank you!", "الدعم الفني بطيء جداً", "Terrible, slow and broken.", None],
-    })
-    tone = sentiment_over_time(surveys, "2025-01-01", "2025-04-01")
-    assert tone.index.tolist() == list(pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]))
-    assert tone.loc["2025-01-01", "comments"] == 1 and tone.loc["2025-01-01", "unsupported"] == 1
-    assert tone.loc["2025-01-01", "polarity"] > 0.3
-    assert tone.loc["2025-02-01", "polarity"] < 0
-    assert np.isnan(tone.loc["2025-03-01", "polarity"])

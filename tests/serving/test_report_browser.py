@@ -28,6 +28,8 @@ from serving.report import REPORT_SECTIONS
 
 from report_demo_flow import demo_run
 
+pytestmark = pytest.mark.slow  # drives a headless Chromium over the demo report
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = (
     "--headless",

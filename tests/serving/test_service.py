@@ -57,6 +57,13 @@ def test_batch_limit_and_worker_settings_must_be_positive_whole_numbers():
         read_workers("-1")
 
 
+def test_the_service_runs_one_worker_per_cpu_core_by_default():
+    import os
+
+    assert read_workers(None) == len(os.sched_getaffinity(0))
+    assert CustomerHealth.config["workers"] == read_workers(os.environ.get("CUSTOMER_HEALTH_WORKERS"))
+
+
 # --- the class called directly -------------------------------------------------------
 
 
@@ -126,6 +133,7 @@ def test_an_account_sent_twice_is_refused(empty_registry):
         CustomerHealth().health_score(request_of(ACCOUNT, ACCOUNT))
 
 
+@pytest.mark.slow
 def test_churn_risk_comes_from_the_champion_and_names_it(registry, serving_indicators):
     service = CustomerHealth()
     assert service.__is_ready__() is True
@@ -140,6 +148,7 @@ def test_churn_risk_comes_from_the_champion_and_names_it(registry, serving_indic
     assert all(a.risk_band in ("high", "medium", "low") and a.top_drivers for a in answer.accounts)
 
 
+@pytest.mark.slow
 def test_model_info_gives_version_training_date_metrics_and_indicator_schema(registry):
     info = CustomerHealth().model_info()
     assert info.alias == "champion" and info.trained_at and info.run_id
@@ -240,6 +249,45 @@ class TestOverHttpWithoutModel:
             "request; split it into smaller batches"
         )}
 
+    @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+    def test_http_a_body_that_is_not_declared_json_is_a_415(self, client_without_model, content_type):
+        headers = {"content-type": content_type} if content_type else {}
+        response = client_without_model.post("/score", content=json.dumps({"accounts": [ACCOUNT]}),
+                                             headers=headers)
+        assert response.status_code == 415
+        assert "Content-Type: this API reads application/json only" in response.json()["error"]
+
+    def test_http_a_body_over_the_byte_limit_is_a_413_before_it_is_parsed(self, client_without_model):
+        from serving.http_guard import body_limit
+
+        limit = body_limit(read_max_batch(None))
+        response = client_without_model.post("/score", content=b"[" * (limit + 1),
+                                             headers={"content-type": "application/json"})
+        assert response.status_code == 413  # not the 400 of parsing the unparsable body
+        assert f"{limit + 1:,} bytes is over this service's limit of {limit:,} bytes" in response.json()["error"]
+
+    def test_http_a_refused_request_is_logged_as_one_line_without_its_values(self, client_without_model, caplog):
+        secret = "hunter2-do-not-log"
+        with caplog.at_level("DEBUG"):
+            response = client_without_model.post(
+                "/score", json={"accounts": [{**ACCOUNT, "comment": secret, "csat_90d": 140}]})
+        assert response.status_code == 400
+        assert secret not in caplog.text
+        assert not [r for r in caplog.records if r.exc_info]
+        refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert refusals == ["refused POST /score: 400 Bad Request at accounts[0].csat_90d, accounts[0].comment"]
+
+    def test_the_openapi_document_declares_required_bodies_and_every_error_answer(self, client_without_model):
+        document = client_without_model.get("/docs.json").json()
+        for path in ("/health_score", "/churn_risk", "/score"):
+            post = document["paths"][path]["post"]
+            assert post["requestBody"]["required"] is True, path
+            for status in ("400", "408", "413", "415", "503"):
+                assert status in post["responses"], (path, status)
+        category = document["components"]["schemas"]["AccountIndicators"]["properties"]["nps_category_latest"]
+        assert category["nullable"] is True and None in category["enum"]
+        assert "503" in document["paths"]["/readyz"]["get"]["responses"]
+
     def test_http_churn_risk_without_a_model_is_a_503_with_the_reason(self, client_without_model):
         response = client_without_model.post("/churn_risk", json={"accounts": [ACCOUNT]})
         assert response.status_code == 503
@@ -249,6 +297,7 @@ class TestOverHttpWithoutModel:
         assert client_without_model.get("/livez").status_code == 200
 
 
+@pytest.mark.slow
 class TestOverHttpWithModel:
     """The same app started again, now with the session's registry."""
 
@@ -304,7 +353,74 @@ def test_indicator_descriptions_come_from_the_indicator_catalogue_and_ranges_sta
         AccountIndicators(account_id="A", active_days_180d=181)
 
 
+@pytest.mark.slow
 def test_churn_drivers_in_the_answer_carry_the_indicator_label(registry, serving_indicators):
     answer = CustomerHealth().score(request_of(*request_bodies(serving_indicators.head(3))))
     drivers = [d for a in answer.accounts for d in a.top_drivers]
     assert drivers and all(d.label == describe_indicator(d.indicator).label for d in drivers)
+
+
+def test_a_model_given_by_path_answers_with_no_name_or_version(registry, tmp_path, monkeypatch):
+    import mlflow
+
+    mlflow.set_tracking_uri(registry.uri)
+    path = mlflow.artifacts.download_artifacts(artifact_uri=registry.model_uri,
+                                               dst_path=str(tmp_path / "model"))
+    monkeypatch.setenv("CUSTOMER_HEALTH_MODEL_URI", path)
+    service = CustomerHealth()
+    answer = service.churn_risk(request_of(ACCOUNT))
+    assert (answer.model.name, answer.model.version, answer.model.uri) == (None, None, path)
+    info = service.model_info()
+    assert info.name is None and info.version is None and info.feature_names
+
+
+def test_the_churn_risk_example_in_the_docs_reads_like_what_the_service_writes(registry):
+    from models.explain import driver_text
+    from serving.schemas import ChurnRiskResponse
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text("utf-8")
+    section = doc[doc.index("**`POST /churn_risk`**"):]
+    shown = ChurnRiskResponse.model_validate(
+        json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))).accounts[0]
+    for driver in shown.top_drivers:
+        assert driver.text == driver_text(driver.indicator, driver.value, driver.contribution)
+        assert driver.label == describe_indicator(driver.indicator).label
+    # The request as shortened in the docs is what the coverage paragraph warns about.
+    short = json.loads(re.search(r"-d '(\{.*?\})'", section, re.S).group(1).replace(", ...", ""))
+    real = CustomerHealth().churn_risk(AccountsRequest.model_validate(short)).accounts[0]
+    assert real.risk_band == "insufficient data" and real.churn_reason
+
+
+def test_started_in_a_folder_without_a_store_it_says_where_it_looked_and_creates_nothing(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("CUSTOMER_HEALTH_MODEL_URI", raising=False)
+    service = CustomerHealth()
+    assert service.model is None
+    assert f"there is no model store at {tmp_path / 'mlflow.db'}" in service.model_unavailable
+    assert "MLFLOW_TRACKING_URI=sqlite:////absolute/path/to/mlflow.db" in service.model_unavailable
+    assert not (tmp_path / "mlflow.db").exists()
+    assert service.health_score(request_of(ACCOUNT)).accounts[0].health_score is not None
+
+
+def test_an_account_id_alone_gets_insufficient_data_for_churn_risk_too_with_the_reason(registry):
+    answer = CustomerHealth().score(request_of({"account_id": "bare"}))
+    account = answer.accounts[0]
+    assert account.health_band == "insufficient data"
+    assert account.churn_probability is None
+    assert account.risk_band == "insufficient data"
+    assert account.top_drivers == []
+    assert account.churn_coverage == 0.0
+    assert account.churn_reason == ("only 0% of the model's indicators have data for this "
+                                    "account (at least 25% needed)")
+
+
+def test_churn_risk_keeps_its_number_when_enough_indicators_are_given(registry, serving_indicators):
+    from models.scoring import CHURN_MIN_COVERAGE
+
+    full = request_bodies(serving_indicators.head(3))
+    answer = CustomerHealth().churn_risk(request_of(*full))
+    for account in answer.accounts:
+        assert account.churn_coverage >= CHURN_MIN_COVERAGE
+        assert account.churn_probability is not None and account.churn_reason is None

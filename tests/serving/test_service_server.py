@@ -18,17 +18,23 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 from serving.schemas import request_bodies
 
+pytestmark = pytest.mark.slow  # starts the real `bentoml serve`
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120
-# Per operation and mode: 3 POST operations x (valid + invalid) + GET /model, x 45 ~ 315 cases.
+# Per operation and mode: 3 POST operations x (valid + invalid) + 5 GET routes, x 45 ~ 500 cases.
 FUZZ_EXAMPLES = 45
 
 
@@ -41,12 +47,12 @@ def free_port() -> int:
 class Server:
     """``customer-health serve`` on a free port, which runs ``bentoml serve``; its URL."""
 
-    def __init__(self, env: dict[str, str], log: Path, *options: str) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *options: str,
+                 command: tuple[str, ...] = ("serving.cli", "serve", "--host", "127.0.0.1")) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        command = [sys.executable, "-m", "serving.cli", "serve", "--port", str(self.port),
-                   "--host", "127.0.0.1", *options]
+        command = [sys.executable, "-m", *command, "--port", str(self.port), *options]
         with open(log, "ab") as sink:
             # A session of its own, so that stopping it stops BentoML's workers too.
             self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink,
@@ -129,13 +135,12 @@ def test_the_server_scores_real_accounts_and_counts_requests(server, serving_ind
 def test_fuzzing_the_openapi_document_finds_no_server_error_and_no_schema_violation(server):
     schema = schemathesis.openapi.from_url(f"{server.url}/docs.json")
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
-    cases = 0
+    cases, operations = 0, set()
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.path not in ("/health_score", "/churn_risk", "/score", "/model"):
-            continue
+        operations.add(f"{operation.method.upper()} {operation.path}")
         modes = [schemathesis.GenerationMode.POSITIVE]
-        if operation.method.upper() == "POST":  # GET /model has no input to make invalid
+        if operation.method.upper() == "POST":  # the GET routes have no input to make invalid
             modes.append(schemathesis.GenerationMode.NEGATIVE)
         for mode in modes:
 
@@ -148,7 +153,9 @@ def test_fuzzing_the_openapi_document_finds_no_server_error_and_no_schema_violat
                 case.call_and_validate(base_url=server.url, checks=checks, timeout=30)
 
             fuzz()
-    assert cases >= 200
+    assert cases >= 200 and operations == {
+        "POST /health_score", "POST /churn_risk", "POST /score", "GET /model", "GET /livez",
+        "GET /readyz", "GET /healthz", "GET /metrics"}
 
 
 def test_a_new_champion_is_picked_up_after_a_restart(server, server_env, server_store, tmp_path_factory):
@@ -170,3 +177,119 @@ def test_a_new_champion_is_picked_up_after_a_restart(server, server_env, server_
         assert info["version"] == str(new) != before
     finally:
         restarted.stop()
+
+
+def port_is_free(port: int) -> bool:
+    """True when a new server could listen on ``port`` (what a restart needs)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_termination_signal_stops_the_server_and_its_workers_and_frees_the_port(
+        signum, server_env, tmp_path):
+    running = Server(server_env, tmp_path / "bentoml.log")
+    try:
+        family = psutil.Process(running.process.pid).children(recursive=True)
+        assert family, "bentoml serve and its workers run as children of the command"
+        # To the command alone, as systemd, docker and Kubernetes send it.
+        running.process.send_signal(signum)
+        assert running.process.wait(timeout=60) == 0, running.log.read_text()[-2000:]
+        _, survivors = psutil.wait_procs(family, timeout=5)
+        assert survivors == []
+        assert port_is_free(running.port)
+        assert "stopping the service" in running.log.read_text()
+    finally:
+        running.stop()
+
+
+# --- `bentoml serve` run directly, and what reaches the service --------------------------
+
+
+def read_answer(conn: socket.socket) -> str:
+    """The whole answer on a raw connection: the server closes it after a refusal."""
+    parts = []
+    while chunk := conn.recv(65536):
+        parts.append(chunk)
+    return b"".join(parts).decode()
+
+BODY_TIMEOUT = 2  # seconds, so that the stalled-body test is quick
+
+
+@pytest.fixture(scope="module")
+def direct_server(server_env, tmp_path_factory):
+    """``bentoml serve serving.service:CustomerHealth`` as docs/service.md offers: no --host."""
+    env = dict(server_env, CUSTOMER_HEALTH_BODY_TIMEOUT=str(BODY_TIMEOUT))
+    running = Server(env, tmp_path_factory.mktemp("direct_log") / "bentoml.log",
+                     command=("bentoml", "serve", "serving.service:CustomerHealth"))
+    yield running
+    running.stop()
+
+
+def test_bentoml_serve_run_directly_listens_on_loopback_only(direct_server):
+    family = [psutil.Process(direct_server.process.pid),
+              *psutil.Process(direct_server.process.pid).children(recursive=True)]
+    listening = {c.laddr.ip for p in family for c in p.net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == direct_server.port}
+    assert listening == {"127.0.0.1"}
+
+
+def test_a_huge_streamed_body_is_refused_with_413_without_being_read(direct_server):
+    sent = 0
+    total = 300 * 2**20
+
+    def body():  # chunked: no Content-Length to judge by, the limit applies while reading
+        nonlocal sent
+        chunk = b" " * 2**20
+        while sent < total:
+            sent += len(chunk)
+            yield chunk
+
+    start = time.perf_counter()
+    try:
+        response = httpx.post(f"{direct_server.url}/score", content=body(), timeout=60,
+                              headers={"content-type": "application/json"})
+        status, answer = response.status_code, response.json()["error"]
+    except httpx.WriteError:  # the server answered and closed before the upload ended
+        status, answer = 413, None
+    seconds = time.perf_counter() - start
+    assert status == 413 and (answer is None or "over this service's limit" in answer)
+    assert sent < total / 4, f"{sent:,} of {total:,} bytes were sent before the 413"
+    # Before the limit, reading 300 MB took 40 s; a generous bound for a loaded machine.
+    assert seconds < 10, f"the 413 took {seconds:.1f} s"
+
+
+def test_a_declared_huge_body_is_refused_by_its_content_length_at_once(direct_server):
+    with socket.create_connection(("127.0.0.1", direct_server.port), timeout=10) as conn:
+        conn.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 300000000\r\n\r\n{\"accounts\": [")
+        answer = read_answer(conn)
+    assert answer.startswith("HTTP/1.1 413") and "300,000,000 bytes is over" in answer
+
+
+def test_a_client_that_stops_sending_its_body_gets_408(direct_server):
+    with socket.create_connection(("127.0.0.1", direct_server.port), timeout=BODY_TIMEOUT + 20) as conn:
+        start = time.perf_counter()
+        conn.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"accounts\": [")
+        answer = read_answer(conn)
+        waited = time.perf_counter() - start
+    assert answer.startswith("HTTP/1.1 408"), answer[:200]
+    assert "not received within 2 s" in answer and waited >= BODY_TIMEOUT
+
+
+def test_the_server_log_has_one_line_and_no_values_for_a_bad_request(direct_server):
+    secret = "hunter2-not-for-logs"
+    response = httpx.post(f"{direct_server.url}/score", timeout=30,
+                          json={"accounts": [{"account_id": "A", "comment": secret}]})
+    assert response.status_code == 400
+    time.sleep(1)  # the workers' log lines reach the file
+    log = direct_server.log.read_text()
+    assert secret not in log and "Traceback" not in log
+    assert "refused POST /score: 400 Bad Request at accounts[0].comment" in log

@@ -1,0 +1,115 @@
+"""Does a churn model belong to the data it scores? Warnings when it may not.
+
+A registered model remembers what it learnt from: its training run logs the data fingerprint
+(``data.*`` parameters: the content hash, the tables and their date ranges) and the end of
+its out-of-time test (``test_window_end``). :func:`model_warnings` compares them with the
+data being scored and the as-of date:
+
+- **other data**: neither the same content nor the same source (other tables, or history
+  starting at another time): the model learnt on someone else's accounts, and its
+  probabilities and figures mean nothing here;
+- **measured after the as-of date**: the label windows of its test dates end after the date
+  scored, so the figures on its card were measured on the future of that date;
+- **a flat-table model** scoring event tables.
+
+The batch job and ``score`` record the warnings in the run metadata and print them, the
+report shows them on the model card, and the service returns them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# History starting further apart than this is another data set, not the same one grown.
+SAME_START_TOLERANCE = pd.Timedelta(days=31)
+FLAT_MODE = "flat table"
+
+
+def _day(text: str | None) -> pd.Timestamp | None:
+    try:
+        return None if not text else pd.Timestamp(text)
+    except ValueError:
+        return None
+
+
+def trained_tables(params: dict) -> set[str]:
+    """The tables a model's training run logged (``data.tables.<name>.rows``).
+
+    Examples
+    --------
+    >>> sorted(trained_tables({"data.tables.accounts.rows": "3", "data.tables.sessions.first": "x",
+    ...                        "seed": "0"}))
+    ['accounts', 'sessions']
+    """
+    return {key.split(".")[2] for key in params if key.startswith("data.tables.")
+            and key.count(".") >= 3}
+
+
+def model_warnings(params: dict, *, as_of: pd.Timestamp, tables=None,
+                   data_sha256: str | None = None) -> list[str]:
+    """Why a model may not fit the data scored as of ``as_of``; empty when nothing says so.
+
+    Parameters
+    ----------
+    params : dict
+        The model's training-run parameters (:attr:`models.registry.LoadedModel.params`).
+    as_of : Timestamp
+        The date scored.
+    tables : features.contract.Tables, optional
+        The tables scored; without them only the date is checked (and ``data_sha256``).
+    data_sha256 : str, optional
+        :func:`models.training_set.tables_sha256` of the tables scored, when known.
+
+    Examples
+    --------
+    >>> params = {"mode": "tables", "data.inputs_sha256": "aa", "data.data_start": "2025-01-01",
+    ...           "data.data_end": "2026-01-01", "data.tables.accounts.rows": "9",
+    ...           "test_window_end": "2025-12-01"}
+    >>> model_warnings(params, as_of=pd.Timestamp("2026-01-01"), data_sha256="aa")
+    []
+    >>> model_warnings(params, as_of=pd.Timestamp("2025-06-01"))  # doctest: +ELLIPSIS
+    ['the model was tested on label windows ending 2025-12-01, after the as-of date ...']
+    """
+    if not params:
+        return []
+    warnings = []
+    if params.get("mode") == FLAT_MODE:
+        warnings.append(
+            "the model was trained on a flat table, not on event tables like these: its "
+            "features and probabilities may not match; train one on this folder with "
+            "`customer-health train DIR`")
+    tested_until = _day(params.get("test_window_end"))
+    if tested_until is not None and tested_until > as_of:
+        warnings.append(
+            f"the model was tested on label windows ending {tested_until:%Y-%m-%d}, after the "
+            f"as-of date {as_of:%Y-%m-%d}: its figures were measured on what happened after "
+            "the date scored; score a later date or use a model trained on data up to it")
+    if params.get("mode") != FLAT_MODE and tables is not None:
+        warnings += _other_data(params, tables, data_sha256)
+    return warnings
+
+
+def _other_data(params: dict, tables, data_sha256: str | None) -> list[str]:
+    from models.training_set import data_span, tables_sha256
+
+    digest = data_sha256 or tables_sha256(tables)
+    if params.get("data.inputs_sha256") == digest:
+        return []
+    trained_start, trained_end = _day(params.get("data.data_start")), _day(params.get("data.data_end"))
+    start, end = data_span(tables)
+    names = set(tables.present())
+    known = trained_tables(params)
+    other_tables = bool(known) and known != names
+    other_start = trained_start is not None and abs(start - trained_start) > SAME_START_TOLERANCE
+    if not (other_tables or other_start):
+        return []  # the same source, grown or corrected since training
+    what = []
+    if trained_start is not None and trained_end is not None:
+        what.append(f"its training data ran {trained_start:%Y-%m-%d} to {trained_end:%Y-%m-%d}, "
+                    f"these tables run {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+    if other_tables:
+        what.append(f"it learnt from {', '.join(sorted(known))}, these are "
+                    f"{', '.join(sorted(names))}")
+    return [f"the model was trained on other data ({'; '.join(what)}): its churn risks and "
+            "the figures on its card do not describe these accounts; train a model on this "
+            "folder with `customer-health train DIR`"]

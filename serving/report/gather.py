@@ -1,0 +1,542 @@
+"""From data to report: the sections of the health report as plain data.
+
+:func:`gather_report` turns a scores file, its alerts, the input tables and the model card
+into a :class:`~serving.report.document.Report`: headline cards, tables of ready-made
+cells, and the series the charts are drawn from. It computes and words; it does not draw
+(:mod:`serving.report.plots`) or write HTML (:mod:`serving.report.render`). A figure that
+cannot be computed reads "n/a (reason)", never 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.contract import Tables
+from features.io import FORMATS
+from features.values import is_missing
+from serving import metric_text
+from serving.metric_text import format_value, metric_entry
+from serving.report.card import ModelCard, model_section
+from serving.report.document import (
+    BandShares,
+    Block,
+    Card,
+    Cards,
+    Figure,
+    MonthlyTrends,
+    Report,
+    ReportError,
+    ScoreHistogram,
+    Section,
+    Series,
+    Table,
+    Text,
+)
+from serving.scores_file import ScoresFile, ScoresFileError, riskiest
+from serving.scores_file import read_scores as read_scores_file
+
+# Band colours when a scores file carries no ``health_color`` column (the scorecard defaults).
+_FALLBACK_COLORS = {"red": "#d64545", "yellow": "#e8b100", "green": "#2f9e44"}
+_NA_COLOR = "#9aa5b1"
+
+#: The metrics on the report's headline cards, in order.
+HEADLINE_METRICS = ("nps", "csat", "ces", "churn_rate", "retention_rate", "resolution_time")
+
+NO_TABLES = "portfolio metrics need the input tables: pass --metrics-from DIR"
+NO_ALERTS = "no alerts file next to the scores: run the batch job to write one"
+
+
+# --- reading inputs --------------------------------------------------------------------
+
+
+def read_scores(path: str | os.PathLike) -> ScoresFile:
+    """Read a scores file with :func:`serving.scores_file.read_scores`, for the report.
+
+    Raises
+    ------
+    ReportError
+        When the file is missing, has an unknown format or lacks a required column.
+    """
+    path = Path(path)
+    try:
+        return read_scores_file(path)
+    except ScoresFileError as exc:
+        message = str(exc)
+        if path.is_file() and path.suffix.lstrip(".") not in FORMATS:
+            # the report's own wording of this case, which its users and tests know
+            message = f"scores file {path}: unknown format {path.suffix!r}; use .parquet or .csv"
+        raise ReportError(message) from exc
+
+
+def read_alerts(scores: ScoresFile, alerts_path: str | os.PathLike | None = None) -> pd.DataFrame | None:
+    """The alerts at ``alerts_path``, else those next to the scores; None when there are none.
+
+    Raises
+    ------
+    ReportError
+        When the alerts file is neither Parquet nor CSV.
+    """
+    source = replace(scores, alerts_path=Path(alerts_path)) if alerts_path else scores
+    try:
+        return source.alerts()
+    except ScoresFileError as exc:
+        raise ReportError(str(exc)) from exc
+
+
+def scored_by(metadata: dict) -> str | None:
+    """A ``models:/`` URI for the model the scores' metadata names, if any.
+
+    >>> scored_by({"model": {"name": "churn", "version": "3"}}), scored_by({})
+    ('models:/churn/3', None)
+    """
+    model = metadata.get("model")
+    if not isinstance(model, dict):
+        return None
+    if model.get("name") and model.get("version"):
+        return f"models:/{model['name']}/{model['version']}"
+    uri = model.get("uri")
+    return uri if isinstance(uri, str) and uri.startswith("models:/") else None
+
+
+def _as_of(meta: dict, tables: Tables | None) -> pd.Timestamp | None:
+    if meta.get("as_of"):
+        stamp = pd.Timestamp(meta["as_of"])
+        # the tables are naive UTC; a zoned as-of date is converted to match them
+        return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+    if tables is not None:
+        from models.training_set import data_span
+
+        return data_span(tables)[1]
+    return None
+
+
+# --- words -----------------------------------------------------------------------------
+
+
+def driver_texts(value: Any) -> list[str]:
+    """The sentences of a drivers cell (scorecard or model drivers), whatever its storage.
+
+    A drivers cell is a list of dicts with a ``text`` key in memory, a numpy array of
+    dicts after a Parquet round trip, or a JSON string in CSV.
+
+    >>> driver_texts([{"text": "CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points"}])
+    ['CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points']
+    >>> driver_texts('[{"text": "no logins for 40 days"}]')
+    ['no logins for 40 days']
+    >>> driver_texts(None)
+    []
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return [value] if value else []
+    if isinstance(value, dict):
+        value = [value]
+    texts = []
+    for item in list(value):
+        if isinstance(item, dict):
+            text = item.get("text") or item.get("measure") or item.get("indicator")
+        else:
+            text = str(item)
+        if text:
+            texts.append(str(text))
+    return texts
+
+
+# --- headline --------------------------------------------------------------------------
+
+
+def _card_warnings(card: ModelCard, meta: dict, tables: Tables | None, as_of: pd.Timestamp | None) -> list[str]:
+    """Why the card's model may not fit the data scored (:func:`models.model_check.model_warnings`)."""
+    from models.model_check import model_warnings
+
+    if not card.run_id or as_of is None:
+        return []
+    return model_warnings(card.params, as_of=as_of, tables=tables, data_sha256=meta.get("data_fingerprint"))
+
+
+def report_period(as_of: pd.Timestamp, months: int) -> tuple[tuple, tuple]:
+    """The current period ``[as_of - months, as_of)`` and the one before it.
+
+    >>> current, previous = report_period(pd.Timestamp("2026-07-01"), 3)
+    >>> [str(t.date()) for t in current + previous]
+    ['2026-04-01', '2026-07-01', '2026-01-01', '2026-04-01']
+    """
+    start = as_of - pd.DateOffset(months=months)
+    return (start, as_of), (start - pd.DateOffset(months=months), start)
+
+
+def headline_cards(current: dict, previous: dict) -> list[dict]:
+    """One card per headline metric, with the change against the previous period.
+
+    Each card is a dict of the fields of :class:`~serving.report.document.Card`.
+
+    >>> cards = headline_cards({"nps": {"value": 30.0}}, {"nps": {"value": 20.0}})
+    >>> cards[0]["value"], cards[0]["trend"], cards[0]["trend_class"]
+    ('30 points', '▲ +10 points vs the previous period', 'better')
+    >>> cards[1]["value"]
+    'n/a (not computed)'
+    """
+    cards = []
+    for key in HEADLINE_METRICS:
+        entry, before = metric_entry(current, key), metric_entry(previous, key)
+        value, earlier = entry.get("value"), before.get("value")
+        if is_missing(value):
+            trend, trend_class = "", "na"
+        elif is_missing(earlier):
+            trend = f"no comparison: previous period {format_value(None, reason=before.get('reason'))}"
+            trend_class = "na"
+        else:
+            delta = float(value) - float(earlier)
+            if metric_text.is_unchanged(key, delta):
+                trend, trend_class = "● unchanged vs the previous period", "same"
+            else:
+                arrow, sign = ("▲", "+") if delta > 0 else ("▼", "−")
+                trend = f"{arrow} {sign}{metric_text.change_text(key, delta)} vs the previous period"
+                better = (delta > 0) == metric_text.METRICS[key].higher_is_better
+                trend_class = "better" if better else "worse"
+        cards.append(
+            {
+                "key": key,
+                "label": metric_text.title(key),
+                "value": metric_text.card_value(key, entry),
+                "undefined": is_missing(value),
+                "trend": trend,
+                "trend_class": trend_class,
+                "details": metric_text.card_details(key, entry) if not is_missing(value) else [],
+            }
+        )
+    return cards
+
+
+def _headline(tables: Tables | None, as_of: pd.Timestamp | None, months: int) -> Section:
+    title = "Portfolio at a glance"
+    if tables is None or as_of is None:
+        return Section("headline", title, None, [Text(f"n/a ({NO_TABLES})")])
+    from features.period_metrics import period_metrics
+
+    (start, end), (prev_start, prev_end) = report_period(as_of, months)
+    current = period_metrics(tables, start, end)
+    previous = period_metrics(tables, prev_start, prev_end)
+    label = f"{start:%d %b %Y} – {end - pd.Timedelta(days=1):%d %b %Y}"
+    lead = f"The last {months} month(s), {label}, compared with the {months} month(s) before."
+    return Section("headline", title, lead, [Cards([Card(**card) for card in headline_cards(current, previous)])])
+
+
+# --- bands -----------------------------------------------------------------------------
+
+
+def band_palette(scores: pd.DataFrame) -> dict[str, str]:
+    """Band label -> colour, ordered from the worst band to the best.
+
+    >>> frame = pd.DataFrame({"health_score": [20, 90, 60], "health_band": ["red", "green", "yellow"]})
+    >>> band_palette(frame)
+    {'red': '#d64545', 'yellow': '#e8b100', 'green': '#2f9e44'}
+    """
+    scored = scores.dropna(subset=["health_score"])
+    order = scored.groupby("health_band")["health_score"].median().sort_values().index.tolist()
+    palette = {}
+    for band in order:
+        color = None
+        if "health_color" in scored.columns:
+            colors = scored.loc[scored["health_band"] == band, "health_color"].dropna()
+            color = colors.iloc[0] if len(colors) else None
+        palette[band] = color or _FALLBACK_COLORS.get(str(band).lower(), _NA_COLOR)
+    return palette
+
+
+def _distribution(scores: pd.DataFrame, palette: dict[str, str]) -> list[Block]:
+    scored = scores.dropna(subset=["health_score"])
+    if scored.empty:
+        return [Text("n/a (no account has enough data for a health score)")]
+    histogram = ScoreHistogram(
+        {band: scored.loc[scored["health_band"] == band, "health_score"].astype(float).tolist() for band in palette},
+        dict(palette),
+    )
+    blocks: list[Block] = [
+        Figure(
+            "score-distribution",
+            "Histogram of account health scores coloured by band",
+            "How many accounts sit at each health score, coloured by band.",
+            histogram,
+        )
+    ]
+    counts = scores["health_band"].value_counts()
+    rows = []
+    total = len(scores)
+    for band in list(palette) + [b for b in counts.index if b not in palette]:
+        n = int(counts.get(band, 0))
+        rows.append(
+            {
+                "band": {"band": band, "color": palette.get(band, _NA_COLOR)},
+                "accounts": f"{n:,}",
+                "share": format_value(100 * n / total, unit="%"),
+            }
+        )
+    blocks.append(Table.from_frame("bands", pd.DataFrame(rows), numeric=("accounts", "share")))
+    median = scored["health_score"].median()
+    unscored = total - len(scored)
+    blocks.append(
+        Text(
+            f"{len(scored):,} of {total:,} accounts have a score; the median score is {median:.0f}."
+            + (f" {unscored:,} account(s) have too little data for a score." if unscored else "")
+        )
+    )
+    return blocks
+
+
+def _segments(scores: pd.DataFrame, palette: dict[str, str]) -> list[Block]:
+    if "segment" not in scores.columns or scores["segment"].isna().all():
+        return [Text("n/a (the accounts table has no segment column)")]
+    segments = scores["segment"].fillna("(no segment)")
+    counts = pd.crosstab(segments, scores["health_band"])
+    bands = [band for band in palette if band in counts.columns] + [
+        band for band in counts.columns if band not in palette
+    ]
+    counts = counts[bands]
+    shares = counts.div(counts.sum(axis=1), axis=0) * 100
+    chart = BandShares(
+        [str(segment) for segment in shares.index],
+        {band: shares[band].astype(float).tolist() for band in bands},
+        {band: palette.get(band, _NA_COLOR) for band in bands},
+    )
+    table = counts.copy()
+    table.insert(0, "segment", table.index.astype(str))
+    table["accounts"] = counts.sum(axis=1)
+    for band in bands:
+        table[band] = [f"{n:,} ({s:.0f}%)" for n, s in zip(counts[band], shares[band])]
+    if "mrr" in scores.columns:
+        red = bands[0]
+        at_risk_mrr = scores.loc[scores["health_band"] == red].groupby(segments)["mrr"].sum()
+        table[f"monthly revenue in {red}"] = [
+            format_value(at_risk_mrr.get(segment, 0.0), digits=0) for segment in counts.index
+        ]
+    table["accounts"] = table["accounts"].map(lambda n: f"{n:,}")
+    return [
+        Figure("bands-by-segment", "Share of accounts per band in each segment",
+               "Share of each segment's accounts in each band.", chart),
+        Table.from_frame("bands-by-segment", table.reset_index(drop=True), numeric=tuple(bands) + ("accounts",)),
+    ]
+
+
+# --- accounts at risk and alerts -------------------------------------------------------
+
+
+def _has(scores: pd.DataFrame, column: str) -> bool:
+    return column in scores.columns and scores[column].notna().any()
+
+
+def at_risk_accounts(scores: pd.DataFrame, palette: dict[str, str], *, limit: int = 25) -> pd.DataFrame:
+    """The accounts to call first: the worst band and the highest churn probabilities.
+
+    Accounts in the worst band (lowest health scores) and the ``limit`` accounts with the
+    highest churn probability (:func:`serving.scores_file.riskiest`), riskiest first (by
+    churn probability when there is one, else by health score), at most ``2 * limit`` rows.
+    """
+    worst = next(iter(palette), None)
+    chosen = scores.loc[scores["health_band"] == worst].nsmallest(limit, "health_score")
+    if not _has(scores, "churn_probability"):
+        return chosen.sort_values("health_score").head(2 * limit)
+    top = riskiest(scores.dropna(subset=["churn_probability"]), limit)
+    chosen = pd.concat([top, chosen.loc[~chosen["account_id"].isin(top["account_id"])]])
+    chosen = chosen.sort_values(["churn_probability", "health_score"], ascending=[False, True], na_position="last")
+    return chosen.head(2 * limit)
+
+
+def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int) -> list[Block]:
+    chosen = at_risk_accounts(scores, palette, limit=limit)
+    if chosen.empty:
+        return [Text("No account is in the worst band and no churn probability is available.")]
+    has_model, has_trend = _has(scores, "churn_probability"), _has(scores, "health_trend")
+    rows = []
+    for record in chosen.to_dict(orient="records"):
+        row = {"account": str(record["account_id"])}
+        if "segment" in record:
+            row["segment"] = "" if is_missing(record["segment"]) else str(record["segment"])
+        if "mrr" in record:
+            row["monthly revenue"] = format_value(record["mrr"], digits=0, reason="unknown")
+        row["health score"] = format_value(record["health_score"], digits=0, reason="too little data")
+        row["band"] = {"band": record["health_band"], "color": palette.get(record["health_band"], _NA_COLOR)}
+        if has_trend:
+            delta = record.get("health_delta")
+            trend = record["health_trend"]
+            row["trend"] = (
+                "n/a (no previous score)"
+                if is_missing(trend)
+                else f"{trend} ({float(delta):+.0f})" if not is_missing(delta) else str(trend)
+            )
+        if has_model:
+            row["churn risk"] = format_value(
+                None if is_missing(record["churn_probability"]) else 100 * record["churn_probability"],
+                unit="%",
+                digits=0,
+                reason="no model score",
+            )
+        row["what pulls the score down"] = driver_texts(record.get("health_drivers"))
+        if has_model:
+            row["what drives the churn risk"] = driver_texts(
+                record.get("churn_drivers", record.get("top_drivers"))
+            )
+        rows.append(row)
+    worst = next(iter(palette), "worst")
+    caption = (
+        f"Accounts in the {worst} band and the {limit} highest churn risks, riskiest first."
+        if has_model
+        else f"Accounts in the {worst} band, lowest score first (no churn model scored these accounts)."
+    )
+    numeric = ("monthly revenue", "health score", "churn risk")
+    return [Table.from_frame("at-risk", pd.DataFrame(rows), numeric=numeric, caption=caption)]
+
+
+def _alerts(alerts: pd.DataFrame | None) -> list[Block]:
+    if alerts is None:
+        return [Text(f"n/a ({NO_ALERTS})")]
+    if alerts.empty:
+        return [Text("No alerts: no account got worse since the previous run.")]
+    frame = alerts.copy()
+    for column in frame.columns:
+        if frame[column].map(lambda v: isinstance(v, (list, np.ndarray, dict))).any():
+            frame[column] = frame[column].map(driver_texts)
+    frame.columns = [str(column).replace("_", " ") for column in frame.columns]
+    shown = frame.head(200)
+    caption = f"{len(frame):,} alert(s)" + (", the first 200 shown." if len(frame) > 200 else ".")
+    return [Table.from_frame("alerts", shown.astype(object).where(shown.notna(), "n/a"), caption=caption)]
+
+
+# --- over time -------------------------------------------------------------------------
+
+
+def _series(over_time: list[dict], key: str) -> Series:
+    starts, values, margins = [], [], []
+    for period in over_time:
+        entry = metric_entry(period, key)
+        starts.append(pd.Timestamp(period["period"]["start"]))
+        values.append(np.nan if is_missing(entry.get("value")) else float(entry["value"]))
+        margin = entry.get("margin_of_error")
+        margins.append(np.nan if is_missing(margin) else float(margin))
+    return Series(starts, values, margins)
+
+
+def _trends(tables: Tables | None, as_of: pd.Timestamp | None, months: int) -> list[Block]:
+    if tables is None or as_of is None:
+        return [Text(f"n/a ({NO_TABLES})")]
+    from features.period_metrics import metrics_over_time
+    from features.sentiment import sentiment_over_time
+    from models.training_set import data_span
+
+    first, _ = data_span(tables)
+    # A year of months (or two headline periods when longer), from a month's first day.
+    earliest = (as_of - pd.DateOffset(months=max(12, 2 * months))).to_period("M").start_time
+    start = max(first.to_period("M").start_time, earliest)
+    over_time = metrics_over_time(tables, start, as_of, every="month")
+    from features.sentiment import describe_languages, language_report
+    from features.survey_polarity import score_survey_comments
+
+    comments, polarity_models = (score_survey_comments(tables, as_of)
+                                 if tables.surveys is not None else (None, None))
+    tone = sentiment_over_time(tables.surveys, start, as_of, scores=comments)
+    chart = MonthlyTrends(
+        nps=_series(over_time, "nps"),
+        csat=_series(over_time, "csat"),
+        tone=Series(list(tone.index), tone["polarity"].astype(float).tolist()),
+    )
+    blocks: list[Block] = [
+        Figure(
+            "trends",
+            "NPS, CSAT and comment sentiment per month",
+            "Per month. A gap means no answers that month (shown as missing, never as 0).",
+            chart,
+        )
+    ]
+    unread, read = int(tone["unsupported"].sum()), int(tone["comments"].sum())
+    if read + unread:
+        shown = comments.loc[comments.index.intersection(
+            tables.surveys.index[tables.surveys["responded_at"] >= start])]
+        blocks.append(
+            Text(
+                f"Comment tone is measured on {read:,} comments; {unread:,} comment(s) "
+                f"({100 * unread / (read + unread):.0f}%) could not be read and are left out rather "
+                "than counted as neutral. By language: "
+                f"{describe_languages(language_report(shown, polarity_models))}."
+            )
+        )
+    return blocks
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def gather_report(
+    scores_file: ScoresFile,
+    *,
+    alerts: pd.DataFrame | None,
+    card: ModelCard,
+    tables: Tables | None = None,
+    months: int = 3,
+    at_risk_limit: int = 25,
+    title: str = "Customer health report",
+) -> Report:
+    """Every section of the report, as plain data (:data:`~serving.report.document.REPORT_SECTIONS`).
+
+    Parameters
+    ----------
+    scores_file : ScoresFile
+        The scores and their run metadata (as-of date, previous run).
+    alerts : DataFrame or None
+        The run's alerts; None when there is no alerts file.
+    card : ModelCard
+        The churn model's card (:func:`serving.report.card.model_card`).
+    tables : Tables, optional
+        Validated input tables, for the headline metrics, the trends and monthly revenue.
+    months : int
+        Length of the headline period, compared with the ``months`` before it.
+    at_risk_limit : int
+        How many of the highest churn risks (and of the worst-band accounts) to list.
+    title : str
+        The report's title.
+    """
+    scores, meta = scores_file.scores, scores_file.metadata
+    as_of = _as_of(meta, tables)
+    if tables is not None and "mrr" not in scores.columns:
+        # Monthly revenue tells a manager which red account to call first.
+        mrr = tables.accounts.set_index("account_id")["mrr"]
+        scores = scores.assign(mrr=scores["account_id"].map(mrr))
+    palette = band_palette(scores)
+    alerts_lead = (
+        "Accounts whose band got worse, that turned red, or whose churn risk rose sharply."
+        if meta.get("previous") or not meta
+        else "This run had no previous run to compare with (score with --previous), "
+        "so every account in red is listed."
+    )
+    sections = [
+        _headline(tables, as_of, months),
+        Section("distribution", "Health scores across the portfolio",
+                "Each account's health score (0–100) and its band. Red accounts need attention now.",
+                _distribution(scores, palette)),
+        Section("segments", "Bands by segment", "Where the at-risk accounts are, by customer segment.",
+                _segments(scores, palette)),
+        Section("at-risk", "Accounts at risk",
+                "Who to call this week, and why: the measures pulling the score down and what drives the churn risk.",
+                _at_risk(scores, palette, at_risk_limit)),
+        Section("alerts", "Alerts since the previous run", alerts_lead, _alerts(alerts)),
+        Section("trends", "NPS, CSAT and comment tone over time",
+                "Monthly survey results and the tone of customers' comments.", _trends(tables, as_of, months)),
+        Section("model", "About the churn model", None, model_section(card, _card_warnings(card, meta, tables, as_of))),
+    ]
+    subtitle = f"{len(scores):,} active accounts scored" + (f" as of {as_of:%d %b %Y}" if as_of is not None else "")
+    footer = (
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by customer-health from {scores_file.path.name}."
+    )
+    return Report(title, subtitle, footer, sections)

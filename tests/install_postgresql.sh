@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install PostgreSQL (Debian's `postgresql` package) for the tests that start a throwaway
+# cluster with initdb + pg_ctl (tests/pg_cluster.py). Does nothing when the binaries are
+# already there. Needs root (or sudo) and apt.
+set -eu
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+else
+    SUDO=""
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+ls /usr/lib/postgresql/*/bin/initdb
