@@ -31,6 +31,7 @@ NEEDS_MORE = {
     "demo": "the whole flow (tests/serving/test_demo.py)",
     "models": "needs a registered model (tests/serving/test_cli_training.py)",
     "report": "needs a scored run (tests/serving/test_report.py)",
+    "history": "needs scored runs (tests/serving/test_history.py)",
 }
 OWN_FILES = ("exports/", "telco.csv", "models:/", "my-scorecard.toml", "my_scorecard.toml")
 
