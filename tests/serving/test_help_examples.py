@@ -33,7 +33,9 @@ NEEDS_MORE = {
     "report": "needs a scored run (tests/serving/test_report.py)",
     "history": "needs scored runs (tests/serving/test_history.py)",
 }
-OWN_FILES = ("exports/", "telco.csv", "models:/", "my-scorecard.toml", "my_scorecard.toml")
+# A user's own files or database, which the demo does not have.
+OWN_FILES = ("exports/", "telco.csv", "models:/", "my-scorecard.toml", "my_scorecard.toml",
+             "warehouse.toml", "postgresql://")
 
 
 def help_examples() -> list[str]:
