@@ -5,12 +5,5 @@ set -eu
 if command -v chromium >/dev/null 2>&1; then
     exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-else
-    SUDO=""
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+sh "$(dirname "$0")/apt_install.sh" chromium
 command -v chromium
