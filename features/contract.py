@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from features.problems import (
     problem_at,
 )
 from features.timestamps import DATE_RANGE, EARLIEST, LATEST, has_offset, local_to_utc
+
+if TYPE_CHECKING:  # the definition module reads Tables: import for the annotation only
+    from features.churn_definition import ChurnDefinition
 
 TABLE_NAMES = ("accounts", "sessions", "tickets", "orders", "returns", "surveys")
 SURVEY_TYPES = ("csat", "nps", "ces")
@@ -100,6 +104,8 @@ class Tables:
     returns: pd.DataFrame | None = None
     surveys: pd.DataFrame | None = None
     scales: SurveyScales = field(default_factory=SurveyScales)
+    # What churn means for these tables (features.churn_definition); None: recorded.
+    churn: ChurnDefinition | None = None
 
     def present(self) -> dict[str, pd.DataFrame]:
         """The tables that were given, by name."""

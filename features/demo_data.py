@@ -73,6 +73,10 @@ TICKET_CHANNELS = np.array(["email", "chat", "phone", "portal"], dtype=object)
 TICKET_CHANNEL_SHARE = np.array([0.4, 0.3, 0.15, 0.15])
 TICKET_CHANNEL_SPEED = np.array([1.0, 0.55, 0.7, 1.25])  # resolution time multipliers
 
+#: The shapes of business the demo generates: a subscription service (this module) or an
+#: online shop (:mod:`features.demo_shop`, no churn column: churn is a lapse in ordering).
+BUSINESSES = ("subscription", "transactional")
+
 SURVEY_TOUCHPOINTS = np.array(["onboarding", "product", "billing", "training", "renewal"], dtype=object)
 
 
@@ -518,7 +522,19 @@ def _accounts_table(acc, life, origin, end_s) -> pd.DataFrame:
     }).astype({c: "str" for c in ("account_id", "segment", "region", "plan")})
 
 
-def write_demo_data(out: str | os.PathLike, *, fmt: str = "csv", **kwargs) -> dict[str, Path]:
+def generate_business_data(business: str = "subscription", **kwargs) -> dict[str, pd.DataFrame]:
+    """The demo tables of one shape of business (:data:`BUSINESSES`)."""
+    if business not in BUSINESSES:
+        raise ValueError(f"business must be one of {', '.join(BUSINESSES)}, got {business!r}")
+    if business == "transactional":
+        from features.demo_shop import generate_shop_data  # it builds on this module's helpers
+
+        return generate_shop_data(**kwargs)
+    return generate_demo_data(**kwargs)
+
+
+def write_demo_data(out: str | os.PathLike, *, fmt: str = "csv", business: str = "subscription",
+                    **kwargs) -> dict[str, Path]:
     """Generate demo data and write one file per table into ``out``.
 
     Parameters
@@ -528,6 +544,8 @@ def write_demo_data(out: str | os.PathLike, *, fmt: str = "csv", **kwargs) -> di
         each atomically.
     fmt : {"csv", "parquet"}
         File format.
+    business : {"subscription", "transactional"}
+        A subscription service or an online shop (:func:`generate_business_data`).
     **kwargs
         Passed to :func:`generate_demo_data` (``accounts``, ``months``, ``seed``, ``start``).
 
@@ -551,6 +569,6 @@ def write_demo_data(out: str | os.PathLike, *, fmt: str = "csv", **kwargs) -> di
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    tables = generate_demo_data(**kwargs)
+    tables = generate_business_data(business, **kwargs)
     paths = write_tables(tables, out, fmt)
     return dict(zip(tables, paths))

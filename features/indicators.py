@@ -49,6 +49,7 @@ from features.contract import (
     with_optional_columns,
 )
 from features.polarity import PolarityModels
+from features.shop_indicators import shop_indicators
 from features.timestamps import naive_utc
 
 # Lifetime used by the CLV when the portfolio lost nobody in the trailing year (METRICS.md:
@@ -587,6 +588,7 @@ def compute_indicators(
     columns.update(_satisfaction(tables.surveys, tables.scales, ids, as_of, windows))
     columns.update(_sentiment(tables.surveys, ids, as_of, windows, comment_scores, polarity_models))
     columns.update(_commercial(tables.orders, tables.returns, ids, as_of, windows))
+    columns.update(shop_indicators(tables.orders, tables.returns, tables.surveys, ids, as_of, windows))
     order = indicator_columns(windows)
     out = pd.DataFrame({name: columns[name] for name in order}, index=ids)
     for name in categorical_columns():

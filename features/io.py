@@ -23,6 +23,7 @@ import pandas as pd
 from pyarrow import ArrowException
 from sqlalchemy.engine import URL
 
+from features.churn_definition import apply_churn_definition
 from features.contract import (
     ALL_COLUMNS,
     ID_COLUMNS,
@@ -231,15 +232,19 @@ def load_tables(
     ------
     DataContractError
         With every problem found; nothing downstream runs on invalid data.
+    features.churn_definition.ChurnDefinitionError
+        When the mapping's ``[churn]`` definition cannot be used with the data. The tables
+        come back with it applied (:func:`features.churn_definition.apply_churn_definition`).
     features.db_url.DatabaseError
         When a query fails or a database cannot be read.
     """
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.read(mapping)
     mapping = mapping or Mapping()
-    return validate_tables(
+    tables, report = validate_tables(
         read_tables(folder, mapping), scales=mapping.scales, time_zones=mapping.time_zones
     )
+    return apply_churn_definition(tables, mapping.churn), report
 
 
 def describe_input(folder: str | os.PathLike | None, mapping: Mapping | None) -> str:

@@ -20,6 +20,11 @@ Every key is optional (``docs/data-contract.md`` has worked examples)::
     high = 10
     satisfied_at = 9                         # default: top 20% of the scale
 
+    [churn]
+    definition = "lapse"                     # or "recorded" (accounts.churned_at)
+    lapse_days = 180                         # default: derived from the gaps between orders
+    activity = "orders"                      # or "any": sessions, tickets, surveys count too
+
 Where a table comes from:
 
 * ``file``: a file of the input folder;
@@ -56,6 +61,9 @@ from features.sql_sources import quote_identifier
 
 TABLE_KEYS = ("file", "query", "table", "source", "timezone", "columns")
 SURVEY_KEYS = ("low", "high", "satisfied_at", "higher_is_better")
+CHURN_KEYS = ("definition", "lapse_days", "activity")
+CHURN_DEFINITIONS = ("recorded", "lapse")
+LAPSE_ACTIVITIES = ("orders", "any")
 
 
 class MappingError(ValueError):
@@ -91,12 +99,26 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class ChurnSpec:
+    """The ``[churn]`` section as written; :mod:`features.churn_definition` resolves it.
+
+    ``definition`` None means "choose from the data"; ``lapse_days`` None means "derive it
+    from the gaps between orders".
+    """
+
+    definition: str | None = None
+    lapse_days: int | None = None
+    activity: str = "orders"
+
+
+@dataclass(frozen=True)
 class Mapping:
     """Where each table lives and what its columns are called, plus survey scales."""
 
     tables: dict[str, TableSpec] = field(default_factory=dict)
     scales: SurveyScales = field(default_factory=SurveyScales)
     source: URL | None = None  # the top-level source, the default database of every table
+    churn: ChurnSpec = field(default_factory=ChurnSpec)
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Mapping:
@@ -112,11 +134,11 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, document: dict, *, source: str = "mapping") -> Mapping:
-        unknown = set(document) - {"tables", "surveys", "source"}
+        unknown = set(document) - {"tables", "surveys", "source", "churn"}
         if unknown:
             raise MappingError(
                 f"{source}: unknown top-level key(s) {sorted(unknown)}; "
-                "allowed: source, tables, surveys"
+                "allowed: source, tables, surveys, churn"
             )
         default = _database(document["source"], f"{source}: source") if "source" in document else None
         tables = {
@@ -127,7 +149,8 @@ class Mapping:
             survey: _survey_scale(survey, spec, source)
             for survey, spec in document.get("surveys", {}).items()
         }
-        return cls(tables, SurveyScales(**scales), default)
+        churn = _churn_spec(document.get("churn", {}), source)
+        return cls(tables, SurveyScales(**scales), default, churn)
 
     def spec(self, table: str) -> TableSpec:
         return self.tables.get(table, TableSpec())
@@ -235,3 +258,35 @@ def _survey_scale(survey: str, spec: dict, source: str) -> SurveyScale:
         return SurveyScale(int(low), int(high), satisfied_at, bool(spec.get("higher_is_better", True)))
     except ValueError as exc:
         raise MappingError(f"{source}: [surveys.{survey}] {exc}") from None
+
+
+def _churn_spec(spec: object, source: str) -> ChurnSpec:
+    where = f"{source}: [churn]"
+    if not isinstance(spec, dict):
+        raise MappingError(f"{where} must be a table of keys ({', '.join(CHURN_KEYS)})")
+    extra = set(spec) - set(CHURN_KEYS)
+    if extra:
+        raise MappingError(f"{where} has unknown key(s) {sorted(extra)}; allowed: {', '.join(CHURN_KEYS)}")
+    definition = spec.get("definition")
+    if definition is not None and definition not in CHURN_DEFINITIONS:
+        raise MappingError(
+            f"{where} definition = {definition!r} is not a churn definition; use \"recorded\" "
+            "(accounts.churned_at) or \"lapse\" (no order for lapse_days)"
+        )
+    lapse_days = spec.get("lapse_days")
+    if lapse_days is not None and (isinstance(lapse_days, bool) or not isinstance(lapse_days, int)
+                                   or lapse_days <= 0):
+        raise MappingError(
+            f"{where} lapse_days = {lapse_days!r} must be a whole number of days above 0, "
+            "e.g. lapse_days = 180; leave it out to derive it from the gaps between orders"
+        )
+    if definition == "recorded" and lapse_days is not None:
+        raise MappingError(f"{where} lapse_days applies to definition = \"lapse\" only; "
+                           "remove it or set definition = \"lapse\"")
+    activity = spec.get("activity", "orders")
+    if activity not in LAPSE_ACTIVITIES:
+        raise MappingError(
+            f"{where} activity = {activity!r} must be \"orders\" (only orders keep an account "
+            "alive) or \"any\" (sessions, tickets and surveys count too)"
+        )
+    return ChurnSpec(definition, lapse_days, activity)

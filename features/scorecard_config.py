@@ -32,6 +32,20 @@ from features.scorecard import (
 )
 
 DEFAULT_SCORECARD = "scorecard_default.toml"
+#: The default when churn is a lapse in ordering (a shop, features.churn_definition).
+TRANSACTIONAL_SCORECARD = "scorecard_transactional.toml"
+
+
+def default_scorecard_name(churn: Any = None) -> str:
+    """The packaged default for a churn definition: the shop's under a lapse.
+
+    Examples
+    --------
+    >>> from features.churn_definition import ChurnDefinition
+    >>> default_scorecard_name(), default_scorecard_name(ChurnDefinition("lapse", 90))
+    ('scorecard_default.toml', 'scorecard_transactional.toml')
+    """
+    return TRANSACTIONAL_SCORECARD if getattr(churn, "is_lapse", False) else DEFAULT_SCORECARD
 #: ``known_indicators`` default: the indicator catalogue's columns at its default windows.
 CATALOGUE = "catalogue"
 
@@ -67,6 +81,7 @@ def load_scorecard(
     path: str | Path | None = None,
     *,
     known_indicators: Iterable[str] | str | None = CATALOGUE,
+    churn: Any = None,
 ) -> Scorecard:
     """Read and validate a scorecard TOML file.
 
@@ -78,6 +93,9 @@ def load_scorecard(
         Indicator names a measure may read; by default (``"catalogue"``) the columns of the
         indicator catalogue (docs/indicators.md) at the default windows. ``None`` accepts
         any name (for indicator tables computed with other windows).
+    churn : ChurnDefinition, optional
+        Without a ``path``, picks the packaged default (:func:`default_scorecard_name`):
+        the transactional one when churn is a lapse (``Tables.churn``).
 
     Returns
     -------
@@ -100,8 +118,9 @@ def load_scorecard(
     (0.5, 0.4)
     """
     if path is None:
-        text = Path(__file__).with_name(DEFAULT_SCORECARD).read_text("utf-8")
-        source = f"features/{DEFAULT_SCORECARD}"
+        name = default_scorecard_name(churn)
+        text = Path(__file__).with_name(name).read_text("utf-8")
+        source = f"features/{name}"
     else:
         path = Path(path)
         if not path.is_file():

@@ -56,10 +56,12 @@ def label_end(tables: Tables, data_end: pd.Timestamp,
 
     1. ``labels_until`` (``--labels-until``): churn is known through that day. Where churn
        is a lapse in activity, pass the data end minus the lapse;
-    2. the day after the last recorded ``accounts.churned_at``, or the data end when that
+    2. under a lapse definition (:mod:`features.churn_definition`), the data end: a lapse
+       date is only written once it lies inside the data;
+    3. the day after the last recorded ``accounts.churned_at``, or the data end when that
        lies within :data:`TABLE_END_TOLERANCE` of it (a few quiet days between churns are
        not a stale churn export);
-    3. the data end, when no churn is recorded at all.
+    4. the data end, when no churn is recorded at all.
 
     It never passes the data end.
 
@@ -75,9 +77,15 @@ def label_end(tables: Tables, data_end: pd.Timestamp,
     ...           pd.Timestamp("2024-06-15")).end
     Timestamp('2024-06-16 00:00:00')
     """
+    churn = tables.churn
     if labels_until is not None:
         end = pd.Timestamp(labels_until).normalize() + pd.Timedelta(days=1)
         source = f"--labels-until {pd.Timestamp(labels_until):%Y-%m-%d}"
+    elif churn is not None and churn.is_lapse:
+        # features.churn_definition records a lapse only once its day lies inside the data
+        # (last order + lapse_days before the data end): every lapse up to it is known.
+        return LabelEnd(data_end, f"the data end (a lapse of {churn.lapse_days} days is "
+                                  f"known {churn.lapse_days} days after the last order)")
     else:
         churned = tables.accounts["churned_at"].dropna()
         if not len(churned):

@@ -110,13 +110,25 @@ def _settings(config: TrainingConfig | None, settings: dict) -> TrainingConfig:
     return replace(config if config is not None else TrainingConfig(), **settings)
 
 
-def _scorecard(config: TrainingConfig):
-    """The config's scorecard, read when it names a file (None: the default scorecard)."""
-    if isinstance(config.scorecard, (str, os.PathLike)):
-        from features.scorecard_config import load_scorecard
+def _scorecard(config: TrainingConfig, churn=None):
+    """The config's scorecard, read when it names a file; none named: the packaged default
+    that fits the churn definition (``Tables.churn``: a lapse reads the shop's)."""
+    from features.scorecard_config import load_scorecard
 
+    if isinstance(config.scorecard, (str, os.PathLike)):
         return load_scorecard(config.scorecard)
+    if config.scorecard is None:
+        return load_scorecard(churn=churn)
     return config.scorecard
+
+
+def _churn(ts):
+    """The churn definition a training set was labelled with (its fingerprint records it)."""
+    from features.churn_definition import ChurnDefinition
+
+    fingerprint = getattr(ts, "fingerprint", {}) or {}
+    return ChurnDefinition(fingerprint.get("churn_definition", "recorded"),
+                           fingerprint.get("churn_lapse_days"))
 
 
 def _part(progress: Progress | None, offset: int, total: int) -> Progress | None:
@@ -190,7 +202,7 @@ def train_from_tables(
     from models.training_set import build_training_set
 
     config = _settings(config, settings)
-    scorecard = _scorecard(config)  # a bad scorecard file fails before the long part
+    scorecard = _scorecard(config, tables.churn)  # a bad file fails before the long part
 
     def indicators(done, total, as_of):
         progress(done, total, f"indicators as of {as_of:%Y-%m-%d}")
@@ -244,6 +256,7 @@ def train_from_training_set(
     from models.training_set import LABEL, time_split
 
     config = _settings(config, settings)
+    config = replace(config, scorecard=_scorecard(config, _churn(ts)))
     if split is None:
         split = time_split(ts, valid_dates=config.valid_dates, test_dates=config.test_dates)
     total = len(TIME_SPLIT_STEPS) + len(AFTER_FIT_STEPS)

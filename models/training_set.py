@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.churn_definition import ChurnDefinition
 from features.contract import EVENT_COLUMNS, Tables
 from features.indicators import compute_indicators
 from features.polarity import MIN_AUC, MIN_EXAMPLES, PolarityModels
@@ -450,6 +451,7 @@ def build_training_set(
         "rows": int(len(frame)),
         "labelled_rows": int(len(labelled)),
         "churn_base_rate": float(labelled.mean()),
+        **(tables.churn or ChurnDefinition()).metadata(),
     }
     return TrainingSet(
         frame=frame,

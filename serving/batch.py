@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from features.churn_definition import ChurnDefinition
 from features.contract import TABLE_NAMES, Tables
 from features.db_url import is_database_url
 from features.io import FORMATS, Mapping, describe_input, load_tables
@@ -163,7 +164,7 @@ def score_portfolio(
     """
     started = time.perf_counter()
     stamp = _check_as_of(as_of)
-    scorecard = scorecard if scorecard is not None else load_scorecard()
+    scorecard = scorecard if scorecard is not None else load_scorecard(churn=tables.churn)
     report = progress or (lambda step, name: None)
     if previous is not None:
         _check_previous(previous, "previous scores")
@@ -192,6 +193,7 @@ def score_portfolio(
         "churn_unavailable": None,
         "data_fingerprint": tables_sha256(tables),
         "scorecard": scorecard.source,
+        **(tables.churn or ChurnDefinition()).metadata(),
         "risk_rise": risk_rise,
         "package_version": package_version(),
         # Which languages the comment tone was read in, how, and the share left unsupported.

@@ -24,7 +24,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from features.churn_definition import ChurnDefinition
 from features.contract import TABLE_NAMES, Tables
+from features.demo_shop import SHOP_TABLES
 from features.io import load_tables, write_atomically
 from serving.scores_file import riskiest as select_riskiest
 
@@ -83,7 +85,11 @@ class DemoResult:
     seconds: dict = field(default_factory=dict)
 
 
-def _check_options(accounts: int, months: int) -> None:
+def _check_options(accounts: int, months: int, business: str = "subscription") -> None:
+    from features.demo_data import BUSINESSES
+
+    if business not in BUSINESSES:
+        raise DemoError(f"--business {business!r} is not a business shape; use {' or '.join(BUSINESSES)}")
     if not isinstance(accounts, int) or accounts < 100:
         raise DemoError(
             f"--accounts must be a whole number of at least 100 (enough churners to train on), got {accounts!r}"
@@ -95,9 +101,13 @@ def _check_options(accounts: int, months: int) -> None:
         )
 
 
-def demo_parameters(*, accounts: int, months: int, seed: int, start: str = DEFAULT_START) -> dict:
+def demo_parameters(*, accounts: int, months: int, seed: int, start: str = DEFAULT_START,
+                    business: str = "subscription") -> dict:
     """The parameters that decide the demo data (what a second run compares)."""
-    return {"accounts": int(accounts), "months": int(months), "seed": int(seed), "start": str(start), "format": "csv"}
+    params = {"accounts": int(accounts), "months": int(months), "seed": int(seed), "start": str(start), "format": "csv"}
+    if business != "subscription":  # earlier subscription demos keep their parameters
+        params["business"] = business
+    return params
 
 
 def ensure_demo_data(folder: str | os.PathLike, params: dict, *, fresh: bool = False) -> bool:
@@ -120,7 +130,8 @@ def ensure_demo_data(folder: str | os.PathLike, params: dict, *, fresh: bool = F
             written = json.loads(stamp.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             written = None
-        complete = all((folder / f"{name}.{params['format']}").is_file() for name in TABLE_NAMES)
+        names = SHOP_TABLES if params.get("business") == "transactional" else TABLE_NAMES
+        complete = all((folder / f"{name}.{params['format']}").is_file() for name in names)
         if written == params and complete:
             return True
     stamp.unlink(missing_ok=True)
@@ -186,6 +197,7 @@ def run_demo(
     seed: int = DEFAULT_SEED,
     fresh: bool = False,
     console: Console | None = None,
+    business: str = "subscription",
 ) -> DemoResult:
     """Run the whole flow on demo data: data, validation, training, scoring, alerts, report.
 
@@ -200,6 +212,9 @@ def run_demo(
         Demo data size and seed (at least 100 accounts and 9 months).
     fresh : bool
         Regenerate the data and retrain even when earlier output could be reused.
+    business : {"subscription", "transactional"}
+        A subscription service (churn recorded) or an online shop (churn a lapse in
+        ordering, the transactional scorecard).
     console : rich Console, optional
         Where progress and results are printed; a quiet console when None.
 
@@ -221,7 +236,7 @@ def run_demo(
     from serving.commands.training import progress_bar
     from serving.report import build_report
 
-    _check_options(accounts, months)
+    _check_options(accounts, months, business)
     console = console or Console(quiet=True)
     out = Path(out)
     data_dir = out / "data"
@@ -234,8 +249,8 @@ def run_demo(
         console.rule(f"[bold]{number}/{STEP_COUNT}[/] {text}", align="left")
         return time.perf_counter()
 
-    started = step(1, f"demo data: {accounts:,} accounts over {months} months (seed {seed})")
-    params = demo_parameters(accounts=accounts, months=months, seed=seed)
+    started = step(1, f"demo data ({business}): {accounts:,} accounts over {months} months (seed {seed})")
+    params = demo_parameters(accounts=accounts, months=months, seed=seed, business=business)
     with console.status("generating demo data"):
         reused["data"] = ensure_demo_data(data_dir, params, fresh=fresh)
     console.print(("reused the demo data in " if reused["data"] else "wrote demo data to ") + str(data_dir))
@@ -246,6 +261,7 @@ def run_demo(
         tables, report = load_tables(data_dir)
     counts = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.present().items())
     console.print(f"valid: {counts} rows; {len(report.warnings)} warning(s)")
+    console.print((tables.churn or ChurnDefinition()).describe())
     seconds["validate"] = time.perf_counter() - started
     as_of = _as_of(tables)
 
@@ -265,7 +281,7 @@ def run_demo(
         reused["model"] = False
         with progress_bar(console) as progress:
             result = train_from_tables(tables, horizon=90, every=30, seed=seed,
-                                       scorecard=load_scorecard(), progress=progress)
+                                       scorecard=load_scorecard(churn=tables.churn), progress=progress)
         decision = result.decision
         model_uri, alias = f"models:/{decision.name}/{decision.version}", decision.alias
         comparison = result.comparison

@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from features.contract import TABLE_NAMES
-from features.demo_data import generate_demo_data
+from features.demo_data import BUSINESSES, generate_business_data
 from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.problems import DataContractError, Problem, ValidationReport
 from serving.commands.options import MappingOption, TablesFolder, read_mapping
@@ -45,6 +45,7 @@ VALIDATE_EPILOG = (
 DEMO_EPILOG = (
     "Example:\n\n"
     "  customer-health demo-data --out demo/ --accounts 5000 --months 12 --seed 3 --format parquet\n\n"
+    "  customer-health demo-data --out shop/ --business transactional\n\n"
     "The same seed gives byte-identical files; dates run from 2025-01-01 for --months months."
 )
 
@@ -140,9 +141,17 @@ def demo_data(
     months: int = typer.Option(18, "--months", min=1, max=120, help="Months of history from 2025-01-01."),
     seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same files."),
     file_format: FileFormat = typer.Option(FileFormat.csv, "--format", "-f", help="csv or parquet."),
+    business: str = typer.Option(
+        "subscription", "--business",
+        help="subscription (churn recorded in accounts.churned_at) or transactional (an online "
+             "shop: customers, visits, orders, returns, reviews; churn is a lapse in ordering).",
+    ),
 ) -> None:
     """Write realistic demo data: accounts, sessions, tickets, orders, returns and surveys."""
     with report_errors():
+        if business not in BUSINESSES:
+            raise UserError(f"--business {business!r} is not a business shape; use "
+                            f"{' or '.join(BUSINESSES)}")
         fmt = file_format.value
         _check_out_folder(out, fmt)
         console = Console(highlight=False)
@@ -152,7 +161,8 @@ def demo_data(
         )
         with progress:
             task = progress.add_task(f"generating {accounts:,} accounts x {months} months", total=None)
-            tables = generate_demo_data(accounts=accounts, months=months, seed=seed, start=DEMO_START)
+            tables = generate_business_data(business, accounts=accounts, months=months, seed=seed,
+                                            start=DEMO_START)
             progress.update(task, total=len(tables), completed=0, description="writing tables")
             paths = {}
             for name, frame in tables.items():
@@ -192,11 +202,15 @@ def _print_summary(
     for name, frame in tables.items():
         table.add_row(name, f"{len(frame):,}", paths[name].name)
     console.print(table)
-    churned = accounts["churned_at"].notna()
-    console.print(
-        f"{churned.sum():,} of {len(accounts):,} accounts churned during the period "
-        f"({churned.mean():.1%}), {start} to {end:%Y-%m-%d}."
-    )
+    if "churned_at" in accounts:
+        churned = accounts["churned_at"].notna()
+        console.print(
+            f"{churned.sum():,} of {len(accounts):,} accounts churned during the period "
+            f"({churned.mean():.1%}), {start} to {end:%Y-%m-%d}."
+        )
+    else:
+        console.print(f"{len(accounts):,} customers, {start} to {end:%Y-%m-%d}; no churn column: "
+                      "churn is a lapse in ordering (docs/metrics.md)")
     console.print(f"next: customer-health validate {out}")
 
 

@@ -74,9 +74,9 @@ def _check_out(out: Path) -> str:
     return fmt
 
 
-def _load_card(path: Path | None, windows: tuple[int, ...]) -> Scorecard:
+def _load_card(path: Path | None, windows: tuple[int, ...], churn=None) -> Scorecard:
     try:
-        card = load_scorecard(path, known_indicators=None)
+        card = load_scorecard(path, known_indicators=None, churn=churn)
     except ScorecardConfigError as exc:
         raise UserError(str(exc)) from None
     produced = set(indicator_columns(windows))
@@ -143,6 +143,8 @@ def features(
 
             mapping_file, mapping = mapping, read_mapping(mapping)
             tables, report = load_tables(folder, mapping)
+            if scorecard is None:  # the packaged default that fits the churn definition
+                card = _load_card(None, window_days, tables.churn)
             table, languages = build_features(
                 tables, stamp, window_days, card, lambda i, name: advance(min(i + 1, 2))
             )

@@ -84,6 +84,10 @@ def demo(
     months: int = typer.Option(18, "--months", min=9, help="Months of demo history."),
     seed: int = typer.Option(7, "--seed", help="Seed of the demo data and the models."),
     fresh: bool = typer.Option(False, "--fresh", help="Regenerate the data and retrain even if they exist."),
+    business: str = typer.Option(
+        "subscription", "--business",
+        help="subscription (churn recorded) or transactional (an online shop: churn is a lapse in ordering).",
+    ),
 ) -> None:
     """Run the whole flow on demo data."""
     from models.tracking import quiet_artifact_downloads
@@ -91,7 +95,8 @@ def demo(
 
     with report_errors(), quiet_artifact_downloads():
         try:
-            run_demo(out, accounts=accounts, months=months, seed=seed, fresh=fresh, console=Console(highlight=False))
+            run_demo(out, accounts=accounts, months=months, seed=seed, fresh=fresh,
+                     console=Console(highlight=False), business=business)
         except DemoError as exc:
             raise UserError(str(exc)) from None
 

@@ -1,0 +1,253 @@
+"""What churn means for this data: a recorded date, or a lapse in ordering.
+
+Two definitions (the mapping file's ``[churn]`` section, :class:`features.mapping.ChurnSpec`):
+
+* ``recorded``: an account churns on ``accounts.churned_at`` (a subscription cancelled);
+* ``lapse``: a shop's customer is lost once they have had no order (``activity = "any"``:
+  no event of any table) for ``lapse_days``. The churn date is the last order plus
+  ``lapse_days``, and it is known only once that day lies inside the data: a customer whose
+  last order is more recent than the lapse is still a customer.
+
+Without a ``[churn]`` section the data decides: no churn recorded and an orders table means
+``lapse``, with ``lapse_days`` the 95th percentile of the gaps between a customer's orders,
+rounded up to whole months of 30 days.
+
+:func:`apply_churn_definition` writes the churn dates into ``accounts.churned_at``, so every
+consumer (churn and retention metrics, training labels, the label end, the accounts a batch
+scores) reads one column whichever definition is in force, and the resolved definition
+travels with the tables (``Tables.churn``) into every run's metadata.
+
+A lapse is the *last* lapse: a customer who went quiet for longer than the lapse and then
+ordered again was not lost. Labels for past dates therefore count such a customer as
+retained, which is what the definition means; features still read only rows before their
+date.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.contract import EVENT_COLUMNS, Tables
+from features.mapping import ChurnSpec, MappingError
+
+#: The share of repeat-purchase gaps a derived lapse covers.
+LAPSE_QUANTILE = 0.95
+#: A derived lapse is rounded up to a multiple of this many days.
+LAPSE_ROUNDING_DAYS = 30
+#: The percentiles ``validate`` prints to help choose a lapse.
+GAP_PERCENTILES = (50, 75, 90, 95, 99)
+
+
+class ChurnDefinitionError(MappingError):
+    """The churn definition cannot be used with this data; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class ChurnDefinition:
+    """The churn definition in force.
+
+    Attributes
+    ----------
+    definition : {"recorded", "lapse"}
+    lapse_days : int or None
+        Days without an order (or any activity) after which a customer is lost.
+    activity : {"orders", "any"}
+        What keeps a customer alive under ``lapse``.
+    source : str
+        Why this definition, in words ("the mapping file", "chosen: no churned_at, ...").
+    """
+
+    definition: str = "recorded"
+    lapse_days: int | None = None
+    activity: str = "orders"
+    source: str = "the default (accounts.churned_at)"
+
+    @property
+    def is_lapse(self) -> bool:
+        return self.definition == "lapse"
+
+    def describe(self) -> str:
+        """One line for people: what churn means here and why.
+
+        Examples
+        --------
+        >>> ChurnDefinition("lapse", 120, "orders", "the mapping file").describe()
+        'churn = a lapse: no order for 120 days (the mapping file)'
+        """
+        if not self.is_lapse:
+            return f"churn = recorded: accounts.churned_at ({self.source})"
+        what = "no order" if self.activity == "orders" else "no activity of any kind"
+        return f"churn = a lapse: {what} for {self.lapse_days} days ({self.source})"
+
+    def metadata(self) -> dict[str, object]:
+        """Plain values for run metadata (batch runs, MLflow run parameters)."""
+        return {"churn_definition": self.definition, "churn_lapse_days": self.lapse_days,
+                "churn_activity": self.activity if self.is_lapse else None,
+                "churn_definition_source": self.source}
+
+
+# --- the gaps between orders ---------------------------------------------------------
+
+
+def repeat_gaps(orders: pd.DataFrame) -> pd.Series:
+    """Days between each order and the same customer's previous one.
+
+    Examples
+    --------
+    >>> orders = pd.DataFrame({"account_id": ["a", "a", "b", "a"],
+    ...     "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-31", "2024-02-01", "2024-03-01"])})
+    >>> repeat_gaps(orders).tolist()
+    [30.0, 30.0]
+    """
+    # Sorting by account then time makes the gaps independent of the row order.
+    ordered = orders[["account_id", "ordered_at"]].dropna().sort_values(["account_id", "ordered_at"])
+    ns = ordered["ordered_at"].to_numpy("datetime64[ns]").astype(np.int64)
+    same = ordered["account_id"].to_numpy()[1:] == ordered["account_id"].to_numpy()[:-1]
+    gaps = (ns[1:] - ns[:-1])[same] / (86400 * 1e9)
+    return pd.Series(gaps, name="gap_days", dtype=float)
+
+
+def gap_percentiles(orders: pd.DataFrame | None) -> dict[int, float] | None:
+    """Percentiles (:data:`GAP_PERCENTILES`) of the repeat-purchase gaps in days; None without repeats."""
+    if orders is None:
+        return None
+    gaps = repeat_gaps(orders)
+    if not len(gaps):
+        return None
+    return {p: float(np.percentile(gaps, p)) for p in GAP_PERCENTILES}
+
+
+def derive_lapse_days(orders: pd.DataFrame) -> int:
+    """The lapse that covers 95% of repeat-purchase gaps, rounded up to 30 days.
+
+    Raises
+    ------
+    ChurnDefinitionError
+        When no customer ordered twice: there is no gap to learn from.
+
+    Examples
+    --------
+    >>> orders = pd.DataFrame({"account_id": ["a", "a", "a", "b", "b"],
+    ...     "ordered_at": pd.to_datetime(["2024-01-01", "2024-02-10", "2024-03-01",
+    ...                                   "2024-01-01", "2024-04-01"])})
+    >>> derive_lapse_days(orders)
+    90
+    """
+    gaps = repeat_gaps(orders)
+    if not len(gaps):
+        raise ChurnDefinitionError(
+            "[churn] lapse_days cannot be derived: no customer in orders ordered twice, so "
+            "there is no gap between purchases to learn it from; set lapse_days in the "
+            "mapping file's [churn] section (e.g. lapse_days = 365), or use "
+            'definition = "recorded" with an accounts.churned_at column'
+        )
+    quantile = float(np.quantile(gaps, LAPSE_QUANTILE))
+    return max(LAPSE_ROUNDING_DAYS, math.ceil(quantile / LAPSE_ROUNDING_DAYS) * LAPSE_ROUNDING_DAYS)
+
+
+# --- resolving and applying ----------------------------------------------------------
+
+
+def resolve_churn_definition(tables: Tables, spec: ChurnSpec | None = None) -> ChurnDefinition:
+    """The churn definition in force for ``tables``: the mapping's, or the data's choice.
+
+    Raises
+    ------
+    ChurnDefinitionError
+        For a lapse without an orders table (with ``activity = "orders"``), or a lapse to
+        derive from orders where no customer repeats.
+    """
+    spec = spec or ChurnSpec()
+    has_orders = tables.orders is not None and len(tables.orders) > 0
+    definition, source = spec.definition, "the mapping file"
+    if definition is None:
+        recorded = tables.accounts["churned_at"].notna().any()
+        if recorded or not has_orders:
+            return ChurnDefinition(source="chosen: accounts.churned_at is filled" if recorded
+                                   else "chosen: no orders table")
+        definition, source = "lapse", "chosen: no accounts.churned_at and an orders table"
+    if definition == "recorded":
+        return ChurnDefinition(source=source)
+    if not has_orders and spec.activity == "orders":
+        raise ChurnDefinitionError(
+            '[churn] definition = "lapse" needs an orders table: a lapse is a time without '
+            "orders, and this input has none; add orders (a file or a query in the mapping), "
+            'set activity = "any" to count sessions, tickets and surveys, or use '
+            'definition = "recorded" with an accounts.churned_at column'
+        )
+    if spec.lapse_days is not None:
+        return ChurnDefinition("lapse", spec.lapse_days, spec.activity, source)
+    lapse = derive_lapse_days(tables.orders if has_orders else _activity(tables, "any"))
+    return ChurnDefinition(
+        "lapse", lapse, spec.activity,
+        f"{source}; lapse_days {lapse} derived: the 95th percentile of the gaps between a "
+        f"customer's orders, rounded up to {LAPSE_ROUNDING_DAYS} days",
+    )
+
+
+def _activity(tables: Tables, activity: str) -> pd.DataFrame:
+    """Every dated event that keeps a customer alive, as (account_id, ordered_at) rows."""
+    names = ("orders",) if activity == "orders" else tuple(
+        name for name in EVENT_COLUMNS if name != "returns"  # returns carry no account_id
+    )
+    parts = [
+        getattr(tables, name)[["account_id", EVENT_COLUMNS[name]]].set_axis(
+            ["account_id", "ordered_at"], axis=1)
+        for name in names if getattr(tables, name) is not None
+    ]
+    if not parts:
+        return pd.DataFrame({"account_id": pd.Series(dtype=object),
+                             "ordered_at": pd.Series(dtype="datetime64[ns]")})
+    return pd.concat(parts, ignore_index=True)
+
+
+def data_end(tables: Tables) -> pd.Timestamp:
+    """The day after the last event of any table (or the last signup without events)."""
+    lasts = [getattr(tables, name)[column].max() for name, column in EVENT_COLUMNS.items()
+             if getattr(tables, name) is not None and getattr(tables, name)[column].notna().any()]
+    lasts.append(tables.accounts["signup_date"].max())
+    return pd.Timestamp(max(t for t in lasts if pd.notna(t))).normalize() + pd.Timedelta(days=1)
+
+
+def lapse_dates(tables: Tables, definition: ChurnDefinition) -> pd.Series:
+    """Each account's churn date under a lapse: last activity plus the lapse, once known.
+
+    An account that never ordered counts from its signup. A date the data does not reach
+    yet (on or after :func:`data_end`) is NaT: that customer is still a customer.
+
+    Examples
+    --------
+    >>> accounts = pd.DataFrame({"account_id": ["a", "b", "c"],
+    ...     "signup_date": pd.to_datetime(["2024-01-01"] * 3), "churned_at": pd.NaT})
+    >>> orders = pd.DataFrame({"account_id": ["a", "b"],
+    ...     "ordered_at": pd.to_datetime(["2024-02-01", "2024-06-20"])})
+    >>> lapse_dates(Tables(accounts, orders=orders), ChurnDefinition("lapse", 60)).tolist()
+    [Timestamp('2024-04-01 00:00:00'), NaT, Timestamp('2024-03-01 00:00:00')]
+    """
+    activity = _activity(tables, definition.activity)
+    last = activity.groupby("account_id")["ordered_at"].max()
+    accounts = tables.accounts.set_index("account_id")
+    reference = last.reindex(accounts.index).fillna(accounts["signup_date"])
+    churned = reference + pd.Timedelta(days=definition.lapse_days)
+    churned = churned.where(churned < data_end(tables))
+    return pd.Series(churned.to_numpy("datetime64[ns]"), index=accounts.index, name="churned_at")
+
+
+def apply_churn_definition(tables: Tables, spec: ChurnSpec | None = None) -> Tables:
+    """``tables`` with the churn definition in force resolved and applied.
+
+    Under ``lapse`` the accounts' ``churned_at`` holds the lapse dates (any recorded date
+    is replaced); under ``recorded`` the tables are unchanged. Either way ``tables.churn``
+    says which definition holds. The input is not modified.
+    """
+    definition = resolve_churn_definition(tables, spec)
+    if not definition.is_lapse:
+        return dataclasses.replace(tables, churn=definition)
+    accounts = tables.accounts.copy()
+    accounts["churned_at"] = lapse_dates(tables, definition).to_numpy()
+    return dataclasses.replace(tables, accounts=accounts, churn=definition)
