@@ -18,7 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from features.contract import TABLE_NAMES
+from features.churn_definition import ChurnDefinition, gap_percentiles
+from features.contract import TABLE_NAMES, Tables
 from features.demo_data import BUSINESSES, generate_business_data
 from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.problems import DataContractError, Problem, ValidationReport
@@ -73,17 +74,43 @@ def validate(
     """Check a folder of tables against the data contract and print every problem."""
     with report_errors():
         mapping = read_mapping(mapping)
+        tables = None
         try:
-            _, report = load_tables(folder, mapping)
+            tables, report = load_tables(folder, mapping)
         except DataContractError as exc:
             report = ValidationReport(exc.problems)
-        _print_report(folder, describe_input(folder, mapping), report, output)
+        _print_report(folder, describe_input(folder, mapping), report, output, tables)
         if not report.ok:
             raise typer.Exit(EXIT_INVALID_INPUT)
 
 
+def _churn_facts(tables: Tables | None) -> dict | None:
+    """The churn definition in force and the gaps between repeat orders, to help choose."""
+    if tables is None:
+        return None
+    gaps = gap_percentiles(tables.orders)
+    return {**(tables.churn or ChurnDefinition()).metadata(),
+            "repeat_gap_days": None if gaps is None else {f"p{p}": round(v, 1) for p, v in gaps.items()}}
+
+
+def _print_churn(console: Console, tables: Tables | None) -> None:
+    if tables is None:
+        return
+    console.print((tables.churn or ChurnDefinition()).describe(), markup=False)
+    gaps = gap_percentiles(tables.orders)
+    if gaps is None:
+        if tables.orders is not None:
+            console.print("days between a customer's orders: no customer ordered twice")
+        return
+    listed = ", ".join(f"p{p} {v:,.0f}" for p, v in gaps.items())
+    console.print(f"days between a customer's orders: {listed}; a lapse (the mapping file's "
+                  "[churn] lapse_days) above most of them counts only true departures",
+                  markup=False)
+
+
 def _print_report(
-    folder: Path | None, source: str, report: ValidationReport, output: ReportFormat
+    folder: Path | None, source: str, report: ValidationReport, output: ReportFormat,
+    tables: Tables | None = None,
 ) -> None:
     console = Console(soft_wrap=True, highlight=False)
     if output is ReportFormat.json:
@@ -94,6 +121,7 @@ def _print_report(
             "row_counts": report.row_counts,
             "errors": [p.as_dict() for p in report.errors],
             "warnings": [p.as_dict() for p in report.warnings],
+            "churn": _churn_facts(tables),
         }
         console.print_json(json.dumps(document, ensure_ascii=False))
         return
@@ -107,6 +135,7 @@ def _print_report(
         console.print(table)
     for problem in report.errors + report.warnings:
         _print_problem(console, problem)
+    _print_churn(console, tables)
     n_errors, n_warnings = len(report.errors), len(report.warnings)
     if report.ok:
         note = f" ({n_warnings} warning(s))" if n_warnings else ""

@@ -1,0 +1,158 @@
+"""What churn means: features/churn_definition.py and the mapping file's [churn] section."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.churn_definition import (
+    ChurnDefinition,
+    ChurnDefinitionError,
+    apply_churn_definition,
+    derive_lapse_days,
+    gap_percentiles,
+    lapse_dates,
+    repeat_gaps,
+    resolve_churn_definition,
+)
+from features.contract import validate_tables
+from features.io import load_tables, write_tables
+from features.mapping import ChurnSpec, Mapping, MappingError
+from features.scorecard_config import load_scorecard
+
+
+def _shop(orders: list[tuple[str, str]], churned: dict[str, str] | None = None) -> dict:
+    ids = sorted({a for a, _ in orders} | {"never"})
+    accounts = pd.DataFrame({"account_id": ids, "signup_date": ["2024-01-01"] * len(ids)})
+    if churned is not None:
+        accounts["churned_at"] = [churned.get(a) for a in ids]
+    frame = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(len(orders))],
+        "account_id": [a for a, _ in orders],
+        "ordered_at": [t for _, t in orders],
+        "amount": 10.0, "items": 1,
+    })
+    return {"accounts": accounts, "orders": frame}
+
+
+ORDERS = [("a", "2024-01-10"), ("a", "2024-02-09"), ("a", "2024-03-10"),
+          ("b", "2024-01-05"), ("b", "2024-03-05"), ("c", "2024-06-20")]
+
+
+def _tables(raw):
+    tables, _ = validate_tables(raw)
+    return tables
+
+
+def test_the_mapping_reads_a_churn_section():
+    spec = Mapping.from_dict({"churn": {"definition": "lapse", "lapse_days": 120,
+                                        "activity": "any"}}).churn
+    assert spec == ChurnSpec("lapse", 120, "any")
+    assert Mapping.from_dict({}).churn == ChurnSpec()
+
+
+@pytest.mark.parametrize(("section", "match"), [
+    ({"lapse_days": 0}, r"\[churn\] lapse_days = 0 must be a whole number of days above 0"),
+    ({"lapse_days": -30}, r"lapse_days = -30 must be .* above 0"),
+    ({"lapse_days": 30.5}, r"lapse_days = 30.5 must be a whole number"),
+    ({"definition": "cancelled"}, r"definition = 'cancelled' is not a churn definition.*recorded.*lapse"),
+    ({"activity": "logins"}, r"activity = 'logins' must be \"orders\".*or \"any\""),
+    ({"definition": "recorded", "lapse_days": 90}, r"lapse_days applies to definition = \"lapse\" only"),
+    ({"lapse": 90}, r"unknown key\(s\) \['lapse'\]; allowed: definition, lapse_days, activity"),
+])
+def test_a_bad_churn_section_names_the_setting_and_the_fix(section, match):
+    with pytest.raises(MappingError, match=match):
+        Mapping.from_dict({"churn": section})
+
+
+def test_repeat_gaps_are_the_days_between_a_customers_orders_whatever_the_row_order():
+    frame = _shop(ORDERS)["orders"]
+    frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
+    gaps = sorted(repeat_gaps(frame))
+    assert gaps == [30.0, 30.0, 60.0]
+    assert sorted(repeat_gaps(frame.iloc[::-1])) == gaps
+    assert gap_percentiles(frame)[50] == 30.0
+
+
+def test_the_derived_lapse_is_the_95th_percentile_of_gaps_rounded_up_to_30_days():
+    frame = pd.DataFrame({"account_id": ["a"] * 3 + ["b"] * 2,
+                          "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-21",
+                                                        "2024-01-01", "2024-05-01"])})
+    # gaps 10, 10, 121 days: the 95th percentile is ~110 days, so four months of 30.
+    assert derive_lapse_days(frame) == 120
+    assert derive_lapse_days(frame.iloc[:3]) == 30  # never below one month
+
+
+def test_without_any_repeat_purchase_the_lapse_cannot_be_derived():
+    tables = _tables(_shop([("a", "2024-01-01"), ("b", "2024-02-01")]))
+    with pytest.raises(ChurnDefinitionError, match=r"\[churn\] lapse_days cannot be derived: no "
+                       r"customer in orders ordered twice.*set lapse_days"):
+        resolve_churn_definition(tables)
+
+
+def test_a_lapse_without_an_orders_table_names_the_setting():
+    tables = _tables({"accounts": _shop(ORDERS)["accounts"]})
+    with pytest.raises(ChurnDefinitionError, match=r'definition = "lapse" needs an orders table'):
+        resolve_churn_definition(tables, ChurnSpec("lapse", 90))
+
+
+def test_no_churn_column_and_an_orders_table_choose_a_lapse_derived_from_the_data():
+    definition = resolve_churn_definition(_tables(_shop(ORDERS)))
+    assert definition.is_lapse and definition.lapse_days == 60
+    assert "chosen: no accounts.churned_at and an orders table" in definition.source
+    assert "lapse_days 60 derived" in definition.source
+
+
+def test_recorded_churn_is_kept_when_the_accounts_hold_it():
+    tables = _tables(_shop(ORDERS, churned={"b": "2024-04-01"}))
+    applied = apply_churn_definition(tables)
+    assert applied.churn.definition == "recorded"
+    pd.testing.assert_frame_equal(applied.accounts, tables.accounts)
+
+
+def test_a_lapse_is_the_last_order_plus_the_lapse_once_the_data_reaches_it():
+    tables = _tables(_shop(ORDERS))
+    churned = lapse_dates(tables, ChurnDefinition("lapse", 60))
+    # The data ends on 2024-06-21 (the day after the last order).
+    assert churned["a"] == pd.Timestamp("2024-05-09")
+    assert churned["b"] == pd.Timestamp("2024-05-04")
+    assert pd.isna(churned["c"])  # ordered on 2024-06-20: still a customer
+    assert churned["never"] == pd.Timestamp("2024-03-01")  # counted from signup
+
+
+def test_applying_a_lapse_writes_churned_at_and_leaves_the_input_alone():
+    tables = _tables(_shop(ORDERS, churned={"c": "2024-02-01"}))
+    applied = apply_churn_definition(tables, ChurnSpec("lapse", 60))
+    assert applied.churn == ChurnDefinition("lapse", 60, "orders", "the mapping file")
+    assert applied.accounts.set_index("account_id")["churned_at"].isna().tolist() == [
+        False, False, True, False]
+    assert tables.accounts["churned_at"].notna().sum() == 1  # the recorded date, unchanged
+
+
+def test_activity_any_keeps_a_customer_alive_by_sessions_too():
+    raw = _shop(ORDERS)
+    raw["sessions"] = pd.DataFrame({"account_id": ["a"], "user_id": ["u"],
+                                    "started_at": ["2024-06-01"], "duration_seconds": [60.0],
+                                    "page_views": [3]})
+    tables = _tables(raw)
+    orders_only = lapse_dates(tables, ChurnDefinition("lapse", 60, "orders"))
+    any_activity = lapse_dates(tables, ChurnDefinition("lapse", 60, "any"))
+    assert pd.notna(orders_only["a"]) and pd.isna(any_activity["a"])
+
+
+def test_load_tables_applies_the_mapping_and_the_lapse_picks_the_transactional_scorecard(tmp_path):
+    write_tables(_shop(ORDERS), tmp_path)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[churn]\ndefinition = "lapse"\nlapse_days = 90\n', encoding="utf-8")
+    tables, _ = load_tables(tmp_path, mapping)
+    assert tables.churn.lapse_days == 90
+    assert load_scorecard(churn=tables.churn).source == "features/scorecard_transactional.toml"
+    assert load_scorecard().source == "features/scorecard_default.toml"
+
+
+def test_describe_and_metadata_say_what_churn_means():
+    definition = ChurnDefinition("lapse", 90, "orders", "the mapping file")
+    assert definition.describe() == "churn = a lapse: no order for 90 days (the mapping file)"
+    assert definition.metadata() == {
+        "churn_definition": "lapse", "churn_lapse_days": 90, "churn_activity": "orders",
+        "churn_definition_source": "the mapping file"}
