@@ -206,6 +206,11 @@ CATALOGUE: tuple[Indicator, ...] = (
     _ind("days_since_last_order", "commercial", "Days since last order", "days", "lower",
          "{:,.0f}", "days since the last order (NaN: never ordered)", low=0, example=21,
          note="Leave it out when the account never ordered."),
+    _ind("lapse_elapsed", "commercial", "Share of the lapse gone since the last order", "%",
+         "lower", "{:.0f}%",
+         "days since the last order / the churn definition's lapse_days x 100 (NaN: churn "
+         "is recorded, or never ordered)", low=0, example=35.0,
+         note="Leave it out when churn is recorded rather than a lapse."),
     _ind("order_gap_days_mean", "commercial", "Mean days between orders", "days", "lower",
          "{:,.0f}", "mean gap between consecutive orders, all history (NaN with under 2 orders)",
          low=0, example=45),
@@ -291,6 +296,31 @@ def indicator_columns(windows: Iterable[int] = DEFAULT_WINDOWS) -> list[str]:
     """
     windows = check_windows(windows)
     return [name for record in CATALOGUE for name in record.columns(windows)]
+
+
+#: The input table each family of indicators reads; :data:`RETURNS_STEMS` read returns.
+GROUP_TABLES = {"account": "accounts", "engagement": "sessions", "support": "tickets",
+                "satisfaction": "surveys", "sentiment": "surveys", "commercial": "orders"}
+RETURNS_STEMS = ("return_rate", "returned_value_share")
+
+
+def source_table(name: str) -> str | None:
+    """The input table an indicator column is computed from; None for an unknown name.
+
+    Examples
+    --------
+    >>> source_table("days_since_last_order"), source_table("return_rate_90d"), source_table("clv")
+    ('orders', 'returns', 'accounts')
+    """
+    found = lookup(name)
+    if found is None:
+        return None
+    record = found[0]
+    if record.stem in RETURNS_STEMS:
+        return "returns"
+    if record.stem == "clv":  # subscription CLV: mrr and acquisition cost of accounts
+        return "accounts"
+    return GROUP_TABLES[record.group]
 
 
 def categorical_columns() -> tuple[str, ...]:

@@ -84,6 +84,20 @@ class ChurnDefinition:
         what = "no order" if self.activity == "orders" else "no activity of any kind"
         return f"churn = a lapse: {what} for {self.lapse_days} days ({self.source})"
 
+    @classmethod
+    def from_metadata(cls, meta: dict) -> ChurnDefinition:
+        """The definition a run's metadata records (:meth:`metadata`); recorded when absent.
+
+        Examples
+        --------
+        >>> ChurnDefinition.from_metadata(ChurnDefinition("lapse", 60, "any", "x").metadata())
+        ChurnDefinition(definition='lapse', lapse_days=60, activity='any', source='x')
+        """
+        if meta.get("churn_definition") != "lapse":
+            return cls(source=meta.get("churn_definition_source") or cls.source)
+        return cls("lapse", meta.get("churn_lapse_days"), meta.get("churn_activity") or "orders",
+                   meta.get("churn_definition_source") or "the run's metadata")
+
     def metadata(self) -> dict[str, object]:
         """Plain values for run metadata (batch runs, MLflow run parameters)."""
         return {"churn_definition": self.definition, "churn_lapse_days": self.lapse_days,

@@ -67,6 +67,53 @@ def repeat_purchase_rate(orders: pd.DataFrame, start: Any, end: Any) -> MetricRe
     return defined(100 * components["repeat_buyers"] / len(per_buyer), "percent", **components)
 
 
+def average_order_value(orders: pd.DataFrame, start: Any, end: Any) -> MetricResult:
+    """Revenue of the period's orders / their number (currency).
+
+    Examples
+    --------
+    >>> orders = pd.DataFrame({
+    ...     "order_id": ["o1", "o2", "o3"], "account_id": ["a", "a", "b"],
+    ...     "ordered_at": pd.to_datetime(["2025-01-02", "2025-01-20", "2025-03-05"]),
+    ...     "amount": [10.0, 20.0, 5.0], "items": [1, 2, 1]})
+    >>> result = average_order_value(orders, "2025-01-01", "2025-02-01")
+    >>> result.value, result["orders"], result["revenue"]
+    (15.0, 2, 30.0)
+    >>> average_order_value(orders, "2025-02-01", "2025-03-01").reason
+    'no orders in the period'
+    """
+    in_period = _orders_in(orders, start, end)
+    components = dict(orders=len(in_period), revenue=float(in_period["amount"].sum()),
+                      buyers=int(in_period["account_id"].nunique()))
+    if not len(in_period):
+        return undefined("no orders in the period", "currency", **components)
+    return defined(components["revenue"] / components["orders"], "currency", **components)
+
+
+def purchase_frequency(orders: pd.DataFrame, start: Any, end: Any) -> MetricResult:
+    """Orders per buyer in the period (``orders``), with the rate per year as a component.
+
+    Examples
+    --------
+    >>> orders = pd.DataFrame({
+    ...     "order_id": ["o1", "o2", "o3"], "account_id": ["a", "a", "b"],
+    ...     "ordered_at": pd.to_datetime(["2025-01-02", "2025-01-20", "2025-01-05"]),
+    ...     "amount": [10.0, 20.0, 5.0], "items": [1, 2, 1]})
+    >>> result = purchase_frequency(orders, "2025-01-01", "2025-02-01")
+    >>> result.value, result["buyers"], round(result["per_year"], 1)
+    (1.5, 2, 17.7)
+    """
+    in_period = _orders_in(orders, start, end)
+    start, end = check_period(start, end)
+    buyers = int(in_period["account_id"].nunique())
+    components = dict(orders=len(in_period), buyers=buyers)
+    if not buyers:
+        return undefined("no orders in the period", "orders", per_year=None, **components)
+    per_buyer = len(in_period) / buyers
+    per_year = per_buyer * DAYS_PER_YEAR / ((end - start) / pd.Timedelta(days=1))
+    return defined(per_buyer, "orders", per_year=per_year, **components)
+
+
 def return_rate(orders: pd.DataFrame, returns: pd.DataFrame, start: Any, end: Any) -> MetricResult:
     """Units returned / units sold, for the orders placed in the period; also by value.
 

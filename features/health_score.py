@@ -21,6 +21,7 @@ import string
 import numpy as np
 import pandas as pd
 
+from features.catalogue import source_table
 from features.per_account import as_float
 from features.scorecard import Scorecard, band_positions
 
@@ -202,6 +203,24 @@ def score_accounts(
     )
     out = pd.DataFrame(columns, index=index)
     return out
+
+
+def measures_without_data(scored: pd.DataFrame, scorecard: Scorecard) -> dict[str, list[str]]:
+    """Measures no account had data for, by the input table their indicator reads.
+
+    ``scored`` is :func:`score_accounts` output (``measure_<name>`` columns). An empty list
+    of measures means every measure was backed by data somewhere.
+    """
+    empty: dict[str, list[str]] = {}
+    for card in (scorecard, *scorecard.segments.values()):
+        for measure in card.measures:
+            column = scored.get(f"measure_{measure.name}")
+            if column is not None and column.notna().any():
+                continue
+            table = source_table(measure.indicator) or "indicators"
+            if measure.name not in empty.get(table, []):
+                empty.setdefault(table, []).append(measure.name)
+    return empty
 
 
 def _rows_per_card(indicators: pd.DataFrame, scorecard: Scorecard) -> list[np.ndarray | None]:

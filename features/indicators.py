@@ -588,7 +588,8 @@ def compute_indicators(
     columns.update(_satisfaction(tables.surveys, tables.scales, ids, as_of, windows))
     columns.update(_sentiment(tables.surveys, ids, as_of, windows, comment_scores, polarity_models))
     columns.update(_commercial(tables.orders, tables.returns, ids, as_of, windows))
-    columns.update(shop_indicators(tables.orders, tables.returns, tables.surveys, ids, as_of, windows))
+    columns.update(shop_indicators(tables.orders, tables.returns, tables.surveys, ids, as_of, windows,
+                                   lapse_days=getattr(tables.churn, "lapse_days", None)))
     order = indicator_columns(windows)
     out = pd.DataFrame({name: columns[name] for name in order}, index=ids)
     for name in categorical_columns():

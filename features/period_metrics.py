@@ -38,7 +38,7 @@ from features.survey_metrics import MetricResult, check_period, group_labels, un
 #: The metric keys of the JSON shape, in display order.
 METRIC_KEYS = (
     "nps", "csat", "ces", "churn_rate", "retention_rate", "repeat_purchase_rate", "return_rate",
-    "conversion_rate", "dau", "pages_per_session", "avg_session_duration", "ticket_volume",
+    "average_order_value", "purchase_frequency", "conversion_rate", "dau", "pages_per_session", "avg_session_duration", "ticket_volume",
     "resolution_time", "first_response_time", "resolution_rate", "clv",
 )
 
@@ -47,6 +47,7 @@ METRIC_TABLES: dict[str, tuple[str, ...]] = {
     "nps": ("surveys",), "csat": ("surveys",), "ces": ("surveys",),
     "churn_rate": ("accounts",), "retention_rate": ("accounts",),
     "repeat_purchase_rate": ("orders",), "return_rate": ("orders", "returns"),
+    "average_order_value": ("orders",), "purchase_frequency": ("orders",),
     "conversion_rate": ("sessions",), "dau": ("sessions",), "pages_per_session": ("sessions",),
     "avg_session_duration": ("sessions",), "ticket_volume": ("tickets",),
     "resolution_time": ("tickets",), "first_response_time": ("tickets",),
@@ -127,6 +128,8 @@ def _compute(key: str, frames: dict, scales, start, end, options: dict,
         "retention_rate": lambda: pm.retention_rate(f["accounts"], start, end),
         "repeat_purchase_rate": lambda: cm.repeat_purchase_rate(f["orders"], start, end),
         "return_rate": lambda: cm.return_rate(f["orders"], f["returns"], start, end),
+        "average_order_value": lambda: cm.average_order_value(f["orders"], start, end),
+        "purchase_frequency": lambda: cm.purchase_frequency(f["orders"], start, end),
         "conversion_rate": lambda: _conversion(f["sessions"], start, end),
         "dau": lambda: ses.daily_active_users(f["sessions"], start, end,
                                               visitor_codes=_codes(f["sessions"])),
@@ -159,6 +162,7 @@ def _conversion(sessions, start, end) -> MetricResult:
 _UNITS = {
     "nps": "points", "csat": "percent", "ces": "score", "churn_rate": "percent",
     "retention_rate": "percent", "repeat_purchase_rate": "percent", "return_rate": "percent",
+    "average_order_value": "currency", "purchase_frequency": "orders",
     "conversion_rate": "percent", "dau": "users", "pages_per_session": "pages",
     "avg_session_duration": "seconds", "ticket_volume": "tickets", "resolution_time": "hours",
     "first_response_time": "hours", "resolution_rate": "percent", "clv": "currency",

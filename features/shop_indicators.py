@@ -24,7 +24,7 @@ TREND_DAYS = 90
 def shop_columns(windows: tuple[int, ...]) -> list[str]:
     """The columns :func:`shop_indicators` returns for ``windows``."""
     return (
-        ["days_since_last_order", "order_gap_days_mean", "orders_trend_90d"]
+        ["days_since_last_order", "lapse_elapsed", "order_gap_days_mean", "orders_trend_90d"]
         + agg.window_names("average_order_value", windows)
         + agg.window_names("returned_value_share", windows)
         + ["csat_latest"]
@@ -33,10 +33,12 @@ def shop_columns(windows: tuple[int, ...]) -> list[str]:
 
 def shop_indicators(orders: pd.DataFrame | None, returns: pd.DataFrame | None,
                     surveys: pd.DataFrame | None, ids: pd.Index, as_of: pd.Timestamp,
-                    windows: tuple[int, ...]) -> dict[str, np.ndarray]:
+                    windows: tuple[int, ...], lapse_days: int | None = None) -> dict[str, np.ndarray]:
     """Shop indicators of the accounts ``ids`` at ``as_of``, one array per column.
 
-    A missing table makes its columns NaN (unknown, not zero).
+    A missing table makes its columns NaN (unknown, not zero). ``lapse_days`` is the lapse
+    of the churn definition (:mod:`features.churn_definition`); without one
+    ``lapse_elapsed`` is NaN.
 
     Examples
     --------
@@ -53,6 +55,10 @@ def shop_indicators(orders: pd.DataFrame | None, returns: pd.DataFrame | None,
     cut = as_of.value
     if orders is not None:
         out.update(_orders(orders, returns, ids, cut, windows))
+        if lapse_days:
+            # How far along the way to being lost a customer is: comparable across shops
+            # whose customers buy weekly or yearly, where days since the last order are not.
+            out["lapse_elapsed"] = 100.0 * out["days_since_last_order"] / lapse_days
     if surveys is not None:
         out["csat_latest"] = _latest_csat(surveys, ids, cut)
     return out

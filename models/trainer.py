@@ -126,9 +126,7 @@ def _churn(ts):
     """The churn definition a training set was labelled with (its fingerprint records it)."""
     from features.churn_definition import ChurnDefinition
 
-    fingerprint = getattr(ts, "fingerprint", {}) or {}
-    return ChurnDefinition(fingerprint.get("churn_definition", "recorded"),
-                           fingerprint.get("churn_lapse_days"))
+    return ChurnDefinition.from_metadata(getattr(ts, "fingerprint", {}) or {})
 
 
 def _part(progress: Progress | None, offset: int, total: int) -> Progress | None:

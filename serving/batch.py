@@ -33,6 +33,7 @@ import pandas as pd
 from features.churn_definition import ChurnDefinition
 from features.contract import TABLE_NAMES, Tables
 from features.db_url import is_database_url
+from features.health_score import measures_without_data
 from features.io import FORMATS, Mapping, describe_input, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
@@ -193,6 +194,8 @@ def score_portfolio(
         "churn_unavailable": None,
         "data_fingerprint": tables_sha256(tables),
         "scorecard": scorecard.source,
+        # Measures no account had data for, by input table: their weight went elsewhere.
+        "measures_without_data": measures_without_data(scores, scorecard),
         **(tables.churn or ChurnDefinition()).metadata(),
         "risk_rise": risk_rise,
         "package_version": package_version(),

@@ -99,6 +99,8 @@ METRICS: dict[str, MetricText] = {
     "retention_rate": MetricText("Retention rate", "percent", higher_is_better=True),
     "repeat_purchase_rate": MetricText("Repeat purchase rate", "percent"),
     "return_rate": MetricText("Return rate (units)", "percent"),
+    "average_order_value": MetricText("Average order value", "currency"),
+    "purchase_frequency": MetricText("Orders per buyer", "orders"),
     "conversion_rate": MetricText("Conversion (sessions)", "percent"),
     "dau": MetricText("DAU", "users"),
     "pages_per_session": MetricText("Pages per session", "pages"),
@@ -306,6 +308,11 @@ def detail_line(key: str, m: dict) -> str:
                 f"/ {m['active_at_start']} at start")
     if key == "repeat_purchase_rate":
         return f"{m['repeat_buyers']} of {m['buyers']} buyers ordered twice or more"
+    if key == "average_order_value":
+        return f"{m['revenue']:,.0f} over {m['orders']:,} orders"
+    if key == "purchase_frequency":
+        per_year = "" if m["per_year"] is None else f"; {m['per_year']:,.1f} a year"
+        return f"{m['orders']:,} orders by {m['buyers']:,} buyers{per_year}"
     if key == "return_rate":
         return f"{m['units_returned']:,.0f} of {m['units_sold']:,.0f} units; by value {cell_text(m['by_value'])}"
     if key == "conversion_rate":

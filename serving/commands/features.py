@@ -13,7 +13,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.catalogue import indicator_columns
+from features.churn_definition import ChurnDefinition
 from features.contract import Tables
+from features.health_score import measures_without_data
 from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.scorecard import Scorecard, ScorecardConfigError
 from features.scorecard_config import load_scorecard
@@ -176,8 +178,18 @@ def _print_summary(console, source, out, stamp, tables, table, card, n_warnings,
               if getattr(tables, name) is None]
     if absent:
         console.print(f"[yellow]no {', '.join(absent)} table(s)[/]: their indicators are empty (NaN)")
+    print_scorecard_in_force(console, card, tables, table)
     if n_warnings:
         console.print(f"[yellow]{n_warnings} data warning(s)[/]: run " + escape(hint))
+
+
+def print_scorecard_in_force(console, card: Scorecard, tables: Tables, scored) -> None:
+    """Which scorecard scored, under which churn definition, and its measures with no data."""
+    churn = tables.churn or ChurnDefinition()
+    console.print(f"scorecard: {card.source} ({churn.describe()})", markup=False)
+    for table, measures in measures_without_data(scored, card).items():
+        console.print(f"[yellow]no data at all[/] for measure(s) {', '.join(measures)} "
+                      f"({table}): their weight went to the other measures", highlight=False)
 
 
 def _print_languages(console: Console, languages: list[dict]) -> None:

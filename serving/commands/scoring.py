@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from features.churn_definition import ChurnDefinition
 from features.problems import visible
 from features.scorecard import ScorecardConfigError
 from features.scorecard_config import load_scorecard
@@ -111,6 +112,11 @@ def _print_summary(console: Console, result: BatchResult) -> None:
             drivers_text(row),
         )
     console.print(table)
+    churn = ChurnDefinition.from_metadata(meta).describe()
+    console.print(f"scorecard: {meta['scorecard']} ({churn})", markup=False, highlight=False)
+    for table, measures in (meta.get("measures_without_data") or {}).items():
+        console.print(f"[yellow]no data at all[/] for measure(s) {', '.join(measures)} ({table}): "
+                      "their weight went to the other measures", highlight=False)
     model = meta.get("model")
     if model:
         console.print(f"churn model: {model_label(model)}")
