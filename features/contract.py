@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # the definition module reads Tables: import for the annotati
 
 TABLE_NAMES = ("accounts", "sessions", "tickets", "orders", "returns", "surveys")
 SURVEY_TYPES = ("csat", "nps", "ces")
+#: The usual values of ``sessions.source`` (any other label is kept as it is).
+TRAFFIC_SOURCES = ("organic_search", "paid_search", "social", "referral", "email", "direct")
+ORGANIC_SEARCH = "organic_search"
 
 
 # --- survey scales -------------------------------------------------------------------
@@ -146,6 +149,7 @@ EVENT_COLUMNS = {
 
 TEXT_COLUMNS = {
     "accounts": ("segment", "region", "plan"),
+    "sessions": ("source",),
     "tickets": ("channel",),
     "surveys": ("survey", "channel", "touchpoint", "comment"),
 }
@@ -193,6 +197,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "duration_seconds": _number(True, _non_negative),
             "page_views": _number(True, _non_negative, integer=True),
             "converted": pa.Column("boolean", nullable=True, required=False, coerce=True),
+            "source": _text(),  # where the visit came from: TRAFFIC_SOURCES or your own labels
         },
         name="sessions",
     ),

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from features.contract import TRAFFIC_SOURCES
 from features.demo_comments import compose_comments
 from features.io import FORMATS, write_tables
 
@@ -76,6 +77,9 @@ TICKET_CHANNEL_SPEED = np.array([1.0, 0.55, 0.7, 1.25])  # resolution time multi
 #: The shapes of business the demo generates: a subscription service (this module) or an
 #: online shop (:mod:`features.demo_shop`, no churn column: churn is a lapse in ordering).
 BUSINESSES = ("subscription", "transactional")
+
+# How often visits come from each of TRAFFIC_SOURCES (the sessions' ``source``).
+SOURCE_SHARE = np.array([0.34, 0.16, 0.14, 0.08, 0.10, 0.18])
 
 SURVEY_TOUCHPOINTS = np.array(["onboarding", "product", "billing", "training", "renewal"], dtype=object)
 
@@ -204,6 +208,8 @@ def generate_demo_data(
     acc = _draw_accounts(rng, n, origin, months, end_s)
     life = _simulate_health_and_churn(rng, acc, end_s)
     sessions = _draw_sessions(rng, acc, life, origin, weekday_of_start)
+    # Drawn from a generator of its own, so the other tables stay those of earlier releases.
+    sessions["source"] = traffic_sources(np.random.default_rng([seed, 1]), len(sessions))
     tickets, ticket_extra = _draw_tickets(rng, acc, life, origin, end_s, weekday_of_start)
     orders, returns = _draw_orders(rng, acc, life, origin, end_s, weekday_of_start)
     surveys = _draw_surveys(rng, acc, life, ticket_extra, origin, end_s, weekday_of_start, latent)
@@ -216,6 +222,12 @@ def generate_demo_data(
         "returns": returns,
         "surveys": surveys,
     }
+
+
+def traffic_sources(rng: np.random.Generator, m: int) -> pd.Series:
+    """Where ``m`` visits came from, drawn with :data:`SOURCE_SHARE`."""
+    return _str_column(rng.choice(len(TRAFFIC_SOURCES), size=m, p=SOURCE_SHARE),
+                       np.array(TRAFFIC_SOURCES, dtype=object))
 
 
 def _draw_accounts(rng, n, origin, months, end_s) -> dict:

@@ -35,6 +35,7 @@ from features.demo_data import (
     _stamps,
     _str_column,
     _width,
+    traffic_sources,
 )
 
 #: The tables a shop's demo holds (no tickets).
@@ -44,10 +45,6 @@ SEGMENT_SHARE = np.array([0.55, 0.33, 0.12])
 HEALTH_LEVEL = np.array([-0.2, 0.1, 0.4])
 ORDER_RATE = np.array([0.10, 0.22, 0.40])  # orders per week at health 0
 BASKET_MEDIAN = np.array([45.0, 60.0, 80.0])
-#: Where visits come from, and how often (the sessions' ``source``).
-SOURCES = np.array(["organic_search", "paid_search", "social", "referral", "email", "direct"],
-                   dtype=object)
-SOURCE_SHARE = np.array([0.34, 0.16, 0.14, 0.08, 0.10, 0.18])
 
 
 def generate_shop_data(
@@ -155,7 +152,7 @@ def _sessions(rng, H, lo, hi, exposure, ids, origin, weekday) -> pd.DataFrame:
         "duration_seconds": np.round(rng.lognormal(5.3 + 0.2 * health, 0.6)),
         "page_views": 1 + rng.poisson(np.exp(1.3 + 0.25 * health)),
         "converted": rng.random(m) < _sigmoid(-2.0 + 0.6 * health),
-        "source": _str_column(rng.choice(len(SOURCES), size=m, p=SOURCE_SHARE), SOURCES),
+        "source": traffic_sources(rng, m),
     }).astype({"account_id": "str", "user_id": "str"})
 
 

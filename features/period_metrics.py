@@ -38,7 +38,7 @@ from features.survey_metrics import MetricResult, check_period, group_labels, un
 #: The metric keys of the JSON shape, in display order.
 METRIC_KEYS = (
     "nps", "csat", "ces", "churn_rate", "retention_rate", "repeat_purchase_rate", "return_rate",
-    "average_order_value", "purchase_frequency", "conversion_rate", "dau", "pages_per_session", "avg_session_duration", "ticket_volume",
+    "average_order_value", "purchase_frequency", "conversion_rate", "organic_clicks", "dau", "pages_per_session", "avg_session_duration", "ticket_volume",
     "resolution_time", "first_response_time", "resolution_rate", "clv",
 )
 
@@ -48,7 +48,7 @@ METRIC_TABLES: dict[str, tuple[str, ...]] = {
     "churn_rate": ("accounts",), "retention_rate": ("accounts",),
     "repeat_purchase_rate": ("orders",), "return_rate": ("orders", "returns"),
     "average_order_value": ("orders",), "purchase_frequency": ("orders",),
-    "conversion_rate": ("sessions",), "dau": ("sessions",), "pages_per_session": ("sessions",),
+    "conversion_rate": ("sessions",), "organic_clicks": ("sessions",), "dau": ("sessions",), "pages_per_session": ("sessions",),
     "avg_session_duration": ("sessions",), "ticket_volume": ("tickets",),
     "resolution_time": ("tickets",), "first_response_time": ("tickets",),
     "resolution_rate": ("tickets",), "clv": ("accounts", "orders"),
@@ -131,6 +131,7 @@ def _compute(key: str, frames: dict, scales, start, end, options: dict,
         "average_order_value": lambda: cm.average_order_value(f["orders"], start, end),
         "purchase_frequency": lambda: cm.purchase_frequency(f["orders"], start, end),
         "conversion_rate": lambda: _conversion(f["sessions"], start, end),
+        "organic_clicks": lambda: ses.organic_clicks(f["sessions"], start, end),
         "dau": lambda: ses.daily_active_users(f["sessions"], start, end,
                                               visitor_codes=_codes(f["sessions"])),
         "pages_per_session": lambda: ses.pages_per_session(f["sessions"], start, end),
@@ -163,7 +164,7 @@ _UNITS = {
     "nps": "points", "csat": "percent", "ces": "score", "churn_rate": "percent",
     "retention_rate": "percent", "repeat_purchase_rate": "percent", "return_rate": "percent",
     "average_order_value": "currency", "purchase_frequency": "orders",
-    "conversion_rate": "percent", "dau": "users", "pages_per_session": "pages",
+    "conversion_rate": "percent", "organic_clicks": "sessions", "dau": "users", "pages_per_session": "pages",
     "avg_session_duration": "seconds", "ticket_volume": "tickets", "resolution_time": "hours",
     "first_response_time": "hours", "resolution_rate": "percent", "clv": "currency",
 }
@@ -175,7 +176,9 @@ _UNITS = {
 def _slice(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
     """Only the rows the period's metrics can read, so large tables are split cheaply."""
     frames: dict[str, pd.DataFrame | None] = {name: getattr(tables, name) for name in TABLE_NAMES}
-    lookback = start.normalize() - pd.Timedelta(days=ses.MAU_WINDOW_DAYS - 1)
+    # Sessions reach back for the monthly active users and for the period before (growth).
+    lookback = min(start.normalize() - pd.Timedelta(days=ses.MAU_WINDOW_DAYS - 1),
+                   start - (end - start))
     if frames["sessions"] is not None:
         s = frames["sessions"]
         s = s.loc[pm.within(s["started_at"], lookback, end)]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.contract import ORGANIC_SEARCH
 from features.portfolio_metrics import ONE_DAY, within
 from features.survey_metrics import (
     MetricResult,
@@ -213,6 +214,44 @@ def daily_active_users(
         period_active_users=int(np.count_nonzero(np.diff(period_users)) + 1) if len(period_users) else 0,
         mau=mau, stickiness=stickiness,
     )
+
+
+def organic_clicks(sessions: pd.DataFrame, start: Any, end: Any) -> MetricResult:
+    """Sessions that arrived from organic search in the period, and their growth.
+
+    Growth compares with the period of the same length just before ``start``, so
+    ``sessions`` must reach back that far.
+
+    Returns
+    -------
+    MetricResult
+        Sessions; components ``sessions`` (all sources), ``share`` (percent of them),
+        ``previous`` (organic sessions of the period before) and ``growth``
+        (``{value, unit, reason}`` in percent). Undefined without a ``source`` column.
+
+    Examples
+    --------
+    >>> sessions = pd.DataFrame({"account_id": "a", "user_id": "u",
+    ...     "source": ["organic_search", "organic_search", "email", "organic_search"],
+    ...     "started_at": pd.to_datetime(["2024-12-20", "2025-01-02", "2025-01-03", "2025-01-20"])})
+    >>> result = organic_clicks(sessions, "2025-01-01", "2025-02-01")
+    >>> result.value, result["share"], result["previous"], result["growth"]["value"]
+    (2, 66.66666666666667, 1, 100.0)
+    """
+    start, end = check_period(start, end)
+    if "source" not in sessions or not sessions["source"].notna().any():
+        return undefined("sessions has no source column; add one (organic_search, paid_search, "
+                         "social, referral, email, direct) or map yours in the mapping file",
+                         "sessions")
+    in_period = _sessions_in(sessions, start, end, columns=["source"])
+    before = sessions.loc[within(sessions["started_at"], start - (end - start), start)]
+    organic = int(in_period["source"].eq(ORGANIC_SEARCH).sum())
+    previous = int(before["source"].eq(ORGANIC_SEARCH).sum())
+    growth = (defined(100.0 * (organic - previous) / previous, "percent") if previous else
+              undefined("no organic search sessions in the period before", "percent"))
+    share = 100.0 * organic / len(in_period) if len(in_period) else None
+    return defined(organic, "sessions", sessions=len(in_period), share=share, previous=previous,
+                   growth=growth.as_dict())
 
 
 def pages_per_session(sessions: pd.DataFrame, start: Any, end: Any) -> MetricResult:

@@ -102,6 +102,7 @@ METRICS: dict[str, MetricText] = {
     "average_order_value": MetricText("Average order value", "currency"),
     "purchase_frequency": MetricText("Orders per buyer", "orders"),
     "conversion_rate": MetricText("Conversion (sessions)", "percent"),
+    "organic_clicks": MetricText("Organic clicks", "sessions", "Sessions from organic search", True),
     "dau": MetricText("DAU", "users"),
     "pages_per_session": MetricText("Pages per session", "pages"),
     "avg_session_duration": MetricText("Avg session duration", "seconds"),
@@ -317,6 +318,8 @@ def detail_line(key: str, m: dict) -> str:
         return f"{m['units_returned']:,.0f} of {m['units_sold']:,.0f} units; by value {cell_text(m['by_value'])}"
     if key == "conversion_rate":
         return f"{m['conversions']:,} of {m['visitors']:,} sessions; by users {cell_text(m['by_users'])}"
+    if key == "organic_clicks":
+        return f"{cell_text({'value': m['share'], 'unit': 'percent'})} of {m['sessions']:,} sessions; growth {cell_text(m['growth'])}"
     if key == "dau":
         return f"MAU {m['mau']:,.1f}, stickiness {cell_text(m['stickiness'])}, peak {m['peak_dau']:,}"
     if key == "pages_per_session":
