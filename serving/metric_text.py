@@ -64,6 +64,8 @@ UNITS: dict[str, UnitText] = {
     "seconds": UnitText("s", "seconds", 0),
     "currency": UnitText("", "", 2),
     "tickets": UnitText("", "", 0),
+    "sessions": UnitText("", "sessions", 0),
+    "orders": UnitText("", "orders", 2),
 }
 _PLAIN = UnitText("", "", 2)
 
@@ -97,9 +99,9 @@ METRICS: dict[str, MetricText] = {
     "ces": MetricText("CES", "score", "Customer effort (CES, higher = easier)", True),
     "churn_rate": MetricText("Churn rate", "percent", higher_is_better=False),
     "retention_rate": MetricText("Retention rate", "percent", higher_is_better=True),
-    "repeat_purchase_rate": MetricText("Repeat purchase rate", "percent"),
+    "repeat_purchase_rate": MetricText("Repeat purchase rate", "percent", higher_is_better=True),
     "return_rate": MetricText("Return rate (units)", "percent"),
-    "average_order_value": MetricText("Average order value", "currency"),
+    "average_order_value": MetricText("Average order value", "currency", higher_is_better=True),
     "purchase_frequency": MetricText("Orders per buyer", "orders"),
     "conversion_rate": MetricText("Conversion (sessions)", "percent"),
     "organic_clicks": MetricText("Organic clicks", "sessions", "Sessions from organic search", True),
@@ -110,7 +112,7 @@ METRICS: dict[str, MetricText] = {
     "resolution_time": MetricText("Resolution time (mean)", "hours", "Ticket resolution time", False),
     "first_response_time": MetricText("First response (mean)", "hours"),
     "resolution_rate": MetricText("Resolution rate", "percent"),
-    "clv": MetricText("CLV", "currency"),
+    "clv": MetricText("CLV", "currency", higher_is_better=True),
 }
 
 

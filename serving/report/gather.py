@@ -50,6 +50,9 @@ _NA_COLOR = "#9aa5b1"
 
 #: The metrics on the report's headline cards, in order.
 HEADLINE_METRICS = ("nps", "csat", "ces", "churn_rate", "retention_rate", "resolution_time")
+#: The headline of a shop (churn is a lapse in ordering: features.churn_definition).
+TRANSACTIONAL_HEADLINE = ("repeat_purchase_rate", "average_order_value", "clv", "churn_rate",
+                          "csat", "conversion_rate")
 
 NO_TABLES = "portfolio metrics need the input tables: pass --metrics-from DIR"
 NO_ALERTS = "no alerts file next to the scores: run the batch job to write one"
@@ -178,7 +181,8 @@ def report_period(as_of: pd.Timestamp, months: int) -> tuple[tuple, tuple]:
     return (start, as_of), (start - pd.DateOffset(months=months), start)
 
 
-def headline_cards(current: dict, previous: dict) -> list[dict]:
+def headline_cards(current: dict, previous: dict,
+                   keys: tuple[str, ...] = HEADLINE_METRICS) -> list[dict]:
     """One card per headline metric, with the change against the previous period.
 
     Each card is a dict of the fields of :class:`~serving.report.document.Card`.
@@ -190,7 +194,7 @@ def headline_cards(current: dict, previous: dict) -> list[dict]:
     'n/a (not computed)'
     """
     cards = []
-    for key in HEADLINE_METRICS:
+    for key in keys:
         entry, before = metric_entry(current, key), metric_entry(previous, key)
         value, earlier = entry.get("value"), before.get("value")
         if is_missing(value):
@@ -232,7 +236,9 @@ def _headline(tables: Tables | None, as_of: pd.Timestamp | None, months: int) ->
     previous = period_metrics(tables, prev_start, prev_end)
     label = f"{start:%d %b %Y} – {end - pd.Timedelta(days=1):%d %b %Y}"
     lead = f"The last {months} month(s), {label}, compared with the {months} month(s) before."
-    return Section("headline", title, lead, [Cards([Card(**card) for card in headline_cards(current, previous)])])
+    keys = TRANSACTIONAL_HEADLINE if getattr(tables.churn, "is_lapse", False) else HEADLINE_METRICS
+    cards = headline_cards(current, previous, keys)
+    return Section("headline", title, lead, [Cards([Card(**card) for card in cards])])
 
 
 # --- bands -----------------------------------------------------------------------------

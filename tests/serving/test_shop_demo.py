@@ -97,3 +97,27 @@ def test_features_on_the_shop_say_which_scorecard_is_in_force(shop_run, tmp_path
     assert "features/scorecard_transactional.toml" in outcome.output
     assert "churn = a lapse" in outcome.output
     assert "no tickets table" in outcome.output
+
+
+@pytest.mark.slow
+def test_the_shop_report_headline_shows_repeat_purchase_average_order_value_and_clv(shop_run):
+    _, _, result, _ = shop_run
+    html = result.report_path.read_text(encoding="utf-8")
+    for label in ("Repeat purchase rate", "Average order value", "CLV"):
+        assert label in html
+
+
+def test_recorded_churn_is_recorded_in_the_training_run_and_the_batch_metadata(registry, as_of,
+                                                                               tmp_path):
+    """The subscription side end to end: the session's model was trained on recorded churn."""
+    from serving.batch import run_batch
+
+    client = MlflowClient(tracking_uri=registry.uri, registry_uri=registry.uri)
+    version = client.get_model_version_by_alias("customer-health-churn", "champion")
+    params = client.get_run(version.run_id).data.params
+    assert params["data.churn_definition"] == "recorded"
+    assert params["data.churn_lapse_days"] == "None"
+    result = run_batch(registry.demo, as_of, tmp_path / "scores.parquet")
+    assert result.metadata["churn_definition"] == "recorded"
+    assert result.metadata["scorecard"] == "features/scorecard_default.toml"
+    assert result.metadata["measures_without_data"] == {}
