@@ -36,7 +36,11 @@ def test_the_shop_export_scores_with_only_its_mapping_file(tmp_path, empty_regis
     ], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     scores = pd.read_parquet(out).set_index("account_id")
-    assert len(scores) == 11
+    # No churn column and an orders table: churn is a lapse (150 days, derived from the gaps
+    # between repeat orders). The customer whose last order was on 2017-09-13 was lost on
+    # 2018-02-10, before the as-of date; the other ten are scored.
+    assert "churn = a lapse: no order for 150 days" in result.output
+    assert len(scores) == 10 and "290c77bc529b7ac9" not in scores.index
     # Bought twice and gave a 5 and a 4: green. One order that never arrived, rated 1: red.
     assert scores.loc["861eff4711a542e4", "health_band"] == "green"
     assert scores.loc["57b2a98a409812fe", "health_band"] == "red"
