@@ -68,7 +68,7 @@ def metrics(
     start: str = typer.Option(..., "--start", help="First day of the period, e.g. 2025-01-01."),
     end: str = typer.Option(..., "--end", help="Day after the period (excluded), e.g. 2025-07-01."),
     by: str | None = typer.Option(
-        None, "--by", help="Split by this column: segment, region, plan, channel, touchpoint, ..."
+        None, "--by", help="Split by this column: segment, region, plan, channel, touchpoint, source, ..."
     ),
     every: Every | None = typer.Option(
         None, "--every", help="Give consecutive periods of a month or a week instead of one."

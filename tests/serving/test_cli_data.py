@@ -236,3 +236,59 @@ def test_validate_names_a_failing_query_of_the_folder(tmp_path, demo_folder):
     assert "orders: the query of tables.orders failed" in result.output
     assert "order_lines does not exist" in text(result)
     assert "query: SELECT * FROM order_lines" in result.output and "Traceback" not in result.output
+
+
+# --- the churn definition --------------------------------------------------------------
+
+
+def _shop_folder(tmp_path, orders: list[tuple[str, str]], mapping: str | None = None):
+    from features.io import write_tables
+
+    ids = sorted({a for a, _ in orders})
+    write_tables({
+        "accounts": pd.DataFrame({"account_id": ids, "signup_date": "2024-01-01"}),
+        "orders": pd.DataFrame({"order_id": [f"o{i}" for i in range(len(orders))],
+                                "account_id": [a for a, _ in orders],
+                                "ordered_at": [t for _, t in orders], "amount": 9.5, "items": 1}),
+    }, tmp_path)
+    args = [tmp_path]
+    if mapping is not None:
+        (tmp_path / "mapping.toml").write_text(mapping, encoding="utf-8")
+        args += ["--mapping", tmp_path / "mapping.toml"]
+    return args
+
+
+def test_validate_prints_the_churn_definition_and_the_gaps_between_repeat_orders(tmp_path):
+    args = _shop_folder(tmp_path, [("a", "2024-01-01"), ("a", "2024-01-31"), ("b", "2024-02-01"),
+                                   ("b", "2024-04-01")])
+    result = invoke("validate", *args)
+    assert result.exit_code == 0, result.output
+    assert "churn = a lapse: no order for 60 days" in text(result)
+    assert "days between a customer's orders: p50 45, p75 52, p90 57, p95 58, p99 60" in text(result)
+    document = json.loads(invoke("validate", *args, "--format", "json").output)
+    assert document["churn"]["churn_lapse_days"] == 60
+    assert document["churn"]["repeat_gap_days"]["p95"] == 58.5
+
+
+@pytest.mark.parametrize(("orders", "mapping", "words"), [
+    ([("a", "2024-01-01"), ("b", "2024-02-01")], None,
+     "[churn] lapse_days cannot be derived: no customer in orders ordered twice"),
+    ([("a", "2024-01-01"), ("a", "2024-02-01")], "[churn]\nlapse_days = 0\n",
+     "[churn] lapse_days = 0 must be a whole number of days above 0"),
+])
+def test_a_churn_definition_that_cannot_work_exits_2_naming_the_setting(tmp_path, orders, mapping,
+                                                                        words):
+    result = invoke("validate", *_shop_folder(tmp_path, orders, mapping))
+    assert result.exit_code == 2, result.output
+    assert words in text(result)
+
+
+def test_a_lapse_without_orders_exits_2_naming_the_setting(tmp_path):
+    pd.DataFrame({"account_id": ["a"], "signup_date": ["2024-01-01"]}).to_csv(
+        tmp_path / "accounts.csv", index=False)
+    (tmp_path / "mapping.toml").write_text('[churn]\ndefinition = "lapse"\nlapse_days = 90\n')
+    result = invoke("features", tmp_path, "--mapping", tmp_path / "mapping.toml", "--as-of",
+                    "2024-06-01", "--out", tmp_path / "f.csv")
+    assert result.exit_code == 2, result.output
+    assert '[churn] definition = "lapse" needs an orders table' in text(result)
+    assert not (tmp_path / "f.csv").exists()
