@@ -84,6 +84,8 @@ def _suggest(folder, out, scorecard_path, segment_by, horizon, every, lead, mapp
     if out.exists() and out.is_dir():
         raise InvalidInput(f"--out {out}: is a folder; give a file name, e.g. {out / 'suggested.toml'}")
     tables, _ = load_tables(folder, mapping)
+    if scorecard_path is None:  # the packaged default that fits the churn definition
+        current = load_scorecard(churn=tables.churn)
     console = stdout_console()
     with progress_bar(console) as progress:
         def dates(done, total, as_of):
