@@ -31,7 +31,8 @@ TRAIN_HELP = (
     "validation and test ROC AUC) and beats the current champion's ROC AUC on the same window "
     "(else 'challenger'); --promote forces it and logs why it would not have been.\n\n"
     "Labels are kept only up to the last day whose churn is known: --labels-until, else the "
-    "last recorded churn."
+    "last recorded churn; where churn is a lapse in ordering (the mapping file's [churn], or no "
+    "churned_at and an orders table), a lapse is known lapse_days after the last order."
 )
 TRAIN_EPILOG = (
     "Examples:\n\n"

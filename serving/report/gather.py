@@ -110,6 +110,27 @@ def scored_by(metadata: dict) -> str | None:
     return uri if isinstance(uri, str) and uri.startswith("models:/") else None
 
 
+def _scorecard_note(meta: dict) -> str:
+    """Which scorecard scored, under which churn definition, and its measures without data.
+
+    >>> _scorecard_note({"scorecard": "features/scorecard_transactional.toml",
+    ...     "churn_definition": "lapse", "churn_lapse_days": 90,
+    ...     "churn_definition_source": "the mapping file",
+    ...     "measures_without_data": {"returns": ["return_rate"]}})
+    ' Scorecard: features/scorecard_transactional.toml (churn = a lapse: no order for 90 days (the mapping file)). No data at all for return_rate (returns).'
+    """
+    if not meta.get("scorecard"):
+        return ""
+    from features.churn_definition import ChurnDefinition
+
+    note = f" Scorecard: {meta['scorecard']} ({ChurnDefinition.from_metadata(meta).describe()})."
+    empty = meta.get("measures_without_data") or {}
+    if empty:
+        note += " No data at all for " + "; ".join(
+            f"{', '.join(names)} ({table})" for table, names in empty.items()) + "."
+    return note
+
+
 def _as_of(meta: dict, tables: Tables | None) -> pd.Timestamp | None:
     if meta.get("as_of"):
         stamp = pd.Timestamp(meta["as_of"])
@@ -529,8 +550,8 @@ def gather_report(
     sections = [
         _headline(tables, as_of, months),
         Section("distribution", "Health scores across the portfolio",
-                "Each account's health score (0–100) and its band. Red accounts need attention now.",
-                _distribution(scores, palette)),
+                "Each account's health score (0–100) and its band. Red accounts need attention now."
+                + _scorecard_note(meta), _distribution(scores, palette)),
         Section("segments", "Bands by segment", "Where the at-risk accounts are, by customer segment.",
                 _segments(scores, palette)),
         Section("at-risk", "Accounts at risk",

@@ -100,11 +100,12 @@ def test_features_on_the_shop_say_which_scorecard_is_in_force(shop_run, tmp_path
 
 
 @pytest.mark.slow
-def test_the_shop_report_headline_shows_repeat_purchase_average_order_value_and_clv(shop_run):
+def test_the_shop_report_shows_its_headline_and_the_scorecard_in_force(shop_run):
     _, _, result, _ = shop_run
     html = result.report_path.read_text(encoding="utf-8")
     for label in ("Repeat purchase rate", "Average order value", "CLV"):
         assert label in html
+    assert "Scorecard: features/scorecard_transactional.toml (churn = a lapse" in html
 
 
 def test_recorded_churn_is_recorded_in_the_training_run_and_the_batch_metadata(registry, as_of,
