@@ -17,10 +17,10 @@ consumer (churn and retention metrics, training labels, the label end, the accou
 scores) reads one column whichever definition is in force, and the resolved definition
 travels with the tables (``Tables.churn``) into every run's metadata.
 
-A lapse is the *last* lapse: a customer who went quiet for longer than the lapse and then
-ordered again was not lost. Labels for past dates therefore count such a customer as
-retained, which is what the definition means; features still read only rows before their
-date.
+A customer who went quiet for longer than the lapse and then ordered again was lost and
+came back: :func:`churn_as_of` gives the churn dates as known at a date, which training
+snapshots and the batch job read, so that a past date sees only what was known then. The
+tables as loaded hold the dates seen from the data end (the latest lapse).
 """
 
 from __future__ import annotations
@@ -228,28 +228,68 @@ def data_end(tables: Tables) -> pd.Timestamp:
     return pd.Timestamp(max(t for t in lasts if pd.notna(t))).normalize() + pd.Timedelta(days=1)
 
 
-def lapse_dates(tables: Tables, definition: ChurnDefinition) -> pd.Series:
-    """Each account's churn date under a lapse: last activity plus the lapse, once known.
+def lapse_dates(tables: Tables, definition: ChurnDefinition,
+                as_of: pd.Timestamp | None = None) -> pd.Series:
+    """Each account's churn date under a lapse, as seen at ``as_of`` (default: the data end).
 
-    An account that never ordered counts from its signup. A date the data does not reach
-    yet (on or after :func:`data_end`) is NaT: that customer is still a customer.
+    A lapse happens ``lapse_days`` after an order (or the signup) that no order follows
+    within the lapse; one the data does not reach yet (on or after :func:`data_end`) has not
+    happened. Seen at ``as_of``, an account's churn date is its first lapse after its last
+    activity before ``as_of``: before ``as_of`` when it had already lapsed then, later when it
+    lapses afterwards, NaT when it never does within the data. So a customer who lapsed and
+    came back counts as lost at past dates inside the gap, using only what was known then,
+    and as a customer again once they order.
 
     Examples
     --------
     >>> accounts = pd.DataFrame({"account_id": ["a", "b", "c"],
     ...     "signup_date": pd.to_datetime(["2024-01-01"] * 3), "churned_at": pd.NaT})
-    >>> orders = pd.DataFrame({"account_id": ["a", "b"],
-    ...     "ordered_at": pd.to_datetime(["2024-02-01", "2024-06-20"])})
-    >>> lapse_dates(Tables(accounts, orders=orders), ChurnDefinition("lapse", 60)).tolist()
+    >>> orders = pd.DataFrame({"account_id": ["a", "b", "b"],
+    ...     "ordered_at": pd.to_datetime(["2024-02-01", "2024-01-10", "2024-06-20"])})
+    >>> tables, lapse = Tables(accounts, orders=orders), ChurnDefinition("lapse", 60)
+    >>> lapse_dates(tables, lapse).tolist()
     [Timestamp('2024-04-01 00:00:00'), NaT, Timestamp('2024-03-01 00:00:00')]
+    >>> lapse_dates(tables, lapse, pd.Timestamp("2024-05-01")).tolist()  # b is lost then
+    [Timestamp('2024-04-01 00:00:00'), Timestamp('2024-03-10 00:00:00'), Timestamp('2024-03-01 00:00:00')]
     """
+    end = data_end(tables)
+    as_of = end if as_of is None else pd.Timestamp(as_of)
+    accounts = tables.accounts
     activity = _activity(tables, definition.activity)
-    last = activity.groupby("account_id")["ordered_at"].max()
-    accounts = tables.accounts.set_index("account_id")
-    reference = last.reindex(accounts.index).fillna(accounts["signup_date"])
-    churned = reference + pd.Timedelta(days=definition.lapse_days)
-    churned = churned.where(churned < data_end(tables))
-    return pd.Series(churned.to_numpy("datetime64[ns]"), index=accounts.index, name="churned_at")
+    # The signup starts the clock like an order: an account that never orders lapses too.
+    events = pd.concat([
+        pd.DataFrame({"account_id": accounts["account_id"].to_numpy(),
+                      "ordered_at": accounts["signup_date"].to_numpy("datetime64[ns]")}),
+        activity.astype({"ordered_at": "datetime64[ns]"}),
+    ], ignore_index=True).dropna().sort_values(["account_id", "ordered_at"], kind="stable")
+    lapse = pd.Timedelta(days=definition.lapse_days)
+    following = events.groupby("account_id", sort=False)["ordered_at"].shift(-1)
+    lapsed_at = events["ordered_at"] + lapse
+    # A lapse is the end of a gap longer than the lapse, or a last order the lapse has run
+    # out after within the data.
+    happened = (following - events["ordered_at"] > lapse) | (following.isna() & (lapsed_at < end))
+    events["next_lapse"] = lapsed_at.where(happened)
+    # The first lapse at or after each event: events follow in time, so lapses do too.
+    events["next_lapse"] = events.groupby("account_id", sort=False)["next_lapse"].bfill()
+    # tail, not last(): last() would skip a missing lapse and reach back to an earlier one.
+    seen = (events.loc[events["ordered_at"] < as_of].groupby("account_id", sort=False).tail(1)
+            .set_index("account_id")["next_lapse"])
+    churned = seen.reindex(accounts["account_id"].to_numpy())
+    return pd.Series(churned.to_numpy("datetime64[ns]"), index=churned.index, name="churned_at")
+
+
+def churn_as_of(tables: Tables, as_of: pd.Timestamp) -> Tables:
+    """``tables`` with ``accounts.churned_at`` as known at ``as_of`` (see :func:`lapse_dates`).
+
+    Point-in-time snapshots (training dates, a batch scoring a past date) read which
+    accounts are active, and when they churn after it, from here: under a lapse the churn
+    date depends on the date it is seen from. Recorded churn is the same at every date.
+    """
+    if tables.churn is None or not tables.churn.is_lapse:
+        return tables
+    accounts = tables.accounts.copy()
+    accounts["churned_at"] = lapse_dates(tables, tables.churn, as_of).to_numpy()
+    return dataclasses.replace(tables, accounts=accounts)
 
 
 def apply_churn_definition(tables: Tables, spec: ChurnSpec | None = None) -> Tables:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import DEFAULT_WINDOWS
+from features.churn_definition import churn_as_of
 from features.contract import Tables
 from features.health_score import score_accounts
 from features.indicators import compute_indicators
@@ -212,8 +213,9 @@ def score_tables(
     comments, polarity_models = score_survey_comments(
         tables, as_of, getattr(model, "polarity_models", None)
     )
+    # Under a lapse, which accounts are active depends on the date seen from.
     indicators = compute_indicators(
-        tables, as_of, windows=windows, comment_scores=comments
+        churn_as_of(tables, as_of), as_of, windows=windows, comment_scores=comments
     ).sort_index()
     report(1, STEPS[1])
     health = score_accounts(indicators, scorecard, previous=_reindexed(previous, indicators))

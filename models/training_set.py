@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.churn_definition import ChurnDefinition
+from features.churn_definition import ChurnDefinition, churn_as_of
 from features.contract import EVENT_COLUMNS, Tables
 from features.indicators import compute_indicators
 from features.polarity import MIN_AUC, MIN_EXAMPLES, PolarityModels
@@ -406,13 +406,15 @@ def build_training_set(
             comment_scores = with_learnt_polarity(
                 base_scores[before], comments[before], polarity_models
             )
+        # Under a lapse, who is active and when they churn depend on the date seen from.
+        snapshot = churn_as_of(tables, as_of)
         indicators = compute_indicators(
-            tables, as_of, windows=tuple(windows), comment_scores=comment_scores
+            snapshot, as_of, windows=tuple(windows), comment_scores=comment_scores
         )
         if feature_columns is None:
             feature_columns = [str(c) for c in indicators.columns]
         known = churn_labels(
-            tables.accounts, indicators.index, as_of, horizon=horizon, lead=lead,
+            snapshot.accounts, indicators.index, as_of, horizon=horizon, lead=lead,
             end=labels.end,
         )
         part = indicators.loc[known.index].copy()

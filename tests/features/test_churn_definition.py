@@ -9,6 +9,7 @@ from features.churn_definition import (
     ChurnDefinition,
     ChurnDefinitionError,
     apply_churn_definition,
+    churn_as_of,
     derive_lapse_days,
     gap_percentiles,
     lapse_dates,
@@ -16,6 +17,7 @@ from features.churn_definition import (
     resolve_churn_definition,
 )
 from features.contract import validate_tables
+from features.indicators import active_accounts
 from features.io import load_tables, write_tables
 from features.mapping import ChurnSpec, Mapping, MappingError
 from features.scorecard_config import load_scorecard
@@ -156,3 +158,32 @@ def test_describe_and_metadata_say_what_churn_means():
     assert definition.metadata() == {
         "churn_definition": "lapse", "churn_lapse_days": 90, "churn_activity": "orders",
         "churn_definition_source": "the mapping file"}
+
+
+def test_a_customer_who_lapsed_and_came_back_is_lost_inside_the_gap_and_a_customer_after():
+    # a orders on 01-10, is quiet for 150 days, orders again on 06-08 and 06-20.
+    tables = apply_churn_definition(_tables(_shop(ORDERS + [("a", "2024-06-08")])),
+                                    ChurnSpec("lapse", 60))
+    assert pd.isna(tables.accounts.set_index("account_id").loc["a", "churned_at"])  # seen now
+    in_gap = churn_as_of(tables, pd.Timestamp("2024-05-20")).accounts.set_index("account_id")
+    assert in_gap.loc["a", "churned_at"] == pd.Timestamp("2024-05-09")  # lost before 05-20
+    before_gap = churn_as_of(tables, pd.Timestamp("2024-03-20")).accounts.set_index("account_id")
+    # Seen on 03-20 the coming lapse is on 05-09, known only from rows before 05-09.
+    assert before_gap.loc["a", "churned_at"] == pd.Timestamp("2024-05-09")
+    assert "a" not in active_accounts(in_gap.reset_index(), "2024-05-20")
+    now = churn_as_of(tables, pd.Timestamp("2024-06-21")).accounts
+    assert active_accounts(now, "2024-06-21").tolist() == ["a", "c"]
+
+
+def test_the_churn_seen_at_a_date_does_not_depend_on_orders_after_the_lapse():
+    base = apply_churn_definition(_tables(_shop(ORDERS)), ChurnSpec("lapse", 60))
+    later = apply_churn_definition(_tables(_shop(ORDERS + [("a", "2024-06-15")])),
+                                   ChurnSpec("lapse", 60))
+    as_of = pd.Timestamp("2024-04-01")
+    pd.testing.assert_frame_equal(churn_as_of(base, as_of).accounts,
+                                  churn_as_of(later, as_of).accounts)
+
+
+def test_recorded_churn_is_the_same_at_every_date():
+    tables = apply_churn_definition(_tables(_shop(ORDERS, churned={"b": "2024-04-01"})))
+    assert churn_as_of(tables, pd.Timestamp("2024-02-01")) is tables
