@@ -122,7 +122,7 @@ def features(
         "30,90,180", "--windows", "-w", help="Trailing windows in days, comma-separated."
     ),
     scorecard: Path | None = typer.Option(
-        None, "--scorecard", "-s", help="Scorecard TOML (docs/scorecard.md); the default one when omitted."
+        None, "--scorecard", "-s", help="Scorecard TOML (docs/scorecard.md); default the shipped one that fits the churn definition (a shop's under a lapse)."
     ),
     mapping: MappingOption = None,
 ) -> None:

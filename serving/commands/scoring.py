@@ -160,7 +160,7 @@ def score(
     ),
     mapping: MappingOption = None,
     scorecard: Path | None = typer.Option(
-        None, "--scorecard", help="Scorecard TOML; default the shipped scorecard."
+        None, "--scorecard", help="Scorecard TOML; default the shipped one that fits the churn definition (a shop's under a lapse)."
     ),
 ) -> None:
     """Score every active account and write scores, alerts and run metadata."""
