@@ -42,6 +42,7 @@ from features.catalogue import (
     check_windows,
     indicator_columns,
 )
+from features.clv import clv_columns
 from features.contract import (
     REQUIRED_COLUMNS,
     TIMESTAMP_COLUMNS,
@@ -587,6 +588,7 @@ def compute_indicators(
     columns.update(_satisfaction(tables.surveys, tables.scales, ids, as_of, windows))
     columns.update(_sentiment(tables.surveys, ids, as_of, windows, comment_scores, polarity_models))
     columns.update(_commercial(tables.orders, tables.returns, ids, as_of, windows))
+    columns.update(clv_columns(tables.orders, ids, as_of))
     order = indicator_columns(windows)
     out = pd.DataFrame({name: columns[name] for name in order}, index=ids)
     for name in categorical_columns():
