@@ -453,15 +453,36 @@ def fit_clv(orders: pd.DataFrame | None, as_of: pd.Timestamp, *,
     report("fitting Gamma-Gamma")
     gamma_gamma, gg_diag = fit_gamma_gamma(repeaters["frequency"], repeaters["monetary_value"])
     diagnostics = {"customers": len(history), "repeat_customers": len(repeaters),
-                   "time_unit_days": TIME_UNIT_DAYS, "bg_nbd": bg_diag, "gamma_gamma": gg_diag}
+                   "time_unit_days": TIME_UNIT_DAYS, "bg_nbd": bg_diag, "gamma_gamma": gg_diag,
+                   "notes": _notes(beta_geo, gamma_gamma, bg_diag, gg_diag)}
     return ClvFit(as_of, beta_geo, gamma_gamma, history, diagnostics)
+
+
+def _notes(beta_geo: BetaGeo, gamma_gamma: GammaGamma, *diagnostics: dict) -> list[str]:
+    """What a person reading the fit should know: undefined values, a doubtful optimum."""
+    notes = []
+    if gamma_gamma.q <= 1:
+        notes.append(
+            f"Gamma-Gamma q = {gamma_gamma.q:.2f} <= 1: spend per customer is so spread out "
+            "that the population's mean spend is undefined, so predicted_clv is NaN for "
+            "customers without a repeat purchase (their only guide would be that mean)")
+    for name, found in zip(("BG/NBD", "Gamma-Gamma"), diagnostics, strict=True):
+        if not found["converged"]:
+            notes.append(f"{name}: the optimiser stopped before converging "
+                         f"({found['optimiser_message']})")
+        if found["parameter_at_bound"]:
+            notes.append(f"{name}: a parameter stopped at its bound (e^-12 or e^12): "
+                         "the data hardly tells it apart from a limit case")
+    return notes
 
 
 def clv_columns(orders: pd.DataFrame | None, ids: pd.Index, as_of: pd.Timestamp) -> dict:
     """The indicator columns :data:`COLUMNS` of the accounts ``ids``, as of ``as_of``.
 
     NaN for an account with no order before ``as_of`` (:data:`NO_ORDER`), and for every
-    account when the models cannot be fitted (:func:`fit_clv` says why).
+    account when the models cannot be fitted (:func:`fit_clv` says why). ``predicted_clv``
+    is also NaN for customers without a repeat purchase when the fitted spend model has no
+    population mean (``q <= 1``; the fit's ``diagnostics["notes"]`` say so).
     """
     out = {name: np.full(len(ids), np.nan) for name in COLUMNS}
     try:
