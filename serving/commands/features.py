@@ -13,6 +13,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.catalogue import indicator_columns
+from features.clv import COLUMNS as CLV_COLUMNS
+from features.clv import ClvFitError, fit_clv
 from features.contract import Tables
 from features.io import FORMATS, describe_input, load_tables, write_frame
 from features.scorecard import Scorecard, ScorecardConfigError
@@ -151,6 +153,7 @@ def features(
         _print_summary(console, describe_input(folder, mapping), out, stamp, tables, table, card,
                        len(report.warnings), validate_hint(folder, mapping_file))
         _print_languages(console, languages)
+        _print_clv_reason(console, tables, stamp, table)
 
 
 def _print_summary(console, source, out, stamp, tables, table, card, n_warnings, hint) -> None:
@@ -176,6 +179,17 @@ def _print_summary(console, source, out, stamp, tables, table, card, n_warnings,
         console.print(f"[yellow]no {', '.join(absent)} table(s)[/]: their indicators are empty (NaN)")
     if n_warnings:
         console.print(f"[yellow]{n_warnings} data warning(s)[/]: run " + escape(hint))
+
+
+def _print_clv_reason(console: Console, tables: Tables, stamp: pd.Timestamp, table: pd.DataFrame) -> None:
+    """Why the predictive CLV columns are empty for every account, when they are."""
+    if tables.orders is None or not len(table) or table[list(CLV_COLUMNS)].notna().any().any():
+        return
+    try:
+        fit_clv(tables.orders, stamp)
+    except ClvFitError as exc:
+        console.print(f"[yellow]no predictive CLV[/] ({', '.join(CLV_COLUMNS)} empty): "
+                      + escape(str(exc)))
 
 
 def _print_languages(console: Console, languages: list[dict]) -> None:

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.clv import MIN_REPEATERS
+from features.clv import COLUMNS, MIN_REPEATERS
+from features.indicators import compute_indicators
+from serving.batch import score_portfolio
 from serving.cli import app
 
 runner = CliRunner()
@@ -91,3 +93,43 @@ def test_bad_options_exit_1_naming_the_option(demo_folder, args, message):
     result = run(demo_folder, *args)
     assert result.exit_code == 1
     assert message in result.output
+
+
+# --- the same columns in the features and score outputs ------------------------------
+
+
+@pytest.mark.slow  # the features command reads every table and scores comments
+def test_the_features_file_carries_the_clv_columns(demo_folder, tmp_path):
+    out = tmp_path / "features.csv"
+    result = runner.invoke(app, ["features", str(demo_folder), "--as-of", "2025-07-01",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert table["p_alive"].between(0, 1).any()
+    assert table["expected_orders_365d"].notna().any()
+    assert "no predictive CLV" not in result.output
+
+
+@pytest.mark.slow  # the features command reads every table and scores comments
+def test_the_features_command_says_why_the_clv_columns_are_empty(demo_folder, tmp_path):
+    folder = tmp_path / "one-off"
+    folder.mkdir()
+    shutil.copy(demo_folder / "accounts.csv", folder / "accounts.csv")
+    orders = pd.read_csv(demo_folder / "orders.csv")
+    orders.drop_duplicates("account_id").to_csv(folder / "orders.csv", index=False)
+    out = tmp_path / "features.csv"
+    result = runner.invoke(app, ["features", str(folder), "--as-of", "2025-07-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)[list(COLUMNS)].isna().all().all()
+    assert "no predictive CLV" in result.output
+    assert "ordered again" in result.output
+
+
+def test_the_scores_of_a_batch_run_carry_the_clv_columns(demo_tables):
+    as_of = pd.Timestamp("2025-10-01")
+    scores = score_portfolio(demo_tables, as_of).scores.set_index("account_id")
+    expected = compute_indicators(demo_tables, as_of)
+    for name in COLUMNS:
+        pd.testing.assert_series_equal(scores[name], expected[name].reindex(scores.index),
+                                       check_names=False)
+    assert scores["p_alive"].notna().any()
