@@ -110,6 +110,13 @@ def test_predictions_are_in_range_and_one_off_buyers_are_certainly_alive(cdnow_f
     assert (cdnow_fit.predict(730)["expected_orders"] > predicted["expected_orders"]).all()
 
 
+def test_the_conditional_expectation_matches_the_papers_worked_example():
+    # Fader, Hardie and Lee (2005), section 4: a CDNOW customer with 2 repeat purchases,
+    # the last at week 30.43 of 38.86, is expected to buy 1.226 times in the next 39 weeks.
+    model = BetaGeo(**PUBLISHED_BG_NBD)
+    assert model.expected_orders(39, 2, 30.43, 38.86) == pytest.approx(1.226, abs=5e-4)
+
+
 def test_a_customer_silent_for_long_after_many_orders_is_less_likely_alive():
     model = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426)
     recent, silent = model.p_alive([5, 5], [38.0, 10.0], [39.0, 39.0])
