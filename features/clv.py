@@ -320,7 +320,7 @@ def fit_beta_geo(x, t_x, T) -> tuple[BetaGeo, dict]:
     # Start from a typical rate: one order per mean age, so alpha ≈ the mean age in weeks.
     start = np.log([1.0, max(float(np.mean(uT)), 1e-3), 1.0, 1.0])
     result = _minimise(lambda lp: _beta_geo_objective(lp, ux, ut, uT, weights), start)
-    return BetaGeo(*np.exp(result.x)), _diagnostics(result, -result.fun * weights.sum())
+    return BetaGeo(*np.exp(result.x)), _diagnostics(result, -result.fun * weights.sum(), "r alpha a b")
 
 
 def fit_gamma_gamma(x, m) -> tuple[GammaGamma, dict]:
@@ -328,14 +328,29 @@ def fit_gamma_gamma(x, m) -> tuple[GammaGamma, dict]:
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     start = np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)])
     result = _minimise(lambda lp: _gamma_gamma_objective(lp, x, m), start)
-    return GammaGamma(*np.exp(result.x)), _diagnostics(result, -result.fun * len(x))
+    return GammaGamma(*np.exp(result.x)), _diagnostics(result, -result.fun * len(x), "p q v")
 
 
-def _diagnostics(result, log_likelihood: float) -> dict:
-    at_bound = bool(np.any(np.isclose(result.x, _LOG_BOUNDS[0]) | np.isclose(result.x, _LOG_BOUNDS[1])))
-    return {"log_likelihood": float(log_likelihood), "converged": bool(result.success),
+#: The mean log-likelihood's largest gradient at which a stopped optimiser is at the optimum.
+_FLAT = 1e-5
+#: Parameters beyond this factor of 1 (either way) are at a limit case of the model.
+_LIMIT = 1e4
+
+
+def _diagnostics(result, log_likelihood: float, names: str) -> dict:
+    """How the fit ended, in figures a person can check.
+
+    L-BFGS-B may stop "abnormally" in its line search on a flat ridge (two parameters going
+    to infinity together) although the gradient is nil there: that is an optimum, and is
+    reported as converged with the optimiser's own message kept beside it.
+    """
+    gradient = np.abs(np.asarray(getattr(result, "jac", np.full(len(result.x), np.inf))))
+    limit = [name for name, value in zip(names.split(), result.x, strict=True)
+             if abs(value) > np.log(_LIMIT)]
+    return {"log_likelihood": float(log_likelihood),
+            "converged": bool(result.success or np.max(gradient) < _FLAT),
             "iterations": int(result.nit), "optimiser_message": str(result.message),
-            "parameter_at_bound": at_bound}
+            "limit_parameters": limit}
 
 
 # --- the fitted pair, as of a date ----------------------------------------------------------
@@ -355,7 +370,7 @@ class ClvFit:
         :func:`purchase_history` of every customer with an order before ``as_of``.
     diagnostics : dict
         Customers, repeat customers, and per model its log-likelihood, convergence,
-        iterations and whether a parameter stopped at its bound.
+        iterations and the parameters that went to a limit case.
     """
 
     as_of: pd.Timestamp
@@ -470,9 +485,10 @@ def _notes(beta_geo: BetaGeo, gamma_gamma: GammaGamma, *diagnostics: dict) -> li
         if not found["converged"]:
             notes.append(f"{name}: the optimiser stopped before converging "
                          f"({found['optimiser_message']})")
-        if found["parameter_at_bound"]:
-            notes.append(f"{name}: a parameter stopped at its bound (e^-12 or e^12): "
-                         "the data hardly tells it apart from a limit case")
+        if found["limit_parameters"]:
+            notes.append(f"{name}: {', '.join(found['limit_parameters'])} went to a limit "
+                         f"(beyond {_LIMIT:g} or below {1 / _LIMIT:g}): the data do not pin "
+                         "them down; the predictions hold, the values themselves mean little")
     return notes
 
 
