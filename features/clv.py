@@ -202,7 +202,7 @@ class BetaGeo:
             share = j * np.log(t / (alpha + t)) if j else 0.0
             return gammaln(r + j) - gammaln(r) - gammaln(j + 1) + log_rate + share
 
-        alive = np.exp(betaln(a, b + k) - betaln(a, b) + (log_nbd(k) if k else log_rate))
+        alive = np.exp(betaln(a, b + k) - betaln(a, b) + log_nbd(k))
         if k == 0:
             return alive
         below = sum(np.exp(log_nbd(j)) for j in range(k))
