@@ -214,3 +214,18 @@ def test_the_purchase_history_counts_purchase_days_and_the_last_day_observed():
     assert history.loc["a"].tolist() == [1.0, 2.0, 4.0, 30.0]
     # A first purchase on the last day observed: T is 0, not a day.
     assert history.loc["b", "T"] == 0.0
+
+
+def test_parameters_gone_to_a_limit_case_are_named_and_predictions_still_hold():
+    # Every repeat customer came back once, a week later, spending 5 more than the first
+    # time: the data cannot tell the drop-out and spend spreads from limit cases.
+    fit = fit_clv(_orders(200, 60), AS_OF)
+    assert fit.diagnostics["bg_nbd"]["converged"]
+    assert fit.diagnostics["bg_nbd"]["limit_parameters"]
+    assert any("went to a limit" in note for note in fit.diagnostics["notes"])
+    predicted = fit.predict()
+    assert predicted.notna().all().all()
+    repeat_spend = _orders(200, 60).groupby("account_id")["amount"].last()
+    spend = predicted["predicted_clv"] / predicted["expected_orders"]
+    repeaters = fit.history.index[fit.history["frequency"] > 0]
+    assert spend[repeaters].mean() == pytest.approx(repeat_spend[repeaters].mean(), rel=0.05)
