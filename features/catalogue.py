@@ -34,6 +34,8 @@ WINDOW = "window"
 # -100 (-100.00000000000001 when new is 0); the bound allows for it.
 PERCENT_CHANGE_MIN = -100.000001
 NO_DATA = "no data"
+#: Horizon in days of the predictive CLV indicators (``expected_orders_365d``, ...).
+CLV_HORIZON_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,19 @@ CATALOGUE: tuple[Indicator, ...] = (
     _ind("clv", "commercial", "Customer lifetime value", "currency", "higher", "{:,.0f}",
          "mrr × 12 × expected lifetime years − acquisition_cost (subscription CLV, below)",
          example=41000.0, note="May be negative (acquisition cost above the expected revenue)."),
+    # predictive CLV (features/clv.py): BG/NBD and Gamma-Gamma fitted on orders before as_of
+    _ind("p_alive", "commercial", "Chance the customer is still active", "0–1", "higher",
+         "{:.2f}", "BG/NBD probability 0–1 that the customer has not lapsed (NaN: no order "
+         "before as_of, or the models could not be fitted: `customer-health clv` says why)",
+         low=0, high=1, example=0.82, note="Leave it out when the account placed no order."),
+    _ind(f"expected_orders_{CLV_HORIZON_DAYS}d", "commercial",
+         f"Expected orders, next {CLV_HORIZON_DAYS} days", "count", "higher", "{:,.1f}",
+         f"BG/NBD expected purchase days in the {CLV_HORIZON_DAYS} days after as_of (NaN as "
+         "p_alive)", low=0, example=3.2, note="Leave it out when the account placed no order."),
+    _ind(f"predicted_clv_{CLV_HORIZON_DAYS}d", "commercial",
+         f"Predicted CLV, next {CLV_HORIZON_DAYS} days", "currency", "higher", "{:,.0f}",
+         "expected orders × Gamma-Gamma expected spend per order, undiscounted (NaN as "
+         "p_alive)", low=0, example=480.0, note="Leave it out when the account placed no order."),
 )
 
 
@@ -292,7 +307,7 @@ def indicator_columns(windows: Iterable[int] = DEFAULT_WINDOWS) -> list[str]:
     >>> cols[:8]
     ['segment', 'region', 'plan', 'tenure_days', 'mrr', 'active_days_7d', 'sessions_7d', 'active_users_7d']
     >>> cols[-1]
-    'clv'
+    'predicted_clv_365d'
     """
     windows = check_windows(windows)
     return [name for record in CATALOGUE for name in record.columns(windows)]

@@ -42,6 +42,7 @@ from features.catalogue import (
     check_windows,
     indicator_columns,
 )
+from features.clv import clv_columns
 from features.contract import (
     REQUIRED_COLUMNS,
     TIMESTAMP_COLUMNS,
@@ -590,6 +591,7 @@ def compute_indicators(
     columns.update(_commercial(tables.orders, tables.returns, ids, as_of, windows))
     columns.update(shop_indicators(tables.orders, tables.returns, tables.surveys, ids, as_of, windows,
                                    lapse_days=getattr(tables.churn, "lapse_days", None)))
+    columns.update(clv_columns(tables.orders, ids, as_of))
     order = indicator_columns(windows)
     out = pd.DataFrame({name: columns[name] for name in order}, index=ids)
     for name in categorical_columns():

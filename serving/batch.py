@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from features.churn_definition import ChurnDefinition
+from features.clv import COLUMNS as CLV_COLUMNS
 from features.contract import TABLE_NAMES, Tables
 from features.db_url import is_database_url
 from features.health_score import measures_without_data
@@ -179,8 +180,10 @@ def score_portfolio(
         segment=scored.indicators["segment"],
         health_drivers=scored.scores["health_drivers"].map(json_list),
         churn_drivers=_churn_drivers_json(scored.scores["churn_drivers"], model),
+        **{name: scored.indicators[name] for name in CLV_COLUMNS},
     )
-    extra = [c for c in scores.columns if c.startswith(("group_", "measure_"))]
+    # The predictive CLV travels with the scores: value to keep beside the risk of losing it.
+    extra = [c for c in scores.columns if c.startswith(("group_", "measure_"))] + list(CLV_COLUMNS)
     scores = scores.reset_index()[list(SCORE_COLUMNS) + extra]
 
     report(5, STEPS[4])

@@ -27,7 +27,7 @@ app = typer.Typer(
 
 # Order is the order of --help: the data first, then metrics, models, scoring, the report.
 COMMAND_MODULES = (
-    "data", "metrics", "features", "sentiment", "scorecard", "training", "scoring", "serve",
+    "data", "metrics", "features", "clv", "sentiment", "scorecard", "training", "scoring", "serve",
     "history", "report",
 )
 

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from features.catalogue import indicator_columns
 from features.churn_definition import ChurnDefinition
+from features.clv import COLUMNS as CLV_COLUMNS
+from features.clv import ClvFitError, fit_clv
 from features.contract import Tables
 from features.health_score import measures_without_data
 from features.io import FORMATS, describe_input, load_tables, write_frame
@@ -155,6 +157,7 @@ def features(
         _print_summary(console, describe_input(folder, mapping), out, stamp, tables, table, card,
                        len(report.warnings), validate_hint(folder, mapping_file))
         _print_languages(console, languages)
+        _print_clv_reason(console, tables, stamp, table)
 
 
 def _print_summary(console, source, out, stamp, tables, table, card, n_warnings, hint) -> None:
@@ -190,6 +193,17 @@ def print_scorecard_in_force(console, card: Scorecard, tables: Tables, scored) -
     for table, measures in measures_without_data(scored, card).items():
         console.print(f"[yellow]no data at all[/] for measure(s) {', '.join(measures)} "
                       f"({table}): their weight went to the other measures", highlight=False)
+
+
+def _print_clv_reason(console: Console, tables: Tables, stamp: pd.Timestamp, table: pd.DataFrame) -> None:
+    """Why the predictive CLV columns are empty for every account, when they are."""
+    if tables.orders is None or not len(table) or table[list(CLV_COLUMNS)].notna().any().any():
+        return
+    try:
+        fit_clv(tables.orders, stamp)
+    except ClvFitError as exc:
+        console.print(f"[yellow]no predictive CLV[/] ({', '.join(CLV_COLUMNS)} empty): "
+                      + escape(str(exc)))
 
 
 def _print_languages(console: Console, languages: list[dict]) -> None:
