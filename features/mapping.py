@@ -3,6 +3,7 @@
 Every key is optional (``docs/data-contract.md`` has worked examples)::
 
     source = "postgresql://cs:${PGPASSWORD}@db:5432/crm"   # read tables from a database
+    currency = "EUR"                         # of accounts.mrr and order values; shown with revenue
 
     [tables.accounts]
     file = "customers.csv"                   # default: accounts.csv or accounts.parquet
@@ -97,6 +98,7 @@ class Mapping:
     tables: dict[str, TableSpec] = field(default_factory=dict)
     scales: SurveyScales = field(default_factory=SurveyScales)
     source: URL | None = None  # the top-level source, the default database of every table
+    currency: str | None = None  # the currency of money columns (ISO 4217 code, e.g. "EUR")
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Mapping:
@@ -112,12 +114,15 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, document: dict, *, source: str = "mapping") -> Mapping:
-        unknown = set(document) - {"tables", "surveys", "source"}
+        unknown = set(document) - {"tables", "surveys", "source", "currency"}
         if unknown:
             raise MappingError(
                 f"{source}: unknown top-level key(s) {sorted(unknown)}; "
-                "allowed: source, tables, surveys"
+                "allowed: source, currency, tables, surveys"
             )
+        currency = document.get("currency")
+        if currency is not None and not (isinstance(currency, str) and currency.strip()):
+            raise MappingError(f'{source}: currency must be a code in quotes, e.g. currency = "EUR"')
         default = _database(document["source"], f"{source}: source") if "source" in document else None
         tables = {
             table: _table_spec(table, spec, default, source)
@@ -127,7 +132,7 @@ class Mapping:
             survey: _survey_scale(survey, spec, source)
             for survey, spec in document.get("surveys", {}).items()
         }
-        return cls(tables, SurveyScales(**scales), default)
+        return cls(tables, SurveyScales(**scales), default, currency and currency.strip())
 
     def spec(self, table: str) -> TableSpec:
         return self.tables.get(table, TableSpec())
