@@ -83,7 +83,10 @@ def test_the_report_has_every_section_in_order(full_report):
 def test_the_report_loads_nothing_from_outside_the_file(full_report):
     page, html = full_report
     external = [url for url in page.urls if not url.startswith(("data:", "#"))]
-    assert external == []
+    # The one link that leaves the page is to the whole call list beside it: a relative
+    # link that the reader follows, never something the page loads.
+    assert len(external) == 1 and external[0].endswith("scores.alerts.parquet")
+    assert ":" not in external[0]
     assert page.scripts == 0
     assert "@import" not in html and "url(" not in html
 
@@ -108,12 +111,50 @@ def test_headline_metrics_show_values_trends_and_the_nps_breakdown(full_report):
     assert "vs the previous period" in html
 
 
+def _table_rows(html: str, name: str) -> list[str]:
+    table = html.split(f'data-table="{name}"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S)
+
+
+@pytest.mark.slow
+def test_the_call_list_shows_the_most_urgent_accounts_once_each_with_a_sparkline(run, full_report):
+    _, html = full_report
+    calls = pd.read_parquet(run.result.alerts_path)
+    rows = _table_rows(html, "call-list")
+    assert len(rows) == min(25, len(calls))
+    shown = [re.search(r'data-label="account">([^<·]+)', row).group(1).strip() for row in rows]
+    assert shown == calls.sort_values("rank")["account_id"].head(25).tolist()
+    assert len(set(shown)) == len(shown)
+    # five monthly runs in the demo: each sparkline spans them (the account was scored in each)
+    runs = [int(n) for n in re.findall(r'<svg class="spark"[^>]*data-runs="(\d+)"', html)]
+    assert runs and set(runs) == {5}
+    assert f"The 25 most urgent of {len(calls):,} accounts to call" in html
+    assert "EUR" not in html or calls["currency"].notna().all()
+
+
+@pytest.mark.slow
+def test_earlier_call_lists_churned_more_than_the_accounts_they_left_out(full_report):
+    _, html = full_report
+    rows = _table_rows(html, "past-lists")
+    assert len(rows) >= 1
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        listed, rest = (int(cells[i].split("%")[0]) for i in (2, 4))
+        assert listed > 2 * rest, row
+
+
+@pytest.mark.slow
+def test_the_bands_over_the_runs_are_drawn(full_report):
+    page, html = full_report
+    assert 'data-plot="bands-over-time"' in html
+
+
 @pytest.mark.slow
 def test_the_at_risk_list_names_drivers_in_words(run, full_report):
     _, html = full_report
     scores = pd.read_parquet(run.result.scores_path)
     riskiest = scores.sort_values("churn_probability", ascending=False).iloc[0]
-    assert f"<td>{riskiest['account_id']}</td>" in html
+    assert f'<td data-label="account">{riskiest["account_id"]}</td>' in html
     for text in driver_texts(riskiest["churn_drivers"]) + driver_texts(riskiest["health_drivers"]):
         assert text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
 
@@ -164,7 +205,7 @@ def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     scores.to_csv(csv, index=False)
     from_parquet = build_report(run.result.scores_path, out=tmp_path / "a.html", tracking_uri=run.tracking_uri)
     from_csv = build_report(csv, out=tmp_path / "b.html", tracking_uri=run.tracking_uri)
-    table = re.compile(r'<table data-table="at-risk">.*?</table>', re.S)
+    table = re.compile(r'<table data-table="at-risk".*?</table>', re.S)
     assert table.search(from_parquet.read_text()).group(0) == table.search(from_csv.read_text()).group(0)
 
 
