@@ -35,6 +35,8 @@ DEFAULT_MONTHS = 18
 DEFAULT_SEED = 7
 DEFAULT_START = "2025-01-01"
 RISKIEST = 10
+#: The currency of the demo's monthly revenue (a team's own sets it in its mapping file).
+DEMO_CURRENCY = "USD"
 #: Monthly runs before the last one: four, so that two lists are past the 90-day horizon.
 HISTORY_MONTHS = 4
 STEP_COUNT = 6
@@ -300,7 +302,8 @@ def run_demo(
             def advance(number: int, name: str, offset: int = run_number * len(STEPS), date=date) -> None:
                 progress.update(task, completed=offset + number - 1, description=f"{date:%Y-%m-%d}: {name}")
 
-            batch = run_batch(data_dir, date, path, model_uri=model_uri, previous=previous, progress=advance)
+            batch = run_batch(data_dir, date, path, model_uri=model_uri, previous=previous, progress=advance,
+                              currency=DEMO_CURRENCY)
         progress.update(task, completed=len(STEPS) * len(runs))
     console.print(
         f"scored {len(batch.scores):,} accounts into {batch.paths['scores']}; "

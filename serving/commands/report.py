@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from serving.errors import UserError, report_errors
+from serving.errors import InvalidInput, UserError, report_errors
 
 REPORT_HELP = (
     "Write the health report: one self-contained HTML file (no external scripts, fonts or "
@@ -71,7 +71,7 @@ def report(
     from features.io import load_tables
     from models.tracking import quiet_artifact_downloads
     from serving.report import ReportError, build_report
-    from serving.report.account import build_account_page
+    from serving.report.account import UnknownAccountError, build_account_page
 
     console = Console(highlight=False)
     with report_errors():
@@ -88,6 +88,8 @@ def report(
             else:
                 with console.status("drawing the report"), quiet_artifact_downloads():
                     written = build_report(scores, tables=tables, model=model, out=out, months=months)
+        except UnknownAccountError as exc:
+            raise InvalidInput(str(exc)) from None
         except ReportError as exc:
             raise UserError(str(exc)) from None
         what = f"the page of account {account}" if account is not None else "the report"

@@ -24,6 +24,10 @@ from serving.report.document import Report, ReportError, Section, Table, Text
 from serving.report.gather import band_palette, driver_texts
 from serving.scores_file import ScoresFile, read_account, runs_folder, scores_files
 
+class UnknownAccountError(ReportError):
+    """The account asked for has no row in the scores file."""
+
+
 #: Rows of each event table shown, newest first.
 RECENT_ROWS = 10
 _EVENTS = {  # table -> (title, time column, columns shown)
@@ -128,7 +132,7 @@ def account_report(scores: ScoresFile, account_id: str, *, tables: Tables | None
 
     Raises
     ------
-    ReportError
+    UnknownAccountError
         When the scores file has no row for ``account_id``.
     """
     from features.scorecard_config import load_scorecard
@@ -137,7 +141,7 @@ def account_report(scores: ScoresFile, account_id: str, *, tables: Tables | None
     found = frame[frame["account_id"].astype(str) == str(account_id)]
     if found.empty:
         near = sorted(frame["account_id"].astype(str))[:5]
-        raise ReportError(f"account {account_id!r} is not in {scores.path} ({len(frame):,} accounts, "
+        raise UnknownAccountError(f"account {account_id!r} is not in {scores.path} ({len(frame):,} accounts, "
                           f"e.g. {', '.join(near)}); fix: give an id of an account active on the run's date")
     row = found.iloc[-1]
     meta = scores.metadata

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from html.parser import HTMLParser
 
@@ -27,6 +28,8 @@ from serving.report import (
 )
 
 from report_demo_flow import demo_run, tracking_env
+
+runner = CliRunner()
 
 
 class _Page(HTMLParser):
@@ -318,3 +321,43 @@ def test_the_at_risk_list_puts_the_highest_churn_risk_first_and_keeps_red_accoun
     palette = {"red": "#f00", "yellow": "#ff0", "green": "#0f0"}
     listed = at_risk_accounts(scores, palette, limit=2)
     assert listed["account_id"].tolist() == ["b", "c", "a"]
+
+
+@pytest.mark.slow
+def test_the_account_page_shows_the_history_measures_and_escaped_comments(run, tables, tmp_path):
+    calls = pd.read_parquet(run.result.alerts_path)
+    surveys = tables.surveys
+    # an account on the call list that left a comment, with markup slipped into it
+    commented = surveys.loc[surveys["comment"].notna(), "account_id"]
+    account = next(a for a in calls["account_id"] if a in set(commented))
+    tampered = tables.surveys.copy()
+    row = tampered.index[(tampered["account_id"] == account) & tampered["comment"].notna()][-1]
+    tampered.loc[row, "comment"] = "<script>alert(1)</script> too slow & buggy"
+    with_markup = dataclasses.replace(tables, surveys=tampered)
+    out = tmp_path / "account.html"
+    # Without the tables the page still shows the scores and says where the rest comes from.
+    result = runner.invoke(app, ["report", str(run.result.scores_path), "--account", account, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "n/a (pass --metrics-from DIR: the input tables hold them)" in out.read_text(encoding="utf-8")
+    from serving.report.account import build_account_page
+
+    build_account_page(run.result.scores_path, account, tables=with_markup, out=out)
+    page, html = _parse(out)
+    assert page.sections == ["account", "drivers", "measures", "tickets", "surveys", "orders", "returns"]
+    assert page.scripts == 0 and "&lt;script&gt;alert(1)&lt;/script&gt; too slow &amp; buggy" in html
+    assert 'data-table="history"' in html and 'data-runs="5"' in html
+    measures = _table_rows(html, "measures")
+    assert len(measures) >= 5 and not any("pass --metrics-from" in row for row in measures)
+    scores = pd.read_parquet(run.result.scores_path).set_index("account_id")
+    assert f"{scores.loc[account, 'health_score']:.0f} {scores.loc[account, 'health_band']}" in html
+
+
+def test_an_unknown_account_is_refused_with_ids_that_exist(tmp_path):
+    scores = pd.DataFrame({"account_id": ["a1", "a2"], "health_score": [20.0, 80.0],
+                           "health_band": ["red", "green"]})
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    result = runner.invoke(app, ["report", str(tmp_path / "scores.csv"), "--account", "zz",
+                                 "--out", str(tmp_path / "a.html")])
+    assert result.exit_code == 2
+    assert "account 'zz' is not in" in result.output and "a1, a2" in result.output
+    assert not (tmp_path / "a.html").exists()
