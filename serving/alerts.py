@@ -20,12 +20,18 @@ The list is sorted by urgency: the monthly revenue at stake (churn probability x
 revenue) first, then the churn probability, then the lowest health score, then the id, so
 the same run always gives the same order. It carries the segment, the owner (when the
 accounts table has one), the revenue with its currency and the top drivers in words.
+
+A model driver that reads backwards to a person ("comment sentiment +0.4 raises churn
+risk": a value better than the portfolio's typical one that raises the risk, or a worse one
+that lowers it) is left out of the top drivers: the model may have learnt something true,
+but a manager cannot act on it, and printing it without comment reads as an error.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -61,8 +67,16 @@ def _text(values) -> pd.Series:
     return pd.Series(values).astype(object)
 
 
-def _percent(values: pd.Series) -> pd.Series:
-    return _text((100 * values).round(0).map(lambda v: "n/a" if pd.isna(v) else f"{v:.0f}%"))
+def _numbers(values: np.ndarray, unit: str = "") -> np.ndarray:
+    """Whole numbers as text (``"n/a"`` for NaN), without a Python call per value.
+
+    >>> _numbers(np.array([41.59, np.nan]), "%").tolist()
+    ['42%', 'n/a']
+    """
+    out = np.full(len(values), "n/a", dtype=object)
+    known = ~np.isnan(values)
+    out[known] = np.char.add(np.round(values[known]).astype(np.int64).astype(str), unit)
+    return out.astype(object)
 
 
 def _optional(frame: pd.DataFrame, column: str, dtype=object) -> pd.Series:
@@ -71,20 +85,58 @@ def _optional(frame: pd.DataFrame, column: str, dtype=object) -> pd.Series:
     return pd.Series(np.nan if dtype is float else None, index=frame.index, dtype=dtype)
 
 
-def top_driver_texts(drivers: pd.Series, top: int = TOP_DRIVERS) -> pd.Series:
-    """The first ``top`` driver sentences of each cell (JSON text or a list), "; "-joined.
+@functools.lru_cache(maxsize=1024)
+def _good_is(indicator: str) -> str | None:
+    from features.catalogue import describe_indicator
+
+    return describe_indicator(indicator, strict=False).good_is
+
+
+def reads_backwards(driver: dict, typical: Mapping[str, float]) -> bool:
+    """Whether a model driver contradicts common sense: a better-than-typical value that
+    raises the churn risk, or a worse-than-typical one that lowers it.
+
+    "Better" follows the indicator's direction in the catalogue; "typical" is the median of
+    the accounts scored. Drivers without a direction, a value or a typical value pass.
+
+    Examples
+    --------
+    >>> backwards = {"indicator": "csat_90d", "value": 95.0, "contribution": 0.3}
+    >>> reads_backwards(backwards, {"csat_90d": 70.0}), reads_backwards(backwards, {})
+    (True, False)
+    >>> reads_backwards({"indicator": "csat_90d", "value": 40.0, "contribution": 0.3}, {"csat_90d": 70.0})
+    False
+    """
+    name, value, push = driver.get("indicator"), driver.get("value"), driver.get("contribution")
+    middle = typical.get(name) if isinstance(name, str) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or push is None or middle is None:
+        return False
+    good_is = _good_is(name)
+    if good_is not in ("higher", "lower") or np.isnan(value) or np.isnan(middle) or value == middle:
+        return False
+    better = (value > middle) == (good_is == "higher")
+    return (better and push > 0) or (not better and push < 0)
+
+
+def top_driver_texts(drivers: pd.Series, top: int = TOP_DRIVERS,
+                     typical: Mapping[str, float] | None = None) -> pd.Series:
+    """The first ``top`` driver sentences of each cell (JSON text or a list), "; "-joined,
+    leaving out drivers that read backwards (:func:`reads_backwards`) against ``typical``.
 
     Examples
     --------
     >>> top_driver_texts(pd.Series(['[{"text": "CSAT fell"}, {"text": "no logins"}]', None]), 1).tolist()
     ['CSAT fell', '']
     """
+    typical = typical or {}
+
     def words(cell) -> str:
         if isinstance(cell, str):
             cell = json.loads(cell) if cell else []
         if cell is None or (isinstance(cell, float) and np.isnan(cell)):
             return ""
-        return "; ".join(str(d.get("text", "")) for d in list(cell)[:top] if isinstance(d, dict))
+        kept = [d for d in list(cell) if isinstance(d, dict) and not reads_backwards(d, typical)]
+        return "; ".join(str(d.get("text", "")) for d in kept[:top])
 
     return _text(drivers.map(words))
 
@@ -96,6 +148,7 @@ def find_alerts(
     band_order: Sequence[str],
     risk_rise: float = 0.10,
     currency: str | None = None,
+    typical: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """The call list of one run: the accounts to call, why, most urgent first.
 
@@ -114,6 +167,9 @@ def find_alerts(
         List an account whose churn probability rose by more than this (0-1).
     currency : str, optional
         The currency of ``mrr`` (ISO code such as "EUR"), written beside each revenue.
+    typical : mapping, optional
+        Indicator -> its typical (median) value over the accounts scored: model drivers
+        that read backwards against it are left out of the top drivers.
 
     Returns
     -------
@@ -153,63 +209,62 @@ def find_alerts(
     else:
         before = pd.DataFrame(columns=list(_NEEDED[1:]), index=pd.Index([], name="account_id"))
     was = before.reindex(now.index)
-    risk_now = pd.to_numeric(now["churn_probability"], errors="coerce").astype(float)
-    risk_before = pd.to_numeric(was["churn_probability"], errors="coerce").astype(float)
-    score = pd.to_numeric(now["health_score"], errors="coerce").astype(float)
-    band_now, band_before = now["health_band"].astype(object), was["health_band"].astype(object)
-    rank_now = band_now.map(rank).astype(float)
-    rank_before = band_before.map(rank).astype(float)
-    score_words = _text(score.round(0).map(lambda v: "n/a" if pd.isna(v) else f"{v:.0f}").to_numpy())
-    score_words.index = now.index
+    risk_now = pd.to_numeric(now["churn_probability"], errors="coerce").to_numpy(dtype=float)
+    risk_before = pd.to_numeric(was["churn_probability"], errors="coerce").to_numpy(dtype=float)
+    score = pd.to_numeric(now["health_score"], errors="coerce").to_numpy(dtype=float)
+    band_now = now["health_band"].to_numpy(dtype=object)
+    band_before = was["health_band"].to_numpy(dtype=object)
+    rank_now = pd.Series(band_now).map(rank).to_numpy(dtype=float)
+    rank_before = pd.Series(band_before).map(rank).to_numpy(dtype=float)
 
-    # Each rule: a mask and its reason in words, built column-wise for any portfolio size.
-    in_red = band_now.eq(red) & ~band_before.eq(red)
+    # The rules, as masks over the whole portfolio (column-wise, for any size) ...
+    in_red = (band_now == red) & (band_before != red)
+    worse = ~np.isnan(rank_now) & ~np.isnan(rank_before) & (rank_now < rank_before) & ~in_red
+    rise = risk_now - risk_before
+    # A small tolerance keeps a rise of exactly the threshold (0.3 - 0.2) off the list.
+    rose = ~np.isnan(rise) & (rise > risk_rise + 1e-12)
+    lost = (band_before == red) & np.isnan(score)
+    chosen = np.flatnonzero(in_red | worse | rose | lost)
+
+    # ... and the reasons in words for the listed accounts only.
+    was_band = np.array([str(b) for b in band_before[chosen]], dtype=object)
+    now_band = np.array([str(b) for b in band_now[chosen]], dtype=object)
+    score_words = _numbers(score[chosen])
     if previous is None:
         red_why = f"in {red} (score " + score_words + "); no previous run to compare"
     else:
-        red_why = pd.Series(np.where(
-            band_before.isna(), f"in {red} (score " + score_words + "); not in the previous run",
-            f"crossed into {red}: score " + score_words + ", was " + band_before.astype(str)),
-            index=now.index)
-    worse = rank_now.notna() & rank_before.notna() & (rank_now < rank_before) & ~in_red
-    worse_why = "health band fell from " + band_before.astype(str) + " to " + band_now.astype(str)
-    rise = risk_now - risk_before
-    # A small tolerance keeps a rise of exactly the threshold (0.3 - 0.2) off the list.
-    rose = rise.notna() & (rise > risk_rise + 1e-12)
-    rose_why = ("churn risk rose from " + _percent(risk_before) + " to " + _percent(risk_now)
-                + " (+" + _text((100 * rise).round(0).map(lambda v: "n/a" if pd.isna(v) else f"{v:.0f}"))
-                + f" points, listed above +{100 * risk_rise:.0f})")
-    lost = band_before.eq(red) & score.isna()
-    lost_why = _text(pd.Series(f"fell from {red} to too little data for a score: check why "
-                               "the account went quiet", index=now.index))
-    rules = [("entered_red", in_red, red_why), ("band_worse", worse, worse_why),
-             ("risk_rose", rose, rose_why), ("lost_score", lost, lost_why)]
-
-    listed = np.zeros(len(now), dtype=bool)
-    reasons = pd.Series("", index=now.index, dtype=object)
-    codes = pd.Series("", index=now.index, dtype=object)
+        red_why = np.where(pd.isna(band_before[chosen]),
+                           f"in {red} (score " + score_words + "); not in the previous run",
+                           f"crossed into {red}: score " + score_words + ", was " + was_band)
+    rules = [
+        ("entered_red", in_red, red_why),
+        ("band_worse", worse, "health band fell from " + was_band + " to " + now_band),
+        ("risk_rose", rose, "churn risk rose from " + _numbers(100 * risk_before[chosen], "%") + " to "
+         + _numbers(100 * risk_now[chosen], "%") + " (+" + _numbers(100 * rise[chosen])
+         + f" points, listed above +{100 * risk_rise:.0f})"),
+        ("lost_score", lost, np.full(len(chosen), f"fell from {red} to too little data for a score: "
+                                     "check why the account went quiet", dtype=object)),
+    ]
+    reasons = np.full(len(chosen), "", dtype=object)
+    codes = np.full(len(chosen), "", dtype=object)
     for code, mask, why in rules:
-        hit = mask.to_numpy(dtype=bool)
-        listed |= hit
-        sep = np.where(reasons.to_numpy() == "", "", "; ")
-        reasons = reasons.where(~hit, reasons + sep + why.astype(str))
-        sep = np.where(codes.to_numpy() == "", "", " ")
-        codes = codes.where(~hit, codes + sep + code)
+        hit = mask[chosen]
+        reasons = np.where(hit, np.where(reasons == "", "", reasons + "; ") + why, reasons)
+        codes = np.where(hit, np.where(codes == "", "", codes + " ") + code, codes)
 
-    chosen = now.index[listed]
-    revenue = pd.to_numeric(_optional(now, "mrr", float), errors="coerce").astype(float)
+    revenue = pd.to_numeric(_optional(now, "mrr", float), errors="coerce").to_numpy(dtype=float)
     calls = pd.DataFrame({
-        "account_id": chosen.astype(object),
-        "owner": _optional(now, "owner").loc[chosen].astype(object).to_numpy(),
-        "segment": _optional(now, "segment").loc[chosen].astype(object).to_numpy(),
-        "reasons": reasons.loc[chosen].to_numpy(dtype=object),
-        "rules": codes.loc[chosen].to_numpy(dtype=object),
-        "health_score": score.loc[chosen].to_numpy(dtype=np.float64),
-        "health_band": band_now.loc[chosen].to_numpy(dtype=object),
-        "previous_health_band": band_before.loc[chosen].to_numpy(dtype=object),
-        "churn_probability": risk_now.loc[chosen].to_numpy(dtype=np.float64),
-        "previous_churn_probability": risk_before.loc[chosen].to_numpy(dtype=np.float64),
-        "monthly_revenue": revenue.loc[chosen].to_numpy(dtype=np.float64),
+        "account_id": now.index.to_numpy(dtype=object)[chosen],
+        "owner": _optional(now, "owner").to_numpy(dtype=object)[chosen],
+        "segment": _optional(now, "segment").to_numpy(dtype=object)[chosen],
+        "reasons": reasons.astype(object),
+        "rules": codes.astype(object),
+        "health_score": score[chosen],
+        "health_band": band_now[chosen],
+        "previous_health_band": band_before[chosen],
+        "churn_probability": risk_now[chosen],
+        "previous_churn_probability": risk_before[chosen],
+        "monthly_revenue": revenue[chosen],
         "currency": currency,
     })
     calls["revenue_at_stake"] = calls["churn_probability"] * calls["monthly_revenue"]
@@ -219,10 +274,13 @@ def find_alerts(
     ).reset_index(drop=True)
     calls["rank"] = np.arange(1, len(calls) + 1, dtype=np.int64)
     # Only the listed accounts' drivers are read: the JSON of a whole portfolio is not.
-    drivers = _optional(now, "churn_drivers").loc[calls["account_id"]]
-    fallback = _optional(now, "health_drivers").loc[calls["account_id"]]
-    texts = top_driver_texts(drivers.reset_index(drop=True))
-    texts = texts.where(texts != "", top_driver_texts(fallback.reset_index(drop=True)))
+    order = now.index.get_indexer(calls["account_id"])
+    drivers = _optional(now, "churn_drivers").iloc[order]
+    fallback = _optional(now, "health_drivers").iloc[order]
+    texts = top_driver_texts(drivers.reset_index(drop=True), typical=typical)
+    # The health drivers speak where no model did: read only those accounts' JSON.
+    empty = (texts == "").to_numpy()
+    texts[empty] = top_driver_texts(fallback.iloc[np.flatnonzero(empty)].reset_index(drop=True)).to_numpy()
     calls["top_drivers"] = texts.to_numpy(dtype=object)
     calls["currency"] = calls["currency"].astype(object)
     return calls[list(CALL_LIST_COLUMNS)]

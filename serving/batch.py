@@ -196,8 +196,9 @@ def score_portfolio(
         column: scores["account_id"].map(accounts[column])
         for column in ("mrr", "owner") if column in accounts.columns
     })
+    typical = scored.indicators.median(numeric_only=True).to_dict()
     alerts = find_alerts(listed, previous, band_order=_band_order(scorecard), risk_rise=risk_rise,
-                         currency=currency)
+                         currency=currency, typical=typical)
 
     meta: dict[str, Any] = {
         "as_of": stamp.isoformat(),

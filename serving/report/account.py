@@ -24,6 +24,7 @@ from serving.report.document import Report, ReportError, Section, Table, Text
 from serving.report.gather import band_palette, driver_texts
 from serving.scores_file import ScoresFile, read_account, runs_folder, scores_files
 
+
 class UnknownAccountError(ReportError):
     """The account asked for has no row in the scores file."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,3 +127,18 @@ def test_row_order_of_the_input_does_not_change_the_list():
                            band_order=BANDS)
     pd.testing.assert_frame_equal(calls, shuffled)
     assert calls["account_id"].is_unique and len(calls) > 0
+
+
+def test_a_driver_that_reads_backwards_is_left_out_of_the_top_drivers():
+    drivers = json.dumps([
+        {"indicator": "csat_90d", "value": 95.0, "contribution": 0.4,
+         "text": "CSAT, last 90 days is 95% — raises churn risk"},
+        {"indicator": "csat_90d", "value": 30.0, "contribution": 0.3,
+         "text": "CSAT, last 90 days is 30% — raises churn risk"},
+    ])
+    now = frame([("a", 30.0, "red", 0.5)], churn_drivers=[drivers])
+    typical = {"csat_90d": 70.0}
+    assert find_alerts(now, None, band_order=BANDS, typical=typical).loc[0, "top_drivers"] == (
+        "CSAT, last 90 days is 30% — raises churn risk")
+    # without a typical value nothing can be judged, so nothing is left out
+    assert "95%" in find_alerts(now, None, band_order=BANDS).loc[0, "top_drivers"]
