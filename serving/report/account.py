@@ -123,6 +123,7 @@ def _events(tables: Tables | None, account_id: str, as_of: pd.Timestamp) -> list
                 for column in cells.columns:
                     if pd.api.types.is_datetime64_any_dtype(shown[column]):
                         cells[column] = [f"{v:%Y-%m-%d %H:%M}" if not is_missing(v) else "" for v in shown[column]]
+                cells.columns = [str(c).replace("_", " ") for c in cells.columns]
                 blocks = [Table.from_frame(table, cells, caption=f"The latest {len(shown)} of {len(mine)}.")]
         sections.append(Section(table, title, None, blocks))
     return sections
