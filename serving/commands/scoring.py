@@ -98,32 +98,37 @@ def _money(value: float, currency: str | None) -> str:
     return "-" if pd.isna(value) else f"{value:,.0f}" + (f" {currency}" if currency else "")
 
 
-def call_list_table(calls: pd.DataFrame, as_of: str, limit: int = PRINTED_CALLS) -> Table:
+def call_list_table(calls: pd.DataFrame, as_of: str, limit: int = PRINTED_CALLS, *,
+                    width: int = 120) -> Table:
     """The first ``limit`` accounts of the call list, one line each: nothing wraps.
 
-    The reasons column is cut with an ellipsis at the terminal's width; the whole list, with
-    every reason and driver, is the alerts file.
+    The reasons are cut with an ellipsis to fit ``width`` (the terminal's); the whole list,
+    with every reason and driver, is the alerts file.
     """
     shown = calls.head(limit)
     table = Table(title=f"Call first: {len(shown)} of {len(calls):,} account(s) to call as of "
                         f"{as_of[:10]}", title_justify="left", box=None, pad_edge=False)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("account", no_wrap=True, max_width=18, overflow="ellipsis")
-    table.add_column("owner", no_wrap=True, max_width=14, overflow="ellipsis")
-    table.add_column("churn", justify="right", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("at stake/mo", justify="right", no_wrap=True)
-    table.add_column("why", no_wrap=True, overflow="ellipsis", ratio=1)
+    rows = []
     for row in shown.to_dict(orient="records"):
         churn, score = row["churn_probability"], row["health_score"]
-        table.add_row(
-            str(row["rank"]), visible(str(row["account_id"])),
-            "-" if not isinstance(row["owner"], str) else visible(row["owner"]),
+        rows.append((
+            str(row["rank"]), visible(str(row["account_id"]))[:18],
+            "-" if not isinstance(row["owner"], str) else visible(row["owner"])[:14],
             "-" if pd.isna(churn) else f"{100 * churn:.0f}%",
             "-" if pd.isna(score) else f"{score:.0f} {row['health_band']}",
             _money(row["revenue_at_stake"], row["currency"]),
             visible(str(row["reasons"])),
-        )
+        ))
+    headers = ("#", "account", "owner", "churn", "score", "at stake/mo", "why")
+    widths = [max([len(header)] + [len(r[i]) for r in rows]) for i, header in enumerate(headers[:-1])]
+    # The short columns keep their full width; only the reasons are cut to what is left.
+    room = max(width - sum(widths) - 2 * len(widths) - 1, 10)
+    rows = [(*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][:room - 1] + "…") for r in rows]
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i in (1, 2, 6) else "right", no_wrap=True,
+                         min_width=widths[i] if i < len(widths) else None)
+    for r in rows:
+        table.add_row(*r)
     return table
 
 
@@ -141,7 +146,7 @@ def _print_summary(console: Console, result: BatchResult) -> None:
     meta = result.metadata
     _print_warnings(console, meta)
     if len(result.alerts):
-        console.print(call_list_table(result.alerts, meta["as_of"]))
+        console.print(call_list_table(result.alerts, meta["as_of"], width=console.width))
     else:
         console.print("nobody to call: no account got worse since the previous run")
     model = meta.get("model")
