@@ -231,10 +231,10 @@ def find_alerts(
     now_band = np.array([str(b) for b in band_now[chosen]], dtype=object)
     score_words = _numbers(score[chosen])
     if previous is None:
-        red_why = f"in {red} (score " + score_words + "); no previous run to compare"
+        red_why = f"in {red} (score " + score_words + "), no previous run to compare"
     else:
         red_why = np.where(pd.isna(band_before[chosen]),
-                           f"in {red} (score " + score_words + "); not in the previous run",
+                           f"in {red} (score " + score_words + "), not in the previous run",
                            f"crossed into {red}: score " + score_words + ", was " + was_band)
     rules = [
         ("entered_red", in_red, red_why),

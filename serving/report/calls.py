@@ -136,14 +136,15 @@ def money(value, currency: str | None) -> str:
 def sparkline(scores: list[float], dates: list[pd.Timestamp]) -> dict:
     """A sparkline cell: the points of a 100 x 24 polyline (score 0-100, up is healthier).
 
-    Missing scores are gaps between segments, never 0.
+    Missing scores are gaps between segments, never 0; the latest score is also a dot, so
+    a score with no neighbour still shows.
 
     >>> cell = sparkline([40.0, None, 60.0], [pd.Timestamp("2026-01-01")] * 3)
-    >>> cell["segments"], cell["runs"]
-    (['0.0,14.4', '100.0,9.6'], 3)
+    >>> cell["segments"], cell["runs"], cell["last"]
+    (['0.0,14.4', '100.0,9.6'], 3, ('100.0', '9.6'))
     """
     n = len(scores)
-    segments, current = [], []
+    segments, current, last = [], [], None
     for i, value in enumerate(scores):
         if value is None or (isinstance(value, float) and np.isnan(value)):
             if current:
@@ -152,11 +153,12 @@ def sparkline(scores: list[float], dates: list[pd.Timestamp]) -> dict:
             continue
         x = 100 * i / (n - 1) if n > 1 else 50
         current.append(f"{x:.1f},{24 * (1 - float(value) / 100):.1f}")
+        last = tuple(current[-1].split(","))
     if current:
         segments.append(" ".join(current))
     shown = [f"{v:.0f}" if not is_missing(v) else "n/a" for v in scores]
     span = f"{dates[0]:%d %b %Y} to {dates[-1]:%d %b %Y}" if dates else ""
-    return {"segments": segments, "runs": n,
+    return {"segments": segments, "runs": n, "last": last,
             "title": f"health score over {n} run(s), {span}: " + " → ".join(shown)}
 
 
@@ -201,7 +203,8 @@ def call_list_blocks(
                                        reason="no model score"),
             "health": {"band": f"{format_value(record['health_score'], digits=0, reason='too little data')}"
                                f" {band}", "color": palette.get(band, "#9aa5b1")},
-            "last runs": sparks.get(account, {"segments": [], "runs": 0, "title": "no earlier run"}),
+            "last runs": sparks.get(account, {"segments": [], "runs": 0, "last": None,
+                                              "title": "no earlier run"}),
             "why call": str(record["reasons"]).split("; "),
             "top drivers": [t for t in str(record.get("top_drivers") or "").split("; ") if t],
         })

@@ -35,7 +35,7 @@ def test_a_move_into_red_is_one_reason_not_two():
     )
     assert calls.set_index("account_id")["reasons"].to_dict() == {
         "a": "crossed into red: score 30, was yellow",
-        "c": "in red (score 40); not in the previous run",
+        "c": "in red (score 40), not in the previous run",
     }
     assert calls.set_index("account_id")["rules"].to_dict() == {"a": "entered_red", "c": "entered_red"}
 
@@ -44,7 +44,7 @@ def test_without_a_previous_run_every_red_account_is_on_the_list():
     calls = find_alerts(frame([("a", 30.0, "red", 0.5), ("b", 80.0, "green", 0.1)]), None,
                         band_order=BANDS)
     assert calls[["account_id", "reasons"]].values.tolist() == [
-        ["a", "in red (score 30); no previous run to compare"]
+        ["a", "in red (score 30), no previous run to compare"]
     ]
 
 
