@@ -244,23 +244,27 @@ def past_outcomes(history: RunHistory, churned_at: pd.Series, as_of: pd.Timestam
         first = f"; the first is known on {min(waiting) + horizon:%d %b %Y}" if waiting else ""
         return [Text(f"n/a (no earlier call list is {horizon_days} days old yet, so no outcome is "
                      f"known{first})")]
-    rows = []
+    rows, listed_all, rest_all = [], [], []
     for when in done:
         scored = history.scores.loc[history.scores["as_of"] == when, "account_id"]
         ends = churned_at.reindex(scored.to_numpy())
-        churned = (ends >= when) & (ends < when + horizon)
+        churned = ((ends >= when) & (ends < when + horizon)).to_numpy()
         on_list = scored.isin(history.listed[when]).to_numpy()
-        rows.append({
-            "list of": f"{when:%d %b %Y}",
-            "listed": f"{on_list.sum():,}",
-            "listed who churned": _rate(churned.to_numpy()[on_list]),
-            "not listed": f"{(~on_list).sum():,}",
-            "not listed who churned": _rate(churned.to_numpy()[~on_list]),
-        })
+        listed_all.append(churned[on_list])
+        rest_all.append(churned[~on_list])
+        rows.append(_outcome_row(f"{when:%d %b %Y}", churned[on_list], churned[~on_list]))
+    if len(rows) > 1:  # one list is a small sample: all of them together say more
+        rows.append(_outcome_row(f"all {len(rows)} lists", np.concatenate(listed_all),
+                                 np.concatenate(rest_all)))
     caption = (f"Churn within {horizon_days} days of each earlier list, among the accounts it "
                "listed and among the other accounts scored that day.")
     return [Table.from_frame("past-lists", pd.DataFrame(rows),
                              numeric=tuple(rows[0])[1:], caption=caption)]
+
+
+def _outcome_row(label: str, listed: np.ndarray, rest: np.ndarray) -> dict:
+    return {"list of": label, "listed": f"{len(listed):,}", "listed who churned": _rate(listed),
+            "not listed": f"{len(rest):,}", "not listed who churned": _rate(rest)}
 
 
 def _rate(churned: np.ndarray) -> str:
