@@ -27,8 +27,8 @@ REPORT_EPILOG = (
     "  customer-health report demo/scores.parquet --metrics-from demo/data --out report.html\n\n"
     "  customer-health report runs/2026-06-30.parquet --metrics-from exports/ --mapping mapping.toml "
     "--model models:/customer-health-churn@champion --out report.html\n\n"
-    "  customer-health report demo/scores.parquet --account A00042 --metrics-from demo/data "
-    "--out A00042.html\n\n"
+    "  customer-health report demo/scores.parquet --account A000042 --metrics-from demo/data "
+    "--out A000042.html\n\n"
     "SCORES is the output of `customer-health score`; its alerts file and metadata are read "
     "from next to it. Without --model the card shows the model named in the scores' metadata."
 )
