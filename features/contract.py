@@ -148,7 +148,7 @@ EVENT_COLUMNS = {
 }
 
 TEXT_COLUMNS = {
-    "accounts": ("segment", "region", "plan"),
+    "accounts": ("segment", "region", "plan", "owner"),
     "sessions": ("source",),
     "tickets": ("channel",),
     "surveys": ("survey", "channel", "touchpoint", "comment"),
@@ -183,6 +183,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "segment": _text(),
             "region": _text(),
             "plan": _text(),
+            "owner": _text(),  # the customer-success manager who calls the account
             "mrr": _number(False, _non_negative),
             "acquisition_cost": _number(False, _non_negative),
             "renewal_date": _when(False),

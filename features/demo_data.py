@@ -45,6 +45,8 @@ REGIONS = np.array(
 REGION_SHARE = np.array([0.35, 0.27, 0.15, 0.15, 0.08])
 MIDDLE_EAST = 2
 PLANS = np.array(["Starter", "Growth", "Business", "Enterprise"], dtype=object)
+#: The customer-success managers of the demo accounts (the optional ``owner`` column).
+DEMO_OWNERS = np.array(["Ana Ruiz", "Ben Okafor", "Chloé Martin", "Dev Patel", "Emma Novak"], dtype=object)
 # Plan probabilities per segment (rows: SMB, Mid-Market, Enterprise).
 PLAN_SHARE = np.array([
     [0.62, 0.38, 0.00, 0.00],
@@ -528,10 +530,12 @@ def _accounts_table(acc, life, origin, end_s) -> pd.DataFrame:
         "segment": SEGMENTS[acc["segment"]],
         "region": REGIONS[acc["region"]],
         "plan": PLANS[acc["plan"]],
+        # Round robin, not drawn: the other columns keep the values of earlier seeds.
+        "owner": DEMO_OWNERS[np.arange(acc["n"]) % len(DEMO_OWNERS)],
         "mrr": acc["mrr"],
         "acquisition_cost": acc["acquisition_cost"],
         "renewal_date": _stamps(origin, renewal),
-    }).astype({c: "str" for c in ("account_id", "segment", "region", "plan")})
+    }).astype({c: "str" for c in ("account_id", "segment", "region", "plan", "owner")})
 
 
 def generate_business_data(business: str = "subscription", **kwargs) -> dict[str, pd.DataFrame]:

@@ -3,6 +3,7 @@
 Every key is optional (``docs/data-contract.md`` has worked examples)::
 
     source = "postgresql://cs:${PGPASSWORD}@db:5432/crm"   # read tables from a database
+    currency = "EUR"                         # of accounts.mrr and order values; shown with revenue
 
     [tables.accounts]
     file = "customers.csv"                   # default: accounts.csv or accounts.parquet
@@ -119,6 +120,7 @@ class Mapping:
     scales: SurveyScales = field(default_factory=SurveyScales)
     source: URL | None = None  # the top-level source, the default database of every table
     churn: ChurnSpec = field(default_factory=ChurnSpec)
+    currency: str | None = None  # the currency of money columns (ISO 4217 code, e.g. "EUR")
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Mapping:
@@ -134,12 +136,15 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, document: dict, *, source: str = "mapping") -> Mapping:
-        unknown = set(document) - {"tables", "surveys", "source", "churn"}
+        unknown = set(document) - {"tables", "surveys", "source", "churn", "currency"}
         if unknown:
             raise MappingError(
                 f"{source}: unknown top-level key(s) {sorted(unknown)}; "
-                "allowed: source, tables, surveys, churn"
+                "allowed: source, currency, tables, surveys, churn"
             )
+        currency = document.get("currency")
+        if currency is not None and not (isinstance(currency, str) and currency.strip()):
+            raise MappingError(f'{source}: currency must be a code in quotes, e.g. currency = "EUR"')
         default = _database(document["source"], f"{source}: source") if "source" in document else None
         tables = {
             table: _table_spec(table, spec, default, source)
@@ -150,7 +155,7 @@ class Mapping:
             for survey, spec in document.get("surveys", {}).items()
         }
         churn = _churn_spec(document.get("churn", {}), source)
-        return cls(tables, SurveyScales(**scales), default, churn)
+        return cls(tables, SurveyScales(**scales), default, churn, currency and currency.strip())
 
     def spec(self, table: str) -> TableSpec:
         return self.tables.get(table, TableSpec())

@@ -1,32 +1,53 @@
-"""Alert rules of the batch scoring job: the call-to-action list for customer-success teams.
+"""The call list of the batch scoring job: one row per account that needs a call, and why.
 
-Three rules compare this run's scores with the previous run's (``--previous``):
+Four rules compare this run's scores with the previous run's (``--previous``); an account
+that meets any of them is listed once, with every reason in words:
 
-``band_worse``
-    The health band is worse than in the previous run (green -> yellow, yellow -> red, ...).
 ``entered_red``
     The account is in the lowest band now and was not before: it was in another band, or it
     is not in the previous run, or there is no previous run at all (then every red account
     is on the list, since nobody has looked at it yet).
+``band_worse``
+    The health band is worse than in the previous run without reaching red (green -> yellow).
+    A move into red is one reason ("crossed into red, was yellow"), not two.
 ``risk_rose``
     The churn probability rose by more than ``risk_rise`` (absolute, 0.10 = 10 points).
+``lost_score``
+    The account was red and now has too little data for a score: its silence is a reason
+    to call, not a reason to drop it from the list.
 
-Each alert carries its reason in words. Accounts with "insufficient data" have no band to
-compare and raise no band alert.
+The list is sorted by urgency: the monthly revenue at stake (churn probability x monthly
+revenue) first, then the churn probability, then the lowest health score, then the id, so
+the same run always gives the same order. It carries the segment, the owner (when the
+accounts table has one), the revenue with its currency and the top drivers in words.
+
+A model driver that reads backwards to a person ("comment sentiment +0.4 raises churn
+risk": a value better than the portfolio's typical one that raises the risk, or a worse one
+that lowers it) is left out of the top drivers: the model may have learnt something true,
+but a manager cannot act on it, and printing it without comment reads as an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import json
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-ALERT_COLUMNS = (
-    "account_id", "rule", "reason", "health_score", "health_band", "previous_health_band",
-    "churn_probability", "previous_churn_probability",
+#: The call list's columns, in this order (the alerts file of a run; ``docs/batch.md``).
+CALL_LIST_COLUMNS = (
+    "rank", "account_id", "owner", "segment", "reasons", "rules", "health_score",
+    "health_band", "previous_health_band", "churn_probability", "previous_churn_probability",
+    "monthly_revenue", "currency", "revenue_at_stake", "top_drivers",
 )
-RULES = ("band_worse", "entered_red", "risk_rose")
+#: The alerts file is the call list: one name for readers written before it was.
+ALERT_COLUMNS = CALL_LIST_COLUMNS
+RULES = ("entered_red", "band_worse", "risk_rose", "lost_score")
+#: Drivers shown per account in the call list.
+TOP_DRIVERS = 3
+_NEEDED = ("account_id", "health_score", "health_band", "churn_probability")
 
 
 class AlertInputError(ValueError):
@@ -41,23 +62,83 @@ def _require_columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> 
         )
 
 
-def _percent(values: pd.Series) -> pd.Series:
-    return _text((100 * values).round(0).map(lambda v: "nan" if pd.isna(v) else f"{v:.0f}%"))
-
-
-def _text(values: pd.Series) -> pd.Series:
+def _text(values) -> pd.Series:
     # With no rows, map() keeps float64, and "text" + float64 has no numpy loop.
-    return values.astype(object)
+    return pd.Series(values).astype(object)
 
 
-def _alerts(joined: pd.DataFrame, mask: pd.Series, rule: str, reasons: pd.Series) -> pd.DataFrame:
-    """The alerts of one rule: the accounts where ``mask`` holds, with their reasons."""
-    chosen = mask.to_numpy(dtype=bool)
-    return pd.DataFrame({
-        "account_id": joined.index[chosen],
-        "rule": rule,
-        "reason": pd.Series(reasons, index=joined.index)[chosen].to_numpy(dtype=object),
-    })
+def _numbers(values: np.ndarray, unit: str = "") -> np.ndarray:
+    """Whole numbers as text (``"n/a"`` for NaN), without a Python call per value.
+
+    >>> _numbers(np.array([41.59, np.nan]), "%").tolist()
+    ['42%', 'n/a']
+    """
+    out = np.full(len(values), "n/a", dtype=object)
+    known = ~np.isnan(values)
+    out[known] = np.char.add(np.round(values[known]).astype(np.int64).astype(str), unit)
+    return out.astype(object)
+
+
+def _optional(frame: pd.DataFrame, column: str, dtype=object) -> pd.Series:
+    if column in frame.columns:
+        return frame[column]
+    return pd.Series(np.nan if dtype is float else None, index=frame.index, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def _good_is(indicator: str) -> str | None:
+    from features.catalogue import describe_indicator
+
+    return describe_indicator(indicator, strict=False).good_is
+
+
+def reads_backwards(driver: dict, typical: Mapping[str, float]) -> bool:
+    """Whether a model driver contradicts common sense: a better-than-typical value that
+    raises the churn risk, or a worse-than-typical one that lowers it.
+
+    "Better" follows the indicator's direction in the catalogue; "typical" is the median of
+    the accounts scored. Drivers without a direction, a value or a typical value pass.
+
+    Examples
+    --------
+    >>> backwards = {"indicator": "csat_90d", "value": 95.0, "contribution": 0.3}
+    >>> reads_backwards(backwards, {"csat_90d": 70.0}), reads_backwards(backwards, {})
+    (True, False)
+    >>> reads_backwards({"indicator": "csat_90d", "value": 40.0, "contribution": 0.3}, {"csat_90d": 70.0})
+    False
+    """
+    name, value, push = driver.get("indicator"), driver.get("value"), driver.get("contribution")
+    middle = typical.get(name) if isinstance(name, str) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or push is None or middle is None:
+        return False
+    good_is = _good_is(name)
+    if good_is not in ("higher", "lower") or np.isnan(value) or np.isnan(middle) or value == middle:
+        return False
+    better = (value > middle) == (good_is == "higher")
+    return (better and push > 0) or (not better and push < 0)
+
+
+def top_driver_texts(drivers: pd.Series, top: int = TOP_DRIVERS,
+                     typical: Mapping[str, float] | None = None) -> pd.Series:
+    """The first ``top`` driver sentences of each cell (JSON text or a list), "; "-joined,
+    leaving out drivers that read backwards (:func:`reads_backwards`) against ``typical``.
+
+    Examples
+    --------
+    >>> top_driver_texts(pd.Series(['[{"text": "CSAT fell"}, {"text": "no logins"}]', None]), 1).tolist()
+    ['CSAT fell', '']
+    """
+    typical = typical or {}
+
+    def words(cell) -> str:
+        if isinstance(cell, str):
+            cell = json.loads(cell) if cell else []
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            return ""
+        kept = [d for d in list(cell) if isinstance(d, dict) and not reads_backwards(d, typical)]
+        return "; ".join(str(d.get("text", "")) for d in kept[:top])
+
+    return _text(drivers.map(words))
 
 
 def find_alerts(
@@ -66,25 +147,34 @@ def find_alerts(
     *,
     band_order: Sequence[str],
     risk_rise: float = 0.10,
+    currency: str | None = None,
+    typical: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Apply the alert rules to one run's scores.
+    """The call list of one run: the accounts to call, why, most urgent first.
 
     Parameters
     ----------
     current : DataFrame
-        This run: ``account_id``, ``health_score``, ``health_band``, ``churn_probability``.
+        This run: ``account_id``, ``health_score``, ``health_band``, ``churn_probability``;
+        used when present: ``segment``, ``owner``, ``mrr`` (monthly revenue),
+        ``churn_drivers`` and ``health_drivers``.
     previous : DataFrame or None
-        The previous run's output, same columns; None when there is none.
+        The previous run's output (the same first four columns); None when there is none.
     band_order : sequence of str
         Band labels from worst to best (the scorecard's bands by lower bound); the first
         is "red".
     risk_rise : float
-        Alert when the churn probability rose by more than this (0-1).
+        List an account whose churn probability rose by more than this (0-1).
+    currency : str, optional
+        The currency of ``mrr`` (ISO code such as "EUR"), written beside each revenue.
+    typical : mapping, optional
+        Indicator -> its typical (median) value over the accounts scored: model drivers
+        that read backwards against it are left out of the top drivers.
 
     Returns
     -------
     DataFrame
-        One row per alert with the columns of ``ALERT_COLUMNS``, sorted by account and rule.
+        One row per listed account, columns :data:`CALL_LIST_COLUMNS`, ``rank`` 1 first.
 
     Raises
     ------
@@ -98,76 +188,99 @@ def find_alerts(
     >>> now = pd.DataFrame({"account_id": ["a", "b"], "health_score": [40.0, 80.0],
     ...                     "health_band": ["red", "green"], "churn_probability": [0.5, 0.1]})
     >>> before = now.assign(health_band=["yellow", "green"], churn_probability=[0.2, 0.1])
-    >>> alerts = find_alerts(now, before, band_order=["red", "yellow", "green"])
-    >>> alerts[["account_id", "rule"]].values.tolist()
-    [['a', 'band_worse'], ['a', 'entered_red'], ['a', 'risk_rose']]
-    >>> alerts.loc[2, "reason"]
-    'churn risk rose from 20% to 50% (+30 points, alert above +10)'
+    >>> calls = find_alerts(now, before, band_order=["red", "yellow", "green"])
+    >>> calls[["account_id", "rules"]].values.tolist()
+    [['a', 'entered_red risk_rose']]
+    >>> calls.loc[0, "reasons"]
+    'crossed into red: score 40, was yellow; churn risk rose from 20% to 50% (+30 points, listed above +10)'
     """
     if not 0 <= risk_rise <= 1:
         raise ValueError(f"risk_rise must lie within 0-1 (0.10 = 10 points), got {risk_rise}")
     if not band_order:
         raise ValueError("band_order is empty; give the scorecard's bands from worst to best")
-    needed = ("account_id", "health_score", "health_band", "churn_probability")
-    _require_columns(current, "this run's scores", needed)
+    _require_columns(current, "this run's scores", _NEEDED)
     rank = {band: i for i, band in enumerate(band_order)}
     red = band_order[0]
 
-    now = current[list(needed)].set_index("account_id")
+    now = current.drop_duplicates("account_id", keep="last").set_index("account_id")
     if previous is not None:
-        _require_columns(previous, "the previous scores", needed)
-        before = previous[list(needed)].set_index("account_id")
-        before = before[~before.index.duplicated(keep="last")]
+        _require_columns(previous, "the previous scores", _NEEDED)
+        before = previous[list(_NEEDED)].drop_duplicates("account_id", keep="last").set_index("account_id")
     else:
-        before = pd.DataFrame(columns=list(needed[1:]), index=pd.Index([], name="account_id"))
-    joined = now.join(before.add_prefix("previous_"), how="left")
-    joined["previous_churn_probability"] = pd.to_numeric(
-        joined["previous_churn_probability"], errors="coerce"
-    )
-    joined["churn_probability"] = pd.to_numeric(joined["churn_probability"], errors="coerce")
-    joined["health_score"] = pd.to_numeric(joined["health_score"], errors="coerce")
+        before = pd.DataFrame(columns=list(_NEEDED[1:]), index=pd.Index([], name="account_id"))
+    was = before.reindex(now.index)
+    risk_now = pd.to_numeric(now["churn_probability"], errors="coerce").to_numpy(dtype=float)
+    risk_before = pd.to_numeric(was["churn_probability"], errors="coerce").to_numpy(dtype=float)
+    score = pd.to_numeric(now["health_score"], errors="coerce").to_numpy(dtype=float)
+    band_now = now["health_band"].to_numpy(dtype=object)
+    band_before = was["health_band"].to_numpy(dtype=object)
+    rank_now = pd.Series(band_now).map(rank).to_numpy(dtype=float)
+    rank_before = pd.Series(band_before).map(rank).to_numpy(dtype=float)
 
-    rank_now = joined["health_band"].map(rank).astype(float)
-    rank_before = joined["previous_health_band"].map(rank).astype(float)
-    score = _text(joined["health_score"].round(0).map("{:.0f}".format))
-    parts = []  # built column-wise: a portfolio can raise tens of thousands of alerts
+    # The rules, as masks over the whole portfolio (column-wise, for any size) ...
+    in_red = (band_now == red) & (band_before != red)
+    worse = ~np.isnan(rank_now) & ~np.isnan(rank_before) & (rank_now < rank_before) & ~in_red
+    rise = risk_now - risk_before
+    # A small tolerance keeps a rise of exactly the threshold (0.3 - 0.2) off the list.
+    rose = ~np.isnan(rise) & (rise > risk_rise + 1e-12)
+    lost = (band_before == red) & np.isnan(score)
+    chosen = np.flatnonzero(in_red | worse | rose | lost)
 
-    worse = rank_now.notna() & rank_before.notna() & (rank_now < rank_before)
-    parts.append(_alerts(joined, worse, "band_worse",
-                         "health band fell from " + joined["previous_health_band"].astype(str)
-                         + " to " + joined["health_band"].astype(str)))
-
-    in_red = joined["health_band"].eq(red) & ~joined["previous_health_band"].eq(red)
+    # ... and the reasons in words for the listed accounts only.
+    was_band = np.array([str(b) for b in band_before[chosen]], dtype=object)
+    now_band = np.array([str(b) for b in band_now[chosen]], dtype=object)
+    score_words = _numbers(score[chosen])
     if previous is None:
-        why = f"in {red} (score " + score + "); no previous run to compare"
+        red_why = f"in {red} (score " + score_words + "), no previous run to compare"
     else:
-        why = pd.Series(
-            np.where(joined["previous_health_band"].isna(),
-                     f"in {red} (score " + score + "); not in the previous run",
-                     f"crossed into {red}: score " + score + ", was "
-                     + joined["previous_health_band"].astype(str)),
-            index=joined.index,
-        )
-    parts.append(_alerts(joined, in_red, "entered_red", why))
-
-    rise = joined["churn_probability"] - joined["previous_churn_probability"]
-    # A small tolerance keeps a rise of exactly the threshold (0.3 - 0.2) from alerting.
-    rose = rise.notna() & (rise > risk_rise + 1e-12)
-    parts.append(_alerts(joined, rose, "risk_rose", (
-        "churn risk rose from " + _percent(joined["previous_churn_probability"]) + " to "
-        + _percent(joined["churn_probability"]) + " (+" + _text((100 * rise).round(0).map("{:.0f}".format))
-        + f" points, alert above +{100 * risk_rise:.0f})"
-    )))
-
-    alerts = pd.concat(parts, ignore_index=True)
-    detail = joined.reset_index()[
-        ["account_id", "health_score", "health_band", "previous_health_band",
-         "churn_probability", "previous_churn_probability"]
+        red_why = np.where(pd.isna(band_before[chosen]),
+                           f"in {red} (score " + score_words + "), not in the previous run",
+                           f"crossed into {red}: score " + score_words + ", was " + was_band)
+    rules = [
+        ("entered_red", in_red, red_why),
+        ("band_worse", worse, "health band fell from " + was_band + " to " + now_band),
+        ("risk_rose", rose, "churn risk rose from " + _numbers(100 * risk_before[chosen], "%") + " to "
+         + _numbers(100 * risk_now[chosen], "%") + " (+" + _numbers(100 * rise[chosen])
+         + f" points, listed above +{100 * risk_rise:.0f})"),
+        ("lost_score", lost, np.full(len(chosen), f"fell from {red} to too little data for a score: "
+                                     "check why the account went quiet", dtype=object)),
     ]
-    alerts = alerts.merge(detail, on="account_id", how="left")
-    alerts["rule"] = pd.Categorical(alerts["rule"], categories=RULES, ordered=True)
-    alerts = alerts.sort_values(["account_id", "rule"], kind="stable").reset_index(drop=True)
-    alerts["rule"] = alerts["rule"].astype(str)
-    alerts["previous_health_band"] = alerts["previous_health_band"].astype(object)
-    alerts["health_score"] = alerts["health_score"].astype(np.float64)
-    return alerts[list(ALERT_COLUMNS)]
+    reasons = np.full(len(chosen), "", dtype=object)
+    codes = np.full(len(chosen), "", dtype=object)
+    for code, mask, why in rules:
+        hit = mask[chosen]
+        reasons = np.where(hit, np.where(reasons == "", "", reasons + "; ") + why, reasons)
+        codes = np.where(hit, np.where(codes == "", "", codes + " ") + code, codes)
+
+    revenue = pd.to_numeric(_optional(now, "mrr", float), errors="coerce").to_numpy(dtype=float)
+    calls = pd.DataFrame({
+        "account_id": now.index.to_numpy(dtype=object)[chosen],
+        "owner": _optional(now, "owner").to_numpy(dtype=object)[chosen],
+        "segment": _optional(now, "segment").to_numpy(dtype=object)[chosen],
+        "reasons": reasons.astype(object),
+        "rules": codes.astype(object),
+        "health_score": score[chosen],
+        "health_band": band_now[chosen],
+        "previous_health_band": band_before[chosen],
+        "churn_probability": risk_now[chosen],
+        "previous_churn_probability": risk_before[chosen],
+        "monthly_revenue": revenue[chosen],
+        "currency": currency,
+    })
+    calls["revenue_at_stake"] = calls["churn_probability"] * calls["monthly_revenue"]
+    calls = calls.sort_values(
+        ["revenue_at_stake", "churn_probability", "health_score", "account_id"],
+        ascending=[False, False, True, True], na_position="last", kind="stable",
+    ).reset_index(drop=True)
+    calls["rank"] = np.arange(1, len(calls) + 1, dtype=np.int64)
+    # Only the listed accounts' drivers are read: the JSON of a whole portfolio is not.
+    order = now.index.get_indexer(calls["account_id"])
+    drivers = _optional(now, "churn_drivers").iloc[order]
+    fallback = _optional(now, "health_drivers").iloc[order]
+    texts = top_driver_texts(drivers.reset_index(drop=True), typical=typical)
+    # The health drivers speak where no model did: read only those accounts' JSON.
+    empty = (texts == "").to_numpy()
+    texts[empty] = top_driver_texts(fallback.iloc[np.flatnonzero(empty)].reset_index(drop=True)).to_numpy()
+    calls["top_drivers"] = texts.to_numpy(dtype=object)
+    calls["currency"] = calls["currency"].astype(object)
+    return calls[list(CALL_LIST_COLUMNS)]

@@ -9,9 +9,13 @@ alerts and a runs table in one transaction) or as three files together:
 
 * ``<out>``: one row per active account (Parquet or CSV), run metadata in the Parquet
   schema metadata under ``customer_health``;
-* ``<stem>.alerts.<fmt>`` next to it: the call-to-action list, one row per alert;
+* ``<stem>.alerts.<fmt>`` next to it: the call list, one row per account to call
+  (:mod:`serving.alerts`);
 * ``<out>.meta.json``: the run metadata (as of, model, data fingerprint, package version,
   seconds taken, why churn columns are empty when they are).
+
+``<out>`` may be a folder: each run then goes to a dated folder of its own,
+``<out>/<YYYY-MM-DD>/scores.<fmt>``, and the folder keeps every account's history.
 
 The three files are one unit (:mod:`serving.output_set`): a failed, interrupted or killed
 run never leaves a partial file nor alerts that belong to another output, and two jobs
@@ -83,7 +87,7 @@ class BatchResult:
         One row per active account, sorted by ``account_id``, columns ``SCORE_COLUMNS``
         then ``group_<group>`` and ``measure_<measure>``. Driver columns hold JSON lists.
     alerts : DataFrame
-        One row per alert (:data:`serving.alerts.ALERT_COLUMNS`).
+        The call list: one row per account to call (:data:`serving.alerts.CALL_LIST_COLUMNS`).
     metadata : dict
         The run metadata written with the output.
     paths : dict
@@ -131,8 +135,9 @@ def score_portfolio(
     risk_rise: float = 0.10,
     progress: Progress | None = None,
     no_model_reason: str | None = None,
+    currency: str | None = None,
 ) -> BatchResult:
-    """Score every account active at ``as_of``: health, churn risk and alerts.
+    """Score every account active at ``as_of``: health, churn risk and the call list.
 
     Parameters
     ----------
@@ -153,6 +158,8 @@ def score_portfolio(
         Called as ``progress(step_number, step_name)`` for the steps of ``STEPS`` 2-5.
     no_model_reason : str, optional
         Why there is no model, for the metadata.
+    currency : str, optional
+        The currency of ``accounts.mrr``, written beside the call list's revenue.
 
     Returns
     -------
@@ -187,7 +194,16 @@ def score_portfolio(
     scores = scores.reset_index()[list(SCORE_COLUMNS) + extra]
 
     report(5, STEPS[4])
-    alerts = find_alerts(scores, previous, band_order=_band_order(scorecard), risk_rise=risk_rise)
+    accounts = tables.accounts.set_index("account_id")
+    # Revenue and owner say who calls first and who calls; they are not scores, so they
+    # stay out of the scores file.
+    listed = scores.assign(**{
+        column: scores["account_id"].map(accounts[column])
+        for column in ("mrr", "owner") if column in accounts.columns
+    })
+    typical = scored.indicators.median(numeric_only=True).to_dict()
+    alerts = find_alerts(listed, previous, band_order=_band_order(scorecard), risk_rise=risk_rise,
+                         currency=currency, typical=typical)
 
     meta: dict[str, Any] = {
         "as_of": stamp.isoformat(),
@@ -201,6 +217,7 @@ def score_portfolio(
         "measures_without_data": measures_without_data(scores, scorecard),
         **(tables.churn or ChurnDefinition()).metadata(),
         "risk_rise": risk_rise,
+        "currency": currency,
         "package_version": package_version(),
         # Which languages the comment tone was read in, how, and the share left unsupported.
         "comment_languages": language_report(scored.comments, scored.polarity_models),
@@ -273,9 +290,9 @@ def find_previous(
     if previous is None:
         return None, None
     if str(previous) == PREVIOUS_AUTO:
-        found = latest_run(paths.scores.parent, before=as_of, fmt=paths.fmt)
+        found = latest_run(paths.runs, before=as_of, fmt=paths.fmt)
         if found is None:
-            return None, (f"no earlier run in {paths.scores.parent} to compare with; "
+            return None, (f"no earlier run in {paths.runs} to compare with; "
                           "every red account is alerted")
         return found, None
     path = Path(previous)
@@ -310,7 +327,7 @@ def write_result(
         sink = _sink(out, fmt)
         meta = scores_db.write_run(result.scores, alerts, result.metadata, sink)
         return BatchResult(result.scores, result.alerts, meta, sink=str(sink))
-    paths = _output_paths(out, fmt)
+    paths = _output_paths(out, fmt, pd.Timestamp(result.metadata["as_of"]))
     meta = write_scores(result.scores, alerts, result.metadata, paths)
     return BatchResult(result.scores, result.alerts, meta, paths.as_dict())
 
@@ -328,9 +345,9 @@ def _describe(where: str | os.PathLike | None) -> str | None:
     return str(scores_db.parse_sink(str(where), "--previous")) if is_database_url(where) else str(where)
 
 
-def _output_paths(out: str | os.PathLike, fmt: str | None) -> OutputPaths:
+def _output_paths(out: str | os.PathLike, fmt: str | None, as_of: pd.Timestamp) -> OutputPaths:
     try:
-        return output_paths(out, fmt)
+        return output_paths(out, fmt, as_of)
     except ScoresFileError as exc:
         raise BatchInputError(str(exc)) from None
 
@@ -358,8 +375,9 @@ def run_batch(
     risk_rise: float = 0.10,
     scorecard: Scorecard | None = None,
     progress: Progress | None = None,
+    currency: str | None = None,
 ) -> BatchResult:
-    """Score the tables of ``folder`` as of a date and write scores, alerts and metadata.
+    """Score the tables of ``folder`` as of a date and write scores, call list and metadata.
 
     Parameters
     ----------
@@ -369,8 +387,9 @@ def run_batch(
     as_of : Timestamp
         The scoring moment, parsed at the edge (naive UTC).
     out : path or str
-        The scores file (its suffix gives the format unless ``fmt`` does), or a database
-        URL (:func:`serving.scores_db.parse_sink`).
+        The scores file (its suffix gives the format unless ``fmt`` does), a folder of
+        dated runs (``<out>/<YYYY-MM-DD>/scores.<fmt>``), or a database URL
+        (:func:`serving.scores_db.parse_sink`).
     model_uri : str, optional
         MLflow model URI; default the champion. When the default has nothing registered
         the scores are still written with null churn columns and the reason in metadata.
@@ -388,6 +407,8 @@ def run_batch(
         Default scorecard when omitted.
     progress : callable, optional
         ``progress(step_number, step_name)`` for each of ``STEPS``.
+    currency : str, optional
+        The currency of ``accounts.mrr``; default the mapping file's ``currency``.
 
     Returns
     -------
@@ -416,7 +437,8 @@ def run_batch(
     if is_database_url(out):
         scores_db.check_sink(_sink(str(out), fmt))
     else:
-        paths = _output_paths(out, fmt)
+        _check_as_of(as_of)
+        paths = _output_paths(out, fmt, as_of)
         if folder is not None:
             check_not_an_input(paths, Path(folder), mapping or Mapping())
     _check_as_of(as_of)
@@ -434,6 +456,7 @@ def run_batch(
     result = score_portfolio(
         tables, as_of, model=model, scorecard=scorecard, previous=prior,
         risk_rise=risk_rise, progress=progress, no_model_reason=reason,
+        currency=currency or (mapping.currency if mapping is not None else None),
     )
     report(6, STEPS[5])
     meta = dict(result.metadata, previous=_describe(previous), previous_missing=no_previous,

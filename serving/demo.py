@@ -37,6 +37,10 @@ DEFAULT_MONTHS = 18
 DEFAULT_SEED = 7
 DEFAULT_START = "2025-01-01"
 RISKIEST = 10
+#: The currency of the demo's monthly revenue (a team's own sets it in its mapping file).
+DEMO_CURRENCY = "USD"
+#: Monthly runs before the last one: four, so that two lists are past the 90-day horizon.
+HISTORY_MONTHS = 4
 STEP_COUNT = 6
 
 
@@ -296,11 +300,17 @@ def run_demo(
 
     from serving.batch import STEPS
 
-    # The nightly job compares each run with the previous one; the demo plays two runs a
-    # month apart so that trends and alerts (band got worse, risk rose) show real changes.
+    # The nightly job compares each run with the previous one; the demo plays monthly runs
+    # so that the call list (band got worse, risk rose) shows real changes, the sparklines
+    # have a history, and the earliest lists are old enough for their outcome to be known.
     month_before = as_of - pd.DateOffset(months=1)
-    previous_path = out / "history" / f"scores-{month_before:%Y-%m-%d}.parquet"
-    runs = ((month_before, previous_path, None), (as_of, scores_path, previous_path))
+    runs, previous_path = [], None
+    for months_back in range(HISTORY_MONTHS, 0, -1):
+        date = as_of - pd.DateOffset(months=months_back)
+        path = out / "history" / f"scores-{date:%Y-%m-%d}.parquet"
+        runs.append((date, path, previous_path))
+        previous_path = path
+    runs.append((as_of, scores_path, previous_path))
     with Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
         task = progress.add_task(STEPS[0], total=len(STEPS) * len(runs))
         for run_number, (date, path, previous) in enumerate(runs):
@@ -308,11 +318,12 @@ def run_demo(
             def advance(number: int, name: str, offset: int = run_number * len(STEPS), date=date) -> None:
                 progress.update(task, completed=offset + number - 1, description=f"{date:%Y-%m-%d}: {name}")
 
-            batch = run_batch(data_dir, date, path, model_uri=model_uri, previous=previous, progress=advance)
+            batch = run_batch(data_dir, date, path, model_uri=model_uri, previous=previous, progress=advance,
+                              currency=DEMO_CURRENCY)
         progress.update(task, completed=len(STEPS) * len(runs))
     console.print(
         f"scored {len(batch.scores):,} accounts into {batch.paths['scores']}; "
-        f"{len(batch.alerts):,} alert(s) since {month_before:%Y-%m-%d} in {batch.paths['alerts']}"
+        f"{len(batch.alerts):,} account(s) to call since {month_before:%Y-%m-%d} in {batch.paths['alerts']}"
     )
     seconds["score"] = time.perf_counter() - started
 

@@ -6,7 +6,7 @@ URL; the last path segment names the scores table, default ``scores``) writes th
 * ``scores``: one row per account and as-of date, keyed by ``(account_id, as_of)``: the
   columns of the scores file (:data:`serving.scores_file.SCORE_COLUMNS` plus the group
   and measure columns) and the ``run_id`` that wrote it;
-* ``scores_alerts``: the alerts of each as-of date (:data:`serving.alerts.ALERT_COLUMNS`,
+* ``scores_alerts``: the call list of each as-of date (:data:`serving.alerts.CALL_LIST_COLUMNS`,
   ``as_of``, ``run_id``);
 * ``scores_runs``: one row per run: ``run_id``, ``as_of``, ``written_at``, counts, model,
   package version, seconds and the whole run metadata as JSON. Runs are never deleted.
@@ -45,7 +45,7 @@ from serving.alerts import ALERT_COLUMNS
 
 DEFAULT_TABLE = "scores"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
-KEYS = {"scores": ("account_id", "as_of"), "alerts": ("as_of", "account_id", "rule"),
+KEYS = {"scores": ("account_id", "as_of"), "alerts": ("as_of", "account_id"),
         "runs": ("run_id",)}
 
 

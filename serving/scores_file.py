@@ -63,43 +63,81 @@ class ScoresFile:
 
 @dataclass(frozen=True)
 class OutputPaths:
-    """The format and the three files of a run writing to ``scores``."""
+    """The format and the three files of a run writing to ``scores``.
+
+    ``dated`` runs live in a folder of their own, ``<runs>/<YYYY-MM-DD>/``, so that every
+    night adds to the history instead of replacing the last run.
+    """
 
     fmt: str
     scores: Path
     alerts: Path
     metadata: Path
+    dated: bool = False
 
     def as_dict(self) -> dict[str, Path]:
         return {"scores": self.scores, "alerts": self.alerts, "metadata": self.metadata}
 
+    @property
+    def runs(self) -> Path:
+        """The folder of all runs: the parent of the dated folders, else the run's own."""
+        return self.scores.parent.parent if self.dated else self.scores.parent
 
-def output_paths(out: str | os.PathLike, fmt: str | None = None) -> OutputPaths:
+
+#: The scores file's name inside a dated run folder (``runs/2026-06-30/scores.parquet``).
+DATED_STEM = "scores"
+
+
+def is_runs_folder(out: str | os.PathLike) -> bool:
+    """Whether ``--out`` names a folder of dated runs rather than one scores file.
+
+    A path with no file suffix, or an existing folder, is a folder of runs.
+    """
+    out = Path(out)
+    return out.is_dir() or not out.suffix
+
+
+def output_paths(
+    out: str | os.PathLike, fmt: str | None = None, as_of: pd.Timestamp | None = None
+) -> OutputPaths:
     """The format and the three files of a run writing to ``out``.
+
+    ``out`` is a scores file, or a folder of runs (:func:`is_runs_folder`): then the run
+    goes to ``<out>/<as_of YYYY-MM-DD>/scores.<fmt>`` (Parquet unless ``fmt`` says CSV).
 
     Raises
     ------
     ScoresFileError
-        When neither ``fmt`` nor the suffix of ``out`` names parquet or csv.
+        When neither ``fmt`` nor the suffix of ``out`` names parquet or csv, or a folder
+        of runs is given without the as-of date.
 
     Examples
     --------
     >>> paths = output_paths("runs/scores.parquet")
     >>> paths.fmt, paths.alerts.name, paths.metadata.name
     ('parquet', 'scores.alerts.parquet', 'scores.parquet.meta.json')
+    >>> str(output_paths("runs", as_of=pd.Timestamp("2026-06-30")).scores)
+    'runs/2026-06-30/scores.parquet'
     """
     out = Path(out)
+    dated = is_runs_folder(out)
+    if dated:
+        if as_of is None:
+            raise ScoresFileError(f"--out {out} is a folder of runs: it needs the as-of date")
+        fmt = fmt or "parquet"
+        out = out / f"{as_of:%Y-%m-%d}" / f"{DATED_STEM}.{fmt}"
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ScoresFileError(
-            f"cannot tell the output format of {out.name}: use a .parquet or .csv name or "
-            "--format parquet|csv"
+            f"cannot tell the output format of {out.name}: use a .parquet or .csv name, "
+            "a folder for dated runs, or --format parquet|csv"
         )
     return OutputPaths(
         fmt=fmt,
         scores=out,
         alerts=out.with_name(f"{out.stem}.alerts.{fmt}"),
         metadata=out.with_name(out.name + ".meta.json"),
+        dated=dated,
     )
 
 
@@ -276,14 +314,21 @@ def read_scores(
     return ScoresFile(scores, meta, path, _find_alerts(path, meta))
 
 
+def _meta_files(folder: Path, pattern: str) -> list[Path]:
+    """Run metadata files in ``folder`` and in its dated run folders (one level down)."""
+    return [*folder.glob(pattern), *folder.glob(f"*/{pattern}")]
+
+
 def latest_run(folder: Path, *, before: pd.Timestamp, fmt: str) -> Path | None:
     """The scores file of the latest run in ``folder`` scored as of a date before ``before``.
+
+    Runs written straight into ``folder`` and runs in its dated folders both count.
 
     Runs are recognised by their metadata file (``<scores>.meta.json``); ones that cannot
     be read are passed over (the reader names them when they are given explicitly).
     """
     best: tuple[pd.Timestamp, Path] | None = None
-    for meta_file in Path(folder).glob(f"*.{fmt}.meta.json"):
+    for meta_file in _meta_files(Path(folder), f"*.{fmt}.meta.json"):
         scores = meta_file.with_name(meta_file.name.removesuffix(".meta.json"))
         try:
             as_of = pd.Timestamp(json.loads(meta_file.read_text(encoding="utf-8"))["as_of"])
@@ -314,8 +359,26 @@ def is_scores_file(path: Path) -> bool:
 
 
 def scores_files(folder: str | os.PathLike) -> list[Path]:
-    """The scores files of the runs written into ``folder``, by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_scores_file(p))
+    """The scores files of the runs written into ``folder`` or its dated run folders."""
+    folder = Path(folder)
+    candidates = [*folder.iterdir(), *(p for sub in folder.iterdir() if sub.is_dir() for p in sub.iterdir())]
+    return sorted(p for p in candidates if p.is_file() and is_scores_file(p))
+
+
+def runs_folder(scores: str | os.PathLike) -> Path:
+    """The folder holding every run of the one whose scores file is ``scores``.
+
+    A dated run (``runs/2026-06-30/scores.parquet``) belongs to ``runs``; a scores file
+    written straight into a folder (the older layout) belongs to that folder.
+    """
+    scores = Path(scores)
+    parent = scores.parent
+    try:
+        pd.Timestamp(parent.name)
+        dated = len(parent.name) == 10 and scores.stem == DATED_STEM
+    except ValueError:
+        dated = False
+    return parent.parent if dated else parent
 
 
 def read_account(path: str | os.PathLike, account_id: str) -> pd.DataFrame:

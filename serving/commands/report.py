@@ -7,21 +7,28 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from serving.errors import UserError, report_errors
+from serving.errors import InvalidInput, UserError, report_errors
 
 REPORT_HELP = (
     "Write the health report: one self-contained HTML file (no external scripts, fonts or "
     "images; it opens offline and can be mailed as it is).\n\n"
-    "Sections: portfolio headline metrics with their trend (needs --metrics-from), the "
-    "distribution of health scores, bands by segment, the accounts at risk with their "
-    "drivers in words, the alerts, NPS / CSAT / comment tone over time (needs "
-    "--metrics-from) and the churn model's card. docs/report.md explains how to read each."
+    "Sections: portfolio headline metrics with their trend (needs --metrics-from), the call "
+    "list (most revenue at stake first, every reason in words, each account's score over the "
+    "last runs), the distribution of health scores, bands by segment, the accounts at risk "
+    "with their drivers in words, the bands over the runs and how earlier call lists did "
+    "(needs --metrics-from), NPS / CSAT / comment tone over time (needs --metrics-from) and "
+    "the churn model's card. docs/report.md explains how to read each.\n\n"
+    "With --account ID it writes one account's page instead: score and churn risk over the "
+    "runs, every measure with its value and points, drivers, and (with --metrics-from) recent "
+    "tickets, survey answers and comments, orders and returns: what to read before a call."
 )
 REPORT_EPILOG = (
     "Examples:\n\n"
     "  customer-health report demo/scores.parquet --metrics-from demo/data --out report.html\n\n"
     "  customer-health report runs/2026-06-30.parquet --metrics-from exports/ --mapping mapping.toml "
     "--model models:/customer-health-churn@champion --out report.html\n\n"
+    "  customer-health report demo/scores.parquet --account A000042 --metrics-from demo/data "
+    "--out A000042.html\n\n"
     "SCORES is the output of `customer-health score`; its alerts file and metadata are read "
     "from next to it. Without --model the card shows the model named in the scores' metadata."
 )
@@ -56,11 +63,15 @@ def report(
         None, "--model", help="Model for the model card (models:/NAME@ALIAS or models:/NAME/VERSION)."
     ),
     months: int = typer.Option(3, "--months", min=1, help="Length of the headline period in months."),
+    account: str | None = typer.Option(
+        None, "--account", help="Write this account's page instead of the portfolio report."
+    ),
 ) -> None:
     """Write the self-contained HTML health report."""
     from features.io import load_tables
     from models.tracking import quiet_artifact_downloads
     from serving.report import ReportError, build_report
+    from serving.report.account import UnknownAccountError, build_account_page
 
     console = Console(highlight=False)
     with report_errors():
@@ -71,11 +82,18 @@ def report(
             with console.status("reading and validating the tables"):
                 tables, _ = load_tables(metrics_from, mapping)
         try:
-            with console.status("drawing the report"), quiet_artifact_downloads():
-                written = build_report(scores, tables=tables, model=model, out=out, months=months)
+            if account is not None:
+                with console.status(f"writing the page of account {account}"):
+                    written = build_account_page(scores, account, tables=tables, out=out)
+            else:
+                with console.status("drawing the report"), quiet_artifact_downloads():
+                    written = build_report(scores, tables=tables, model=model, out=out, months=months)
+        except UnknownAccountError as exc:
+            raise InvalidInput(str(exc)) from None
         except ReportError as exc:
             raise UserError(str(exc)) from None
-        console.print(f"wrote the report to {written} (open it in any browser)")
+        what = f"the page of account {account}" if account is not None else "the report"
+        console.print(f"wrote {what} to {written} (open it in any browser)")
 
 
 def demo(

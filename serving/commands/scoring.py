@@ -31,16 +31,20 @@ from serving.batch import (
 )
 from serving.commands.options import MappingOption, TablesFolder, date_option
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
-from serving.scores_file import RISKIEST, drivers_text, riskiest
+
+#: Accounts of the call list printed by ``score`` (the whole list is in the alerts file).
+PRINTED_CALLS = 15
 
 SCORE_HELP = (
     "Score every account active at --as-of: health score and band, churn probability, risk "
-    "band and drivers, plus a call-to-action list of alerts.\n\n"
-    "Writes FILE (one row per account), <stem>.alerts.<format> next to it (band got worse "
-    "since --previous, crossed into red, churn risk rose by more than --risk-rise) and "
-    "FILE.meta.json (as-of date, model, data fingerprint, package version, time taken). "
-    "The three files are replaced together or not at all; invalid input stops the run "
-    "before anything is written.\n\n"
+    "band and drivers, plus the call list: who to call, and why.\n\n"
+    "Writes FILE (one row per account), <stem>.alerts.<format> next to it (the call list: "
+    "one row per account whose band got worse since --previous, that crossed into red, whose "
+    "churn risk rose by more than --risk-rise or that fell from red to too little data; most "
+    "revenue at stake first) and FILE.meta.json (as-of date, model, data fingerprint, package "
+    "version, time taken). The three files are replaced together or not at all; invalid "
+    "input stops the run before anything is written. --out FOLDER (no suffix) keeps every "
+    "run: FOLDER/<as-of>/scores.parquet, the history the report's sparklines read.\n\n"
     "--out may also be a database URL (postgresql://user@host:5432/db/TABLE): the scores, "
     "alerts (TABLE_alerts) and run metadata (TABLE_runs) are written in one transaction, "
     "keyed by (account_id, as_of); a re-run for a date replaces that date's rows and keeps "
@@ -49,6 +53,8 @@ SCORE_HELP = (
 SCORE_EPILOG = (
     "Examples:\n\n"
     "  customer-health score demo/data --as-of 2026-06-30 --out runs/2026-06-30.parquet\n\n"
+    "  customer-health score exports/ --as-of 2026-07-01 --out runs/ --previous auto "
+    "--currency EUR --quiet\n\n"
     "  customer-health score exports/ --as-of 2026-07-01 --out runs/2026-07-01.parquet "
     "--previous runs/2026-06-30.parquet --risk-rise 0.15 --mapping mapping.toml\n\n"
     "  customer-health score demo/data --as-of 2026-06-30 --out scores.csv --model "
@@ -89,29 +95,61 @@ def model_label(model: dict) -> str:
     return f"{model['name']} v{model['version']}{alias}"
 
 
-def _print_summary(console: Console, result: BatchResult) -> None:
-    meta = result.metadata
+def _money(value: float, currency: str | None) -> str:
+    return "-" if pd.isna(value) else f"{value:,.0f}" + (f" {currency}" if currency else "")
+
+
+def call_list_table(calls: pd.DataFrame, as_of: str, limit: int = PRINTED_CALLS, *,
+                    width: int = 120) -> Table:
+    """The first ``limit`` accounts of the call list, one line each: nothing wraps.
+
+    The reasons are cut with an ellipsis to fit ``width`` (the terminal's); the whole list,
+    with every reason and driver, is the alerts file.
+    """
+    shown = calls.head(limit)
+    table = Table(title=f"Call first: {len(shown)} of {len(calls):,} account(s) to call as of "
+                        f"{as_of[:10]}", title_justify="left", box=None, pad_edge=False)
+    rows = []
+    for row in shown.to_dict(orient="records"):
+        churn, score = row["churn_probability"], row["health_score"]
+        rows.append((
+            str(row["rank"]), visible(str(row["account_id"]))[:18],
+            "-" if not isinstance(row["owner"], str) else visible(row["owner"])[:14],
+            "-" if pd.isna(churn) else f"{100 * churn:.0f}%",
+            "-" if pd.isna(score) else f"{score:.0f} {row['health_band']}",
+            _money(row["revenue_at_stake"], row["currency"]),
+            visible(str(row["reasons"])),
+        ))
+    headers = ("#", "account", "owner", "churn", "score", "at stake/mo", "why")
+    widths = [max([len(header)] + [len(r[i]) for r in rows]) for i, header in enumerate(headers[:-1])]
+    # The short columns keep their full width; only the reasons are cut to what is left.
+    room = max(width - sum(widths) - 2 * len(widths) - 1, 10)
+    rows = [(*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][:room - 1] + "…") for r in rows]
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i in (1, 2, 6) else "right", no_wrap=True,
+                         min_width=widths[i] if i < len(widths) else None)
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
+def _print_warnings(console: Console, meta: dict) -> None:
     if meta.get("previous_missing"):
         console.print("[yellow]warning[/]: " + escape(meta['previous_missing']))
     if not meta["accounts"]:
         console.print(f"[yellow]no account is active at {meta['as_of'][:10]}[/]: every "
                       "account signed up later or churned before; check --as-of")
-    table = Table(title=f"The {min(RISKIEST, len(result.scores))} riskiest accounts as of "
-                        f"{meta['as_of'][:10]}", show_lines=False)
-    for column in ("account", "churn", "risk", "health", "band", "drivers"):
-        table.add_column(column, overflow="fold")
-    for _, row in riskiest(result.scores).iterrows():
-        churn = row["churn_probability"]
-        health = row["health_score"]
-        table.add_row(
-            visible(str(row["account_id"])),
-            "-" if pd.isna(churn) else f"{100 * churn:.0f}%",
-            row["risk_band"] if isinstance(row["risk_band"], str) else "-",
-            "-" if pd.isna(health) else f"{health:.0f}",
-            str(row["health_band"]),
-            drivers_text(row),
-        )
-    console.print(table)
+    for warning in meta.get("model_warnings", []):
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+
+
+def _print_summary(console: Console, result: BatchResult) -> None:
+    meta = result.metadata
+    _print_warnings(console, meta)
+    if len(result.alerts):
+        console.print(call_list_table(result.alerts, meta["as_of"], width=console.width))
+    else:
+        console.print("nobody to call: no account got worse since the previous run")
     churn = ChurnDefinition.from_metadata(meta).describe()
     console.print(f"scorecard: {meta['scorecard']} ({churn})", markup=False, highlight=False)
     for table, measures in (meta.get("measures_without_data") or {}).items():
@@ -120,19 +158,17 @@ def _print_summary(console: Console, result: BatchResult) -> None:
     model = meta.get("model")
     if model:
         console.print(f"churn model: {model_label(model)}")
-        for warning in meta.get("model_warnings", []):
-            console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     else:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     if result.sink is not None:
         console.print(
-            f"wrote {meta['accounts']:,} accounts and {meta['alerts']:,} alerts to "
+            f"wrote {meta['accounts']:,} accounts and {meta['alerts']:,} to call to "
             f"{result.sink}, run {meta['run_id']} ({meta['seconds']:.1f} s)", markup=False,
         )
         return
     console.print(
-        f"wrote {meta['accounts']:,} accounts to {result.paths['scores']}, "
-        f"{meta['alerts']:,} alerts to {result.paths['alerts']}, metadata to "
+        f"wrote {meta['accounts']:,} accounts to {result.paths['scores']}, the call list "
+        f"({meta['alerts']:,} accounts) to {result.paths['alerts']}, metadata to "
         f"{result.paths['metadata']} ({meta['seconds']:.1f} s)"
     )
 
@@ -162,6 +198,13 @@ def score(
     scorecard: Path | None = typer.Option(
         None, "--scorecard", help="Scorecard TOML; default the shipped one that fits the churn definition (a shop's under a lapse)."
     ),
+    currency: str | None = typer.Option(
+        None, "--currency", help="Currency of accounts.mrr shown on the call list (EUR, USD, ...); "
+        "default the mapping file's currency."
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print only warnings and errors (for cron): no progress, no list."
+    ),
 ) -> None:
     """Score every active account and write scores, alerts and run metadata."""
     from models.registry import NoModelError
@@ -176,7 +219,7 @@ def score(
             raise UserError(str(exc)) from None
         progress = Progress(
             TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True, disable=quiet,
         )
         with progress:
             task = progress.add_task(STEPS[0], total=len(STEPS))
@@ -188,7 +231,7 @@ def score(
                 result = run_batch(
                     folder, stamp, out, model_uri=model, previous=previous,
                     fmt=fmt.value if fmt else None, mapping=mapping, risk_rise=risk_rise,
-                    scorecard=card, progress=advance,
+                    scorecard=card, progress=advance, currency=currency,
                 )
             except PreviousRunError as exc:
                 raise InvalidPrevious(str(exc)) from None
@@ -198,7 +241,10 @@ def score(
                 raise UserError(f"could not write the output next to {out}: {exc}; "
                                 "the previous files, if any, are unchanged") from None
             progress.update(task, completed=len(STEPS))
-        _print_summary(console, result)
+        if quiet:
+            _print_warnings(Console(stderr=True, highlight=False), result.metadata)
+        else:
+            _print_summary(console, result)
 
 
 def register(app: typer.Typer) -> None:

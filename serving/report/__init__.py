@@ -8,7 +8,8 @@ external script, font or image, and can be mailed as it is.
 
 Sections, in order (``REPORT_SECTIONS``): portfolio headline metrics with their trend
 against the previous period, the distribution of health scores, accounts per band by
-segment, the at-risk list, the alerts, NPS / CSAT / sentiment over time, and the model card.
+segment, the call list (with each account's recent scores), the at-risk list, the bands over
+the runs and how past call lists did, NPS / CSAT / sentiment over time, and the model card.
 A figure that cannot be computed is shown as "n/a (reason)", never as 0.
 
 Three parts, one job each: :mod:`~serving.report.gather` (data to a plain report model,
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from features.contract import Tables
+from serving.report.calls import read_run_history, relative_href
 from serving.report.card import ModelCard, model_card
 from serving.report.document import REPORT_SECTIONS, Report, ReportError
 from serving.report.gather import (
@@ -108,7 +110,9 @@ def build_report(
     scores = read_scores(scores_path)
     alerts = read_alerts(scores, alerts_path)
     card = model_card(scored_by(scores.metadata) if model is None else model, tracking_uri=tracking_uri)
+    calls_file = alerts_path or scores.alerts_path
     report = gather_report(
-        scores, alerts=alerts, card=card, tables=tables, months=months, at_risk_limit=at_risk_limit, title=title
+        scores, alerts=alerts, card=card, tables=tables, months=months, at_risk_limit=at_risk_limit, title=title,
+        history=read_run_history(scores), alerts_href=relative_href(calls_file, out),
     )
     return write_html(render_report(report, draw_figures(report)), out)

@@ -78,14 +78,15 @@ def model_card(model: Any, *, tracking_uri: str | None = None) -> ModelCard:
     )
 
 
-# The trainer logs the chosen model's out-of-time metrics as ``test_<metric>``.
+# The trainer logs the chosen model's out-of-time metrics as ``test_<metric>``; the last
+# field is the digits shown, or "%" for a share shown as a percentage (as everywhere else).
 CARD_METRICS = (
     ("test_roc_auc", "ROC AUC", "how well it ranks churners above the others: 0.5 is chance, 1 is perfect", 3),
     ("test_pr_auc", "PR AUC", "precision across recall levels; compare with the base churn rate", 3),
     ("test_lift_top10", "lift in the riskiest 10%", "how many times the average churn rate the top 10% show", 2),
-    ("test_recall_top10", "churners found in the riskiest 10%", "share of all churners a top-10% call list reaches", 3),
+    ("test_recall_top10", "churners found in the riskiest 10%", "share of all churners a top-10% call list reaches", "%"),
     ("test_brier", "Brier score", "mean squared error of the probabilities: lower is better", 4),
-    ("test_base_rate", "base churn rate", "share of accounts that churned within the horizon", 3),
+    ("test_base_rate", "base churn rate", "share of accounts that churned within the horizon", "%"),
     ("test_rows", "accounts × dates tested", "labelled rows of the out-of-time test", 0),
 )
 
@@ -111,14 +112,43 @@ def _card_metric_rows(metrics: dict) -> list[dict]:
     rows = []
     for key, label, meaning, digits in CARD_METRICS:
         value = metrics.get(key)
+        shown = (format_value(None if is_missing(value) else 100 * value, unit="%", digits=1,
+                              reason="not logged by the trainer") if digits == "%"
+                 else format_value(value, digits=digits, reason="not logged by the trainer"))
         rows.append(
             {
                 "measure": label,
-                "value": format_value(value, digits=digits, reason="not logged by the trainer"),
+                "value": shown,
                 "how to read it": meaning,
             }
         )
     return rows
+
+
+def _is_share(column: str) -> bool:
+    """Whether an evaluation column is a share (0-1), shown as a percentage like the rest."""
+    return any(word in column for word in ("rate", "recall", "precision", "share"))
+
+
+def span_of_test_dates(text: str | None) -> str | None:
+    """The test dates as logged (``"2026-03-03..2026-04-02 (2)"``) in words.
+
+    >>> span_of_test_dates("2026-03-03..2026-04-02 (2)")
+    '2 test dates, 03 Mar 2026 to 02 Apr 2026'
+    >>> span_of_test_dates("2026-03-03..2026-03-03 (1)"), span_of_test_dates(None)
+    ('1 test date, 03 Mar 2026', None)
+    """
+    import re
+
+    if not text:
+        return None
+    found = re.fullmatch(r"(\S+)\.\.(\S+) \((\d+)\)", text.strip())
+    if not found:
+        return text
+    first, last, count = pd.Timestamp(found[1]), pd.Timestamp(found[2]), int(found[3])
+    if count == 1 or first == last:
+        return f"{count} test date, {first:%d %b %Y}"
+    return f"{count} test dates, {first:%d %b %Y} to {last:%d %b %Y}"
 
 
 def _card_table(path: str, table: pd.DataFrame) -> Table:
@@ -133,6 +163,10 @@ def _card_table(path: str, table: pd.DataFrame) -> Table:
         ]
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     for column in numeric:
+        if _is_share(column):
+            frame[column] = [format_value(None if is_missing(v) else 100 * v, unit="%", digits=1,
+                                          reason="undefined") for v in frame[column]]
+            continue
         digits = 0 if column in ("rows", "accounts", "churned") else 3
         frame[column] = [format_value(v, digits=digits, reason="undefined") for v in frame[column]]
     frame.columns = [str(c).replace("_", " ") for c in frame.columns]
@@ -153,7 +187,7 @@ def model_section(card: ModelCard, warnings: list[str] | None = None) -> list[Bl
     if card.reason and not card.run_id:
         return [Text(f"n/a ({card.reason})")]
     alias = f" ({card.alias})" if card.alias else ""
-    tested = card.params.get("split.test_dates")
+    tested = span_of_test_dates(card.params.get("split.test_dates"))
     blocks: list[Block] = [
         Text(
             f"Model {card.name or 'n/a'} version {card.version or 'n/a'}{alias}, trained {card.trained_at or 'n/a'}. "

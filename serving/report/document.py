@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 #: Section ids, in the order they appear in the report.
-REPORT_SECTIONS = ("headline", "distribution", "segments", "at-risk", "alerts", "trends", "model")
+REPORT_SECTIONS = ("headline", "call-list", "distribution", "segments", "at-risk", "history", "trends",
+                   "model")
 
 
 class ReportError(ValueError):
@@ -53,10 +54,20 @@ class Cards:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link to a file beside the report (a relative ``href``), such as the whole call list."""
+
+    href: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Table:
     """A table of ready-made cells, one dict per row.
 
-    A cell is text, a list of sentences (drivers) or a band ``{"band": ..., "color": ...}``.
+    A cell is text, a list of sentences (drivers), a band ``{"band": ..., "color": ...}``
+    or a sparkline ``{"segments": [...], "runs": n, "title": ...}``
+    (:func:`serving.report.calls.sparkline`).
     """
 
     name: str
@@ -106,7 +117,16 @@ class MonthlyTrends:
     tone: Series
 
 
-Chart = ScoreHistogram | BandShares | MonthlyTrends
+@dataclass(frozen=True)
+class BandsOverTime:
+    """The share (%) of all accounts in each band at each run, worst band first."""
+
+    dates: list[pd.Timestamp]
+    shares: dict[str, list[float]]
+    colors: dict[str, str]
+
+
+Chart = ScoreHistogram | BandShares | MonthlyTrends | BandsOverTime
 
 
 @dataclass(frozen=True)
@@ -129,7 +149,7 @@ class Image:
     png: bytes
 
 
-Block = Text | Cards | Table | Figure | Image
+Block = Text | Cards | Table | Figure | Image | Link
 
 
 # --- the report ----------------------------------------------------------------------

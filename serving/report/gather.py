@@ -25,6 +25,13 @@ from features.io import FORMATS
 from features.values import is_missing
 from serving import metric_text
 from serving.metric_text import format_value, metric_entry
+from serving.report.calls import (
+    RunHistory,
+    bands_over_time,
+    call_list_blocks,
+    money,
+    past_outcomes,
+)
 from serving.report.card import ModelCard, model_section
 from serving.report.document import (
     BandShares,
@@ -55,7 +62,6 @@ TRANSACTIONAL_HEADLINE = ("repeat_purchase_rate", "average_order_value", "clv", 
                           "csat", "conversion_rate")
 
 NO_TABLES = "portfolio metrics need the input tables: pass --metrics-from DIR"
-NO_ALERTS = "no alerts file next to the scores: run the batch job to write one"
 
 
 # --- reading inputs --------------------------------------------------------------------
@@ -324,7 +330,7 @@ def _distribution(scores: pd.DataFrame, palette: dict[str, str]) -> list[Block]:
     return blocks
 
 
-def _segments(scores: pd.DataFrame, palette: dict[str, str]) -> list[Block]:
+def _segments(scores: pd.DataFrame, palette: dict[str, str], currency: str | None) -> list[Block]:
     if "segment" not in scores.columns or scores["segment"].isna().all():
         return [Text("n/a (the accounts table has no segment column)")]
     segments = scores["segment"].fillna("(no segment)")
@@ -348,17 +354,23 @@ def _segments(scores: pd.DataFrame, palette: dict[str, str]) -> list[Block]:
         red = bands[0]
         at_risk_mrr = scores.loc[scores["health_band"] == red].groupby(segments)["mrr"].sum()
         table[f"monthly revenue in {red}"] = [
-            format_value(at_risk_mrr.get(segment, 0.0), digits=0) for segment in counts.index
+            money(at_risk_mrr.get(segment, 0.0), currency) for segment in counts.index
         ]
     table["accounts"] = table["accounts"].map(lambda n: f"{n:,}")
     return [
         Figure("bands-by-segment", "Share of accounts per band in each segment",
                "Share of each segment's accounts in each band.", chart),
-        Table.from_frame("bands-by-segment", table.reset_index(drop=True), numeric=tuple(bands) + ("accounts",)),
+        Table.from_frame("bands-by-segment", table.reset_index(drop=True),
+                         numeric=tuple(bands) + ("accounts", f"monthly revenue in {bands[0]}"),
+                         caption=None if currency else _NO_CURRENCY),
     ]
 
 
-# --- accounts at risk and alerts -------------------------------------------------------
+_NO_CURRENCY = ("Revenue is shown without a currency: set `currency` in the mapping file "
+                "or score with --currency.")
+
+
+# --- accounts at risk -------------------------------------------------------
 
 
 def _has(scores: pd.DataFrame, column: str) -> bool:
@@ -382,7 +394,7 @@ def at_risk_accounts(scores: pd.DataFrame, palette: dict[str, str], *, limit: in
     return chosen.head(2 * limit)
 
 
-def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int) -> list[Block]:
+def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int, currency: str | None) -> list[Block]:
     chosen = at_risk_accounts(scores, palette, limit=limit)
     if chosen.empty:
         return [Text("No account is in the worst band and no churn probability is available.")]
@@ -393,7 +405,7 @@ def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int) -> list[
         if "segment" in record:
             row["segment"] = "" if is_missing(record["segment"]) else str(record["segment"])
         if "mrr" in record:
-            row["monthly revenue"] = format_value(record["mrr"], digits=0, reason="unknown")
+            row["monthly revenue"] = money(record["mrr"], currency)
         row["health score"] = format_value(record["health_score"], digits=0, reason="too little data")
         row["band"] = {"band": record["health_band"], "color": palette.get(record["health_band"], _NA_COLOR)}
         if has_trend:
@@ -418,28 +430,16 @@ def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int) -> list[
             )
         rows.append(row)
     worst = next(iter(palette), "worst")
+    in_worst = int((chosen["health_band"] == worst).sum())
     caption = (
-        f"Accounts in the {worst} band and the {limit} highest churn risks, riskiest first."
+        f"{len(chosen)} accounts: the {limit} highest churn risks and the {worst} accounts with the "
+        f"lowest scores (up to {limit}; {in_worst} of the rows are {worst}), riskiest first."
         if has_model
-        else f"Accounts in the {worst} band, lowest score first (no churn model scored these accounts)."
+        else f"The {len(chosen)} {worst} accounts with the lowest scores (up to {2 * limit}); no churn "
+        "model scored these accounts."
     )
     numeric = ("monthly revenue", "health score", "churn risk")
     return [Table.from_frame("at-risk", pd.DataFrame(rows), numeric=numeric, caption=caption)]
-
-
-def _alerts(alerts: pd.DataFrame | None) -> list[Block]:
-    if alerts is None:
-        return [Text(f"n/a ({NO_ALERTS})")]
-    if alerts.empty:
-        return [Text("No alerts: no account got worse since the previous run.")]
-    frame = alerts.copy()
-    for column in frame.columns:
-        if frame[column].map(lambda v: isinstance(v, (list, np.ndarray, dict))).any():
-            frame[column] = frame[column].map(driver_texts)
-    frame.columns = [str(column).replace("_", " ") for column in frame.columns]
-    shown = frame.head(200)
-    caption = f"{len(frame):,} alert(s)" + (", the first 200 shown." if len(frame) > 200 else ".")
-    return [Table.from_frame("alerts", shown.astype(object).where(shown.notna(), "n/a"), caption=caption)]
 
 
 # --- over time -------------------------------------------------------------------------
@@ -479,6 +479,10 @@ def _trends(tables: Tables | None, as_of: pd.Timestamp | None, months: int) -> l
         csat=_series(over_time, "csat"),
         tone=Series(list(tone.index), tone["polarity"].astype(float).tolist()),
     )
+    if not any(np.isfinite(np.asarray(series.values, dtype=float)).any()
+               for series in (chart.nps, chart.csat, chart.tone)):
+        return [Text(f"n/a (no survey answers or comments since {start:%b %Y}: the surveys "
+                     "table is empty for these months)")]
     blocks: list[Block] = [
         Figure(
             "trends",
@@ -502,6 +506,17 @@ def _trends(tables: Tables | None, as_of: pd.Timestamp | None, months: int) -> l
     return blocks
 
 
+def _past_lists(history: RunHistory, tables: Tables | None, as_of: pd.Timestamp | None,
+                card: ModelCard) -> list[Block]:
+    if tables is None or as_of is None:
+        return [Text(f"How past call lists did: n/a ({NO_TABLES}, for who churned)")]
+    from models.training_config import setting_default
+
+    # The model's label window: what "churned after the list" means for its probabilities.
+    horizon = int(float(card.params.get("data.horizon", setting_default("horizon"))))
+    return past_outcomes(history, tables.accounts.set_index("account_id")["churned_at"], as_of, horizon)
+
+
 # --- the report ------------------------------------------------------------------------
 
 
@@ -514,6 +529,8 @@ def gather_report(
     months: int = 3,
     at_risk_limit: int = 25,
     title: str = "Customer health report",
+    history: RunHistory | None = None,
+    alerts_href: str | None = None,
 ) -> Report:
     """Every section of the report, as plain data (:data:`~serving.report.document.REPORT_SECTIONS`).
 
@@ -533,31 +550,44 @@ def gather_report(
         How many of the highest churn risks (and of the worst-band accounts) to list.
     title : str
         The report's title.
+    history : RunHistory, optional
+        The recent runs (:func:`serving.report.calls.read_run_history`): sparklines, bands
+        over time and how past call lists did; none when omitted.
+    alerts_href : str, optional
+        The call list file as a link relative to the report.
     """
     scores, meta = scores_file.scores, scores_file.metadata
+    history = history if history is not None else RunHistory(pd.DataFrame(
+        columns=["as_of", "account_id", "health_score", "health_band", "churn_probability"]), {})
+    currency = meta.get("currency")
     as_of = _as_of(meta, tables)
     if tables is not None and "mrr" not in scores.columns:
         # Monthly revenue tells a manager which red account to call first.
         mrr = tables.accounts.set_index("account_id")["mrr"]
         scores = scores.assign(mrr=scores["account_id"].map(mrr))
     palette = band_palette(scores)
-    alerts_lead = (
-        "Accounts whose band got worse, that turned red, or whose churn risk rose sharply."
+    calls_lead = (
+        "Who to call, most revenue at stake first: accounts whose band got worse, that turned "
+        "red, whose churn risk jumped or that fell silent, with every reason in words."
         if meta.get("previous") or not meta
         else "This run had no previous run to compare with (score with --previous), "
         "so every account in red is listed."
     )
     sections = [
         _headline(tables, as_of, months),
+        Section("call-list", "Call list", calls_lead,
+                call_list_blocks(alerts, history, palette, currency=currency, alerts_href=alerts_href)),
         Section("distribution", "Health scores across the portfolio",
                 "Each account's health score (0–100) and its band. Red accounts need attention now."
                 + _scorecard_note(meta), _distribution(scores, palette)),
         Section("segments", "Bands by segment", "Where the at-risk accounts are, by customer segment.",
-                _segments(scores, palette)),
+                _segments(scores, palette, currency)),
         Section("at-risk", "Accounts at risk",
                 "Who to call this week, and why: the measures pulling the score down and what drives the churn risk.",
-                _at_risk(scores, palette, at_risk_limit)),
-        Section("alerts", "Alerts since the previous run", alerts_lead, _alerts(alerts)),
+                _at_risk(scores, palette, at_risk_limit, currency)),
+        Section("history", "Over the runs", "How the portfolio's bands moved from run to run, and how "
+                "earlier call lists did once their outcome was known.",
+                bands_over_time(history, palette) + _past_lists(history, tables, as_of, card)),
         Section("trends", "NPS, CSAT and comment tone over time",
                 "Monthly survey results and the tone of customers' comments.", _trends(tables, as_of, months)),
         Section("model", "About the churn model", None, model_section(card, _card_warnings(card, meta, tables, as_of))),

@@ -12,7 +12,14 @@ import io
 
 import numpy as np
 
-from serving.report.document import BandShares, Chart, MonthlyTrends, Report, ScoreHistogram
+from serving.report.document import (
+    BandShares,
+    BandsOverTime,
+    Chart,
+    MonthlyTrends,
+    Report,
+    ScoreHistogram,
+)
 
 _DPI = 96
 
@@ -73,22 +80,50 @@ def monthly_trends(chart: MonthlyTrends) -> bytes:
     low = np.array(nps.values) - np.array(nps.margins)
     high = np.array(nps.values) + np.array(nps.margins)
     axes[0].fill_between(nps.starts, low, high, color="#9fb3c8", alpha=0.4, label="95% margin of error")
-    axes[0].set_title("NPS (points)")
+    axes_titles = ("NPS (points)", "CSAT (% satisfied)", "Comment tone (−1 negative … +1 positive)")
+    axes[0].set_title(axes_titles[0])
     axes[0].axhline(0, color="#bcccdc", linewidth=0.8)
     axes[1].plot(chart.csat.starts, chart.csat.values, marker="o", color="#2f9e44")
-    axes[1].set_title("CSAT (% satisfied)")
+    axes[1].set_title(axes_titles[1])
     axes[2].plot(chart.tone.starts, chart.tone.values, marker="o", color="#7c5cbf")
     axes[2].axhline(0, color="#bcccdc", linewidth=0.8)
-    axes[2].set_title("Comment tone (−1 negative … +1 positive)")
-    for ax in axes:
+    axes[2].set_title(axes_titles[2])
+    empty = {0: "no NPS answers", 1: "no CSAT answers", 2: "no comments read"}
+    for i, (ax, series) in enumerate(zip(axes, (chart.nps, chart.csat, chart.tone))):
         ax.spines[["top", "right"]].set_visible(False)
+        if not np.isfinite(np.asarray(series.values, dtype=float)).any():
+            # An empty axis would show 1970 dates and a 0-1 scale: say n/a and why instead.
+            ax.cla()
+            ax.set_title(axes_titles[i])
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, f"n/a ({empty[i]} in these months)", ha="center", va="center",
+                    transform=ax.transAxes, color="#52606d", fontsize=10)
+            continue
         ax.xaxis.set_major_formatter(DateFormatter("%b %Y"))
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     fig.tight_layout()
     return _png(fig)
 
 
-_DRAW = {ScoreHistogram: score_histogram, BandShares: band_shares, MonthlyTrends: monthly_trends}
+def bands_over_time(chart: BandsOverTime) -> bytes:
+    """The share of accounts in each band at each run, stacked, worst band at the bottom."""
+    from matplotlib.dates import DateFormatter
+
+    fig = _figure((9, 3.0))
+    ax = fig.subplots()
+    ax.stackplot(chart.dates, *chart.shares.values(), labels=list(chart.shares),
+                 colors=[chart.colors[band] for band in chart.shares], alpha=0.9)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("% of accounts")
+    ax.xaxis.set_major_formatter(DateFormatter("%d %b %Y"))
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    ax.legend(title="band", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+_DRAW = {ScoreHistogram: score_histogram, BandShares: band_shares, MonthlyTrends: monthly_trends,
+         BandsOverTime: bands_over_time}
 
 
 def chart_png(chart: Chart) -> bytes:

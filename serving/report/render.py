@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from features.io import write_atomically
-from serving.report.document import Block, Cards, Figure, Image, Report, Table, Text
+from serving.report.document import Block, Cards, Figure, Image, Link, Report, Table, Text
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 TEMPLATE = "report.html.j2"
@@ -41,6 +41,8 @@ def _block(block: Block, figures: dict[str, bytes]) -> dict[str, Any]:
     if isinstance(block, Table):
         return {"kind": "table", "name": block.name, "columns": block.columns, "numeric": block.numeric,
                 "rows": block.rows, "caption": block.caption}
+    if isinstance(block, Link):
+        return {"kind": "link", "href": block.href, "text": block.text}
     if isinstance(block, Cards):
         return {"kind": "cards", "cards": [asdict(card) for card in block.cards]}
     raise TypeError(f"a report holds no block of type {type(block).__name__}")

@@ -223,7 +223,7 @@ def test_a_mapped_file_that_is_neither_csv_nor_parquet_is_reported(tmp_path, sma
 
 MALFORMED_MAPPINGS = [
     ("[table.accounts]\nfile = 'a.csv'\n",
-     r"unknown top-level key\(s\) \['table'\]; allowed: source, tables, surveys"),
+     r"unknown top-level key\(s\) \['table'\]; allowed: source, currency, tables, surveys"),
     ("[tables.customers]\nfile = 'a.csv'\n",
      r"\[tables\.customers\] is not a table; allowed: accounts, sessions"),
     ("[tables.accounts]\npath = 'a.csv'\n",
@@ -357,3 +357,10 @@ def test_written_tables_get_the_permissions_the_umask_allows(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o640  # not mkstemp's private 0o600
+
+
+def test_the_mapping_names_the_currency_of_revenue_and_refuses_an_empty_one():
+    assert Mapping.from_dict({"currency": " EUR "}).currency == "EUR"
+    assert Mapping.from_dict({}).currency is None
+    with pytest.raises(MappingError, match='currency must be a code in quotes, e.g. currency = "EUR"'):
+        Mapping.from_dict({"currency": 3})

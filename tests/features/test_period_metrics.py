@@ -161,7 +161,7 @@ def test_splitting_by_channel_splits_surveys_and_tickets_and_says_why_not_the_re
 
 
 def test_splitting_by_a_column_no_table_has_names_the_allowed_columns(tables):
-    with pytest.raises(ValueError, match=r"by: cannot split by 'mrr'.*segment, region, plan \(accounts\)"):
+    with pytest.raises(ValueError, match=r"by: cannot split by 'mrr'.*segment, region, plan, owner \(accounts\)"):
         period_metrics(tables, *JAN, by="mrr")
 
 

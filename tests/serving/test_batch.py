@@ -13,7 +13,6 @@ import pytest
 
 from features.indicators import active_accounts
 from features.problems import DataContractError
-from serving.alerts import ALERT_COLUMNS, AlertInputError, find_alerts
 from serving.batch import BatchInputError, read_previous, run_batch
 from serving.scores_file import (
     ScoresFileError,
@@ -234,82 +233,21 @@ def test_alerts_compare_with_the_previous_run(as_of, serving_demo_folder, empty_
     alerts = pd.read_parquet(later.paths["alerts"])
     before = pd.read_parquet(earlier.paths["scores"]).set_index("account_id")["health_band"]
     now = pd.read_parquet(later.paths["scores"]).set_index("account_id")
-    worse = alerts[alerts["rule"] == "band_worse"]
+    assert alerts["account_id"].is_unique  # one row per account, every reason on it
+    worse = alerts[alerts["rules"].str.contains("band_worse")]
     assert len(worse) > 0
     for _, alert in worse.iterrows():
         assert BANDS.index(now.loc[alert.account_id, "health_band"]) < BANDS.index(before[alert.account_id])
-        assert alert.reason == (f"health band fell from {before[alert.account_id]} to "
-                                f"{now.loc[alert.account_id, 'health_band']}")
-    red = alerts[alerts["rule"] == "entered_red"]
+        assert (f"health band fell from {before[alert.account_id]} to "
+                f"{now.loc[alert.account_id, 'health_band']}") in alert.reasons
+    red = alerts[alerts["rules"].str.contains("entered_red")]
     assert (now.loc[red["account_id"], "health_band"] == "red").all()
+    # No model scored churn here, so the most urgent are the lowest scores.
+    assert alerts["revenue_at_stake"].isna().all()
+    assert alerts["health_score"].dropna().is_monotonic_increasing
+    assert alerts["rank"].tolist() == list(range(1, len(alerts) + 1))
+    assert alerts["owner"].notna().all() and alerts["segment"].notna().all()
     assert now["health_trend"].notna().any()
-
-
-def frame(rows):
-    return pd.DataFrame(rows, columns=["account_id", "health_score", "health_band", "churn_probability"])
-
-
-def test_a_band_that_got_worse_raises_an_alert_with_the_reason():
-    alerts = find_alerts(frame([("a", 60.0, "yellow", None), ("b", 90.0, "green", None)]),
-                         frame([("a", 80.0, "green", None), ("b", 70.0, "yellow", None)]),
-                         band_order=BANDS)
-    assert alerts[["account_id", "rule", "reason"]].values.tolist() == [
-        ["a", "band_worse", "health band fell from green to yellow"]
-    ]
-
-
-def test_crossing_into_red_raises_an_alert_only_when_the_account_was_not_red():
-    alerts = find_alerts(
-        frame([("a", 30.0, "red", None), ("b", 20.0, "red", None), ("c", 40.0, "red", None)]),
-        frame([("a", 60.0, "yellow", None), ("b", 25.0, "red", None)]),
-        band_order=BANDS,
-    )
-    red = alerts[alerts["rule"] == "entered_red"].set_index("account_id")["reason"]
-    assert red.to_dict() == {
-        "a": "crossed into red: score 30, was yellow",
-        "c": "in red (score 40); not in the previous run",
-    }
-
-
-def test_without_a_previous_run_every_red_account_is_on_the_list():
-    alerts = find_alerts(frame([("a", 30.0, "red", 0.5), ("b", 80.0, "green", 0.1)]), None,
-                         band_order=BANDS)
-    assert alerts[["account_id", "rule", "reason"]].values.tolist() == [
-        ["a", "entered_red", "in red (score 30); no previous run to compare"]
-    ]
-
-
-def test_churn_risk_rising_more_than_the_threshold_raises_an_alert():
-    now = frame([("a", 80.0, "green", 0.35), ("b", 80.0, "green", 0.30), ("c", 80.0, "green", 0.9)])
-    before = frame([("a", 80.0, "green", 0.20), ("b", 80.0, "green", 0.20), ("c", 80.0, "green", None)])
-    alerts = find_alerts(now, before, band_order=BANDS, risk_rise=0.10)
-    assert alerts[["account_id", "rule", "reason"]].values.tolist() == [
-        ["a", "risk_rose", "churn risk rose from 20% to 35% (+15 points, alert above +10)"]
-    ]  # b rose by exactly the threshold, c has no previous probability
-    assert find_alerts(now, before, band_order=BANDS, risk_rise=0.2).empty
-
-
-def test_accounts_with_insufficient_data_raise_no_band_alert():
-    alerts = find_alerts(frame([("a", None, "insufficient data", None)]),
-                         frame([("a", 90.0, "green", None)]), band_order=BANDS)
-    assert alerts.empty
-
-
-def test_alert_rules_refuse_frames_without_the_needed_columns():
-    with pytest.raises(AlertInputError, match=r"lacks column\(s\) \['churn_probability'\]"):
-        find_alerts(pd.DataFrame({"account_id": ["a"], "health_score": [1.0], "health_band": ["red"]}),
-                    None, band_order=BANDS)
-    with pytest.raises(ValueError, match="risk_rise must lie within 0-1"):
-        find_alerts(frame([]), None, band_order=BANDS, risk_rise=-0.1)
-    with pytest.raises(ValueError, match="band_order is empty"):
-        find_alerts(frame([]), None, band_order=[])
-
-
-def test_no_active_account_gives_no_alerts_not_a_numpy_error():
-    empty = frame([]).astype({"health_score": float, "churn_probability": float})
-    alerts = find_alerts(empty, None, band_order=BANDS)
-    assert alerts.empty and list(alerts.columns) == list(ALERT_COLUMNS)
-    assert find_alerts(empty, frame([("a", 40.0, "red", 0.5)]), band_order=BANDS).empty
 
 
 def test_scoring_a_date_before_any_signup_writes_an_empty_run(serving_demo_folder, empty_registry, tmp_path):
@@ -387,3 +325,22 @@ def test_the_batch_job_withholds_churn_risk_from_accounts_with_too_little_data(r
     assert (full["churn_coverage"] >= CHURN_MIN_COVERAGE).all()
     assert full["churn_probability"].notna().all()
     assert set(full["risk_band"]) <= {"high", "medium", "low"}
+
+
+def test_a_folder_output_keeps_each_run_in_a_dated_folder(as_of, serving_demo_folder, empty_registry, tmp_path):
+    from serving.history import account_history
+    from serving.scores_file import runs_folder, scores_files
+
+    runs = tmp_path / "runs"
+    old = run_batch(serving_demo_folder, as_of - pd.Timedelta(days=60), runs / "old-layout.parquet")
+    first = run_batch(serving_demo_folder, as_of - pd.Timedelta(days=30), runs, previous="auto")
+    second = run_batch(serving_demo_folder, as_of, runs, previous="auto")
+    assert second.paths["scores"] == runs / f"{as_of:%Y-%m-%d}" / "scores.parquet"
+    assert second.paths["alerts"].parent == second.paths["scores"].parent
+    # --previous auto finds the latest earlier run, in a dated folder or the older layout
+    assert first.metadata["previous"] == str(old.paths["scores"])
+    assert second.metadata["previous"] == str(first.paths["scores"])
+    assert scores_files(runs) == sorted([old.paths["scores"], first.paths["scores"], second.paths["scores"]])
+    assert runs_folder(second.paths["scores"]) == runs and runs_folder(old.paths["scores"]) == runs
+    account = second.scores["account_id"].iloc[0]
+    assert len(account_history(runs, account).rows) == 3

@@ -31,17 +31,21 @@ def test_serve_help_shows_how_to_start_and_call_the_service():
 
 
 @pytest.mark.slow
-def test_score_writes_the_files_and_prints_the_riskiest_accounts(registry, as_of, tmp_path):
+def test_score_writes_the_files_and_prints_the_call_list_one_line_per_account(registry, as_of, tmp_path):
     out = tmp_path / "runs" / "scores.csv"
     result = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
-                                 "--out", str(out)], env=WIDE)
+                                 "--out", str(out), "--currency", "EUR"], env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
-    assert "riskiest accounts" in result.output
+    assert "Call first: 15 of" in result.output
     assert "churn model: customer-health-churn v" in result.output
-    scores = pd.read_csv(out)
-    riskiest = scores.sort_values(["churn_probability", "account_id"], ascending=[False, True])
-    assert riskiest["account_id"].iloc[0] in result.output
-    assert (tmp_path / "runs" / "scores.alerts.csv").is_file()
+    calls = pd.read_csv(tmp_path / "runs" / "scores.alerts.csv")
+    lines = result.output.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("Call first"))
+    # a header, then one line per account in urgency order: the why column never wraps
+    for rank, line in enumerate(lines[first + 2:first + 17], start=1):
+        assert line.split()[:2] == [str(rank), calls["account_id"].iloc[rank - 1]]
+        assert len(line) <= 100
+    assert calls["currency"].eq("EUR").all()
     meta = json.loads((tmp_path / "runs" / "scores.csv.meta.json").read_text())
     assert meta["as_of"] == as_of.isoformat() and meta["format"] == "csv"
 
@@ -57,6 +61,10 @@ def test_score_with_previous_and_format_option(registry, as_of, tmp_path):
                                  "--previous", str(first), "--risk-rise", "0.05"], env=WIDE)
     assert result.exit_code == 0, result.output
     assert pd.read_parquet(second)["health_trend"].notna().any()
+    quiet = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
+                                "--out", str(tmp_path / "runs"), "--previous", "auto", "--quiet"], env=WIDE)
+    assert quiet.exit_code == 0 and quiet.stdout == ""
+    assert (tmp_path / "runs" / f"{as_of:%Y-%m-%d}" / "scores.alerts.parquet").is_file()
     assert (tmp_path / "second.alerts.parquet").is_file()
 
 
@@ -150,7 +158,7 @@ def test_score_writes_to_a_database_and_the_next_run_compares_with_it(registry, 
     second = runner.invoke(app, ["score", str(registry.demo), "--as-of", str(as_of.date()),
                                  "--out", sink, "--previous", sink], env=WIDE)
     assert second.exit_code == 0, second.output
-    assert "alerts to postgresql://postgres:***@127.0.0.1" in second.output
+    assert "to call to postgresql://postgres:***@127.0.0.1" in second.output
     assert password not in first.output + second.output
     with psycopg.connect(pg_url) as connection:
         dates = connection.execute(

@@ -146,4 +146,5 @@ def test_the_demo_compares_with_a_run_a_month_earlier_for_trends_and_alerts(run)
     scores = pd.read_parquet(run.result.scores_path)
     assert scores["health_trend"].isin(["up", "down", "flat"]).mean() > 0.8
     alerts = pd.read_parquet(run.result.alerts_path)
-    assert not alerts["reason"].str.contains("no previous run").any()
+    assert not alerts["reasons"].str.contains("no previous run").any()
+    assert alerts["account_id"].is_unique and alerts["owner"].notna().all()

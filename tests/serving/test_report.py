@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from html.parser import HTMLParser
 
@@ -27,6 +28,8 @@ from serving.report import (
 )
 
 from report_demo_flow import demo_run, tracking_env
+
+runner = CliRunner()
 
 
 class _Page(HTMLParser):
@@ -83,7 +86,10 @@ def test_the_report_has_every_section_in_order(full_report):
 def test_the_report_loads_nothing_from_outside_the_file(full_report):
     page, html = full_report
     external = [url for url in page.urls if not url.startswith(("data:", "#"))]
-    assert external == []
+    # The one link that leaves the page is to the whole call list beside it: a relative
+    # link that the reader follows, never something the page loads.
+    assert len(external) == 1 and external[0].endswith("scores.alerts.parquet")
+    assert ":" not in external[0]
     assert page.scripts == 0
     assert "@import" not in html and "url(" not in html
 
@@ -108,12 +114,52 @@ def test_headline_metrics_show_values_trends_and_the_nps_breakdown(full_report):
     assert "vs the previous period" in html
 
 
+def _table_rows(html: str, name: str) -> list[str]:
+    table = html.split(f'data-table="{name}"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S)
+
+
+@pytest.mark.slow
+def test_the_call_list_shows_the_most_urgent_accounts_once_each_with_a_sparkline(run, full_report):
+    _, html = full_report
+    calls = pd.read_parquet(run.result.alerts_path)
+    rows = _table_rows(html, "call-list")
+    assert len(rows) == min(25, len(calls))
+    shown = [re.search(r'data-label="account">([^<·]+)', row).group(1).strip() for row in rows]
+    assert shown == calls.sort_values("rank")["account_id"].head(25).tolist()
+    assert len(set(shown)) == len(shown)
+    # five monthly runs in the demo: each sparkline spans them (the account was scored in each)
+    runs = [int(n) for n in re.findall(r'<svg class="spark"[^>]*data-runs="(\d+)"', html)]
+    assert runs and set(runs) == {5}
+    assert f"The 25 most urgent of {len(calls):,} accounts to call" in html
+    assert "EUR" not in html or calls["currency"].notna().all()
+
+
+@pytest.mark.slow
+def test_earlier_call_lists_churned_more_than_the_accounts_they_left_out(full_report):
+    _, html = full_report
+    rows = _table_rows(html, "past-lists")
+    assert len(rows) >= 1
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        listed, rest = (int(cells[i].split("%")[0]) for i in (2, 4))
+        assert listed > rest, row
+    # every list together (the last row when there are several): clearly higher
+    assert listed > 2 * rest, rows[-1]
+
+
+@pytest.mark.slow
+def test_the_bands_over_the_runs_are_drawn(full_report):
+    page, html = full_report
+    assert 'data-plot="bands-over-time"' in html
+
+
 @pytest.mark.slow
 def test_the_at_risk_list_names_drivers_in_words(run, full_report):
     _, html = full_report
     scores = pd.read_parquet(run.result.scores_path)
     riskiest = scores.sort_values("churn_probability", ascending=False).iloc[0]
-    assert f"<td>{riskiest['account_id']}</td>" in html
+    assert f'<td data-label="account">{riskiest["account_id"]}</td>' in html
     for text in driver_texts(riskiest["churn_drivers"]) + driver_texts(riskiest["health_drivers"]):
         assert text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
 
@@ -164,7 +210,7 @@ def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     scores.to_csv(csv, index=False)
     from_parquet = build_report(run.result.scores_path, out=tmp_path / "a.html", tracking_uri=run.tracking_uri)
     from_csv = build_report(csv, out=tmp_path / "b.html", tracking_uri=run.tracking_uri)
-    table = re.compile(r'<table data-table="at-risk">.*?</table>', re.S)
+    table = re.compile(r'<table data-table="at-risk".*?</table>', re.S)
     assert table.search(from_parquet.read_text()).group(0) == table.search(from_csv.read_text()).group(0)
 
 
@@ -277,3 +323,43 @@ def test_the_at_risk_list_puts_the_highest_churn_risk_first_and_keeps_red_accoun
     palette = {"red": "#f00", "yellow": "#ff0", "green": "#0f0"}
     listed = at_risk_accounts(scores, palette, limit=2)
     assert listed["account_id"].tolist() == ["b", "c", "a"]
+
+
+@pytest.mark.slow
+def test_the_account_page_shows_the_history_measures_and_escaped_comments(run, tables, tmp_path):
+    calls = pd.read_parquet(run.result.alerts_path)
+    surveys = tables.surveys
+    # an account on the call list that left a comment, with markup slipped into it
+    commented = surveys.loc[surveys["comment"].notna(), "account_id"]
+    account = next(a for a in calls["account_id"] if a in set(commented))
+    tampered = tables.surveys.copy()
+    row = tampered.index[(tampered["account_id"] == account) & tampered["comment"].notna()][-1]
+    tampered.loc[row, "comment"] = "<script>alert(1)</script> too slow & buggy"
+    with_markup = dataclasses.replace(tables, surveys=tampered)
+    out = tmp_path / "account.html"
+    # Without the tables the page still shows the scores and says where the rest comes from.
+    result = runner.invoke(app, ["report", str(run.result.scores_path), "--account", account, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "n/a (pass --metrics-from DIR: the input tables hold them)" in out.read_text(encoding="utf-8")
+    from serving.report.account import build_account_page
+
+    build_account_page(run.result.scores_path, account, tables=with_markup, out=out)
+    page, html = _parse(out)
+    assert page.sections == ["account", "drivers", "measures", "tickets", "surveys", "orders", "returns"]
+    assert page.scripts == 0 and "&lt;script&gt;alert(1)&lt;/script&gt; too slow &amp; buggy" in html
+    assert 'data-table="history"' in html and 'data-runs="5"' in html
+    measures = _table_rows(html, "measures")
+    assert len(measures) >= 5 and not any("pass --metrics-from" in row for row in measures)
+    scores = pd.read_parquet(run.result.scores_path).set_index("account_id")
+    assert f"{scores.loc[account, 'health_score']:.0f} {scores.loc[account, 'health_band']}" in html
+
+
+def test_an_unknown_account_is_refused_with_ids_that_exist(tmp_path):
+    scores = pd.DataFrame({"account_id": ["a1", "a2"], "health_score": [20.0, 80.0],
+                           "health_band": ["red", "green"]})
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    result = runner.invoke(app, ["report", str(tmp_path / "scores.csv"), "--account", "zz",
+                                 "--out", str(tmp_path / "a.html")])
+    assert result.exit_code == 2
+    assert "account 'zz' is not in" in result.output and "a1, a2" in result.output
+    assert not (tmp_path / "a.html").exists()

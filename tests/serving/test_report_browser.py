@@ -5,9 +5,11 @@ is missing (the test calls it, and ``.ci/run`` does too). The browser is driven 
 DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON messages ending in a NUL
 byte on file descriptors 3 and 4), so no extra Python package is needed.
 
-Checked: every section and plot renders (images decoded, non-zero size), no request leaves
-the page (only ``file:`` and ``data:`` URLs are loaded), and the console shows no error. A
-full-page screenshot is saved under the test's temp dir.
+Checked at 1400 and 800 px: every section and plot renders (images decoded, non-zero size),
+no element sticks out of its section's card, the call list is in urgency order with one row
+per account and a sparkline each; no request leaves the page (only ``file:`` and ``data:``
+URLs are loaded), and the console shows no error. Full-page screenshots of both widths are
+saved to ``tmp/artifacts/`` (or ``$TEST_ARTIFACTS``), which git ignores.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from serving.report import REPORT_SECTIONS
@@ -143,50 +146,98 @@ class Browser:
         os.close(self._from_chrome)
 
 
+#: The widths the report is read at: a desktop browser, and a mail client or half a laptop.
+WIDTHS = (1400, 800)
+#: Elements sticking out of their section's card, by more than rounding (px).
+OVERFLOW_JS = """
+[...document.querySelectorAll('section[data-section]')].flatMap(section => {
+  const box = section.getBoundingClientRect();
+  return [...section.querySelectorAll('*')].filter(el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1);
+  }).slice(0, 3).map(el => section.id + ' ' + el.tagName + '.' + el.className + ': '
+                           + (el.textContent || '').slice(0, 40));
+})
+"""
+CALL_LIST_JS = """
+[...document.querySelectorAll('table[data-table="call-list"] tbody tr')].map(tr => ({
+  rank: tr.querySelector('td[data-label="#"]').textContent.trim(),
+  account: tr.querySelector('td[data-label="account"]').textContent.split('·')[0].trim(),
+  runs: Number(tr.querySelector('svg.spark')?.dataset.runs || 0),
+  lines: tr.querySelectorAll('svg.spark polyline').length,
+  spark: tr.querySelector('svg.spark')?.getBoundingClientRect().width || 0,
+}))
+"""
+
+
+def artifacts_folder() -> Path:
+    """Where the screenshots go: $TEST_ARTIFACTS, else tmp/artifacts in the checkout (ignored by git)."""
+    folder = Path(os.environ.get("TEST_ARTIFACTS", REPO / "tmp" / "artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def opened_report(tmp_path_factory):
-    """The demo's full report (tables and model card) opened in headless Chromium."""
+    """The demo's full report (tables and model card) opened in headless Chromium at each width."""
     binary = chromium_path()
     report = demo_run(tmp_path_factory.getbasetemp()).result.report_path
     folder = tmp_path_factory.mktemp("browser")
+    views: dict[int, dict] = {}
     with tempfile.TemporaryDirectory(dir=folder) as profile:
         browser = Browser(binary, Path(profile))
         try:
-            session = browser.open(report.as_uri())
-            # Let late events (console messages, image decoding) arrive before reading them.
-            browser.evaluate("document.readyState", session)
-            screenshot = browser.send(
-                "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session
-            )
-            shot = folder / "report.png"
-            shot.write_bytes(base64.b64decode(screenshot["data"]))
-            dom = {
-                "sections": browser.evaluate(
-                    "[...document.querySelectorAll('section[data-section]')].map(s => s.id)", session
-                ),
-                "images": browser.evaluate(
-                    "[...document.images].map(i => ({plot: i.closest('figure')?.dataset.plot,"
-                    " complete: i.complete, width: i.naturalWidth, height: i.naturalHeight,"
-                    " shown: i.getBoundingClientRect().width}))",
-                    session,
-                ),
-                "headline": browser.evaluate(
-                    "[...document.querySelectorAll('[data-metric]')].map(c => c.dataset.metric)", session
-                ),
-                "at_risk_rows": browser.evaluate(
-                    "document.querySelectorAll('table[data-table=\"at-risk\"] tbody tr').length", session
-                ),
-                "text": browser.evaluate("document.body.innerText", session),
-            }
+            for width in WIDTHS:
+                session = browser.open("about:blank")
+                browser.send("Emulation.setDeviceMetricsOverride",
+                             {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+                             session=session)
+                browser.send("Page.navigate", {"url": report.as_uri()}, session=session)
+                browser.wait_for(lambda m, s=session: m.get("method") == "Page.loadEventFired"
+                                 and m.get("sessionId") == s)
+                # Let late events (console messages, image decoding) arrive before reading them.
+                browser.evaluate("document.readyState", session)
+                screenshot = browser.send(
+                    "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session
+                )
+                shot = artifacts_folder() / f"report-{width}px.png"
+                shot.write_bytes(base64.b64decode(screenshot["data"]))
+                views[width] = _read_dom(browser, session, shot)
         finally:
             browser.close()
-    return {"dom": dom, "events": browser.events, "screenshot": shot, "report": report}
+    return {"dom": views[WIDTHS[0]], "views": views, "events": browser.events,
+            "screenshot": views[WIDTHS[0]]["screenshot"], "report": report}
+
+
+def _read_dom(browser: Browser, session: str, shot: Path) -> dict:
+    return {
+        "screenshot": shot,
+        "sections": browser.evaluate(
+            "[...document.querySelectorAll('section[data-section]')].map(s => s.id)", session
+        ),
+        "images": browser.evaluate(
+            "[...document.images].map(i => ({plot: i.closest('figure')?.dataset.plot,"
+            " complete: i.complete, width: i.naturalWidth, height: i.naturalHeight,"
+            " shown: i.getBoundingClientRect().width}))",
+            session,
+        ),
+        "headline": browser.evaluate(
+            "[...document.querySelectorAll('[data-metric]')].map(c => c.dataset.metric)", session
+        ),
+        "at_risk_rows": browser.evaluate(
+            "document.querySelectorAll('table[data-table=\"at-risk\"] tbody tr').length", session
+        ),
+        "calls": browser.evaluate(CALL_LIST_JS, session),
+        "overflow": browser.evaluate(OVERFLOW_JS, session),
+        "page_width": browser.evaluate("[document.documentElement.scrollWidth, window.innerWidth]", session),
+        "text": browser.evaluate("document.body.innerText", session),
+    }
 
 
 def test_every_section_of_the_report_renders_in_chromium(opened_report):
     assert opened_report["dom"]["sections"] == list(REPORT_SECTIONS)
     text = opened_report["dom"]["text"]
-    for heading in ("Portfolio at a glance", "Accounts at risk", "About the churn model"):
+    for heading in ("Portfolio at a glance", "Call list", "Accounts at risk", "About the churn model"):
         assert heading in text
 
 
@@ -204,6 +255,32 @@ def test_headline_cards_and_the_at_risk_list_are_filled(opened_report):
     dom = opened_report["dom"]
     assert dom["headline"] == ["nps", "csat", "ces", "churn_rate", "retention_rate", "resolution_time"]
     assert dom["at_risk_rows"] > 0
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_element_overflows_its_card_at_either_width(opened_report, width):
+    view = opened_report["views"][width]
+    assert view["overflow"] == []
+    scroll, inner = view["page_width"]
+    assert scroll <= inner, f"the page scrolls sideways at {width} px"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_call_list_is_in_order_one_row_per_account_with_a_sparkline(opened_report, width):
+    calls = opened_report["views"][width]["calls"]
+    expected = pd.read_parquet(opened_report["report"].with_name("scores.alerts.parquet")).sort_values("rank")
+    assert [c["rank"] for c in calls] == [str(n) for n in range(1, len(calls) + 1)]
+    assert [c["account"] for c in calls] == expected["account_id"].head(len(calls)).tolist()
+    assert len({c["account"] for c in calls}) == len(calls) == min(25, len(expected))
+    for call in calls:  # the demo scores five monthly runs
+        assert call["runs"] == 5 and call["lines"] >= 1 and call["spark"] >= 60, call
+
+
+def test_screenshots_of_both_widths_are_saved(opened_report):
+    for width, view in opened_report["views"].items():
+        png = view["screenshot"].read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert width - 20 <= int.from_bytes(png[16:20], "big") <= width  # less a scrollbar
 
 
 def test_no_request_leaves_the_page(opened_report):
