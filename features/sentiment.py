@@ -389,6 +389,65 @@ def describe_languages(report: list[dict]) -> str:
     return "; ".join(parts)
 
 
+_METHOD_NAMES = {METHOD_TEXTBLOB: "TextBlob", METHOD_LEARNT: "learnt"}
+
+
+def account_languages(scores: pd.DataFrame, account_ids: pd.Series) -> pd.Series:
+    """Per account, in words: the languages its comments were read in, how, and what was not.
+
+    "read: en TextBlob, ar learnt; 12% unsupported (pt 100%)": each language read and its
+    reader (most comments first), then the share of the account's comments no reader could
+    read and, per unsupported language, the share of that language's comments left unread.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :func:`score_comments` output (empty comments are left out).
+    account_ids : Series
+        The account of each comment, indexed like ``scores`` (e.g. ``surveys["account_id"]``;
+        extra rows are ignored).
+
+    Returns
+    -------
+    Series of str
+        Indexed by ``account_id``, accounts with at least one comment only.
+
+    Examples
+    --------
+    >>> scores = score_comments(pd.Series(
+    ...     ["Great support!", "Slow and buggy.", "Chegou antes do prazo.", "الخدمة ممتازة"]))
+    >>> account_languages(scores, pd.Series(["A", "A", "A", "B"])).to_dict()
+    {'A': 'read: en TextBlob; 33% unsupported (pt 100%)', 'B': 'read: none; 100% unsupported (ar 100%)'}
+    """
+    present = scores["language"].notna()
+    frame = pd.DataFrame({
+        "account_id": account_ids.reindex(scores.index)[present].to_numpy(),
+        "language": scores.loc[present, "language"].to_numpy(dtype=object),
+        "method": scores.loc[present, "method"].fillna("").to_numpy(dtype=object),
+        "read": scores.loc[present, "supported"].fillna(False).to_numpy(dtype=bool),
+    })
+    if frame.empty:
+        return pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    counts = frame.groupby(["account_id", "language", "method"], sort=True).agg(
+        comments=("read", "size"), read=("read", "sum"))
+    notes = {}
+    for account, part in counts.groupby(level="account_id", sort=True):
+        part = part.droplevel("account_id")
+        total = int(part["comments"].sum())
+        by_language = part.groupby(level="language").sum()
+        read = part[part["read"] > 0].sort_values("read", ascending=False, kind="stable")
+        readers = ", ".join(f"{code} {_METHOD_NAMES.get(method, method)}" for code, method in read.index)
+        text = f"read: {readers or 'none'}"
+        unread = (by_language["comments"] - by_language["read"]).sort_values(ascending=False, kind="stable")
+        unread = unread[unread > 0]
+        if len(unread):
+            shares = ", ".join(f"{code} {n / by_language.loc[code, 'comments']:.0%}"
+                               for code, n in unread.items())
+            text += f"; {unread.sum() / total:.0%} unsupported ({shares})"
+        notes[account] = text
+    return pd.Series(notes, dtype=object).rename_axis("account_id")
+
+
 def sentiment_over_time(
     surveys: pd.DataFrame | None, start, end, *, every: str = "MS",
     scores: pd.DataFrame | None = None,
