@@ -50,8 +50,8 @@ def demo_comments(n: int, cache: Path) -> tuple[Path, Path]:
     from features.polarity import fit_languages
     from features.survey_polarity import survey_labels
 
-    path = cache / f"comments-v3-{n}.parquet"
-    models = cache / f"polarity-v3-{n}.json"
+    path = cache / f"comments-v4-{n}.parquet"
+    models = cache / f"polarity-v4-{n}.json"
     if path.exists() and models.exists():
         return path, models
     cache.mkdir(parents=True, exist_ok=True)

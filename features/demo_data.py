@@ -249,7 +249,9 @@ def _draw_accounts(rng, n, origin, months, end_s) -> dict:
     propensity = np.where(rng.random(n) < 0.18, 0.0, rng.beta(2.0, 3.0, n))
     language = np.zeros(n, dtype=np.int8)
     middle_east = region == MIDDLE_EAST
-    language[middle_east] = rng.choice(3, size=middle_east.sum(), p=[0.2, 0.42, 0.38])
+    # From a generator of its own (spawning does not advance ``rng``): the draws of every
+    # later table do not depend on how many accounts are in the Middle East.
+    language[middle_east] = rng.spawn(1)[0].choice(3, size=middle_east.sum(), p=[0.2, 0.42, 0.38])
     return dict(
         n=n, segment=segment, region=region, plan=plan, signup=signup, seats=seats, mrr=mrr,
         acquisition_cost=acquisition_cost, term=term, annual=annual, level=level,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -232,6 +233,7 @@ def score_tables(
     return Scored(as_of, indicators, scores, comments, polarity_models)
 
 
+@lru_cache(maxsize=512)
 def _is_tone(indicator: object) -> bool:
     found = lookup(str(indicator))
     return found is not None and found[0].group == "sentiment"
