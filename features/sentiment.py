@@ -6,7 +6,8 @@
    ``supported`` missing (``<NA>``), ``language`` None, note ``"no comment"``.
 2. **Language.** :func:`features.languages.identify_language` gives an ISO 639-1 code, or
    ``"und"`` when no language can be told.
-3. **English** is read by TextBlob (``method="textblob"``), exactly ``TextBlob(text).sentiment``.
+3. **English** is read by TextBlob (``method="textblob"``), exactly ``TextBlob(text).sentiment``
+   (through :func:`features.english_tone.english_analyser`, the same analyser, faster).
 4. **Another language** is read by its learnt polarity model when ``polarity_models`` has one
    (``method="learnt"``: ``2 p - 1`` from :mod:`features.polarity`; subjectivity NaN, the
    model does not measure it). Without one the comment is unsupported, its note saying why
@@ -28,7 +29,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -54,37 +54,6 @@ NOTE_UNDETERMINED = "language not identified"
 PARALLEL_MIN_TEXTS = 20_000
 
 
-# --- TextBlob, loaded once per process ------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _analyser():
-    """TextBlob's pattern sentiment analyser with the lexicon ``TextBlob.sentiment`` uses.
-
-    ``textblob.en.sentiment`` is a lazily loaded dict whose every lookup goes through a
-    Python-level wrapper; the analyser does dozens of lookups per comment. This is a copy of
-    that very object (same lexicon, negations, modifiers, tokenizer, after the same loading)
-    whose lookups are plain dict lookups: the answers are identical (the tests compare with
-    ``TextBlob(text).sentiment``) and scoring is about a third faster.
-
-    Imported lazily: importing TextBlob pulls in NLTK (about 1.5 s), which callers that only
-    pass pre-computed scores should not pay.
-    """
-    from textblob.en import Sentiment, sentiment
-
-    class _DictSentiment(Sentiment):
-        __contains__ = dict.__contains__
-        __getitem__ = dict.__getitem__
-        get = dict.get
-
-    len(sentiment)  # loads the lexicon
-    analyser = _DictSentiment.__new__(_DictSentiment)
-    dict.update(analyser, sentiment)
-    analyser.__dict__.update(sentiment.__dict__)
-    return analyser
-
-
-
 # --- one text --------------------------------------------------------------------------
 
 # (language, polarity, subjectivity, read by TextBlob, note) of one non-blank text; texts in
@@ -92,14 +61,22 @@ def _analyser():
 _Row = tuple[str, float, float, bool, "str | None"]
 
 
+def _english():
+    # Imported here, not at the top: TextBlob pulls in NLTK, which callers that only pass
+    # scores on should not pay for.
+    from features.english_tone import english_analyser
+
+    return english_analyser()
+
+
 def _read_one(text: str) -> _Row:
     language = identify_language(text)
     if language == "en":
-        score = _analyser()(text)
+        score = _english()(text)
         return language, float(score[0]), float(score[1]), True, None
     if language == UNDETERMINED:
         if not any(char.isalpha() for char in text):
-            score = _analyser()(text)
+            score = _english()(text)
             if score.assessments:  # emoticons: a tone without words
                 return language, float(score[0]), float(score[1]), True, None
             return language, np.nan, np.nan, False, NOTE_NO_WORDS
@@ -114,7 +91,7 @@ def _read_many(texts: list[str]) -> list[_Row]:
 def _read_parallel(texts: list[str], n_jobs: int) -> list[_Row]:
     # Loaded before the workers start so that forked workers inherit the models instead
     # of each loading them again.
-    _analyser(), load_language_models()
+    _english(), load_language_models()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     # Contiguous chunks, results concatenated in order: the same answer as one process.
@@ -410,6 +387,65 @@ def describe_languages(report: list[dict]) -> str:
                 how += f"; {row['unsupported_share']:.0%} unsupported"
         parts.append(f"{row['name']} {row['comments']:,} ({how})")
     return "; ".join(parts)
+
+
+_METHOD_NAMES = {METHOD_TEXTBLOB: "TextBlob", METHOD_LEARNT: "learnt"}
+
+
+def account_languages(scores: pd.DataFrame, account_ids: pd.Series) -> pd.Series:
+    """Per account, in words: the languages its comments were read in, how, and what was not.
+
+    "read: en TextBlob, ar learnt; 12% unsupported (pt 100%)": each language read and its
+    reader (most comments first), then the share of the account's comments no reader could
+    read and, per unsupported language, the share of that language's comments left unread.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :func:`score_comments` output (empty comments are left out).
+    account_ids : Series
+        The account of each comment, indexed like ``scores`` (e.g. ``surveys["account_id"]``;
+        extra rows are ignored).
+
+    Returns
+    -------
+    Series of str
+        Indexed by ``account_id``, accounts with at least one comment only.
+
+    Examples
+    --------
+    >>> scores = score_comments(pd.Series(
+    ...     ["Great support!", "Slow and buggy.", "Chegou antes do prazo.", "الخدمة ممتازة"]))
+    >>> account_languages(scores, pd.Series(["A", "A", "A", "B"])).to_dict()
+    {'A': 'read: en TextBlob; 33% unsupported (pt 100%)', 'B': 'read: none; 100% unsupported (ar 100%)'}
+    """
+    present = scores["language"].notna()
+    frame = pd.DataFrame({
+        "account_id": account_ids.reindex(scores.index)[present].to_numpy(),
+        "language": scores.loc[present, "language"].to_numpy(dtype=object),
+        "method": scores.loc[present, "method"].fillna("").to_numpy(dtype=object),
+        "read": scores.loc[present, "supported"].fillna(False).to_numpy(dtype=bool),
+    })
+    if frame.empty:
+        return pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    counts = frame.groupby(["account_id", "language", "method"], sort=True).agg(
+        comments=("read", "size"), read=("read", "sum"))
+    notes = {}
+    for account, part in counts.groupby(level="account_id", sort=True):
+        part = part.droplevel("account_id")
+        total = int(part["comments"].sum())
+        by_language = part.groupby(level="language").sum()
+        read = part[part["read"] > 0].sort_values("read", ascending=False, kind="stable")
+        readers = ", ".join(f"{code} {_METHOD_NAMES.get(method, method)}" for code, method in read.index)
+        text = f"read: {readers or 'none'}"
+        unread = (by_language["comments"] - by_language["read"]).sort_values(ascending=False, kind="stable")
+        unread = unread[unread > 0]
+        if len(unread):
+            shares = ", ".join(f"{code} {n / by_language.loc[code, 'comments']:.0%}"
+                               for code, n in unread.items())
+            text += f"; {unread.sum() / total:.0%} unsupported ({shares})"
+        notes[account] = text
+    return pd.Series(notes, dtype=object).rename_axis("account_id")
 
 
 def sentiment_over_time(

@@ -17,6 +17,11 @@ The scored frame is indexed like the indicators, one row per account:
   band "insufficient data" and no drivers (:func:`churn_coverage`), never a confident
   number from nothing.
 
+A driver about comment tone (an indicator of the catalogue's "sentiment" group) scored from
+tables ends with the account's comment languages, their readers and the share unsupported
+(:func:`features.sentiment.account_languages`): "...; comments read: en TextBlob, ar learnt;
+12% unsupported (pt 100%)".
+
 Drivers stay Python lists here; a file stores them as JSON
 (:func:`features.values.json_list`), the service as response models.
 """
@@ -25,18 +30,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from features.catalogue import DEFAULT_WINDOWS
+from features.catalogue import DEFAULT_WINDOWS, lookup
 from features.churn_definition import churn_as_of
 from features.contract import Tables
 from features.health_score import score_accounts
 from features.indicators import compute_indicators
 from features.polarity import PolarityModels
 from features.scorecard import Scorecard
+from features.sentiment import account_languages
 from features.survey_polarity import score_survey_comments
 
 CHURN_COLUMNS = ("churn_probability", "risk_band", "churn_drivers", "churn_coverage")
@@ -221,7 +228,35 @@ def score_tables(
     health = score_accounts(indicators, scorecard, previous=_reindexed(previous, indicators))
     report(2, STEPS[2])
     churn = _churn_risk(indicators, model, validated=False)
-    return Scored(as_of, indicators, pd.concat([health, churn], axis=1), comments, polarity_models)
+    scores = pd.concat([health, churn], axis=1)
+    if comments is not None:
+        languages = account_languages(comments, tables.surveys["account_id"])
+        scores = _with_comment_languages(scores, languages)
+    return Scored(as_of, indicators, scores, comments, polarity_models)
+
+
+@lru_cache(maxsize=512)
+def _is_tone(indicator: object) -> bool:
+    found = lookup(str(indicator))
+    return found is not None and found[0].group == "sentiment"
+
+
+def _with_comment_languages(scores: pd.DataFrame, languages: pd.Series) -> pd.DataFrame:
+    """Tone drivers saying which languages were read, how, and the share unsupported."""
+    out = scores.copy()
+    for column in ("health_drivers", "churn_drivers"):
+        if column not in out.columns:
+            continue
+        notes = languages.reindex(out.index).to_numpy(dtype=object)
+        rows = []
+        for drivers, note in zip(out[column].to_numpy(dtype=object), notes):
+            if isinstance(note, str) and isinstance(drivers, list) \
+                    and any(_is_tone(d.get("indicator")) for d in drivers):
+                drivers = [{**d, "text": f"{d['text']}; comments {note}"} if _is_tone(d.get("indicator"))
+                           else d for d in drivers]
+            rows.append(drivers)
+        out[column] = pd.Series(rows, index=out.index, dtype=object)
+    return out
 
 
 def _reindexed(previous: pd.Series | None, indicators: pd.DataFrame) -> pd.Series | None:

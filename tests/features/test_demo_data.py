@@ -140,7 +140,9 @@ def test_comments_are_varied_and_some_are_arabic_or_persian(demo_tables):
     comments = demo_tables.surveys["comment"].dropna()
     assert comments.nunique() > 0.6 * len(comments)
     non_latin = comments.str.contains("[\u0600-\u06ff]", regex=True)
-    assert 0.03 < non_latin.mean() < 0.12
+    # Mostly English; about a fifth Arabic or Persian (a third of the accounts are in the
+    # Middle East, and most of them write in Arabic or Persian).
+    assert 0.1 < non_latin.mean() < 0.35
     persian = comments.str.contains("[پچژگی]", regex=True)  # letters Arabic does not use
     assert persian.any() and (non_latin & ~persian).any()
 

@@ -143,9 +143,8 @@ def test_a_polarity_learnt_from_early_demo_comments_reads_the_latent_health_of_l
         large_demo):
     tables, health = large_demo
     cut = tables.surveys["responded_at"].quantile(0.6)
-    # Fewer examples than the default rule asks: negative answers are rare in the demo, and
-    # what is tested here is what the comments teach, not the rule.
-    models = fit_survey_polarity(tables, cut, min_examples=50)
+    # The default rule (MIN_EXAMPLES per side), as the batch job and the trainer apply it.
+    models = fit_survey_polarity(tables, cut)
     end = tables.surveys["responded_at"].max() + pd.Timedelta("1s")
     scores, _ = score_survey_comments(tables, end, models)
     later = (tables.surveys["responded_at"] >= cut).to_numpy()
