@@ -518,10 +518,28 @@ def format_indicator_value(name: str, value: object) -> str:
         return NO_DATA
     if isinstance(value, str) or not _is_number(value):
         return str(value)
-    number = float(value)
+    return _format_number(describe_indicator(name, strict=False), float(value))
+
+
+def format_indicator_numbers(name: str, numbers: np.ndarray) -> list[str]:
+    """:func:`format_indicator_value` of many numbers of one indicator (NaN: "no data").
+
+    The indicator's description is looked up once, not once per value (drivers of a whole
+    portfolio).
+
+    Examples
+    --------
+    >>> format_indicator_numbers("csat_90d", np.array([38.4, np.nan]))
+    ['38%', 'no data']
+    """
+    described = describe_indicator(name, strict=False)
+    return [NO_DATA if number != number else _format_number(described, number)
+            for number in np.asarray(numbers, dtype="float64").tolist()]
+
+
+def _format_number(described: IndicatorLabel, number: float) -> str:
     if math.isinf(number):
         return "infinite" if number > 0 else "minus infinite"
-    described = describe_indicator(name, strict=False)
     if described.unit == "yes/no" and number in (0.0, 1.0):
         return "yes" if number == 1.0 else "no"
     if described.format is None:

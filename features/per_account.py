@@ -81,7 +81,8 @@ def sum_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
         # value order makes the rounding the same whatever the order of the rows.
         order = np.argsort(values, kind="stable")
         codes, values = codes[order], values[order]
-    return np.bincount(codes, weights=values, minlength=n)
+    # float64 also with no rows: numpy's bincount of nothing is int64 even with weights.
+    return np.bincount(codes, weights=values, minlength=n).astype(np.float64, copy=False)
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray, scale: float = 1.0) -> np.ndarray:

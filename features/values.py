@@ -80,6 +80,13 @@ def json_list(items: Any) -> str:
     """
     if not isinstance(items, (list, tuple, np.ndarray)):
         return "[]"
+    if isinstance(items, list):
+        # Drivers are usually plain Python already: JSON refuses anything json_safe would
+        # change (NaN, infinity, numpy and pandas scalars), so the walk below runs only then.
+        try:
+            return json.dumps(items, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            pass
     return json.dumps(json_safe(list(items)), ensure_ascii=False)
 
 

@@ -11,13 +11,19 @@ driver that raises the raw score also raises the calibrated probability.
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.catalogue import NO_DATA, describe_indicator, format_indicator_value
+from features.catalogue import (
+    NO_DATA,
+    describe_indicator,
+    format_indicator_numbers,
+    format_indicator_value,
+)
 from features.values import json_safe
 
 DEFAULT_TOP = 3
@@ -104,8 +110,14 @@ def driver_text(indicator: str, value, contribution: float) -> str:
     """
     label = describe_indicator(indicator, strict=False).label
     shown = format_indicator_value(indicator, value)
-    direction = "raises" if contribution > 0 else "lowers"
-    effect = " ".join(w for w in (direction, "churn risk", strength_word(contribution)) if w)
+    return _sentence(label, shown, _effect(contribution > 0, strength_word(contribution)))
+
+
+def _effect(raises: bool, strength: str) -> str:
+    return " ".join(w for w in ("raises" if raises else "lowers", "churn risk", strength) if w)
+
+
+def _sentence(label: str, shown: str, effect: str) -> str:
     if shown == NO_DATA:
         # "is no data" reads badly; the missing value itself is what moved the risk.
         return f"{label}: {NO_DATA} — {effect}"
@@ -187,28 +199,54 @@ def drivers_from_contributions(values: np.ndarray, features: list[str], raw, *,
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
     chosen = np.take_along_axis(values, order, axis=1)
     keep = np.abs(chosen) >= MIN_CONTRIBUTION
-    # Only the columns that made someone's top k are read, each once as an array.
-    used = {int(c) for c in np.unique(order[keep])}
-    columns = {c: np.asarray(raw[features[c]]) for c in used}
-    labels = {c: describe_indicator(features[c], strict=False).label for c in used}
-    drivers = []
-    for row in range(len(values)):
-        items = []
-        for column, contribution, kept in zip(order[row].tolist(), chosen[row].tolist(),
-                                              keep[row].tolist()):
-            if not kept:
-                continue
-            name = features[column]
-            value = _plain(columns[column][row])
-            items.append({
-                "indicator": name,
-                "label": labels[column],
-                "value": value,
-                "contribution": contribution,
-                "text": driver_text(name, value, contribution),
-            })
-        drivers.append(items)
-    return drivers
+    # The kept cells in row order, then per feature: its values read and written in words
+    # once per distinct value (a batch explains the same few dozen features for every
+    # account), so the per-driver work left is putting the pieces together.
+    rows, slots = np.nonzero(keep)
+    columns = order[rows, slots]
+    contribution = chosen[rows, slots]
+    value = np.empty(len(rows), dtype=object)
+    shown = np.empty(len(rows), dtype=object)
+    label = np.empty(len(rows), dtype=object)
+    name = np.empty(len(rows), dtype=object)
+    for c in np.unique(columns).tolist():
+        cells = columns == c
+        value[cells], shown[cells] = _values_in_words(features[c], np.asarray(raw[features[c]])[rows[cells]])
+        label[cells] = describe_indicator(features[c], strict=False).label
+        name[cells] = features[c]
+    strength = np.where(np.abs(contribution) < SLIGHT_BELOW, 0,
+                        np.where(np.abs(contribution) >= STRONG_FROM, 2, 1))
+    effects = {(up, i): _effect(up, word)
+               for up in (True, False) for i, word in enumerate(("slightly", "", "strongly"))}
+    ends = np.cumsum(np.bincount(rows, minlength=len(values))).tolist()
+    # Hundreds of thousands of small dicts, none of them in a reference cycle: without the
+    # pause the cyclic collector would walk every one built so far, again and again.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        items = [
+            {"indicator": n, "label": lab, "value": v, "contribution": x,
+             "text": _sentence(lab, sh, effects[(x > 0, st)])}
+            for n, lab, v, x, sh, st in zip(name.tolist(), label.tolist(), value.tolist(),
+                                            contribution.tolist(), shown.tolist(), strength.tolist())
+        ]
+        return [items[start:end] for start, end in zip([0] + ends[:-1], ends)]
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _values_in_words(feature: str, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(plain value, value in words) of each entry, each distinct number formatted once."""
+    if column.dtype.kind in "fiu":
+        # Python numbers as _plain gives them: NaN None, infinity kept, whole numbers int.
+        plain = column.astype(object)
+        if column.dtype.kind == "f":
+            plain[np.isnan(column)] = None
+        return plain, np.array(format_indicator_numbers(feature, column), dtype=object)
+    plain = [_plain(v) for v in column.tolist()]
+    words = [format_indicator_value(feature, v) for v in plain]
+    return np.array(plain + [None], dtype=object)[:-1], np.array(words + [""], dtype=object)[:-1]
 
 
 # The scalars a driver's value keeps as numbers, flags or text; anything else (a date, a

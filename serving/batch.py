@@ -53,6 +53,7 @@ from serving.scores_file import (
     SCORE_COLUMNS,
     OutputPaths,
     ScoresFileError,
+    is_runs_folder,
     latest_run,
     output_paths,
     read_scores,
@@ -352,6 +353,15 @@ def _output_paths(out: str | os.PathLike, fmt: str | None, as_of: pd.Timestamp) 
         raise BatchInputError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What a run reads before it scores: the validated tables and the model (or why none)."""
+
+    tables: Tables
+    model: Any = None
+    no_model_reason: str | None = None
+
+
 def _load_model(model_uri: str | None) -> tuple[Any, str | None]:
     from models.registry import NoModelError, load_model
 
@@ -376,6 +386,7 @@ def run_batch(
     scorecard: Scorecard | None = None,
     progress: Progress | None = None,
     currency: str | None = None,
+    loaded: Loaded | None = None,
 ) -> BatchResult:
     """Score the tables of ``folder`` as of a date and write scores, call list and metadata.
 
@@ -409,6 +420,9 @@ def run_batch(
         ``progress(step_number, step_name)`` for each of ``STEPS``.
     currency : str, optional
         The currency of ``accounts.mrr``; default the mapping file's ``currency``.
+    loaded : Loaded, optional
+        The tables of ``folder`` and the model, already read (:func:`run_backfill` scoring
+        many dates in one process); read here when omitted.
 
     Returns
     -------
@@ -445,20 +459,121 @@ def run_batch(
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])
-    tables, _ = load_tables(folder, mapping)
+    loaded = loaded or Loaded(load_tables(folder, mapping)[0], *_load_model(model_uri))
+    tables = loaded.tables
     if previous is not None and str(previous) == PREVIOUS_AUTO and paths is None:
         previous = str(out)  # a database output: its latest date before as_of
     no_previous = None
     if previous is not None and not is_database_url(previous):
         previous, no_previous = find_previous(previous, paths, as_of)
     prior = read_previous(previous, as_of) if previous is not None else None
-    model, reason = _load_model(model_uri)
     result = score_portfolio(
-        tables, as_of, model=model, scorecard=scorecard, previous=prior,
-        risk_rise=risk_rise, progress=progress, no_model_reason=reason,
+        tables, as_of, model=loaded.model, scorecard=scorecard, previous=prior,
+        risk_rise=risk_rise, progress=progress, no_model_reason=loaded.no_model_reason,
         currency=currency or (mapping.currency if mapping is not None else None),
     )
     report(6, STEPS[5])
     meta = dict(result.metadata, previous=_describe(previous), previous_missing=no_previous,
                 input=describe_input(folder, mapping), seconds=round(time.perf_counter() - started, 3))
     return write_result(BatchResult(result.scores, result.alerts, meta), out, fmt)
+
+
+# --- backfills: many dates in one process --------------------------------------------
+
+
+def backfill_dates(start: pd.Timestamp, until: pd.Timestamp, every_days: int) -> list[pd.Timestamp]:
+    """``start``, then every ``every_days`` days up to and including ``until``.
+
+    Raises
+    ------
+    BatchInputError
+        When ``until`` is before ``start`` or ``every_days`` is below 1.
+
+    Examples
+    --------
+    >>> [d.date().isoformat() for d in backfill_dates(pd.Timestamp("2026-01-01"),
+    ...                                                 pd.Timestamp("2026-01-20"), 7)]
+    ['2026-01-01', '2026-01-08', '2026-01-15']
+    """
+    if every_days < 1:
+        raise BatchInputError(f"--every must be at least 1 day (e.g. 7d), got {every_days} days")
+    if until < start:
+        raise BatchInputError(
+            f"--until {until.date()} is before --as-of {start.date()}; give the last date to score"
+        )
+    return list(pd.date_range(start, until, freq=pd.Timedelta(days=every_days)))
+
+
+def dated_output(out: str | os.PathLike, as_of: pd.Timestamp) -> str | Path:
+    """Where a backfill writes the run of ``as_of``: the same folder of dated runs or the
+    same database (both keep one run per date), else the file name with its date.
+
+    Examples
+    --------
+    >>> str(dated_output("runs/scores.parquet", pd.Timestamp("2026-01-08")))
+    'runs/scores-2026-01-08.parquet'
+    >>> str(dated_output("runs", pd.Timestamp("2026-01-08")))
+    'runs'
+    """
+    if is_database_url(out) or is_runs_folder(Path(out)):
+        return out
+    out = Path(out)
+    return out.with_name(f"{out.stem}-{as_of:%Y-%m-%d}{out.suffix}")
+
+
+def run_backfill(
+    folder: str | os.PathLike | None,
+    dates: list[pd.Timestamp],
+    out: str | os.PathLike,
+    *,
+    model_uri: str | None = None,
+    previous: str | os.PathLike | None = None,
+    fmt: str | None = None,
+    mapping: Mapping | str | os.PathLike | None = None,
+    risk_rise: float = 0.10,
+    scorecard: Scorecard | None = None,
+    progress: Callable[[int, pd.Timestamp], None] | None = None,
+    currency: str | None = None,
+) -> list[BatchResult]:
+    """Score many dates in one process: the tables are read, validated and the model loaded
+    once, then each date is the run :func:`run_batch` would write on its own.
+
+    Parameters
+    ----------
+    dates : list of Timestamp
+        The as-of dates, in order (:func:`backfill_dates`).
+    out : path or str
+        As for :func:`run_batch`; a file output gets one file per date
+        (:func:`dated_output`), a database output one run per date.
+    previous : path, URL or "auto", optional
+        As for :func:`run_batch`, for every date; with ``"auto"`` each date compares with
+        the run before it, as nightly runs would.
+    progress : callable, optional
+        Called as ``progress(i, date)`` before the ``i``-th date (0-based) is scored.
+
+    Other parameters are those of :func:`run_batch`.
+
+    Returns
+    -------
+    list of BatchResult
+        One per date, in order.
+    """
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.read(mapping)
+    for stamp in dates:  # every output checked before the long read
+        _check_as_of(stamp)
+        if not is_database_url(out):
+            paths = _output_paths(dated_output(out, stamp), fmt, stamp)
+            if folder is not None:
+                check_not_an_input(paths, Path(folder), mapping or Mapping())
+    loaded = Loaded(load_tables(folder, mapping)[0], *_load_model(model_uri))
+    results = []
+    for i, stamp in enumerate(dates):
+        if progress is not None:
+            progress(i, stamp)
+        results.append(run_batch(
+            folder, stamp, dated_output(out, stamp), model_uri=model_uri, previous=previous,
+            fmt=fmt, mapping=mapping, risk_rise=risk_rise, scorecard=scorecard, loaded=loaded,
+            currency=currency,
+        ))
+    return results

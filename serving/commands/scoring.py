@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -27,10 +28,12 @@ from serving.batch import (
     BatchInputError,
     BatchResult,
     PreviousRunError,
+    backfill_dates,
+    run_backfill,
     run_batch,
 )
 from serving.commands.options import MappingOption, TablesFolder, date_option
-from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
+from serving.errors import EXIT_INVALID_INPUT, InvalidInput, UserError, report_errors
 
 #: Accounts of the call list printed by ``score`` (the whole list is in the alerts file).
 PRINTED_CALLS = 15
@@ -48,7 +51,11 @@ SCORE_HELP = (
     "--out may also be a database URL (postgresql://user@host:5432/db/TABLE): the scores, "
     "alerts (TABLE_alerts) and run metadata (TABLE_runs) are written in one transaction, "
     "keyed by (account_id, as_of); a re-run for a date replaces that date's rows and keeps "
-    "the others, the score history `customer-health history` reads."
+    "the others, the score history `customer-health history` reads.\n\n"
+    "Backfill: with --until, every date from --as-of to --until, --every days apart (7d by "
+    "default), is scored in one process that reads the tables once; each date is written as "
+    "its own run (FILE with the date in its name, e.g. scores-2026-06-30.parquet), the same "
+    "as a run of that date alone."
 )
 SCORE_EPILOG = (
     "Examples:\n\n"
@@ -205,6 +212,11 @@ def score(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only warnings and errors (for cron): no progress, no list."
     ),
+    until: str | None = typer.Option(
+        None, "--until", help="Backfill: score every --every days from --as-of up to this "
+        "date (YYYY-MM-DD) in one process, one run per date."
+    ),
+    every: str = typer.Option("7d", "--every", help="Days between backfill dates with --until, e.g. 7d."),
 ) -> None:
     """Score every active account and write scores, alerts and run metadata."""
     from models.registry import NoModelError
@@ -213,10 +225,16 @@ def score(
     with report_errors():
         # A bad date is named by its option before any table is read.
         stamp = date_option(as_of, "--as-of")
-        try:
-            card = load_scorecard(scorecard) if scorecard is not None else None
-        except (ScorecardConfigError, FileNotFoundError) as exc:
-            raise UserError(str(exc)) from None
+        if until is not None:
+            try:
+                dates = backfill_dates(stamp, date_option(until, "--until"), _days(every))
+            except BatchInputError as exc:
+                raise InvalidInput(str(exc)) from None
+            _backfill(console, folder, dates, out, model=model, previous=previous, fmt=fmt,
+                      risk_rise=risk_rise, mapping=mapping, card=_scorecard(scorecard),
+                      currency=currency)
+            return
+        card = _scorecard(scorecard)
         progress = Progress(
             TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True, disable=quiet,
@@ -245,6 +263,60 @@ def score(
             _print_warnings(Console(stderr=True, highlight=False), result.metadata)
         else:
             _print_summary(console, result)
+
+
+def _scorecard(path: Path | None):
+    try:
+        return load_scorecard(path) if path is not None else None
+    except (ScorecardConfigError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _days(text: str) -> int:
+    """``--every`` in days: ``7d`` or ``7``."""
+    match = re.fullmatch(r"\s*(\d+)\s*d?\s*", text)
+    if match is None or int(match.group(1)) < 1:
+        raise InvalidInput(f"--every: could not read {text!r} as a number of days; "
+                        "fix: give whole days of at least 1, e.g. 7d")
+    return int(match.group(1))
+
+
+def _backfill(console: Console, folder, dates, out: str, *, model, previous, fmt, risk_rise,
+              mapping, card, currency) -> None:
+    from models.registry import NoModelError
+
+    progress = Progress(
+        TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+    )
+    with progress:
+        task = progress.add_task("read and validate", total=len(dates))
+
+        def advance(i: int, date: pd.Timestamp) -> None:
+            progress.update(task, completed=i, description=f"as of {date:%Y-%m-%d}")
+
+        try:
+            results = run_backfill(
+                folder, dates, out, model_uri=model, previous=previous,
+                fmt=fmt.value if fmt else None, mapping=mapping, risk_rise=risk_rise,
+                scorecard=card, progress=advance, currency=currency,
+            )
+        except PreviousRunError as exc:
+            raise InvalidPrevious(str(exc)) from None
+        except (BatchInputError, NoModelError) as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"could not write the output next to {out}: {exc}; the runs "
+                            "written before it are kept") from None
+        progress.update(task, completed=len(dates))
+    table = Table(title=f"{len(results)} runs from {dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}")
+    for column in ("as of", "accounts", "alerts", "written to"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        meta = result.metadata
+        table.add_row(meta["as_of"][:10], f"{meta['accounts']:,}", f"{meta['alerts']:,}",
+                      escape(result.sink or str(result.paths["scores"])))
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
