@@ -19,6 +19,28 @@ import math
 import numpy as np
 import pandas as pd
 
+#: The models a training run compares, as a reader names them (plots, model card, demo).
+MODEL_NAMES = {
+    "lightgbm": "LightGBM (calibrated)",
+    "lightgbm_uncalibrated": "LightGBM before calibration",
+    "logistic": "logistic regression",
+    "health_score": "health scorecard (100 − score)",
+    "health_score_suggested": "suggested scorecard (100 − score)",
+}
+
+
+def model_name(key: str) -> str:
+    """A run's model key in words; an unknown key as it is.
+
+    Examples
+    --------
+    >>> model_name("lightgbm_uncalibrated")
+    'LightGBM before calibration'
+    >>> model_name("my_model")
+    'my_model'
+    """
+    return MODEL_NAMES.get(str(key), str(key))
+
 TOP_SHARE = 0.10
 LOG_LOSS_EPS = 1e-15
 HEADLINE_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "lift_top10", "recall_top10")

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from models.evaluation import pr_auc, reliability_table, roc_auc
+from models.evaluation import model_name, pr_auc, reliability_table, roc_auc
 
 
 def _roc_points(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,7 @@ def plot_roc(y_true, probas: dict[str, np.ndarray]) -> Figure:
     ax = fig.subplots()
     for name, proba in probas.items():
         fpr, tpr = _roc_points(y, np.asarray(proba, dtype=float))
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(y, proba):.3f})")
+        ax.plot(fpr, tpr, label=f"{model_name(name)} (AUC {roc_auc(y, proba):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
     ax.set(xlabel="false positive rate", ylabel="true positive rate (recall)",
            title="ROC, out-of-sample test")
@@ -61,7 +61,7 @@ def plot_pr(y_true, probas: dict[str, np.ndarray]) -> Figure:
         precision = tp / np.arange(1, len(y) + 1)
         recall = tp / max(y.sum(), 1)
         ax.step(recall, precision, where="post",
-                label=f"{name} (AP {pr_auc(y, p):.3f})")
+                label=f"{model_name(name)} (AP {pr_auc(y, p):.3f})")
     ax.axhline(y.mean(), color="grey", linestyle=":", label=f"base rate {y.mean():.1%}")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, out-of-sample test",
            ylim=(0, 1.02))
@@ -77,7 +77,7 @@ def plot_reliability(y_true, probas: dict[str, np.ndarray], *, bins: int = 10) -
     top = 0.0
     for name, proba in probas.items():
         table = reliability_table(y_true, proba, bins=bins)
-        ax.plot(table["predicted"], table["observed"], marker="o", label=name)
+        ax.plot(table["predicted"], table["observed"], marker="o", label=model_name(name))
         top = max(top, table["predicted"].max(), table["observed"].max())
     top = min(1.0, top * 1.1 + 0.01)
     ax.plot([0, top], [0, top], color="grey", linestyle=":", label="perfectly calibrated")

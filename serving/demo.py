@@ -28,6 +28,7 @@ from features.churn_definition import ChurnDefinition
 from features.contract import TABLE_NAMES, Tables
 from features.demo_shop import SHOP_TABLES
 from features.io import load_tables, write_atomically
+from models.evaluation import model_name
 from serving.scores_file import riskiest as select_riskiest
 
 PARAMS_FILE = "demo_params.json"
@@ -157,19 +158,13 @@ def _as_of(tables: Tables) -> pd.Timestamp:
 
 
 def _comparison_table(comparison: pd.DataFrame) -> Table:
-    names = {
-        "lightgbm": "LightGBM (calibrated)",
-        "lightgbm_uncalibrated": "LightGBM (raw)",
-        "logistic": "logistic regression",
-        "health_score": "health scorecard",
-    }
     table = Table(title="Churn models on the out-of-time test (higher ROC AUC, PR AUC, lift: better)")
     columns = [c for c in ("roc_auc", "pr_auc", "brier", "log_loss", "lift_top10", "recall_top10") if c in comparison]
     table.add_column("model")
     for column in columns:
         table.add_column(column.replace("_", " "), justify="right")
     for model, row in comparison.iterrows():
-        table.add_row(names.get(str(model), str(model)), *("n/a" if pd.isna(row[c]) else f"{row[c]:.3f}" for c in columns))
+        table.add_row(model_name(model), *("n/a" if pd.isna(row[c]) else f"{row[c]:.3f}" for c in columns))
     return table
 
 

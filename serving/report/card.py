@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from features.values import is_missing
+from models.evaluation import model_name
 from serving.metric_text import format_value
 from serving.report.document import Block, Image, ReportError, Table, Text
 
@@ -90,13 +91,6 @@ CARD_METRICS = (
     ("test_rows", "accounts × dates tested", "labelled rows of the out-of-time test", 0),
 )
 
-_MODEL_NAMES = {
-    "lightgbm": "LightGBM (calibrated, the model in use)",
-    "lightgbm_uncalibrated": "LightGBM before calibration",
-    "logistic": "logistic regression baseline",
-    "health_score": "the health score itself (100 − score)",
-    "health_score_suggested": "the health score of a scorecard suggested from this data",
-}
 # The three ROC AUCs of a run that show drift between the hand-made scorecard and the data.
 DRIFT_METRICS = (("test_roc_auc", "churn model"), ("health_score_test_roc_auc", "current scorecard"),
                  ("health_score_suggested_test_roc_auc", "scorecard suggested from the data"))
@@ -156,7 +150,7 @@ def _card_table(path: str, table: pd.DataFrame) -> Table:
     name = Path(path).stem
     frame = table.copy()
     if "model" in frame.columns:
-        frame["model"] = frame["model"].map(lambda m: _MODEL_NAMES.get(m, m))
+        frame["model"] = frame["model"].map(model_name)
     if "churn_rate" in frame.columns:
         frame["churn_rate"] = [
             format_value(None if is_missing(v) else 100 * v, unit="%", reason="no account") for v in frame["churn_rate"]

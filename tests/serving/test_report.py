@@ -175,7 +175,7 @@ def test_the_model_card_shows_version_out_of_time_metrics_and_band_churn(run, fu
     assert 'data-plot="model-reliability"' in html
     assert 'data-plot="model-churn_rate_by_band"' in html
     assert 'data-table="model-churn_rate_by_health_band"' in html
-    assert "the health score itself (100 − score)" in html
+    assert "health scorecard (100 − score)" in html
     drift = html.split('data-table="model-scorecard-drift"', 1)[1].split("</table>", 1)[0]
     for label in ("churn model", "current scorecard", "scorecard suggested from the data"):
         assert label in drift
