@@ -188,30 +188,31 @@ class AccountsRequest(_Model):
     )
 
 
-def frame_from_accounts(accounts: list[BaseModel]) -> pd.DataFrame:
-    """An indicator DataFrame indexed by ``account_id`` from request accounts.
+def columns_from_accounts(accounts: list[BaseModel]) -> tuple[dict[str, np.ndarray],
+                                                                dict[str, np.ndarray]]:
+    """Request accounts as arrays by indicator: (numbers, labels), for
+    :func:`models.scoring.score_rows`.
 
-    Every indicator column is present; a field the client left out is NaN (no data).
+    Every indicator is present: a numeric field the client left out is NaN, a label None.
 
     Examples
     --------
-    >>> account = AccountIndicators(account_id="A1", csat_90d=50.0)
-    >>> frame = frame_from_accounts([account])
-    >>> float(frame.loc["A1", "csat_90d"]), bool(pd.isna(frame.loc["A1", "sessions_30d"]))
-    (50.0, True)
+    >>> numbers, labels = columns_from_accounts([AccountIndicators(account_id="A1", csat_90d=50.0)])
+    >>> numbers["csat_90d"].tolist(), bool(np.isnan(numbers["sessions_30d"][0])), labels["segment"].tolist()
+    ([50.0], True, [None])
     """
-    # One float block built row by row: a request is small, and per-column conversions
-    # would cost more than the scoring itself for a single account.
+    # One float block built row by row (None becomes NaN): a request is small, and
+    # per-column conversions would cost more than the scoring itself for one account.
     values = np.array(
         [[getattr(a, name) for name in NUMERIC_INDICATORS] for a in accounts], dtype="float64"
     ).reshape(len(accounts), len(NUMERIC_INDICATORS))
-    index = pd.Index([a.account_id for a in accounts], name="account_id")
-    numbers = pd.DataFrame(values, index=index, columns=list(NUMERIC_INDICATORS))
-    labels = pd.DataFrame(
-        {name: pd.Series([getattr(a, name) for a in accounts], index=index, dtype=object)
-         for name in CATEGORICAL_INDICATORS}
-    )
-    return pd.concat([labels, numbers], axis=1)
+    numbers = {name: values[:, j] for j, name in enumerate(NUMERIC_INDICATORS)}
+    labels = {}
+    for name in CATEGORICAL_INDICATORS:
+        column = np.empty(len(accounts), dtype=object)
+        column[:] = [getattr(a, name) for a in accounts]
+        labels[name] = column
+    return numbers, labels
 
 
 def request_bodies(indicators: pd.DataFrame) -> list[dict[str, Any]]:
