@@ -30,11 +30,13 @@ import json
 import logging
 import os
 from collections import Counter
+from datetime import date
 from http import HTTPStatus
 from typing import Any
 
 import bentoml
 import numpy as np
+import pandas as pd
 from bentoml.exceptions import BadInput, BentoMLException, ServiceUnavailable
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -43,6 +45,7 @@ from features.catalogue import describe_indicator, lookup
 from features.health_score import HealthArrays
 from features.scorecard_config import load_scorecard
 from features.values import json_safe
+from models.model_check import model_provenance, model_warnings
 from models.scoring import RowScores, insufficient_reason, score_rows
 from serving.http_guard import (
     BODY_TIMEOUT_ENV,
@@ -67,11 +70,14 @@ from serving.schemas import (
     HealthScoreResponse,
     IndicatorInfo,
     ModelInfo,
+    ModelProvenance,
     ModelRef,
     ScoreResponse,
     columns_from_accounts,
     complete_openapi,
 )
+
+logger = logging.getLogger(__name__)
 
 MODEL_URI_ENV = "CUSTOMER_HEALTH_MODEL_URI"
 SCORECARD_ENV = "CUSTOMER_HEALTH_SCORECARD"
@@ -299,6 +305,8 @@ class CustomerHealth:
         self.scorecard = load_scorecard(scorecard or os.environ.get(SCORECARD_ENV) or None)
         self.max_batch = max_batch or read_max_batch(os.environ.get(MAX_BATCH_ENV))
         self.model, self.model_unavailable = self._load_model(self.model_uri)
+        self._warnings_by_date: dict[date, list[str]] = {}
+        self._logged_warnings: set[str] = set()
 
     @staticmethod
     def _load_model(uri: str) -> tuple[Any, str | None]:
@@ -403,8 +411,36 @@ class CustomerHealth:
 
     def _model_ref(self) -> ModelRef:
         model = self._require_model()
-        version = None if model.version is None else str(model.version)
-        return ModelRef(name=model.name, version=version, alias=model.alias, uri=model.uri)
+        if getattr(self, "_ref", None) is None:  # the loaded model does not change: built once
+            version = None if model.version is None else str(model.version)
+            self._ref = ModelRef(name=model.name, version=version, alias=model.alias,
+                                 uri=model.uri, trained_on=self._provenance())
+        return self._ref
+
+    def _provenance(self) -> ModelProvenance | None:
+        params = getattr(self.model, "params", None)
+        return ModelProvenance(**model_provenance(params)) if params else None
+
+    def _model_warnings(self, as_of: date | None) -> list[str]:
+        """Why the model may not fit accounts described as of ``as_of`` (none without a date).
+
+        The service has no tables to fingerprint, so only the date is checked
+        (:func:`models.model_check.model_warnings`). Each warning is logged once per process,
+        not once per request.
+        """
+        if as_of is None or self.model is None:
+            return []
+        known = self._warnings_by_date
+        if as_of not in known:
+            if len(known) > 1000:  # bounded: clients may send any date
+                known.clear()
+            known[as_of] = model_warnings(getattr(self.model, "params", None) or {},
+                                          as_of=pd.Timestamp(as_of))
+            for warning in known[as_of]:
+                if warning not in self._logged_warnings:
+                    self._logged_warnings.add(warning)
+                    logger.warning("model %s: %s", self.model.uri, warning)
+        return known[as_of]
 
     # --- the APIs --------------------------------------------------------------------
 
@@ -421,7 +457,8 @@ class CustomerHealth:
         model's name, version and alias. 503 when no model is registered."""
         model = self._model_ref()
         ids, scored = self._score(request, health=False, churn=True)
-        return ChurnRiskResponse(model=model, accounts=[ChurnRisk(**a) for a in self._churn(ids, scored)])
+        return ChurnRiskResponse(model=model, model_warnings=self._model_warnings(request.as_of),
+                                 accounts=[ChurnRisk(**a) for a in self._churn(ids, scored)])
 
     @bentoml.api(route="/score")
     def score(self, request: AccountsRequest, /) -> ScoreResponse:
@@ -437,6 +474,7 @@ class CustomerHealth:
         churn = self._churn(ids, scored)
         return ScoreResponse(
             model=self._model_ref(), churn_unavailable=None,
+            model_warnings=self._model_warnings(request.as_of),
             accounts=[AccountScore(**h, **{k: v for k, v in c.items() if k != "account_id"})
                       for h, c in zip(health, churn)],
         )
@@ -475,7 +513,7 @@ class CustomerHealth:
             run_id=model.run_id,
             trained_at=trained.isoformat() if hasattr(trained, "isoformat") else json_safe(trained),
             metrics={str(k): json_safe(v) for k, v in (model.metrics or {}).items()},
-            feature_names=features, indicators=indicators,
+            feature_names=features, trained_on=self._provenance(), indicators=indicators,
             comment_languages=_comment_languages(getattr(model, "polarity_models", None)),
         )
 
