@@ -379,19 +379,20 @@ def _drivers(
     keep = (top >= MIN_DRIVER_POINTS) & sufficient[:, None]
     top_values = np.take_along_axis(values, order, axis=1)
 
-    # Everything but the value and the points is fixed per (card, measure): one template each.
+    # Everything but the value and the points is fixed per (card, measure): one template
+    # each, made when a driver first needs it (one account needs three, not every measure).
+    by_name = [{m.name: m for m in card.measures} for card in cards]
     templates: dict[tuple[int, int], tuple[str, str, str]] = {}
-    for c, card in enumerate(cards):
-        for measure in card.measures:
+
+    def template(c: int, j: int) -> tuple[str, str, str]:
+        if (c, j) not in templates:
+            measure = by_name[c][measure_names[j]]
             text = (
                 f"{_escape(measure.label)}: {_numbered(measure.format)} "
                 f"({_escape(measure.threshold_text())}) cost {{1:.1f}} points"
             )
-            templates[(c, measure_names.index(measure.name))] = (
-                measure.name,
-                measure.indicator,
-                text,
-            )
+            templates[(c, j)] = (measure.name, measure.indicator, text)
+        return templates[(c, j)]
 
     drivers: list[list[dict]] = [[] for _ in range(n)]
     rows, slots = np.nonzero(keep)  # row-major: slots come in rank order within a row
@@ -403,7 +404,7 @@ def _drivers(
         top_values[rows, slots].tolist(),
         top[rows, slots].tolist(),
     ):
-        name, indicator, text = templates[(c, j)]
+        name, indicator, text = template(c, j)
         drivers[r].append(
             {
                 "measure": name,

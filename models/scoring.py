@@ -226,11 +226,12 @@ def score_rows(
     if model is None:
         return RowScores(health, None, None, None, None)
     features = list(getattr(model, "feature_names", None) or [*numbers, *labels])
+    numeric = [name for name in features if name in numbers]
     observed = np.zeros(rows)
+    if numeric:
+        observed += (~np.isnan(np.column_stack([numbers[name] for name in numeric]))).sum(axis=1)
     for name in features:
-        if name in numbers:
-            observed += ~np.isnan(numbers[name])
-        elif name in labels:
+        if name in labels and name not in numbers:
             observed += np.array([v is not None for v in labels[name]], dtype=bool)
     coverage = observed / len(features) if features else np.ones(rows)
     proba, band, drivers = model.python_model.predict_columns(numbers, labels, rows)
