@@ -181,7 +181,8 @@ class AccountsRequest(_Model):
     as_of: date | None = Field(
         None, strict=False, ge=date(1678, 1, 1), le=date(2261, 12, 31),
         description=(
-            "The date the indicators describe (ISO date), optional. Given, the service checks "
+            "The date the indicators describe (ISO date, 1678-01-01 to 2261-12-31), optional. "
+            "Given, the service checks "
             "the model against it: a model whose test window ends after it answers with a "
             "warning in `model_warnings`."
         ),
