@@ -236,7 +236,8 @@ def score_rows(
     coverage = observed / len(features) if features else np.ones(rows)
     proba, band, drivers = model.python_model.predict_columns(numbers, labels, rows)
     drivers_array = np.empty(rows, dtype=object)
-    drivers_array[:] = drivers
+    for i, row in enumerate(drivers):  # one by one: equal-length lists would become a 2-D block
+        drivers_array[i] = row
     probability, band, drivers_array = _withhold_short(
         np.array(proba, dtype="float64"), np.array(band, dtype=object), drivers_array, coverage)
     return RowScores(health, probability, band, drivers_array, coverage)

@@ -306,7 +306,7 @@ class CustomerHealth:
         self.max_batch = max_batch or read_max_batch(os.environ.get(MAX_BATCH_ENV))
         self.model, self.model_unavailable = self._load_model(self.model_uri)
         self._warnings_by_date: dict[date, list[str]] = {}
-        self._logged_warnings: set[str] = set()
+        self._ref: ModelRef | None = None  # built on first use: the model does not change
 
     @staticmethod
     def _load_model(uri: str) -> tuple[Any, str | None]:
@@ -411,7 +411,7 @@ class CustomerHealth:
 
     def _model_ref(self) -> ModelRef:
         model = self._require_model()
-        if getattr(self, "_ref", None) is None:  # the loaded model does not change: built once
+        if self._ref is None:
             version = None if model.version is None else str(model.version)
             self._ref = ModelRef(name=model.name, version=version, alias=model.alias,
                                  uri=model.uri, trained_on=self._provenance())
@@ -425,21 +425,19 @@ class CustomerHealth:
         """Why the model may not fit accounts described as of ``as_of`` (none without a date).
 
         The service has no tables to fingerprint, so only the date is checked
-        (:func:`models.model_check.model_warnings`). Each warning is logged once per process,
-        not once per request.
+        (:func:`models.model_check.model_warnings`). The answer for a date is kept, and its
+        warnings logged when first found: once per date, not once per request.
         """
         if as_of is None or self.model is None:
             return []
         known = self._warnings_by_date
         if as_of not in known:
-            if len(known) > 1000:  # bounded: clients may send any date
+            if len(known) >= 1000:  # bounded: clients may send any date
                 known.clear()
             known[as_of] = model_warnings(getattr(self.model, "params", None) or {},
                                           as_of=pd.Timestamp(as_of))
             for warning in known[as_of]:
-                if warning not in self._logged_warnings:
-                    self._logged_warnings.add(warning)
-                    logger.warning("model %s: %s", self.model.uri, warning)
+                logger.warning("model %s: %s", self.model.uri, warning)
         return known[as_of]
 
     # --- the APIs --------------------------------------------------------------------
