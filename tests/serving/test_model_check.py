@@ -100,15 +100,19 @@ def test_score_prints_the_warning_and_the_report_card_shows_it(registry, strange
 @pytest.fixture
 def crafted_model_uri(registry) -> str:
     """The session's model registered again under a run whose test window ends in 2030."""
-    import mlflow
     from mlflow import MlflowClient
+    from mlflow.entities import Param
 
-    client = MlflowClient()
+    # This store named explicitly: an earlier test may have pointed mlflow's globals elsewhere.
+    client = MlflowClient(tracking_uri=registry.uri, registry_uri=registry.uri)
     champion = client.get_model_version_by_alias("customer-health-churn", "champion")
-    params = {**client.get_run(champion.run_id).data.params,
-              "test_window_end": "2030-06-30T00:00:00"}
-    with mlflow.start_run() as run:
-        mlflow.log_params(params)
+    trained = client.get_run(champion.run_id)
+    params = {**trained.data.params, "test_window_end": "2030-06-30T00:00:00"}
+    run = client.create_run(trained.info.experiment_id)
+    items = [Param(key, value) for key, value in params.items()]
+    for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run.info.run_id, params=items[start:start + 100])
+    client.set_terminated(run.info.run_id)
     name = f"crafted-{run.info.run_id[:8]}"
     client.create_registered_model(name)
     version = client.create_model_version(name, source=champion.source, run_id=run.info.run_id)
