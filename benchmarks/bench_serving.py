@@ -189,7 +189,7 @@ def server_cpu_seconds(process: subprocess.Popen) -> float:
     return total
 
 
-def report_load(url: str, process: subprocess.Popen, bodies: list[dict], args) -> None:
+def report_load(url: str, process: subprocess.Popen, bodies: list[dict], args) -> dict:
     cpu_before = server_cpu_seconds(process)
     result = load_run(url, bodies, args.clients, args.load_seconds)
     cpu_ms = (server_cpu_seconds(process) - cpu_before) / max(result["requests"], 1) * 1000
@@ -199,6 +199,17 @@ def report_load(url: str, process: subprocess.Popen, bodies: list[dict], args) -
           f"{result['errors']} errors of {result['requests']:,} requests; server CPU "
           f"{cpu_ms:.1f} ms per request (target >= 200 requests/s, p99 <= 400 ms, 0 errors: "
           f"{'met' if met else 'NOT met'})", flush=True)
+    return {**result, "cpu_ms": cpu_ms}
+
+
+def print_load_medians(results: list[dict]) -> None:
+    """The medians of several load runs, and the load average other jobs put on the machine."""
+    median = {key: statistics.median(r[key] for r in results)
+              for key in ("rate", "p50", "p99", "errors", "cpu_ms")}
+    print(f"median of {len(results)} load runs: {median['rate']:,.0f} requests/s, p50 "
+          f"{median['p50']:.0f} ms, p99 {median['p99']:.0f} ms, {median['errors']:g} errors, "
+          f"server CPU {median['cpu_ms']:.1f} ms per request; load average now "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
 
 def main() -> None:
@@ -228,8 +239,8 @@ def main() -> None:
             try:
                 for _ in range(20):
                     httpx.post(f"{url}/score", json={"accounts": [bodies[0]]}, timeout=30)
-                for _ in range(args.runs):
-                    report_load(url, process, bodies, args)
+                print_load_medians([report_load(url, process, bodies, args)
+                                    for _ in range(args.runs)])
             finally:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=60)

@@ -17,6 +17,8 @@ account are built in Python.
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -98,7 +100,87 @@ def score_accounts(
     """
     _check_indicator_table(indicators, scorecard)
     previous_scores = _check_previous(previous, indicators.index)
-    n = len(indicators)
+    values = {
+        name: as_float(indicators[name])
+        for name in scorecard.indicator_names()
+        if name != "segment"
+    }
+    segments = (indicators["segment"].astype(object).to_numpy()
+                if scorecard.segments and "segment" in indicators.columns else None)
+    scored = score_arrays(values, len(indicators), scorecard, segments=segments,
+                          previous=previous_scores)
+    # All columns built first and the frame made in one go: assigning them one by one
+    # costs more than the scoring itself.
+    index = indicators.index.copy()
+    columns: dict[str, object] = {
+        "health_score": scored.health,
+        "health_band": scored.band,
+        "health_color": scored.color,
+        "health_coverage": scored.coverage,
+        "health_trend": pd.Series(scored.trend, index=index, dtype=object),
+        "health_delta": scored.delta,
+    }
+    for g, name in enumerate(scored.group_names):
+        columns[f"group_{name}"] = scored.groups[:, g]
+    for j, name in enumerate(scored.measure_names):
+        columns[f"measure_{name}"] = scored.measures[:, j]
+    columns["health_drivers"] = pd.Series(scored.drivers, index=index, dtype=object)
+    return pd.DataFrame(columns, index=index)
+
+
+@dataclass(frozen=True)
+class HealthArrays:
+    """The health columns of :func:`score_accounts` as arrays, one row per account.
+
+    ``groups`` and ``measures`` are matrices whose columns follow ``group_names`` and
+    ``measure_names``; ``trend`` holds "up", "down", "flat" or None, ``drivers`` the dicts of
+    :func:`score_accounts`.
+    """
+
+    health: np.ndarray
+    band: np.ndarray
+    color: np.ndarray
+    coverage: np.ndarray
+    trend: np.ndarray
+    delta: np.ndarray
+    group_names: list[str]
+    groups: np.ndarray
+    measure_names: list[str]
+    measures: np.ndarray
+    drivers: list[list[dict]]
+
+
+def score_arrays(
+    values: Mapping[str, np.ndarray],
+    n: int,
+    scorecard: Scorecard,
+    *,
+    segments: np.ndarray | None = None,
+    previous: np.ndarray | None = None,
+) -> HealthArrays:
+    """The scorecard applied to indicator arrays: the one implementation of the health score.
+
+    :func:`score_accounts` calls it on a frame's columns; the HTTP service calls it on the
+    few values of a request, with no frame built (a frame costs more than the scoring).
+
+    Parameters
+    ----------
+    values : mapping of str to ndarray
+        Float64 values (NaN for no data) of every indicator the scorecard reads except
+        ``segment``, ``n`` per indicator.
+    n : int
+        Accounts.
+    scorecard : Scorecard
+        From :func:`load_scorecard`.
+    segments : ndarray, optional
+        Each account's segment (object array); None: every account uses the default card.
+    previous : ndarray, optional
+        Previous health scores (NaN for none), for the trend.
+
+    Returns
+    -------
+    HealthArrays
+    """
     measure_names = scorecard.measure_names()
     group_names = scorecard.group_names()
     measure_pos = {name: j for j, name in enumerate(measure_names)}
@@ -106,7 +188,7 @@ def score_accounts(
     n_measures, n_groups = len(measure_names), len(group_names)
 
     scores = np.full((n, n_measures), np.nan)
-    values = np.full((n, n_measures), np.nan)
+    measure_values = np.full((n, n_measures), np.nan)
     weights = np.zeros((n, n_measures))  # measure weight within its group; 0 = not in the card
     measure_group = np.zeros((n, n_measures), dtype=np.int64)
     group_weights = np.zeros((n, n_groups))
@@ -114,12 +196,7 @@ def score_accounts(
     card_of_row = np.zeros(n, dtype=np.int64)
     cards = [scorecard, *scorecard.segments.values()]
 
-    columns = {
-        name: as_float(indicators[name])
-        for name in scorecard.indicator_names()
-        if name != "segment"
-    }
-    for c, (card, rows) in enumerate(zip(cards, _rows_per_card(indicators, scorecard))):
+    for c, (card, rows) in enumerate(zip(cards, _rows_per_card(n, segments, scorecard))):
         if rows is not None and len(rows) == 0:
             continue
         at = slice(None) if rows is None else rows
@@ -129,8 +206,8 @@ def score_accounts(
             group_weights[at, group_pos[group.name]] = group.weight
         for measure in card.measures:
             j = measure_pos[measure.name]
-            x = columns[measure.indicator][at]
-            values[at, j] = x
+            x = values[measure.indicator][at]
+            measure_values[at, j] = x
             scores[at, j] = measure.score(x)
             weights[at, j] = measure.weight
             measure_group[at, j] = group_pos[measure.group]
@@ -180,29 +257,21 @@ def score_accounts(
         [b.color for b in scorecard.bands] + [scorecard.insufficient_color], dtype=object
     )
 
-    # All columns built first and the frame made in one go: assigning them one by one
-    # costs more than the scoring itself for a single account (the HTTP service's case).
-    index = indicators.index.copy()
-    trend, delta = _trend(health, previous_scores, scorecard.trend_tolerance)
-    columns: dict[str, object] = {
-        "health_score": health,
-        "health_band": labels[band_index],  # -1 picks the "insufficient data" entry
-        "health_color": colors[band_index],
-        "health_coverage": coverage,
-        "health_trend": pd.Series(trend, index=index, dtype=object),
-        "health_delta": delta,
-    }
-    for g, name in enumerate(group_names):
-        columns[f"group_{name}"] = group_scores[:, g]
-    for j, name in enumerate(measure_names):
-        columns[f"measure_{name}"] = np.where(weights[:, j] > 0, scores[:, j], np.nan)
-    columns["health_drivers"] = pd.Series(
-        _drivers(points_lost, values, sufficient, card_of_row, cards, measure_names),
-        index=index,
-        dtype=object,
+    trend, delta = _trend(health, previous, scorecard.trend_tolerance)
+    return HealthArrays(
+        health=health,
+        band=labels[band_index],  # -1 picks the "insufficient data" entry
+        color=colors[band_index],
+        coverage=coverage,
+        trend=trend,
+        delta=delta,
+        group_names=group_names,
+        groups=group_scores,
+        measure_names=measure_names,
+        measures=np.where(weights > 0, scores, np.nan),
+        drivers=_drivers(points_lost, measure_values, sufficient, card_of_row, cards,
+                         measure_names),
     )
-    out = pd.DataFrame(columns, index=index)
-    return out
 
 
 def measures_without_data(scored: pd.DataFrame, scorecard: Scorecard) -> dict[str, list[str]]:
@@ -223,12 +292,12 @@ def measures_without_data(scored: pd.DataFrame, scorecard: Scorecard) -> dict[st
     return empty
 
 
-def _rows_per_card(indicators: pd.DataFrame, scorecard: Scorecard) -> list[np.ndarray | None]:
+def _rows_per_card(n: int, segment: np.ndarray | None,
+                   scorecard: Scorecard) -> list[np.ndarray | None]:
     """Row positions per card (default first); None for the default means "every row"."""
-    if not scorecard.segments or "segment" not in indicators.columns:
+    if not scorecard.segments or segment is None:
         return [None] + [np.array([], dtype=np.int64)] * len(scorecard.segments)
-    segment = indicators["segment"].astype(object).to_numpy()
-    taken = np.zeros(len(indicators), dtype=bool)
+    taken = np.zeros(n, dtype=bool)
     per_segment = []
     for name in scorecard.segments:
         mask = segment == name
@@ -329,19 +398,20 @@ def _drivers(
     keep = (top >= MIN_DRIVER_POINTS) & sufficient[:, None]
     top_values = np.take_along_axis(values, order, axis=1)
 
-    # Everything but the value and the points is fixed per (card, measure): one template each.
+    # Everything but the value and the points is fixed per (card, measure): one template
+    # each, made when a driver first needs it (one account needs three, not every measure).
+    by_name = [{m.name: m for m in card.measures} for card in cards]
     templates: dict[tuple[int, int], tuple[str, str, str]] = {}
-    for c, card in enumerate(cards):
-        for measure in card.measures:
+
+    def template(c: int, j: int) -> tuple[str, str, str]:
+        if (c, j) not in templates:
+            measure = by_name[c][measure_names[j]]
             text = (
                 f"{_escape(measure.label)}: {_numbered(measure.format)} "
                 f"({_escape(measure.threshold_text())}) cost {{1:.1f}} points"
             )
-            templates[(c, measure_names.index(measure.name))] = (
-                measure.name,
-                measure.indicator,
-                text,
-            )
+            templates[(c, j)] = (measure.name, measure.indicator, text)
+        return templates[(c, j)]
 
     drivers: list[list[dict]] = [[] for _ in range(n)]
     rows, slots = np.nonzero(keep)  # row-major: slots come in rank order within a row
@@ -353,7 +423,7 @@ def _drivers(
         top_values[rows, slots].tolist(),
         top[rows, slots].tolist(),
     ):
-        name, indicator, text = templates[(c, j)]
+        name, indicator, text = template(c, j)
         drivers[r].append(
             {
                 "measure": name,

@@ -66,7 +66,7 @@ def split_columns(tables: Tables) -> dict[str, list[str]]:
     """The columns each present table can be split by.
 
     Those are the descriptive text columns of the contract (``segment``, ``region``,
-    ``plan``; ``channel``, ``touchpoint`` of surveys; ``channel`` of tickets) and any
+    ``plan``, ``owner``; ``channel``, ``touchpoint`` of surveys; ``channel`` of tickets) and any
     extra column the user's files carry beyond the contract.
 
     Examples
@@ -75,7 +75,7 @@ def split_columns(tables: Tables) -> dict[str, list[str]]:
     >>> tables, _ = validate_tables({"accounts": pd.DataFrame(
     ...     {"account_id": ["a"], "signup_date": ["2024-01-01"], "tier": ["gold"]})})
     >>> split_columns(tables)
-    {'accounts': ['segment', 'region', 'plan', 'tier']}
+    {'accounts': ['segment', 'region', 'plan', 'owner', 'tier']}
     """
     out = {}
     for name, frame in tables.present().items():

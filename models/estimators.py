@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -395,10 +396,29 @@ class Calibrator(BaseEstimator):
         return self
 
     def transform(self, proba) -> np.ndarray:
+        """Calibrated probabilities, computed from the fitted numbers with plain numpy.
+
+        The same values as the fitted scikit-learn model's ``predict_proba`` / ``predict``
+        (a sigmoid of the log-odds; a clipped linear interpolation), without its input
+        checks, which cost a millisecond per call: most of a one-account HTTP request.
+
+        Examples
+        --------
+        >>> raw = np.array([0.05, 0.2, 0.4, 0.6, 0.8, 0.95])
+        >>> cal = Calibrator().fit(raw, [0, 0, 1, 0, 1, 1])
+        >>> bool(np.allclose(cal.transform(raw), cal.model_.predict_proba(_logit(raw)[:, None])[:, 1]))
+        True
+        >>> iso = Calibrator("isotonic").fit(raw, [0, 0, 1, 0, 1, 1])
+        >>> bool(np.allclose(iso.transform([0.0, 0.3, 0.99]), iso.model_.predict([0.0, 0.3, 0.99])))
+        True
+        """
         proba = np.asarray(proba, dtype=float)
         if self.method == "sigmoid":
-            return self.model_.predict_proba(_logit(proba)[:, None])[:, 1]
-        return self.model_.predict(proba)
+            slope, intercept = float(self.model_.coef_[0, 0]), float(self.model_.intercept_[0])
+            return expit(slope * _logit(proba) + intercept)
+        iso = self.model_
+        clipped = np.clip(proba, iso.X_min_, iso.X_max_)
+        return np.interp(clipped, iso.X_thresholds_, iso.y_thresholds_)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -113,3 +113,45 @@ def _other_data(params: dict, tables, data_sha256: str | None) -> list[str]:
     return [f"the model was trained on other data ({'; '.join(what)}): its churn risks and "
             "the figures on its card do not describe these accounts; train a model on this "
             "folder with `customer-health train DIR`"]
+
+
+def model_provenance(params: dict) -> dict:
+    """What a model learnt from, for people and clients: its data span, test window, fingerprint.
+
+    Parameters
+    ----------
+    params : dict
+        The model's training-run parameters (:attr:`models.registry.LoadedModel.params`).
+
+    Returns
+    -------
+    dict
+        ``mode``, ``data_start`` / ``data_end`` (the span of the training tables),
+        ``test_start`` (the first out-of-time test date) / ``test_window_end`` (the end of
+        its label windows: the last day the model's figures looked at) as ISO dates, and
+        ``data_sha256``; None for what the run did not log (an older or a flat-table model).
+
+    Examples
+    --------
+    >>> model_provenance({"mode": "tables", "data.data_start": "2025-01-01T00:00:00",
+    ...                   "data.data_end": "2026-01-01T00:00:00",
+    ...                   "split.test_dates": "2025-08-19..2025-10-03 (2)",
+    ...                   "test_window_end": "2026-01-01T00:00:00", "data.inputs_sha256": "ab"})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'mode': 'tables', 'data_start': '2025-01-01', 'data_end': '2026-01-01',
+     'test_start': '2025-08-19', 'test_window_end': '2026-01-01', 'data_sha256': 'ab'}
+    """
+    def day(text: str | None) -> str | None:
+        parsed = _day(text)
+        return None if parsed is None else f"{parsed:%Y-%m-%d}"
+
+    test_dates = params.get("split.test_dates") or ""
+    return {
+        "mode": params.get("mode"),
+        "data_start": day(params.get("data.data_start")),
+        "data_end": day(params.get("data.data_end")),
+        # Logged as "first..last (count)" (models.run_logging).
+        "test_start": day(test_dates.split("..")[0] if ".." in test_dates else None),
+        "test_window_end": day(params.get("test_window_end")),
+        "data_sha256": params.get("data.inputs_sha256"),
+    }

@@ -16,6 +16,7 @@ Extra input columns are ignored; missing indicator columns are an error naming t
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ class _FastPath:
         self.numeric_at = [j for j, c in enumerate(columns) if c not in categories]
         self.numeric_from = [position[columns[j]] for j in self.numeric_at]
         self.categorical_at = [(j, columns[j]) for j, c in enumerate(columns) if c in categories]
+        self.codes = {c: {label: float(code) for code, label in enumerate(index)}
+                      for c, index in categories.items()}
 
     def predict(self, matrix: np.ndarray, **kwargs) -> np.ndarray:
         """The booster's probability (or ``pred_contrib=True`` contributions) on one thread.
@@ -97,8 +100,10 @@ class _FastPath:
         out = np.empty((len(values), len(self.columns)), dtype="float64")
         out[:, self.numeric_at] = values[:, self.numeric_from]
         for j, column in self.categorical_at:
-            codes = self.categories[column].get_indexer(labels[column])
-            out[:, j] = np.where(codes < 0, np.nan, codes)
+            # A dict lookup per value: a pandas indexer costs a millisecond per call, most
+            # of a one-account request, and the dict is as quick for a batch job's frame.
+            codes = self.codes[column]
+            out[:, j] = [codes.get(label, np.nan) for label in labels[column]]
         return out
 
 
@@ -149,11 +154,24 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         >>> out.dtypes.astype(str).to_dict(), out["plan"].tolist(), out["mrr"].tolist()
         ({'plan': 'object', 'mrr': 'float64'}, ['a', None], [1.0, nan])
         """
-        numeric, values, labels = self._typed(frame)
-        numbers = pd.DataFrame(values, index=frame.index, columns=numeric)
-        texts = pd.DataFrame({c: pd.Series(v, index=frame.index, dtype=object)
-                              for c, v in labels.items()}, index=frame.index)
+        return self._frame_of(*self._typed(frame), frame.index)
+
+    def _frame_of(self, numeric: list[str], values: np.ndarray, labels: dict[str, np.ndarray],
+                  index: pd.Index) -> pd.DataFrame:
+        numbers = pd.DataFrame(values, index=index, columns=numeric)
+        texts = pd.DataFrame({c: pd.Series(v, index=index, dtype=object)
+                              for c, v in labels.items()}, index=index)
         return pd.concat([numbers, texts], axis=1)[self.feature_columns]
+
+    def _check_columns(self, present) -> None:
+        present = set(present)
+        missing = [c for c in self.feature_columns if c not in present]
+        if missing:
+            raise ValueError(
+                f"the input lacks {len(missing)} indicator column(s) the model needs: "
+                f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}; compute them "
+                "with features.indicators.compute_indicators (all-missing columns are fine)"
+            )
 
     def _typed(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
         """(numeric column names, their float64 matrix, {categorical: object array of text/None}).
@@ -163,13 +181,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         ValueError
             When feature columns are missing, naming them.
         """
-        missing = [c for c in self.feature_columns if c not in frame.columns]
-        if missing:
-            raise ValueError(
-                f"the input lacks {len(missing)} indicator column(s) the model needs: "
-                f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}; compute them "
-                "with features.indicators.compute_indicators (all-missing columns are fine)"
-            )
+        self._check_columns(frame.columns)
         categorical = set(self.categorical)
         numeric = [c for c in self.feature_columns if c not in categorical]
         block = frame[numeric]
@@ -247,25 +259,65 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         """Probability, band and drivers, indexed like ``frame`` (what pyfunc ``predict`` returns).
 
         The input is typed once and, for this project's LightGBM pipelines, encoded once into
-        the matrix that gives both the probability and the SHAP contributions of the drivers.
+        the matrix that gives both the probability and the SHAP contributions of the drivers
+        (:meth:`predict_typed`).
         """
-        fast = self._booster_inputs() if len(frame) else None
+        proba, bands, drivers = self.predict_typed(*self._typed(frame))
+        return pd.DataFrame({
+            "churn_probability": proba,
+            "risk_band": bands,
+            "top_drivers": drivers,
+        }, index=frame.index)
+
+    def predict_columns(self, numbers: Mapping[str, np.ndarray], labels: Mapping[str, Any],
+                        rows: int) -> tuple[np.ndarray, list[str], list[list[dict]]]:
+        """:meth:`predict_typed` from arrays by indicator name, with no frame built.
+
+        The HTTP service's path: a request's values go straight into the booster's matrix.
+
+        Parameters
+        ----------
+        numbers : mapping of str to ndarray
+            Float64 values (NaN for no data) of the numeric indicators, ``rows`` each.
+        labels : mapping of str to sequence
+            Text (None for no data) of the categorical indicators.
+        rows : int
+            Accounts.
+
+        Raises
+        ------
+        ValueError
+            When feature columns are missing, naming them.
+        """
+        self._check_columns([*numbers, *labels])
+        categorical = set(self.categorical)
+        numeric = [c for c in self.feature_columns if c not in categorical]
+        values = np.empty((rows, len(numeric)), dtype="float64")
+        for j, column in enumerate(numeric):
+            values[:, j] = numbers[column]
+        texts = {c: np.array([None if v is None else str(v) for v in labels[c]], dtype=object)
+                 for c in self.feature_columns if c in categorical}
+        return self.predict_typed(numeric, values, texts)
+
+    def predict_typed(self, numeric: list[str], values: np.ndarray, labels: dict[str, np.ndarray]
+                      ) -> tuple[np.ndarray, list[str], list[list[dict]]]:
+        """(calibrated probabilities, risk bands, drivers) of typed rows (:meth:`_typed`'s output).
+
+        The one prediction core of :meth:`predict_frame` (the batch job) and
+        :meth:`predict_columns` (the service), so both give the same numbers.
+        """
+        fast = self._booster_inputs() if len(values) else None
         if fast is None:
-            X = self.input_frame(frame)
+            X = self._frame_of(numeric, values, labels, pd.RangeIndex(len(values)))
             proba = self._calibrated(self.pipeline.predict_proba(X)[:, 1])
             drivers = top_drivers(self.pipeline, X, top=self.top) if len(X) else []
         else:
-            numeric, values, labels = self._typed(frame)
             matrix = fast.matrix(numeric, values, labels)
             proba = self._calibrated(fast.predict(matrix))
             contrib = fast.predict(matrix, pred_contrib=True)
             raw = {**{c: values[:, j] for j, c in enumerate(numeric)}, **labels}
             drivers = drivers_from_contributions(contrib[:, :-1], fast.columns, raw, top=self.top)
-        return pd.DataFrame({
-            "churn_probability": proba,
-            "risk_band": risk_bands(proba, self.thresholds),
-            "top_drivers": drivers,
-        }, index=frame.index)
+        return proba, risk_bands(proba, self.thresholds), drivers
 
     # MLflow 3 reads these hints when the class is defined: a ``pd.DataFrame`` input hint is
     # one it accepts without inferring a schema from it (the signature is given explicitly at

@@ -28,7 +28,7 @@ Drivers stay Python lists here; a file stores them as JSON
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -39,7 +39,7 @@ import pandas as pd
 from features.catalogue import DEFAULT_WINDOWS, lookup
 from features.churn_definition import churn_as_of
 from features.contract import Tables
-from features.health_score import score_accounts
+from features.health_score import HealthArrays, score_accounts, score_arrays
 from features.indicators import compute_indicators
 from features.polarity import PolarityModels
 from features.scorecard import Scorecard
@@ -157,20 +157,98 @@ def _churn_risk(indicators: pd.DataFrame, model: ChurnModel | None, validated: b
                             index=indicators.index)
     predicted = model.predict(indicators, validated=validated)
     coverage = churn_coverage(indicators, getattr(model, "feature_names", None) or None)
-    # The same tolerance as the health score's, so a share exactly at the minimum counts.
-    short = (coverage + 1e-9 < CHURN_MIN_COVERAGE).to_numpy()
-    probability = predicted["churn_probability"].astype("float64").to_numpy().copy()
-    band = predicted["risk_band"].astype(object).to_numpy().copy()
-    drivers = predicted["top_drivers"].to_numpy(dtype=object).copy()
-    probability[short] = np.nan
-    band[short] = INSUFFICIENT_DATA
-    for i in np.flatnonzero(short):
-        drivers[i] = []
+    probability, band, drivers = _withhold_short(
+        predicted["churn_probability"].astype("float64").to_numpy().copy(),
+        predicted["risk_band"].astype(object).to_numpy().copy(),
+        predicted["top_drivers"].to_numpy(dtype=object).copy(),
+        coverage.to_numpy(),
+    )
     return pd.DataFrame(
         {"churn_probability": probability, "risk_band": band, "churn_drivers": drivers,
          "churn_coverage": coverage.to_numpy()},
         index=indicators.index,
     )
+
+
+def _withhold_short(probability: np.ndarray, band: np.ndarray, drivers: np.ndarray,
+                    coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """No probability, band or drivers below :data:`CHURN_MIN_COVERAGE` (in place)."""
+    # The same tolerance as the health score's, so a share exactly at the minimum counts.
+    short = coverage + 1e-9 < CHURN_MIN_COVERAGE
+    probability[short] = np.nan
+    band[short] = INSUFFICIENT_DATA
+    for i in np.flatnonzero(short):
+        drivers[i] = []
+    return probability, band, drivers
+
+
+@dataclass(frozen=True)
+class RowScores:
+    """The scores of :func:`score_indicators` as arrays, one row per account.
+
+    ``health`` is None without a scorecard; the churn arrays are None without a model.
+    """
+
+    health: HealthArrays | None
+    churn_probability: np.ndarray | None
+    risk_band: np.ndarray | None
+    churn_drivers: np.ndarray | None
+    churn_coverage: np.ndarray | None
+
+
+def score_rows(
+    numbers: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    rows: int,
+    scorecard: Scorecard | None,
+    *,
+    model=None,
+    previous: np.ndarray | None = None,
+) -> RowScores:
+    """:func:`score_indicators` for a few accounts given as arrays, with no frame built.
+
+    The HTTP service's path: building and reading frames costs more than the scoring for
+    one account. The formulas are the frame path's own (the scorecard's
+    :func:`features.health_score.score_arrays`, the model's ``predict_columns``, the same
+    coverage rule), so both give the same answers.
+
+    Parameters
+    ----------
+    numbers : mapping of str to ndarray
+        Float64 values (NaN for no data) of every numeric indicator, ``rows`` each.
+    labels : mapping of str to ndarray
+        Object arrays (None for no data) of every categorical indicator.
+    rows : int
+        Accounts.
+    scorecard : Scorecard or None
+        None leaves the health scores out.
+    model : models.registry.LoadedModel, optional
+        The churn model (its ``python_model.predict_columns``); None leaves churn out.
+    previous : ndarray, optional
+        Previous health scores (NaN for none), for the trend.
+    """
+    health = None
+    if scorecard is not None:
+        health = score_arrays(numbers, rows, scorecard, segments=labels.get("segment"),
+                              previous=previous)
+    if model is None:
+        return RowScores(health, None, None, None, None)
+    features = list(getattr(model, "feature_names", None) or [*numbers, *labels])
+    numeric = [name for name in features if name in numbers]
+    observed = np.zeros(rows)
+    if numeric:
+        observed += (~np.isnan(np.column_stack([numbers[name] for name in numeric]))).sum(axis=1)
+    for name in features:
+        if name in labels and name not in numbers:
+            observed += np.array([v is not None for v in labels[name]], dtype=bool)
+    coverage = observed / len(features) if features else np.ones(rows)
+    proba, band, drivers = model.python_model.predict_columns(numbers, labels, rows)
+    drivers_array = np.empty(rows, dtype=object)
+    for i, row in enumerate(drivers):  # one by one: equal-length lists would become a 2-D block
+        drivers_array[i] = row
+    probability, band, drivers_array = _withhold_short(
+        np.array(proba, dtype="float64"), np.array(band, dtype=object), drivers_array, coverage)
+    return RowScores(health, probability, band, drivers_array, coverage)
 
 
 def score_tables(

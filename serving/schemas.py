@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -177,6 +178,17 @@ class AccountsRequest(_Model):
 
     model_config = _STRICT
 
+    as_of: date | None = Field(
+        None, strict=False, ge=date(1678, 1, 1), le=date(2261, 12, 31),
+        description=(
+            "The date the indicators describe (ISO date, 1678-01-01 to 2261-12-31), optional. "
+            "Given, the service checks "
+            "the model against it: a model whose test window ends after it answers with a "
+            "warning in `model_warnings`."
+        ),
+        examples=["2026-07-01"],
+    )
+
     accounts: list[AccountIndicators] = Field(  # type: ignore[valid-type]
         min_length=1,
         description=(
@@ -188,30 +200,31 @@ class AccountsRequest(_Model):
     )
 
 
-def frame_from_accounts(accounts: list[BaseModel]) -> pd.DataFrame:
-    """An indicator DataFrame indexed by ``account_id`` from request accounts.
+def columns_from_accounts(accounts: list[BaseModel]) -> tuple[dict[str, np.ndarray],
+                                                                dict[str, np.ndarray]]:
+    """Request accounts as arrays by indicator: (numbers, labels), for
+    :func:`models.scoring.score_rows`.
 
-    Every indicator column is present; a field the client left out is NaN (no data).
+    Every indicator is present: a numeric field the client left out is NaN, a label None.
 
     Examples
     --------
-    >>> account = AccountIndicators(account_id="A1", csat_90d=50.0)
-    >>> frame = frame_from_accounts([account])
-    >>> float(frame.loc["A1", "csat_90d"]), bool(pd.isna(frame.loc["A1", "sessions_30d"]))
-    (50.0, True)
+    >>> numbers, labels = columns_from_accounts([AccountIndicators(account_id="A1", csat_90d=50.0)])
+    >>> numbers["csat_90d"].tolist(), bool(np.isnan(numbers["sessions_30d"][0])), labels["segment"].tolist()
+    ([50.0], True, [None])
     """
-    # One float block built row by row: a request is small, and per-column conversions
-    # would cost more than the scoring itself for a single account.
+    # One float block built row by row (None becomes NaN): a request is small, and
+    # per-column conversions would cost more than the scoring itself for one account.
     values = np.array(
         [[getattr(a, name) for name in NUMERIC_INDICATORS] for a in accounts], dtype="float64"
     ).reshape(len(accounts), len(NUMERIC_INDICATORS))
-    index = pd.Index([a.account_id for a in accounts], name="account_id")
-    numbers = pd.DataFrame(values, index=index, columns=list(NUMERIC_INDICATORS))
-    labels = pd.DataFrame(
-        {name: pd.Series([getattr(a, name) for a in accounts], index=index, dtype=object)
-         for name in CATEGORICAL_INDICATORS}
-    )
-    return pd.concat([labels, numbers], axis=1)
+    numbers = {name: values[:, j] for j, name in enumerate(NUMERIC_INDICATORS)}
+    labels = {}
+    for name in CATEGORICAL_INDICATORS:
+        column = np.empty(len(accounts), dtype=object)
+        column[:] = [getattr(a, name) for a in accounts]
+        labels[name] = column
+    return numbers, labels
 
 
 def request_bodies(indicators: pd.DataFrame) -> list[dict[str, Any]]:
@@ -317,8 +330,26 @@ class ChurnRisk(_Model):
                                      "probability; null when there is one.")
 
 
+class ModelProvenance(_Model):
+    """What the model learnt from, to compare with the accounts sent (see ``as_of``)."""
+
+    mode: str | None = Field(description="'tables' (event tables) or 'flat table'.",
+                             examples=["tables"])
+    data_start: str | None = Field(description="First day of its training data (ISO date).",
+                                   examples=["2025-01-01"])
+    data_end: str | None = Field(description="Last day of its training data (ISO date).",
+                                 examples=["2026-01-01"])
+    test_start: str | None = Field(description="First date of its out-of-time test.",
+                                   examples=["2025-08-19"])
+    test_window_end: str | None = Field(
+        description="End of its test dates' label windows: its figures were measured on what "
+        "happened up to this day.", examples=["2026-01-01"])
+    data_sha256: str | None = Field(description="Content hash of the tables it was trained on.",
+                                    examples=["a6cabb82..."])
+
+
 class ModelRef(_Model):
-    """Which registered model answered."""
+    """Which registered model answered, and what it learnt from."""
 
     name: str | None = Field(description="Registered name; null for a model loaded by path.",
                              examples=["customer-health-churn"])
@@ -326,6 +357,13 @@ class ModelRef(_Model):
                                 examples=["3"])
     alias: str | None = Field(examples=["champion"])
     uri: str = Field(examples=["models:/customer-health-churn@champion"])
+    trained_on: ModelProvenance | None = Field(
+        default=None, description="Its training data and test window; null when unknown.")
+
+
+_WARNINGS = ("Why the model may not fit these accounts: given the request's `as_of`, a model "
+             "whose test window ends after it was measured on that date's future. Empty when "
+             "nothing says so.")
 
 
 class HealthScoreResponse(_Model):
@@ -338,6 +376,7 @@ class ChurnRiskResponse(_Model):
     """Churn risk, one per account, in the request's order, and the model that produced it."""
 
     model: ModelRef
+    model_warnings: list[str] = Field(default_factory=list, description=_WARNINGS)
     accounts: list[ChurnRisk]
 
 
@@ -368,6 +407,7 @@ class ScoreResponse(_Model):
         description="Why the churn fields are null (no model registered), else null.",
         examples=[None],
     )
+    model_warnings: list[str] = Field(default_factory=list, description=_WARNINGS)
     accounts: list[AccountScore]
 
 
@@ -412,6 +452,8 @@ class ModelInfo(_Model):
     metrics: dict[str, float | None] = Field(description="Evaluation metrics logged at training.",
                                              examples=[{"roc_auc": 0.81}])
     feature_names: list[str] = Field(description="Indicators the model reads, in its order.")
+    trained_on: ModelProvenance | None = Field(
+        default=None, description="Its training data, test window and data fingerprint.")
     indicators: list[IndicatorInfo] = Field(description="Every indicator the service accepts.")
     comment_languages: list[CommentLanguage] = Field(
         default_factory=list,

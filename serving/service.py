@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
+from datetime import date
 from http import HTTPStatus
 from typing import Any
 
@@ -40,9 +42,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from features.catalogue import describe_indicator, lookup
+from features.health_score import HealthArrays
 from features.scorecard_config import load_scorecard
 from features.values import json_safe
-from models.scoring import insufficient_reason, score_indicators
+from models.model_check import model_provenance, model_warnings
+from models.scoring import RowScores, insufficient_reason, score_rows
 from serving.http_guard import (
     BODY_TIMEOUT_ENV,
     ClientErrorTracebacks,
@@ -66,11 +70,14 @@ from serving.schemas import (
     HealthScoreResponse,
     IndicatorInfo,
     ModelInfo,
+    ModelProvenance,
     ModelRef,
     ScoreResponse,
+    columns_from_accounts,
     complete_openapi,
-    frame_from_accounts,
 )
+
+logger = logging.getLogger(__name__)
 
 MODEL_URI_ENV = "CUSTOMER_HEALTH_MODEL_URI"
 SCORECARD_ENV = "CUSTOMER_HEALTH_SCORECARD"
@@ -250,18 +257,14 @@ class OpenApiDocument:
         await send({"type": "http.response.body", "body": self.body})
 
 
-def _floats_or_none(frame: pd.DataFrame, columns: list[str]) -> list[list[float | None]]:
-    """Rows of float ``columns`` as Python lists, NaN and infinity as None (JSON has neither).
+def _floats_or_none(values: np.ndarray) -> list[list[float | None]]:
+    """Rows of a float matrix as Python lists, NaN and infinity as None (JSON has neither).
 
     Examples
     --------
-    >>> frame = pd.DataFrame({"a": [1.5, float("nan")], "b": [2.0, float("inf")]})
-    >>> _floats_or_none(frame, ["a", "b"])
+    >>> _floats_or_none(np.array([[1.5, 2.0], [float("nan"), float("inf")]]))
     [[1.5, 2.0], [None, None]]
     """
-    values = np.empty((len(frame), len(columns)), dtype="float64")
-    for j, column in enumerate(columns):  # column by column: no intermediate frame
-        values[:, j] = frame[column].to_numpy(dtype="float64", na_value=np.nan)
     rows = values.astype(object)
     rows[~np.isfinite(values)] = None
     return rows.tolist()
@@ -302,6 +305,8 @@ class CustomerHealth:
         self.scorecard = load_scorecard(scorecard or os.environ.get(SCORECARD_ENV) or None)
         self.max_batch = max_batch or read_max_batch(os.environ.get(MAX_BATCH_ENV))
         self.model, self.model_unavailable = self._load_model(self.model_uri)
+        self._warnings_by_date: dict[date, list[str]] = {}
+        self._ref: ModelRef | None = None  # built on first use: the model does not change
 
     @staticmethod
     def _load_model(uri: str) -> tuple[Any, str | None]:
@@ -326,90 +331,114 @@ class CustomerHealth:
 
     # --- helpers shaping requests and answers --------------------------------------
 
-    def _frame(self, request: AccountsRequest) -> tuple[pd.DataFrame, pd.Series]:
+    def _rows(self, request: AccountsRequest) -> tuple[list[str], dict, dict, np.ndarray]:
+        """(account ids, numbers, labels, previous scores) of a request, checked."""
         accounts = request.accounts
         if len(accounts) > self.max_batch:
             raise BatchTooLarge(
                 f"accounts: a batch of {len(accounts)} accounts is over this service's limit of "
                 f"{self.max_batch} accounts per request; split it into smaller batches"
             )
-        ids = pd.Index([a.account_id for a in accounts])
-        if ids.has_duplicates:
-            repeated = sorted(set(ids[ids.duplicated()]))[:5]
+        ids = [a.account_id for a in accounts]
+        if len(set(ids)) < len(ids):
+            repeated = sorted(i for i, n in Counter(ids).items() if n > 1)[:5]
             raise BadInput(
                 f"accounts: account_id {', '.join(map(repr, repeated))} appears more than once; "
                 "send each account once per request"
             )
-        frame = frame_from_accounts(accounts)
-        previous = pd.Series([a.previous_score for a in accounts], index=frame.index, dtype="float64")
-        return frame, previous
+        numbers, labels = columns_from_accounts(accounts)
+        previous = np.array([a.previous_score for a in accounts], dtype="float64")
+        return ids, numbers, labels, previous
 
-    def _health(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
-        """Health answers from the scoring path's frame."""
-        groups = [c for c in scored.columns if c.startswith("group_")]
-        measures = [c for c in scored.columns if c.startswith("measure_")]
-        group_names = [c[len("group_"):] for c in groups]
-        measure_names = [c[len("measure_"):] for c in measures]
-        # Whole float columns to Python floats / None at once: ~50 values per account.
-        numbers = _floats_or_none(scored, ["health_score", "health_delta", "health_coverage"])
-        group_rows = _floats_or_none(scored, groups)
-        measure_rows = _floats_or_none(scored, measures)
-        labels = zip(*(scored[c].tolist() for c in
-                       ("health_band", "health_color", "health_trend", "health_drivers")))
-        answers = []
-        for i, (account, (band, color, trend, drivers)) in enumerate(zip(scored.index, labels)):
-            score, delta, coverage = numbers[i]
-            answers.append({
+    @staticmethod
+    def _health(ids: list[str], scored: HealthArrays) -> list[dict[str, Any]]:
+        """Health answers from the scorecard's arrays."""
+        # Whole float blocks to Python floats / None at once: ~50 values per account.
+        numbers = _floats_or_none(np.column_stack([scored.health, scored.delta, scored.coverage]))
+        group_rows = _floats_or_none(scored.groups)
+        measure_rows = _floats_or_none(scored.measures)
+        return [
+            {
                 "account_id": account,
-                "health_score": score,
-                "health_band": band,
-                "health_color": color,
-                "health_coverage": coverage,
-                "health_trend": trend,
-                "health_delta": delta,
-                "groups": dict(zip(group_names, group_rows[i])),
-                "measures": dict(zip(measure_names, measure_rows[i])),
-                "drivers": [HealthDriver(**json_safe(d)) for d in drivers],
-            })
-        return answers
+                "health_score": numbers[i][0],
+                "health_band": scored.band[i],
+                "health_color": scored.color[i],
+                "health_coverage": numbers[i][2],
+                "health_trend": scored.trend[i],
+                "health_delta": numbers[i][1],
+                "groups": dict(zip(scored.group_names, group_rows[i])),
+                "measures": dict(zip(scored.measure_names, measure_rows[i])),
+                "drivers": [HealthDriver(**json_safe(d)) for d in scored.drivers[i]],
+            }
+            for i, account in enumerate(ids)
+        ]
 
     def _require_model(self) -> Any:
         if self.model is None:
             raise ServiceUnavailable(self.model_unavailable)
         return self.model
 
-    def _churn(self, scored: pd.DataFrame) -> list[dict[str, Any]]:
-        """Churn answers from the scoring path's frame."""
+    @staticmethod
+    def _churn(ids: list[str], scored: RowScores) -> list[dict[str, Any]]:
+        """Churn answers from the scoring path's arrays."""
+        probabilities = _floats_or_none(scored.churn_probability[:, None])
         return [
             {
                 "account_id": account,
-                "churn_probability": None if pd.isna(probability) else float(probability),
+                "churn_probability": probability,
                 "risk_band": band,
                 # Driver values are already plain Python (models.explain: None for no data).
                 "top_drivers": [ChurnDriver(**d) for d in drivers],
                 "churn_coverage": float(coverage),
                 # The same rule as the batch job's (models.scoring), in words.
-                "churn_reason": insufficient_reason(coverage) if pd.isna(probability) else None,
+                "churn_reason": None if probability is not None else insufficient_reason(coverage),
             }
-            for account, probability, band, drivers, coverage in zip(
-                scored.index, scored["churn_probability"], scored["risk_band"],
-                scored["churn_drivers"], scored["churn_coverage"],
+            for account, (probability,), band, drivers, coverage in zip(
+                ids, probabilities, scored.risk_band, scored.churn_drivers, scored.churn_coverage,
             )
         ]
 
-    def _score(self, frame: pd.DataFrame, previous: pd.Series | None, *, health: bool,
-               churn: bool) -> pd.DataFrame:
+    def _score(self, request: AccountsRequest, *, health: bool,
+               churn: bool) -> tuple[list[str], RowScores]:
         # The request went through the pydantic models of serving.schemas (types, ranges,
-        # no NaN/infinity, no unknown fields), so MLflow's input checks can be skipped.
-        return score_indicators(
-            frame, self.scorecard if health else None,
-            model=self._require_model() if churn else None, previous=previous, validated=True,
+        # no NaN/infinity, no unknown fields), so it goes to the scoring path as arrays,
+        # with no frame and no MLflow input checks (models.scoring.score_rows).
+        ids, numbers, labels, previous = self._rows(request)
+        return ids, score_rows(
+            numbers, labels, len(ids), self.scorecard if health else None,
+            model=self._require_model() if churn else None, previous=previous,
         )
 
     def _model_ref(self) -> ModelRef:
         model = self._require_model()
-        version = None if model.version is None else str(model.version)
-        return ModelRef(name=model.name, version=version, alias=model.alias, uri=model.uri)
+        if self._ref is None:
+            version = None if model.version is None else str(model.version)
+            self._ref = ModelRef(name=model.name, version=version, alias=model.alias,
+                                 uri=model.uri, trained_on=self._provenance())
+        return self._ref
+
+    def _provenance(self) -> ModelProvenance | None:
+        params = getattr(self.model, "params", None)
+        return ModelProvenance(**model_provenance(params)) if params else None
+
+    def _model_warnings(self, as_of: date | None) -> list[str]:
+        """Why the model may not fit accounts described as of ``as_of`` (none without a date).
+
+        The service has no tables to fingerprint, so only the date is checked
+        (:func:`models.model_check.model_warnings`). The answer for a date is kept, and its
+        warnings logged when first found: once per date, not once per request.
+        """
+        if as_of is None or self.model is None:
+            return []
+        known = self._warnings_by_date
+        if as_of not in known:
+            if len(known) >= 1000:  # bounded: clients may send any date
+                known.clear()
+            known[as_of] = model_warnings(getattr(self.model, "params", None) or {},
+                                          as_of=pd.Timestamp(as_of))
+            for warning in known[as_of]:
+                logger.warning("model %s: %s", self.model.uri, warning)
+        return known[as_of]
 
     # --- the APIs --------------------------------------------------------------------
 
@@ -417,34 +446,33 @@ class CustomerHealth:
     def health_score(self, request: AccountsRequest, /) -> HealthScoreResponse:
         """Health score 0-100, band, coverage, group and measure scores, the measures that
         cost the most points in words, and the trend against `previous_score`. Needs no model."""
-        frame, previous = self._frame(request)
-        scored = self._score(frame, previous, health=True, churn=False)
-        return HealthScoreResponse(accounts=[HealthScore(**a) for a in self._health(scored)])
+        ids, scored = self._score(request, health=True, churn=False)
+        return HealthScoreResponse(accounts=[HealthScore(**a) for a in self._health(ids, scored.health)])
 
     @bentoml.api(route="/churn_risk")
     def churn_risk(self, request: AccountsRequest, /) -> ChurnRiskResponse:
         """Calibrated churn probability, risk band and top drivers per account, with the
         model's name, version and alias. 503 when no model is registered."""
-        frame, _ = self._frame(request)
         model = self._model_ref()
-        scored = self._score(frame, None, health=False, churn=True)
-        return ChurnRiskResponse(model=model, accounts=[ChurnRisk(**a) for a in self._churn(scored)])
+        ids, scored = self._score(request, health=False, churn=True)
+        return ChurnRiskResponse(model=model, model_warnings=self._model_warnings(request.as_of),
+                                 accounts=[ChurnRisk(**a) for a in self._churn(ids, scored)])
 
     @bentoml.api(route="/score")
     def score(self, request: AccountsRequest, /) -> ScoreResponse:
         """Health score and churn risk together for a batch of accounts (up to the service's
         limit, 1,000 by default; 413 past it). Without a model the churn fields are null and
         `churn_unavailable` says why."""
-        frame, previous = self._frame(request)
-        scored = self._score(frame, previous, health=True, churn=self.model is not None)
-        health = self._health(scored)
+        ids, scored = self._score(request, health=True, churn=self.model is not None)
+        health = self._health(ids, scored.health)
         if self.model is None:
             empty = {"churn_probability": None, "risk_band": None, "top_drivers": None}
             return ScoreResponse(model=None, churn_unavailable=self.model_unavailable,
                                  accounts=[AccountScore(**h, **empty) for h in health])
-        churn = self._churn(scored)
+        churn = self._churn(ids, scored)
         return ScoreResponse(
             model=self._model_ref(), churn_unavailable=None,
+            model_warnings=self._model_warnings(request.as_of),
             accounts=[AccountScore(**h, **{k: v for k, v in c.items() if k != "account_id"})
                       for h, c in zip(health, churn)],
         )
@@ -483,7 +511,7 @@ class CustomerHealth:
             run_id=model.run_id,
             trained_at=trained.isoformat() if hasattr(trained, "isoformat") else json_safe(trained),
             metrics={str(k): json_safe(v) for k, v in (model.metrics or {}).items()},
-            feature_names=features, indicators=indicators,
+            feature_names=features, trained_on=self._provenance(), indicators=indicators,
             comment_languages=_comment_languages(getattr(model, "polarity_models", None)),
         )
 

@@ -25,10 +25,10 @@ HISTORY_HELP = (
 )
 HISTORY_EPILOG = (
     "Examples:\n\n"
-    "  customer-health history A-00042 --from runs/\n\n"
-    "  customer-health history A-00042 --from 'postgresql://cs:${PGPASSWORD}@db:5432/crm/scores' "
-    "--start 2026-01-01 --plot A-00042.png\n\n"
-    "  customer-health history A-00042 --from runs/ --format json\n\n"
+    "  customer-health history A000042 --from runs/\n\n"
+    "  customer-health history A000042 --from 'postgresql://cs:${PGPASSWORD}@db:5432/crm/scores' "
+    "--start 2026-01-01 --plot A000042.png\n\n"
+    "  customer-health history A000042 --from runs/ --format json\n\n"
     "${VAR} in a URL reads the environment; passwords are never printed. Exit code 2 when "
     "the source cannot be read or holds no scores of the account."
 )

@@ -36,7 +36,7 @@ def scored_account(folder) -> str:
 def test_history_help_shows_examples():
     result = runner.invoke(app, ["history", "--help"], env=WIDE)
     assert result.exit_code == 0
-    assert "customer-health history A-00042 --from runs/" in result.output
+    assert "customer-health history A000042 --from runs/" in result.output
     assert "--plot" in result.output and "--from" in result.output
 
 

@@ -92,3 +92,85 @@ def test_score_prints_the_warning_and_the_report_card_shows_it(registry, strange
                        out=tmp_path / "report.html")
     html = out.read_text()
     assert 'class="warning">Warning: the model was trained on other data' in html
+
+
+# --- the service: no tables, so it reports what the model learnt from and checks as_of ---
+
+
+@pytest.fixture
+def crafted_model_uri(registry) -> str:
+    """The session's model registered again under a run whose test window ends in 2030."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Param
+
+    # This store named explicitly: an earlier test may have pointed mlflow's globals elsewhere.
+    client = MlflowClient(tracking_uri=registry.uri, registry_uri=registry.uri)
+    champion = client.get_model_version_by_alias("customer-health-churn", "champion")
+    trained = client.get_run(champion.run_id)
+    params = {**trained.data.params, "test_window_end": "2030-06-30T00:00:00"}
+    run = client.create_run(trained.info.experiment_id)
+    items = [Param(key, value) for key, value in params.items()]
+    for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run.info.run_id, params=items[start:start + 100])
+    client.set_terminated(run.info.run_id)
+    name = f"crafted-{run.info.run_id[:8]}"
+    client.create_registered_model(name)
+    version = client.create_model_version(name, source=champion.source, run_id=run.info.run_id)
+    return f"models:/{name}/{version.version}"
+
+
+ONE = {"accounts": [{"account_id": "A-1", "csat_90d": 70.0, "sessions_30d": 4.0}]}
+
+
+def test_the_service_reports_the_models_training_window_test_window_and_fingerprint(registry):
+    from serving.schemas import AccountsRequest
+    from serving.service import CustomerHealth
+
+    service = CustomerHealth()
+    params = service.model.params
+    trained_on = service.model_info().trained_on
+    assert trained_on.data_start == "2025-01-01"
+    assert trained_on.data_end == f"{pd.Timestamp(params['data.data_end']):%Y-%m-%d}"
+    assert trained_on.test_window_end == f"{pd.Timestamp(params['test_window_end']):%Y-%m-%d}"
+    assert trained_on.test_start < trained_on.test_window_end
+    assert trained_on.data_sha256 == params["data.inputs_sha256"] and len(trained_on.data_sha256) == 64
+    answer = service.score(AccountsRequest.model_validate(ONE))
+    assert answer.model.trained_on == trained_on
+    assert answer.model_warnings == []  # no as_of, nothing to compare
+
+
+def test_the_service_warns_when_the_models_test_window_ends_after_the_requests_as_of(
+        registry, crafted_model_uri, caplog, monkeypatch):
+    from serving.schemas import AccountsRequest
+    from serving.service import CustomerHealth
+
+    monkeypatch.setenv("CUSTOMER_HEALTH_MODEL_URI", crafted_model_uri)
+    service = CustomerHealth()
+    assert service.model_info().trained_on.test_window_end == "2030-06-30"
+    late = service.score(AccountsRequest.model_validate({**ONE, "as_of": "2030-07-01"}))
+    assert late.model_warnings == []
+    with caplog.at_level("WARNING", logger="serving.service"):
+        for _ in range(3):
+            early = service.churn_risk(AccountsRequest.model_validate({**ONE, "as_of": "2026-07-01"}))
+            scored = service.score(AccountsRequest.model_validate({**ONE, "as_of": "2026-07-01"}))
+    expected = ("the model was tested on label windows ending 2030-06-30, after the as-of date "
+                "2026-07-01")
+    assert len(early.model_warnings) == 1 and early.model_warnings[0].startswith(expected)
+    assert scored.model_warnings == early.model_warnings
+    logged = [r for r in caplog.records if expected in r.getMessage()]
+    assert len(logged) == 1 and crafted_model_uri in logged[0].getMessage()  # once, not per request
+    # The session's own model, tested up to its data's end, has nothing to say on that date.
+    monkeypatch.delenv("CUSTOMER_HEALTH_MODEL_URI")
+    own = CustomerHealth().score(AccountsRequest.model_validate({**ONE, "as_of": "2026-07-01"}))
+    assert own.model_warnings == []
+
+
+def test_an_as_of_the_service_cannot_read_is_refused_naming_the_field(registry):
+    from pydantic import ValidationError
+
+    from serving.schemas import AccountsRequest
+
+    with pytest.raises(ValidationError, match="as_of"):
+        AccountsRequest.model_validate({**ONE, "as_of": "2025-13-01"})
+    with pytest.raises(ValidationError, match="less than or equal to 2261-12-31"):
+        AccountsRequest.model_validate({**ONE, "as_of": "3025-01-01"})

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from bentoml.exceptions import BadInput, ServiceUnavailable
 from starlette.testclient import TestClient
@@ -19,7 +20,6 @@ from serving.schemas import (
     NUMERIC_INDICATORS,
     AccountIndicators,
     AccountsRequest,
-    frame_from_accounts,
     request_bodies,
 )
 from serving.service import BatchTooLarge, CustomerHealth, read_max_batch, read_workers
@@ -34,6 +34,12 @@ ACCOUNT = {
 
 def request_of(*accounts: dict) -> AccountsRequest:
     return AccountsRequest(accounts=[AccountIndicators(**a) for a in accounts])
+
+
+def frame_of(*accounts: dict) -> pd.DataFrame:
+    """The indicator frame the batch path scores, from request bodies."""
+    frame = pd.DataFrame(list(accounts)).set_index("account_id")
+    return frame.reindex(columns=[*CATEGORICAL_INDICATORS, *NUMERIC_INDICATORS])
 
 
 # --- the request schema ----------------------------------------------------------------
@@ -70,7 +76,7 @@ def test_the_service_runs_one_worker_per_cpu_core_by_default():
 def test_health_score_needs_no_model_and_matches_the_scorecard(empty_registry):
     service = CustomerHealth()
     answer = service.health_score(request_of(ACCOUNT, {**ACCOUNT, "account_id": "A-2", "csat_180d": 95.0}))
-    frame = frame_from_accounts(request_of(ACCOUNT).accounts)
+    frame = frame_of(ACCOUNT)
     expected = score_accounts(frame, load_scorecard())
     first = answer.accounts[0]
     assert first.account_id == "A-1"
@@ -142,7 +148,7 @@ def test_churn_risk_comes_from_the_champion_and_names_it(registry, serving_indic
     assert answer.model.name == "customer-health-churn"
     assert answer.model.alias == "champion"
     assert answer.model.version == service.model.version
-    expected = service.model.predict(frame_from_accounts(request_of(*bodies).accounts))
+    expected = service.model.predict(frame_of(*bodies))
     got = [a.churn_probability for a in answer.accounts]
     np.testing.assert_allclose(got, expected["churn_probability"].to_numpy())
     assert all(a.risk_band in ("high", "medium", "low") and a.top_drivers for a in answer.accounts)
@@ -424,3 +430,68 @@ def test_churn_risk_keeps_its_number_when_enough_indicators_are_given(registry, 
     for account in answer.accounts:
         assert account.churn_coverage >= CHURN_MIN_COVERAGE
         assert account.churn_probability is not None and account.churn_reason is None
+
+
+# --- the service's array path and the batch path agree --------------------------------
+
+
+def _with_holes(indicators: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Real indicators with about 40% of the values blanked, and some accounts left bare."""
+    rng = np.random.default_rng(seed)
+    holey = indicators.copy()
+    for column in holey.columns:
+        blank = rng.random(len(holey)) < 0.4
+        holey[column] = holey[column].astype(object).where(~blank, None)
+    holey.iloc[::25] = None  # an account id alone: insufficient data for both scores
+    holey.index = [f"{i}-holes" for i in holey.index]
+    holey.index.name = "account_id"
+    return holey.astype({c: "float64" for c in NUMERIC_INDICATORS})
+
+
+def _assert_same(got: float | None, expected: float, what: str) -> None:
+    if got is None:
+        assert np.isnan(expected), what
+    else:
+        assert got == pytest.approx(expected, abs=1e-9, rel=0), what
+
+
+@pytest.mark.slow
+def test_the_service_answers_exactly_what_the_batch_path_gives_on_the_same_accounts(
+        registry, serving_indicators):
+    from models.scoring import score_indicators
+
+    frame = pd.concat([serving_indicators, _with_holes(serving_indicators, seed=5)])
+    previous = pd.Series(np.random.default_rng(6).uniform(0, 100, len(frame)), index=frame.index)
+    previous.iloc[::3] = np.nan
+    bodies = request_bodies(frame)
+    for body, score in zip(bodies, previous):
+        if not np.isnan(score):
+            body["previous_score"] = float(score)
+    service = CustomerHealth()
+    answers = [a for start in range(0, len(bodies), 100)
+               for a in service.score(request_of(*bodies[start:start + 100])).accounts]
+    # The batch job's call: the frame through MLflow's pyfunc, with its input checks.
+    expected = score_indicators(frame, service.scorecard, model=service.model, previous=previous)
+
+    assert [a.account_id for a in answers] == list(expected.index)
+    assert expected["churn_probability"].isna().sum() >= 10  # the bare accounts are in
+    assert expected["health_score"].isna().sum() >= 10
+    assert (frame["segment"] == "Enterprise").any()  # the segment scorecard is in play
+    for answer, (account, row) in zip(answers, expected.iterrows()):
+        for field in ("health_score", "health_coverage", "health_delta", "churn_probability",
+                      "churn_coverage"):
+            _assert_same(getattr(answer, field), row[field], f"{account} {field}")
+        for name, value in answer.groups.items():
+            _assert_same(value, row[f"group_{name}"], f"{account} group {name}")
+        for name, value in answer.measures.items():
+            _assert_same(value, row[f"measure_{name}"], f"{account} measure {name}")
+        assert (answer.health_band, answer.health_color, answer.health_trend, answer.risk_band) == (
+            row["health_band"], row["health_color"], row["health_trend"], row["risk_band"])
+        assert [d.text for d in answer.drivers] == [d["text"] for d in row["health_drivers"]]
+        for got, want in zip(answer.drivers, row["health_drivers"], strict=True):
+            _assert_same(got.points_lost, want["points_lost"], f"{account} {want['measure']}")
+        assert [(d.indicator, d.text) for d in answer.top_drivers] == [
+            (d["indicator"], d["text"]) for d in row["churn_drivers"]]
+        for got, want in zip(answer.top_drivers, row["churn_drivers"], strict=True):
+            _assert_same(got.contribution, want["contribution"], f"{account} {want['indicator']}")
+        assert (answer.churn_reason is None) == (not np.isnan(row["churn_probability"]))
