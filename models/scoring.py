@@ -174,6 +174,7 @@ def score_tables(
     previous: pd.Series | None = None,
     windows: Iterable[int] = DEFAULT_WINDOWS,
     progress: Callable[[int, str], None] | None = None,
+    churn_rate: float | None = None,
 ) -> Scored:
     """Indicators and scores of every account active at ``as_of``, sorted by ``account_id``.
 
@@ -196,6 +197,9 @@ def score_tables(
         Trailing indicator windows in days.
     progress : callable, optional
         Called as ``progress(i, STEPS[i])`` as each step starts.
+    churn_rate : float, optional
+        The whole portfolio's trailing churn rate, when ``tables`` hold only part of it
+        (:func:`features.indicators.compute_indicators`).
 
     Raises
     ------
@@ -213,7 +217,7 @@ def score_tables(
         tables, as_of, getattr(model, "polarity_models", None)
     )
     indicators = compute_indicators(
-        tables, as_of, windows=windows, comment_scores=comments
+        tables, as_of, windows=windows, comment_scores=comments, churn_rate=churn_rate
     ).sort_index()
     report(1, STEPS[1])
     health = score_accounts(indicators, scorecard, previous=_reindexed(previous, indicators))
