@@ -175,6 +175,7 @@ def score_tables(
     windows: Iterable[int] = DEFAULT_WINDOWS,
     progress: Callable[[int, str], None] | None = None,
     churn_rate: float | None = None,
+    polarity_models: PolarityModels | None = None,
 ) -> Scored:
     """Indicators and scores of every account active at ``as_of``, sorted by ``account_id``.
 
@@ -200,6 +201,9 @@ def score_tables(
     churn_rate : float, optional
         The whole portfolio's trailing churn rate, when ``tables`` hold only part of it
         (:func:`features.indicators.compute_indicators`).
+    polarity_models : PolarityModels, optional
+        The learnt comment polarity to read comments with, instead of the model's; learnt
+        once from the whole portfolio when ``tables`` hold only part of it.
 
     Raises
     ------
@@ -214,7 +218,7 @@ def score_tables(
     report = progress or _no_progress
     report(0, STEPS[0])
     comments, polarity_models = score_survey_comments(
-        tables, as_of, getattr(model, "polarity_models", None)
+        tables, as_of, polarity_models or getattr(model, "polarity_models", None)
     )
     indicators = compute_indicators(
         tables, as_of, windows=windows, comment_scores=comments, churn_rate=churn_rate

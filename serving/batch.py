@@ -38,7 +38,7 @@ from features.scorecard_config import load_scorecard
 from features.sentiment import language_report
 from features.values import json_list
 from models.model_check import model_warnings
-from models.scoring import previous_scores, score_tables
+from models.scoring import Scored, previous_scores, score_tables
 from models.training_set import tables_sha256
 from serving import scores_db
 from serving.alerts import ALERT_COLUMNS, find_alerts
@@ -172,14 +172,7 @@ def score_portfolio(
         tables, stamp, scorecard, model=model, previous=previous_scores(previous),
         progress=lambda i, name: report(i + 2, STEPS[i + 1]),
     )
-    scores = scored.scores.assign(
-        as_of=stamp,
-        segment=scored.indicators["segment"],
-        health_drivers=scored.scores["health_drivers"].map(json_list),
-        churn_drivers=_churn_drivers_json(scored.scores["churn_drivers"], model),
-    )
-    extra = [c for c in scores.columns if c.startswith(("group_", "measure_"))]
-    scores = scores.reset_index()[list(SCORE_COLUMNS) + extra]
+    scores = scores_table(scored, model)
 
     report(5, STEPS[4])
     alerts = find_alerts(scores, previous, band_order=_band_order(scorecard), risk_rise=risk_rise)
@@ -209,6 +202,19 @@ def score_portfolio(
         meta["churn_unavailable"] = no_model_reason or "no model given"
     meta["seconds"] = round(time.perf_counter() - started, 3)
     return BatchResult(scores, alerts, meta)
+
+
+def scores_table(scored: Scored, model: Any) -> pd.DataFrame:
+    """The rows of a scores file from :func:`models.scoring.score_tables`'s result: columns
+    ``SCORE_COLUMNS`` then ``group_<group>`` and ``measure_<measure>``, drivers as JSON."""
+    scores = scored.scores.assign(
+        as_of=scored.as_of,
+        segment=scored.indicators["segment"],
+        health_drivers=scored.scores["health_drivers"].map(json_list),
+        churn_drivers=_churn_drivers_json(scored.scores["churn_drivers"], model),
+    )
+    extra = [c for c in scores.columns if c.startswith(("group_", "measure_"))]
+    return scores.reset_index()[list(SCORE_COLUMNS) + extra]
 
 
 def _churn_drivers_json(drivers: pd.Series, model: Any) -> pd.Series:
