@@ -114,7 +114,8 @@ def package_version() -> str:
         return "unknown"
 
 
-def _band_order(scorecard: Scorecard) -> list[str]:
+def band_order(scorecard: Scorecard) -> list[str]:
+    """The scorecard's band labels from worst to best, as the alert rules take them."""
     return [band.label for band in sorted(scorecard.bands, key=lambda b: b.low)]
 
 
@@ -175,7 +176,7 @@ def score_portfolio(
     scores = scores_table(scored, model)
 
     report(5, STEPS[4])
-    alerts = find_alerts(scores, previous, band_order=_band_order(scorecard), risk_rise=risk_rise)
+    alerts = find_alerts(scores, previous, band_order=band_order(scorecard), risk_rise=risk_rise)
 
     meta: dict[str, Any] = {
         "as_of": stamp.isoformat(),

@@ -96,14 +96,17 @@ def build_features(
     windows: tuple[int, ...],
     card: Scorecard,
     progress: Callable[[int, str], None] | None = None,
+    **portfolio,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Indicators plus health-score columns, one row per active account, ``account_id`` first,
     and which languages the comments were read in (:func:`features.sentiment.language_report`).
 
     ``progress(i, name)`` is called as each step of :data:`models.scoring.STEPS` starts.
     ``health_drivers`` is JSON text, as in the batch job's output; no churn columns.
+    ``portfolio`` (``churn_rate``, ``polarity_models``) goes to
+    :func:`models.scoring.score_tables` when ``tables`` are one bucket of the portfolio.
     """
-    scored = score_tables(tables, as_of, card, windows=windows, progress=progress)
+    scored = score_tables(tables, as_of, card, windows=windows, progress=progress, **portfolio)
     health = scored.scores.drop(columns=list(CHURN_COLUMNS))
     health = health.assign(health_drivers=health["health_drivers"].map(json_list))
     languages = language_report(scored.comments, scored.polarity_models)

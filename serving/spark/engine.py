@@ -1,0 +1,259 @@
+"""Features and scores on Spark: each account bucket through the laptop's scoring path.
+
+:func:`score_run` is the ``score`` command's job on Spark, :func:`features_run` the
+``features`` command's: read and bucket the tables (:mod:`serving.spark.tables`), check the
+contract on every bucket (:mod:`serving.spark.validation`; invalid data writes nothing),
+compute the portfolio's own facts once on the driver (:func:`portfolio_facts`), then give
+each bucket's accounts and all their rows to :func:`models.scoring.score_tables`, and write
+partitioned Parquet plus the same metadata and alerts (:mod:`serving.spark.output`).
+
+The churn model is loaded once on the driver (:func:`models.registry.load_model`) and
+shipped to the executors with the bucket function, not through ``mlflow.pyfunc.spark_udf``:
+the drivers (SHAP explanations in words) and the learnt comment polarity come from the
+native :class:`models.registry.LoadedModel`, which a UDF returning one column per row could
+not give, and one implementation of the churn scoring (``score_tables``) must serve both
+engines. The executors then need no access to the registry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from features.catalogue import DEFAULT_WINDOWS
+from features.contract import TIMESTAMP_COLUMNS, Tables, validate_tables
+from features.indicators import trailing_churn_rate
+from features.polarity import PolarityModels
+from features.scorecard import Scorecard
+from features.survey_polarity import score_survey_comments
+from models.scoring import previous_scores, score_tables
+from serving.alerts import ALERT_COLUMNS, find_alerts
+from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
+from serving.scores_file import output_paths
+from serving.spark.output import Staged, conform, spark_schema
+from serving.spark.tables import (
+    SEP,
+    SparkTables,
+    bucket_tables,
+    read_tables,
+    restored,
+    table_types,
+    with_table,
+)
+from serving.spark.validation import validate
+
+STEPS = ("read and validate", "portfolio facts", "score buckets", "write")
+PREVIOUS = "_previous"
+Progress = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """What every bucket needs to know of the whole portfolio."""
+
+    churn_rate: float
+    polarity_models: PolarityModels | None
+
+
+def portfolio_facts(tables: SparkTables, as_of: pd.Timestamp, model: Any = None) -> Portfolio:
+    """The trailing churn rate (the CLV's lifetime) and the learnt comment polarity, from
+    the whole input, with the functions the pandas engine uses.
+
+    Only the accounts' dates and the commented survey answers reach the driver.
+    """
+    from pyspark.sql import functions as F
+
+    wanted = [c for c in ("account_id", "signup_date", "churned_at") if c in tables.columns["accounts"]]
+    accounts = _rows(tables.long.filter(F.col("_table") == "accounts"), "accounts", wanted)
+    typed, _ = validate_tables({"accounts": accounts})
+    churn_rate = trailing_churn_rate(typed.accounts, as_of)
+    polarity = getattr(model, "polarity_models", None)
+    usable = polarity is not None and (polarity.examples_before is None
+                                       or polarity.examples_before <= as_of)
+    if not usable and "comment" in tables.columns.get("surveys", ()):
+        commented = tables.long.filter((F.col("_table") == "surveys")
+                                       & F.col(f"surveys{SEP}comment").isNotNull())
+        surveys = _rows(commented, "surveys", tables.columns["surveys"])
+        typed, _ = validate_tables({"accounts": accounts, "surveys": surveys})
+        _, polarity = score_survey_comments(typed, as_of, None)
+    return Portfolio(churn_rate, polarity)
+
+
+def _rows(frame, table: str, columns: Iterable[str]) -> pd.DataFrame:
+    """Columns of one table from the long frame, in file order, as pandas."""
+    from pyspark.sql import functions as F
+
+    picked = frame.orderBy("_row").select(*[F.col(f"`{table}{SEP}{c}`").alias(c) for c in columns])
+    types = dict(picked.dtypes)
+    rows = picked.toPandas()
+    return rows.assign(**{c: restored(rows[c], types[c], c in TIMESTAMP_COLUMNS[table])
+                          for c in rows.columns})
+
+
+def _per_bucket(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], pd.DataFrame]):
+    """``work`` on every bucket's raw tables, as one Spark DataFrame.
+
+    The output schema is taken from ``work`` on one bucket run on the driver, so the columns
+    and types are those of the pandas engine, whatever the scorecard's groups.
+    """
+    from pyspark.sql import functions as F
+
+    columns, types = tables.columns, table_types(tables)
+
+    def run(bucket: pd.DataFrame) -> pd.DataFrame:
+        raw, _ = bucket_tables(bucket, columns, types)
+        return work(raw)
+
+    first = tables.long.filter(F.col("_table") == "accounts").select("_bucket").first()
+    sample = tables.long.filter(F.col("_bucket") == first["_bucket"]).toPandas()
+    schema = spark_schema(run(sample))
+    return tables.long.groupBy("_bucket").applyInPandas(
+        lambda bucket: conform(run(bucket), schema), schema)
+
+
+def _bucket_tables(raw: dict[str, pd.DataFrame]) -> Tables | None:
+    """A bucket's validated tables; None for a bucket without accounts (only earlier scores)."""
+    raw = {name: frame for name, frame in raw.items() if name != PREVIOUS}
+    if raw["accounts"].empty:
+        return None
+    tables, _ = validate_tables(raw)
+    return tables
+
+
+def _start(spark, folder: str, buckets: int, report: Progress) -> SparkTables:
+    report(1, STEPS[0])
+    tables = read_tables(spark, folder, buckets=buckets)
+    validate(tables)
+    return tables
+
+
+def features_run(
+    spark, folder: str, as_of: pd.Timestamp, out: str, *, scorecard: Scorecard,
+    windows: tuple[int, ...] = DEFAULT_WINDOWS, buckets: int, progress: Progress | None = None,
+) -> dict:
+    """The ``features`` command on Spark: indicators and health scores to partitioned Parquet.
+
+    Returns the run's figures (accounts written, seconds). Raises
+    :class:`features.problems.DataContractError` on invalid data, before anything is written.
+    """
+    from serving.commands.features import build_features
+
+    started = time.perf_counter()
+    report = progress or (lambda step, name: None)
+    tables = _start(spark, folder, buckets, report)
+    report(2, STEPS[1])
+    facts = portfolio_facts(tables, as_of)
+
+    def work(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        typed = _bucket_tables(raw)
+        if typed is None:
+            return pd.DataFrame()
+        table, _ = build_features(typed, as_of, windows, scorecard, churn_rate=facts.churn_rate,
+                                  polarity_models=facts.polarity_models)
+        return table
+
+    report(3, STEPS[2])
+    frame = _per_bucket(tables, work)
+    report(4, STEPS[3])
+    staged = Staged(spark)
+    try:
+        staged.parquet(frame, out)
+        staged.commit()
+    finally:
+        staged.discard()
+    accounts = spark.read.parquet(out).count()
+    return {"accounts": accounts, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def score_run(
+    spark, folder: str, as_of: pd.Timestamp, out: str, *, model: Any = None,
+    scorecard: Scorecard, previous: str | None = None, risk_rise: float = 0.10,
+    buckets: int, progress: Progress | None = None, no_model_reason: str | None = None,
+) -> dict:
+    """The ``score`` command on Spark: scores (partitioned Parquet at ``out``), the alerts
+    (``<stem>.alerts.parquet``) and the metadata (``<out>.meta.json``), written together.
+
+    Returns the metadata. Raises :class:`features.problems.DataContractError` on invalid
+    data, before anything is written.
+    """
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    report = progress or (lambda step, name: None)
+    paths = output_paths(out, "parquet")
+    tables = _start(spark, folder, buckets, report)
+    if previous is not None:
+        tables = with_table(tables, PREVIOUS, spark.read.parquet(previous).select(*PREVIOUS_COLUMNS))
+    report(2, STEPS[1])
+    facts = portfolio_facts(tables, as_of, model)
+    bands = band_order(scorecard)
+
+    def work(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        typed = _bucket_tables(raw)
+        if typed is None:
+            return pd.DataFrame()
+        prior = raw.get(PREVIOUS)
+        scored = score_tables(typed, as_of, scorecard, model=model,
+                              previous=previous_scores(prior),
+                              churn_rate=facts.churn_rate, polarity_models=facts.polarity_models)
+        scores = scores_table(scored, model)
+        alerts = find_alerts(scores, prior, band_order=bands, risk_rise=risk_rise)
+        # Each account's alerts ride along as JSON text: one output per bucket.
+        by_account = alerts.groupby("account_id").apply(
+            lambda rows: rows[list(ALERT_COLUMNS)].to_json(orient="records"), include_groups=False)
+        return scores.assign(_alerts=scores["account_id"].map(by_account))
+
+    report(3, STEPS[2])
+    result = _per_bucket(tables, work).persist()
+    try:
+        report(4, STEPS[3])
+        alerts = _alerts_frame(result.filter(F.col("_alerts").isNotNull()).select("_alerts").toPandas())
+        meta = _metadata(result.count(), len(alerts), as_of, scorecard, risk_rise, model,
+                         no_model_reason, previous, folder)
+        staged = Staged(spark)
+        try:
+            staged.parquet(result.drop("_alerts"), str(paths.scores))
+            staged.parquet(spark.createDataFrame(alerts, schema=spark_schema(alerts)).coalesce(1),
+                           str(paths.alerts))
+            meta.update(format="parquet", output=str(paths.scores), alerts_file=str(paths.alerts),
+                        seconds=round(time.perf_counter() - started, 3))
+            staged.json(meta, str(paths.metadata))
+            staged.commit()
+        finally:
+            staged.discard()
+    finally:
+        result.unpersist()
+    return meta
+
+
+def _alerts_frame(texts: pd.DataFrame) -> pd.DataFrame:
+    """The alerts of every account, sorted by account and rule like :func:`find_alerts`."""
+    frames = [pd.read_json(pd.io.common.StringIO(text), orient="records", dtype=False)
+              for text in texts["_alerts"]]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if "probability" in c or c == "health_score"
+                                          else object) for c in ALERT_COLUMNS})
+    alerts = pd.concat(frames, ignore_index=True)
+    return alerts.sort_values(["account_id", "rule"], kind="stable").reset_index(drop=True)
+
+
+def _metadata(accounts, alerts, as_of, scorecard, risk_rise, model, no_model_reason,
+              previous, folder) -> dict:
+    meta: dict[str, Any] = {
+        "as_of": as_of.isoformat(), "accounts": int(accounts), "alerts": int(alerts),
+        "model": None, "churn_unavailable": None, "engine": "spark",
+        # The fingerprint hashes every table in one process: not computed across executors.
+        "data_fingerprint": None,
+        "scorecard": scorecard.source, "risk_rise": risk_rise,
+        "package_version": package_version(), "previous": previous, "input": folder,
+    }
+    if model is not None:
+        meta["model"] = {"name": model.name, "version": str(model.version), "alias": model.alias,
+                         "uri": model.uri, "run_id": model.run_id}
+    else:
+        meta["churn_unavailable"] = no_model_reason or "no model given"
+    return meta
