@@ -17,6 +17,7 @@ engines. The executors then need no access to the registry.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -203,8 +204,9 @@ def score_run(
         scores = scores_table(scored, model)
         alerts = find_alerts(scores, prior, band_order=bands, risk_rise=risk_rise)
         # Each account's alerts ride along as JSON text: one output per bucket.
-        by_account = alerts.groupby("account_id").apply(
-            lambda rows: rows[list(ALERT_COLUMNS)].to_json(orient="records"), include_groups=False)
+        # (json.dumps, not to_json: it keeps every digit of a probability.)
+        by_account = {account: json.dumps(rows.to_dict("records"), default=str)
+                      for account, rows in alerts[list(ALERT_COLUMNS)].groupby("account_id")}
         return scores.assign(_alerts=scores["account_id"].map(by_account))
 
     report(3, STEPS[2])
@@ -232,12 +234,10 @@ def score_run(
 
 def _alerts_frame(texts: pd.DataFrame) -> pd.DataFrame:
     """The alerts of every account, sorted by account and rule like :func:`find_alerts`."""
-    frames = [pd.read_json(pd.io.common.StringIO(text), orient="records", dtype=False)
-              for text in texts["_alerts"]]
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if "probability" in c or c == "health_score"
-                                          else object) for c in ALERT_COLUMNS})
-    alerts = pd.concat(frames, ignore_index=True)
+    records = [record for text in texts["_alerts"] for record in json.loads(text)]
+    alerts = pd.DataFrame.from_records(records, columns=list(ALERT_COLUMNS))
+    for column in ("health_score", "churn_probability", "previous_churn_probability"):
+        alerts[column] = alerts[column].astype("float64")
     return alerts.sort_values(["account_id", "rule"], kind="stable").reset_index(drop=True)
 
 

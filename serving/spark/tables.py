@@ -64,6 +64,8 @@ def _numbered(spark, frame):
     """``frame`` with ``_row``: its 1-based row over the files sorted by path."""
     from pyspark.sql import functions as F
 
+    if len(frame.inputFiles()) == 1:  # one file: its row index is the row, no job needed
+        return frame.withColumn("_row", F.col("_metadata.row_index") + 1)
     located = frame.select("*", F.col("_metadata.file_path").alias("_file"),
                            F.col("_metadata.row_index").alias("_index"))
     counts = sorted(located.groupBy("_file").count().collect(), key=lambda r: r["_file"])
