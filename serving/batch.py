@@ -334,7 +334,8 @@ def _output_paths(out: str | os.PathLike, fmt: str | None) -> OutputPaths:
         raise BatchInputError(str(exc)) from None
 
 
-def _load_model(model_uri: str | None) -> tuple[Any, str | None]:
+def load_model_or_reason(model_uri: str | None) -> tuple[Any, str | None]:
+    """The model to score with, or None and why (nothing registered under the default)."""
     from models.registry import NoModelError, load_model
 
     try:
@@ -429,7 +430,7 @@ def run_batch(
     if previous is not None and not is_database_url(previous):
         previous, no_previous = find_previous(previous, paths, as_of)
     prior = read_previous(previous, as_of) if previous is not None else None
-    model, reason = _load_model(model_uri)
+    model, reason = load_model_or_reason(model_uri)
     result = score_portfolio(
         tables, as_of, model=model, scorecard=scorecard, previous=prior,
         risk_rise=risk_rise, progress=progress, no_model_reason=reason,

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import typer
+
+# pandera imports pyspark.pandas whenever pyspark is installed (the [spark] extra), which
+# warns about the pandas version on every command; the Spark engine does not use it.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                        category=FutureWarning)
 
 from serving.errors import report_errors
 

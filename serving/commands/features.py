@@ -21,7 +21,11 @@ from features.sentiment import language_report, short_reason
 from features.values import json_list
 from models.scoring import CHURN_COLUMNS, score_tables
 from serving.commands.options import (
+    BucketsOption,
+    Engine,
+    EngineOption,
     MappingOption,
+    SparkMasterOption,
     TablesFolder,
     date_option,
     read_mapping,
@@ -126,6 +130,9 @@ def features(
         None, "--scorecard", "-s", help="Scorecard TOML (docs/scorecard.md); the default one when omitted."
     ),
     mapping: MappingOption = None,
+    engine: EngineOption = Engine.pandas,
+    spark_master: SparkMasterOption = None,
+    buckets: BucketsOption = 64,
 ) -> None:
     """Write indicators and health scores of every active account as of a date."""
     with report_errors():
@@ -133,6 +140,11 @@ def features(
         window_days = _parse_windows(windows)
         fmt = _check_out(out)
         card = _load_card(scorecard, window_days)
+        if engine is Engine.spark:
+            from serving.commands.spark_runs import features_on_spark
+
+            features_on_spark(folder, mapping, out, stamp, window_days, card, spark_master, buckets)
+            return
         console = Console(highlight=False)
         progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

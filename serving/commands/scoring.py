@@ -28,7 +28,15 @@ from serving.batch import (
     PreviousRunError,
     run_batch,
 )
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    BucketsOption,
+    Engine,
+    EngineOption,
+    MappingOption,
+    SparkMasterOption,
+    TablesFolder,
+    date_option,
+)
 from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
 from serving.scores_file import RISKIEST, drivers_text, riskiest
 
@@ -156,6 +164,9 @@ def score(
     scorecard: Path | None = typer.Option(
         None, "--scorecard", help="Scorecard TOML; default the shipped scorecard."
     ),
+    engine: EngineOption = Engine.pandas,
+    spark_master: SparkMasterOption = None,
+    buckets: BucketsOption = 64,
 ) -> None:
     """Score every active account and write scores, alerts and run metadata."""
     from models.registry import NoModelError
@@ -168,6 +179,16 @@ def score(
             card = load_scorecard(scorecard) if scorecard is not None else None
         except (ScorecardConfigError, FileNotFoundError) as exc:
             raise UserError(str(exc)) from None
+        if engine is Engine.spark:
+            from serving.commands.spark_runs import score_on_spark
+
+            try:
+                score_on_spark(folder, mapping, out, stamp, model_uri=model, previous=previous,
+                               card=card, risk_rise=risk_rise, master=spark_master,
+                               buckets=buckets)
+            except NoModelError as exc:
+                raise UserError(str(exc)) from None
+            return
         progress = Progress(
             TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
