@@ -121,7 +121,7 @@ def _broken_tables() -> dict[str, pd.DataFrame]:
     raw = make_small_raw_tables()
     raw["sessions"].loc[1, "duration_seconds"] = -5.0          # a range
     raw["sessions"].loc[4, "account_id"] = "A9"                # a reference
-    raw["orders"]["amount"] = raw["orders"]["amount"].astype(object)
+    raw["orders"]["amount"] = raw["orders"]["amount"].astype(str)  # numbers kept as text
     raw["orders"].loc[2, "amount"] = "a lot"                   # a type
     return raw
 
