@@ -59,12 +59,17 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     # Executors run the project's code: they must use this interpreter (and its venv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Workers import pandera, which imports pyspark.pandas and warns about the pandas
+    # version (serving/cli.py silences it on the driver).
+    quiet = "ignore:PySpark does not yet fully support pandas:FutureWarning"
+    os.environ.setdefault("PYTHONWARNINGS", quiet)
     builder = (
         SparkSession.builder.master(master or DEFAULT_MASTER)
         .appName("customer-health")
         # Tables hold naive UTC; a session in another zone would shift every timestamp.
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.executorEnv.PYTHONWARNINGS", quiet)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # pandas writes nanosecond timestamps, which Spark reads only as whole numbers
