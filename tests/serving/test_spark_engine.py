@@ -84,6 +84,7 @@ def _assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
             assert as_text == [None if pd.isna(v) else str(v) for v in want[column]], column
 
 
+@pytest.mark.slow
 def test_spark_scores_equal_the_pandas_scores_account_by_account(both_engines):
     out, meta = both_engines
     got, want = _read(out / "spark.parquet"), _read(out / "pandas.parquet")
@@ -93,6 +94,7 @@ def test_spark_scores_equal_the_pandas_scores_account_by_account(both_engines):
     assert got["churn_drivers"].map(json.loads).tolist() == want["churn_drivers"].map(json.loads).tolist()
 
 
+@pytest.mark.slow
 def test_spark_alerts_equal_the_pandas_alerts(both_engines):
     out, meta = both_engines
     got = pd.read_parquet(out / "spark.alerts.parquet")
@@ -103,6 +105,7 @@ def test_spark_alerts_equal_the_pandas_alerts(both_engines):
     assert written["engine"] == "spark" and written["model"]["version"] == meta["model"]["version"]
 
 
+@pytest.mark.slow
 def test_spark_features_equal_the_pandas_features(spark, parquet_demo, tmp_path):
     from serving.spark.engine import features_run
 
@@ -126,6 +129,7 @@ def _broken_tables() -> dict[str, pd.DataFrame]:
     return raw
 
 
+@pytest.mark.slow
 def test_spark_reports_the_pandas_problems_with_the_same_rows_and_writes_nothing(spark, tmp_path):
     from serving.spark.engine import features_run
 
