@@ -78,6 +78,9 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
     from serving.spark.session import spark_session
 
     source = check_spark_options(folder, mapping, out)
+    if previous == "auto":
+        raise InvalidInput("--previous auto looks for runs in a local folder; with --engine spark "
+                           "give the previous run's path")
     console = Console(highlight=False)
     spark = spark_session(master)
     model, reason = load_model_or_reason(model_uri)
@@ -85,6 +88,8 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
         spark, source, stamp, out, model=model, scorecard=card or load_scorecard(),
         previous=previous, risk_rise=risk_rise, buckets=buckets, progress=advance,
         no_model_reason=reason))
+    if meta["previous_missing"]:
+        console.print(f"[yellow]warning[/]: {meta['previous_missing']}", markup=True)
     if meta["churn_unavailable"]:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     console.print(f"wrote {meta['accounts']:,} accounts to {meta['output']}, {meta['alerts']:,} "

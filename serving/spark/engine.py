@@ -40,6 +40,7 @@ from serving.spark.tables import (
     SEP,
     SparkTables,
     bucket_tables,
+    path_exists,
     read_tables,
     restored,
     table_types,
@@ -187,6 +188,10 @@ def score_run(
     report = progress or (lambda step, name: None)
     paths = output_paths(out, "parquet")
     tables = _start(spark, folder, buckets, report)
+    missing = None
+    if previous is not None and not path_exists(spark, previous):
+        # As with the pandas engine: the first night, or after a missed one, is no error.
+        previous, missing = None, f"the previous run {previous} does not exist; every red account is alerted"
     if previous is not None:
         tables = with_table(tables, PREVIOUS, spark.read.parquet(previous).select(*PREVIOUS_COLUMNS))
     report(2, STEPS[1])
@@ -216,6 +221,7 @@ def score_run(
         alerts = _alerts_frame(result.filter(F.col("_alerts").isNotNull()).select("_alerts").toPandas())
         meta = _metadata(result.count(), len(alerts), as_of, scorecard, risk_rise, model,
                          no_model_reason, previous, folder)
+        meta["previous_missing"] = missing
         staged = Staged(spark)
         try:
             staged.parquet(result.drop("_alerts"), str(paths.scores))

@@ -40,7 +40,8 @@ class SparkTables:
     buckets: int
 
 
-def _exists(spark, path: str) -> bool:
+def pathpath_exists(spark, path: str) -> bool:
+    """Whether ``path`` exists, on whatever file system Spark reaches it by."""
     jvm = spark.sparkContext._jvm
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -51,7 +52,7 @@ def table_path(spark, folder: str, table: str) -> str | None:
     """Where ``table`` is under ``folder``: ``<table>.parquet`` (a file or a folder of parts)
     or a folder ``<table>``; None when it is absent."""
     found = [f"{folder.rstrip('/')}/{name}" for name in (f"{table}.parquet", table)
-             if _exists(spark, f"{folder.rstrip('/')}/{name}")]
+             if path_exists(spark, f"{folder.rstrip('/')}/{name}")]
     if len(found) > 1:
         raise DataContractError([Problem(
             "error", table, None, "ambiguous_file", f"both {found[0]} and {found[1]} exist",
