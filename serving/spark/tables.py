@@ -40,7 +40,7 @@ class SparkTables:
     buckets: int
 
 
-def pathpath_exists(spark, path: str) -> bool:
+def path_exists(spark, path: str) -> bool:
     """Whether ``path`` exists, on whatever file system Spark reaches it by."""
     jvm = spark.sparkContext._jvm
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
