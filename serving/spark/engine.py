@@ -50,6 +50,7 @@ from serving.spark.validation import validate
 
 STEPS = ("read and validate", "portfolio facts", "score buckets", "write")
 PREVIOUS = "_previous"
+SAMPLE_ACCOUNTS = 20
 Progress = Callable[[int, str], None]
 
 
@@ -110,9 +111,16 @@ def _per_bucket(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], p
         raw, _ = bucket_tables(bucket, columns, types)
         return work(raw)
 
-    first = tables.long.filter(F.col("_table") == "accounts").select("_bucket").first()
-    sample = tables.long.filter(F.col("_bucket") == first["_bucket"]).toPandas()
-    schema = spark_schema(run(sample))
+    # A few accounts with their rows are enough for the schema: a whole bucket collected to
+    # the driver would cost it a bucket's memory.
+    ids = [r[0] for r in tables.long.filter(F.col("_table") == "accounts")
+           .select(f"accounts{SEP}account_id").limit(SAMPLE_ACCOUNTS).collect()]
+    keyed = [f"{name}{SEP}account_id" for name, names in tables.columns.items()
+             if "account_id" in names]
+    picked = F.lit(False)
+    for column in keyed:
+        picked = picked | F.col(f"`{column}`").isin(ids)
+    schema = spark_schema(run(tables.long.filter(picked).toPandas()))
     return tables.long.groupBy("_bucket").applyInPandas(
         lambda bucket: conform(run(bucket), schema), schema)
 

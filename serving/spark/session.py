@@ -70,6 +70,9 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.executorEnv.PYTHONWARNINGS", quiet)
+        # The driver JVM collects the merged problems, the accounts' dates and the alerts;
+        # Spark's 1 GB default is too little for a million accounts (docs/scale.md).
+        .config("spark.driver.memory", "4g")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # pandas writes nanosecond timestamps, which Spark reads only as whole numbers
