@@ -28,9 +28,10 @@ $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	$(call install,-e .)
 	touch $@
 
-# The dev extra includes the runtime dependencies, so it satisfies `make demo` as well.
+# The dev extra includes the runtime dependencies, so it satisfies `make demo` as well; the
+# spark extra comes with it so the Spark engine's tests run in CI.
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(call install,-e '.[dev]')
+	$(call install,-e '.[dev,spark]')
 	touch $@ $(RUNTIME_STAMP)
 
 install: $(RUNTIME_STAMP)

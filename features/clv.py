@@ -443,13 +443,20 @@ def fit_clv(orders: pd.DataFrame | None, as_of: pd.Timestamp, *,
         again on a later day; the message names what is missing and what to do.
     """
     report = progress or (lambda step: None)
-    when = f"{as_of:%Y-%m-%d}"
     if orders is None:
         raise ClvFitError(
             "predictive CLV needs an orders table (account_id, ordered_at, amount); "
             "add orders.csv to the folder or map an orders source in the mapping file")
     report("purchase histories")
-    history = purchase_history(orders, as_of)
+    return fit_histories(purchase_history(orders, as_of), as_of, progress=progress)
+
+
+def fit_histories(history: pd.DataFrame, as_of: pd.Timestamp, *,
+                  progress: Callable[[str], None] | None = None) -> ClvFit:
+    """:func:`fit_clv` from the customers' :func:`purchase_history` (one customer's history
+    needs only their own orders, so a cluster computes them where the orders lie)."""
+    report = progress or (lambda step: None)
+    when = f"{as_of:%Y-%m-%d}"
     repeaters = history[(history["frequency"] > 0) & (history["monetary_value"] > 0)]
     if len(history) < MIN_CUSTOMERS:
         raise ClvFitError(
@@ -492,20 +499,30 @@ def _notes(beta_geo: BetaGeo, gamma_gamma: GammaGamma, *diagnostics: dict) -> li
     return notes
 
 
-def clv_columns(orders: pd.DataFrame | None, ids: pd.Index, as_of: pd.Timestamp) -> dict:
+def clv_columns(orders: pd.DataFrame | None, ids: pd.Index, as_of: pd.Timestamp,
+                fit: ClvFit | ClvFitError | None = None) -> dict:
     """The indicator columns :data:`COLUMNS` of the accounts ``ids``, as of ``as_of``.
 
     NaN for an account with no order before ``as_of`` (:data:`NO_ORDER`), and for every
     account when the models cannot be fitted (:func:`fit_clv` says why). ``predicted_clv``
     is also NaN for customers without a repeat purchase when the fitted spend model has no
     population mean (``q <= 1``; the fit's ``diagnostics["notes"]`` say so).
+
+    ``fit`` is the whole portfolio's fit (or why there is none) when ``orders`` hold only
+    some of its customers (a Spark bucket); fitted here from ``orders`` when omitted.
     """
     out = {name: np.full(len(ids), np.nan) for name in COLUMNS}
-    try:
-        fit = fit_clv(orders, as_of)
-    except ClvFitError:
+    if fit is None:
+        try:
+            fit = fit_clv(orders, as_of)
+        except ClvFitError:
+            return out
+        history = fit.history
+    elif isinstance(fit, ClvFitError) or orders is None:
         return out
-    predicted = fit.predict(CLV_HORIZON_DAYS).reindex(ids)
+    else:
+        history = purchase_history(orders, as_of)
+    predicted = fit.predict(CLV_HORIZON_DAYS, history=history).reindex(ids)
     for name, column in zip(COLUMNS, ("p_alive", "expected_orders", "predicted_clv"), strict=True):
         out[name] = predicted[column].to_numpy(dtype=float)
     return out

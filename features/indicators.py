@@ -60,7 +60,6 @@ CLV_CHURN_LOOKBACK_DAYS = 365
 NEGATIVE_POLARITY = -0.1
 
 
-
 # --- input checks --------------------------------------------------------------------
 
 
@@ -175,7 +174,7 @@ def active_accounts(accounts: pd.DataFrame, as_of) -> pd.Index:
     return ids.unique().sort_values()
 
 
-def _account_part(accounts: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp) -> dict:
+def _account_part(accounts: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp, churn_rate) -> dict:
     rows = accounts.drop_duplicates("account_id").set_index("account_id").reindex(ids)
     signup = agg.as_ns(rows["signup_date"])
     mrr = agg.as_float(rows["mrr"])
@@ -185,7 +184,7 @@ def _account_part(accounts: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp) ->
         "plan": rows["plan"].to_numpy(dtype=object),
         "tenure_days": (as_of.value - signup) / agg.NS_PER_DAY,
         "mrr": mrr,
-        "clv": _clv(accounts, rows, mrr, as_of),
+        "clv": _clv(accounts, rows, mrr, as_of, churn_rate),
     }
 
 
@@ -214,13 +213,14 @@ def trailing_churn_rate(accounts: pd.DataFrame, as_of) -> float:
     return float(lost.sum() / at_start.sum()) if at_start.any() else float("nan")
 
 
-def _clv(accounts: pd.DataFrame, rows: pd.DataFrame, mrr: np.ndarray, as_of: pd.Timestamp) -> np.ndarray:
+def _clv(accounts: pd.DataFrame, rows: pd.DataFrame, mrr: np.ndarray, as_of: pd.Timestamp,
+         churn_rate: float | None = None) -> np.ndarray:
     """mrr x 12 x expected lifetime in years - acquisition cost (METRICS.md, seed 004).
 
     Expected lifetime = 1 / the portfolio's trailing-year churn rate, capped at 10 years
     (also when nobody churned); unknown (NaN CLV) when no account was active a year before.
     """
-    churn = trailing_churn_rate(accounts, as_of)
+    churn = trailing_churn_rate(accounts, as_of) if churn_rate is None else churn_rate
     if np.isnan(churn):
         return np.full(len(rows), np.nan)
     lifetime = CLV_MAX_LIFETIME_YEARS if churn == 0 else min(1.0 / churn, CLV_MAX_LIFETIME_YEARS)
@@ -508,6 +508,8 @@ def compute_indicators(
     windows: Iterable[int] = DEFAULT_WINDOWS,
     comment_scores: pd.DataFrame | None = None,
     polarity_models: PolarityModels | None = None,
+    churn_rate: float | None = None,
+    clv_fit=None,
 ) -> pd.DataFrame:
     """Health indicators of every account active at ``as_of``, from rows before it.
 
@@ -531,6 +533,9 @@ def compute_indicators(
         here. Their examples must all be dated before ``as_of`` (``examples_before`` at or
         before it, or undated): a polarity taught by later comments would leak the future.
         Without them only English comments are read.
+    churn_rate, clv_fit : float, features.clv.ClvFit (or the ClvFitError saying why none)
+        The portfolio's :func:`trailing_churn_rate` and predictive-CLV fit at ``as_of``, given
+        when the tables hold one bucket of the accounts (a Spark executor's).
 
     Returns
     -------
@@ -583,7 +588,7 @@ def compute_indicators(
     )
     ids = active_accounts(tables.accounts, as_of)
     columns = {}
-    columns.update(_account_part(tables.accounts, ids, as_of))
+    columns.update(_account_part(tables.accounts, ids, as_of, churn_rate))
     columns.update(_engagement(tables.sessions, ids, as_of, windows))
     columns.update(_support(tables.tickets, ids, as_of, windows))
     columns.update(_satisfaction(tables.surveys, tables.scales, ids, as_of, windows))
@@ -591,7 +596,7 @@ def compute_indicators(
     columns.update(_commercial(tables.orders, tables.returns, ids, as_of, windows))
     columns.update(shop_indicators(tables.orders, tables.returns, tables.surveys, ids, as_of, windows,
                                    lapse_days=getattr(tables.churn, "lapse_days", None)))
-    columns.update(clv_columns(tables.orders, ids, as_of))
+    columns.update(clv_columns(tables.orders, ids, as_of, clv_fit))
     order = indicator_columns(windows)
     out = pd.DataFrame({name: columns[name] for name in order}, index=ids)
     for name in categorical_columns():

@@ -260,6 +260,9 @@ def score_tables(
     previous: pd.Series | None = None,
     windows: Iterable[int] = DEFAULT_WINDOWS,
     progress: Callable[[int, str], None] | None = None,
+    churn_rate: float | None = None,
+    clv_fit=None,
+    polarity_models: PolarityModels | None = None,
 ) -> Scored:
     """Indicators and scores of every account active at ``as_of``, sorted by ``account_id``.
 
@@ -282,6 +285,12 @@ def score_tables(
         Trailing indicator windows in days.
     progress : callable, optional
         Called as ``progress(i, STEPS[i])`` as each step starts.
+    churn_rate, clv_fit : optional
+        The whole portfolio's trailing churn rate and predictive-CLV fit, when ``tables``
+        hold only part of it (:func:`features.indicators.compute_indicators`).
+    polarity_models : PolarityModels, optional
+        The learnt comment polarity to read comments with, instead of the model's; learnt
+        once from the whole portfolio when ``tables`` hold only part of it.
 
     Raises
     ------
@@ -296,11 +305,12 @@ def score_tables(
     report = progress or _no_progress
     report(0, STEPS[0])
     comments, polarity_models = score_survey_comments(
-        tables, as_of, getattr(model, "polarity_models", None)
+        tables, as_of, polarity_models or getattr(model, "polarity_models", None)
     )
     # Under a lapse, which accounts are active depends on the date seen from.
     indicators = compute_indicators(
-        churn_as_of(tables, as_of), as_of, windows=windows, comment_scores=comments
+        churn_as_of(tables, as_of), as_of, windows=windows, comment_scores=comments,
+        churn_rate=churn_rate, clv_fit=clv_fit,
     ).sort_index()
     report(1, STEPS[1])
     health = score_accounts(indicators, scorecard, previous=_reindexed(previous, indicators))

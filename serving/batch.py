@@ -45,7 +45,7 @@ from features.scorecard_config import load_scorecard
 from features.sentiment import language_report
 from features.values import json_list
 from models.model_check import model_warnings
-from models.scoring import previous_scores, score_tables
+from models.scoring import Scored, previous_scores, score_tables
 from models.training_set import tables_sha256
 from serving import scores_db
 from serving.alerts import ALERT_COLUMNS, find_alerts
@@ -122,7 +122,8 @@ def package_version() -> str:
         return "unknown"
 
 
-def _band_order(scorecard: Scorecard) -> list[str]:
+def band_order(scorecard: Scorecard) -> list[str]:
+    """The scorecard's band labels from worst to best, as the alert rules take them."""
     return [band.label for band in sorted(scorecard.bands, key=lambda b: b.low)]
 
 
@@ -183,28 +184,11 @@ def score_portfolio(
         tables, stamp, scorecard, model=model, previous=previous_scores(previous),
         progress=lambda i, name: report(i + 2, STEPS[i + 1]),
     )
-    scores = scored.scores.assign(
-        as_of=stamp,
-        segment=scored.indicators["segment"],
-        health_drivers=scored.scores["health_drivers"].map(json_list),
-        churn_drivers=_churn_drivers_json(scored.scores["churn_drivers"], model),
-        **{name: scored.indicators[name] for name in CLV_COLUMNS},
-    )
-    # The predictive CLV travels with the scores: value to keep beside the risk of losing it.
-    extra = [c for c in scores.columns if c.startswith(("group_", "measure_"))] + list(CLV_COLUMNS)
-    scores = scores.reset_index()[list(SCORE_COLUMNS) + extra]
+    scores = scores_table(scored, model)
 
     report(5, STEPS[4])
-    accounts = tables.accounts.set_index("account_id")
-    # Revenue and owner say who calls first and who calls; they are not scores, so they
-    # stay out of the scores file.
-    listed = scores.assign(**{
-        column: scores["account_id"].map(accounts[column])
-        for column in ("mrr", "owner") if column in accounts.columns
-    })
-    typical = scored.indicators.median(numeric_only=True).to_dict()
-    alerts = find_alerts(listed, previous, band_order=_band_order(scorecard), risk_rise=risk_rise,
-                         currency=currency, typical=typical)
+    alerts = call_list(scores, tables, scored.indicators, previous, scorecard=scorecard,
+                       risk_rise=risk_rise, currency=currency)
 
     meta: dict[str, Any] = {
         "as_of": stamp.isoformat(),
@@ -235,6 +219,41 @@ def score_portfolio(
         meta["churn_unavailable"] = no_model_reason or "no model given"
     meta["seconds"] = round(time.perf_counter() - started, 3)
     return BatchResult(scores, alerts, meta)
+
+
+def scores_table(scored: Scored, model: Any) -> pd.DataFrame:
+    """The rows of a scores file from :func:`models.scoring.score_tables`'s result: columns
+    ``SCORE_COLUMNS`` then ``group_<group>`` and ``measure_<measure>``, drivers as JSON."""
+    scores = scored.scores.assign(
+        as_of=scored.as_of,
+        segment=scored.indicators["segment"],
+        health_drivers=scored.scores["health_drivers"].map(json_list),
+        churn_drivers=_churn_drivers_json(scored.scores["churn_drivers"], model),
+        **{name: scored.indicators[name] for name in CLV_COLUMNS},
+    )
+    # The predictive CLV travels with the scores: value to keep beside the risk of losing it.
+    extra = [c for c in scores.columns if c.startswith(("group_", "measure_"))] + list(CLV_COLUMNS)
+    return scores.reset_index()[list(SCORE_COLUMNS) + extra]
+
+
+def call_list(scores: pd.DataFrame, tables: Tables, indicators: pd.DataFrame,
+              previous: pd.DataFrame | None, *, scorecard: Scorecard, risk_rise: float,
+              currency: str | None) -> pd.DataFrame:
+    """The run's call list (:func:`serving.alerts.find_alerts`) over every scored account.
+
+    ``indicators`` gives the typical (median) value of each indicator, against which model
+    drivers that read backwards are left out.
+    """
+    accounts = tables.accounts.set_index("account_id")
+    # Revenue and owner say who calls first and who calls; they are not scores, so they
+    # stay out of the scores file.
+    listed = scores.assign(**{
+        column: scores["account_id"].map(accounts[column])
+        for column in ("mrr", "owner") if column in accounts.columns
+    })
+    typical = indicators.median(numeric_only=True).to_dict()
+    return find_alerts(listed, previous, band_order=band_order(scorecard), risk_rise=risk_rise,
+                       currency=currency, typical=typical)
 
 
 def _churn_drivers_json(drivers: pd.Series, model: Any) -> pd.Series:
@@ -362,7 +381,8 @@ class Loaded:
     no_model_reason: str | None = None
 
 
-def _load_model(model_uri: str | None) -> tuple[Any, str | None]:
+def load_model_or_reason(model_uri: str | None) -> tuple[Any, str | None]:
+    """The model to score with, or None and why (nothing registered under the default)."""
     from models.registry import NoModelError, load_model
 
     try:
@@ -459,7 +479,7 @@ def run_batch(
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])
-    loaded = loaded or Loaded(load_tables(folder, mapping)[0], *_load_model(model_uri))
+    loaded = loaded or Loaded(load_tables(folder, mapping)[0], *load_model_or_reason(model_uri))
     tables = loaded.tables
     if previous is not None and str(previous) == PREVIOUS_AUTO and paths is None:
         previous = str(out)  # a database output: its latest date before as_of
@@ -566,7 +586,7 @@ def run_backfill(
             paths = _output_paths(dated_output(out, stamp), fmt, stamp)
             if folder is not None:
                 check_not_an_input(paths, Path(folder), mapping or Mapping())
-    loaded = Loaded(load_tables(folder, mapping)[0], *_load_model(model_uri))
+    loaded = Loaded(load_tables(folder, mapping)[0], *load_model_or_reason(model_uri))
     results = []
     for i, stamp in enumerate(dates):
         if progress is not None:

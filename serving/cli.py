@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import typer
 
-from serving.errors import report_errors
+# pandera imports pyspark.pandas whenever pyspark is installed (the [spark] extra), which
+# warns about the pandas version on every command; the Spark engine does not use it.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                        category=FutureWarning)
+
+from serving.errors import report_errors  # noqa: E402  (after the filter: it imports pandera)
 
 app = typer.Typer(
     name="customer-health",

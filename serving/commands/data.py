@@ -175,6 +175,10 @@ def demo_data(
         help="subscription (churn recorded in accounts.churned_at) or transactional (an online "
              "shop: customers, visits, orders, returns, reviews; churn is a lapse in ordering).",
     ),
+    chunk: int | None = typer.Option(
+        None, "--chunk", min=1, help="Write very large sets N accounts at a time, as a folder "
+        "of Parquet parts per table (bounded memory; needs --format parquet).",
+    ),
 ) -> None:
     """Write realistic demo data: accounts, sessions, tickets, orders, returns and surveys."""
     with report_errors():
@@ -188,6 +192,12 @@ def demo_data(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
             console=console, transient=True,
         )
+        if chunk is not None:
+            if business != "subscription":
+                raise UserError("--chunk writes the subscription demo only; "
+                                "fix: leave out --chunk or --business")
+            _write_chunks(console, progress, out, fmt, accounts, chunk, months, seed)
+            return
         with progress:
             task = progress.add_task(f"generating {accounts:,} accounts x {months} months", total=None)
             tables = generate_business_data(business, accounts=accounts, months=months, seed=seed,
@@ -199,6 +209,22 @@ def demo_data(
                 paths[name] = write_frame(frame, out / f"{name}.{fmt}", fmt)
                 progress.advance(task)
         _print_summary(console, out, tables, paths, seed, months)
+
+
+def _write_chunks(console, progress, out, fmt, accounts, chunk, months, seed) -> None:
+    from features.demo_chunks import write_demo_chunks
+
+    if fmt != "parquet":
+        raise UserError("--chunk writes a folder of Parquet parts per table: add --format parquet")
+    with progress:
+        task = progress.add_task(f"generating {accounts:,} accounts x {months} months",
+                                 total=-(-accounts // chunk))
+        paths = write_demo_chunks(out, accounts=accounts, chunk=chunk, months=months, seed=seed,
+                                  start=DEMO_START,
+                                  progress=lambda done, total: progress.update(task, completed=done))
+    console.print(f"wrote {accounts:,} accounts in {-(-accounts // chunk)} chunk(s) of up to "
+                  f"{chunk:,}: {', '.join(p.name for p in paths.values())} in {out}")
+    console.print(f"next: customer-health score {out} --engine spark --as-of ... --out ...")
 
 
 def _check_out_folder(out: Path, fmt: str) -> None:

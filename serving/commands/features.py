@@ -25,7 +25,11 @@ from features.sentiment import language_report, short_reason
 from features.values import json_list
 from models.scoring import CHURN_COLUMNS, score_tables
 from serving.commands.options import (
+    BucketsOption,
+    Engine,
+    EngineOption,
     MappingOption,
+    SparkMasterOption,
     TablesFolder,
     date_option,
     read_mapping,
@@ -100,14 +104,17 @@ def build_features(
     windows: tuple[int, ...],
     card: Scorecard,
     progress: Callable[[int, str], None] | None = None,
+    **portfolio,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Indicators plus health-score columns, one row per active account, ``account_id`` first,
     and which languages the comments were read in (:func:`features.sentiment.language_report`).
 
     ``progress(i, name)`` is called as each step of :data:`models.scoring.STEPS` starts.
     ``health_drivers`` is JSON text, as in the batch job's output; no churn columns.
+    ``portfolio`` (``churn_rate``, ``polarity_models``) goes to
+    :func:`models.scoring.score_tables` when ``tables`` are one bucket of the portfolio.
     """
-    scored = score_tables(tables, as_of, card, windows=windows, progress=progress)
+    scored = score_tables(tables, as_of, card, windows=windows, progress=progress, **portfolio)
     health = scored.scores.drop(columns=list(CHURN_COLUMNS))
     health = health.assign(health_drivers=health["health_drivers"].map(json_list))
     languages = language_report(scored.comments, scored.polarity_models)
@@ -127,6 +134,9 @@ def features(
         None, "--scorecard", "-s", help="Scorecard TOML (docs/scorecard.md); default the shipped one that fits the churn definition (a shop's under a lapse)."
     ),
     mapping: MappingOption = None,
+    engine: EngineOption = Engine.pandas,
+    spark_master: SparkMasterOption = None,
+    buckets: BucketsOption = 64,
 ) -> None:
     """Write indicators and health scores of every active account as of a date."""
     with report_errors():
@@ -134,6 +144,11 @@ def features(
         window_days = _parse_windows(windows)
         fmt = _check_out(out)
         card = _load_card(scorecard, window_days)
+        if engine is Engine.spark:
+            from serving.commands.spark_runs import features_on_spark
+
+            features_on_spark(folder, mapping, out, stamp, window_days, card, spark_master, buckets)
+            return
         console = Console(highlight=False)
         progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

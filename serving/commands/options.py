@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -77,3 +78,26 @@ def validate_hint(folder: Path | None, mapping: Path | None) -> str:
     if mapping is not None:
         command += ["--mapping", str(mapping)]
     return shlex.join(command)
+
+
+class Engine(str, Enum):
+    pandas = "pandas"
+    spark = "spark"
+
+
+# --engine, --spark-master and --buckets of the commands that also run on Spark (docs/scale.md).
+EngineOption = Annotated[
+    Engine,
+    typer.Option("--engine", help="pandas (one process) or spark (Parquet tables at any path "
+                                  "Spark reads; docs/scale.md)."),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option("--spark-master", help="Spark master URL for --engine spark; default the "
+                                        "spark-submit session, else local[*]."),
+]
+BucketsOption = Annotated[
+    int,
+    typer.Option("--buckets", min=1, help="Account buckets for --engine spark: more buckets, "
+                                          "less memory per task."),
+]

@@ -32,7 +32,15 @@ from serving.batch import (
     run_backfill,
     run_batch,
 )
-from serving.commands.options import MappingOption, TablesFolder, date_option
+from serving.commands.options import (
+    BucketsOption,
+    Engine,
+    EngineOption,
+    MappingOption,
+    SparkMasterOption,
+    TablesFolder,
+    date_option,
+)
 from serving.errors import EXIT_INVALID_INPUT, InvalidInput, UserError, report_errors
 
 #: Accounts of the call list printed by ``score`` (the whole list is in the alerts file).
@@ -217,6 +225,9 @@ def score(
         "date (YYYY-MM-DD) in one process, one run per date."
     ),
     every: str = typer.Option("7d", "--every", help="Days between backfill dates with --until, e.g. 7d."),
+    engine: EngineOption = Engine.pandas,
+    spark_master: SparkMasterOption = None,
+    buckets: BucketsOption = 64,
 ) -> None:
     """Score every active account and write scores, alerts and run metadata."""
     from models.registry import NoModelError
@@ -225,16 +236,28 @@ def score(
     with report_errors():
         # A bad date is named by its option before any table is read.
         stamp = date_option(as_of, "--as-of")
+        card = _scorecard(scorecard)
+        if engine is Engine.spark:
+            from serving.commands.spark_runs import score_on_spark
+
+            if until is not None:
+                raise InvalidInput("--until (a backfill) runs on the pandas engine only; "
+                                   "fix: leave out --engine spark, or score one date at a time")
+            try:
+                score_on_spark(folder, mapping, out, stamp, model_uri=model, previous=previous,
+                               card=card, risk_rise=risk_rise, master=spark_master,
+                               buckets=buckets, currency=currency)
+            except NoModelError as exc:
+                raise UserError(str(exc)) from None
+            return
         if until is not None:
             try:
                 dates = backfill_dates(stamp, date_option(until, "--until"), _days(every))
             except BatchInputError as exc:
                 raise InvalidInput(str(exc)) from None
             _backfill(console, folder, dates, out, model=model, previous=previous, fmt=fmt,
-                      risk_rise=risk_rise, mapping=mapping, card=_scorecard(scorecard),
-                      currency=currency)
+                      risk_rise=risk_rise, mapping=mapping, card=card, currency=currency)
             return
-        card = _scorecard(scorecard)
         progress = Progress(
             TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=Console(stderr=True), transient=True, disable=quiet,

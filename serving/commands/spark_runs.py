@@ -1,0 +1,96 @@
+"""``features`` and ``score`` with ``--engine spark``: options checked, progress drawn."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from serving.errors import InvalidInput
+
+# A URL such as s3://bucket/x read as a Path loses a slash (s3:/bucket/x): put it back.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/(?!/)")
+
+
+def spark_path(path: Path | str) -> str:
+    """The path or URL Spark should read, as the user typed it.
+
+    Examples
+    --------
+    >>> spark_path(Path("s3://bucket/tables"))
+    's3://bucket/tables'
+    >>> spark_path(Path("demo/data"))
+    'demo/data'
+    """
+    return _SCHEME.sub(r"\1://", str(path))
+
+
+def check_spark_options(folder: Path | None, mapping: Path | None, out: str) -> str:
+    """The input folder for Spark; a mapping file or a CSV output is refused."""
+    if folder is None:
+        raise InvalidInput("--engine spark reads a folder of Parquet tables: give the folder")
+    if mapping is not None:
+        raise InvalidInput(
+            "--engine spark reads Parquet tables with the canonical names and columns and "
+            "takes no --mapping; export the mapped tables to Parquet first (docs/scale.md)"
+        )
+    if not out.endswith(".parquet"):
+        raise InvalidInput(f"--out {out} must end in .parquet with --engine spark (a folder "
+                           "of Parquet parts is written there)")
+    return spark_path(folder)
+
+
+def run_with_progress(console: Console, steps: tuple[str, ...], job: Callable) -> object:
+    """``job(progress)`` with a spinner naming its current step."""
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=console, transient=True)
+    with progress:
+        task = progress.add_task(steps[0], total=len(steps))
+
+        def advance(step: int, name: str) -> None:
+            progress.update(task, completed=step - 1, description=f"spark: {name}")
+
+        return job(advance)
+
+
+def features_on_spark(folder, mapping, out: Path, stamp, window_days, card, master, buckets) -> None:
+    from serving.spark.engine import STEPS, features_run
+    from serving.spark.session import spark_session
+
+    source = check_spark_options(folder, mapping, str(out))
+    console = Console(highlight=False)
+    spark = spark_session(master)
+    result = run_with_progress(console, STEPS, lambda advance: features_run(
+        spark, source, stamp, spark_path(out), scorecard=card, windows=window_days,
+        buckets=buckets, progress=advance))
+    console.print(f"[bold green]wrote[/] {spark_path(out)}: {result['accounts']:,} accounts "
+                  f"active at {stamp:%Y-%m-%d %H:%M} (Spark, {result['seconds']:.1f} s)")
+
+
+def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, card, risk_rise,
+                   master, buckets, currency=None) -> None:
+    from features.scorecard_config import load_scorecard
+    from serving.batch import load_model_or_reason
+    from serving.spark.engine import STEPS, score_run
+    from serving.spark.session import spark_session
+
+    source = check_spark_options(folder, mapping, out)
+    if previous == "auto":
+        raise InvalidInput("--previous auto looks for runs in a local folder; with --engine spark "
+                           "give the previous run's path")
+    console = Console(highlight=False)
+    spark = spark_session(master)
+    model, reason = load_model_or_reason(model_uri)
+    meta = run_with_progress(console, STEPS, lambda advance: score_run(
+        spark, source, stamp, out, model=model, scorecard=card or load_scorecard(),
+        previous=previous, risk_rise=risk_rise, buckets=buckets, progress=advance,
+        no_model_reason=reason, currency=currency))
+    if meta["previous_missing"]:
+        console.print(f"[yellow]warning[/]: {meta['previous_missing']}", markup=True)
+    if meta["churn_unavailable"]:
+        console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
+    console.print(f"wrote {meta['accounts']:,} accounts to {meta['output']}, {meta['alerts']:,} "
+                  f"alerts to {meta['alerts_file']} (Spark, {meta['seconds']:.1f} s)", markup=False)

@@ -1,0 +1,326 @@
+"""Features and scores on Spark: each account bucket through the laptop's scoring path.
+
+:func:`score_run` is the ``score`` command's job on Spark, :func:`features_run` the
+``features`` command's: read and bucket the tables (:mod:`serving.spark.tables`), check the
+contract on every bucket (:mod:`serving.spark.validation`; invalid data writes nothing),
+compute the portfolio's own facts once on the driver (:func:`portfolio_facts`), then give
+each bucket's accounts and all their rows to :func:`models.scoring.score_tables`, and write
+partitioned Parquet plus the same metadata and alerts (:mod:`serving.spark.output`).
+
+The churn model is loaded once on the driver (:func:`models.registry.load_model`) and
+shipped to the executors with the bucket function, not through ``mlflow.pyfunc.spark_udf``:
+the drivers (SHAP explanations in words) and the learnt comment polarity come from the
+native :class:`models.registry.LoadedModel`, which a UDF returning one column per row could
+not give, and one implementation of the churn scoring (``score_tables``) must serve both
+engines. The executors then need no access to the registry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from features.catalogue import DEFAULT_WINDOWS, numeric_columns
+from features.clv import ClvFit, ClvFitError, fit_histories, purchase_history
+from features.contract import TIMESTAMP_COLUMNS, Tables, validate_tables
+from features.indicators import trailing_churn_rate
+from features.polarity import PolarityModels
+from features.scorecard import Scorecard
+from features.survey_polarity import score_survey_comments
+from models.scoring import previous_scores, score_tables
+from serving.alerts import find_alerts
+from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
+from serving.scores_file import output_paths
+from serving.spark.output import Staged, conform, spark_schema
+from serving.spark.tables import (
+    SEP,
+    SparkTables,
+    bucket_tables,
+    path_exists,
+    read_tables,
+    restored,
+    table_types,
+    with_table,
+)
+from serving.spark.validation import validate
+
+# Columns a bucket adds for the call list made on the driver (dropped from the scores).
+_CALL, _TYPICAL = "_call_", "_typical_"
+# The scores columns the call list reads (serving.alerts.find_alerts).
+_CALL_LIST_INPUTS = ("account_id", "health_score", "health_band", "churn_probability",
+                     "segment", "churn_drivers", "health_drivers", "risk_band")
+
+STEPS = ("read and validate", "portfolio facts", "score buckets", "write")
+PREVIOUS = "_previous"
+SAMPLE_ACCOUNTS = 20
+Progress = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """What every bucket needs to know of the whole portfolio."""
+
+    churn_rate: float
+    polarity_models: PolarityModels | None
+    clv_fit: ClvFit | ClvFitError
+
+
+def portfolio_facts(tables: SparkTables, as_of: pd.Timestamp, model: Any = None) -> Portfolio:
+    """The trailing churn rate (the CLV's lifetime) and the learnt comment polarity, from
+    the whole input, with the functions the pandas engine uses.
+
+    Only the accounts' dates and the commented survey answers reach the driver.
+    """
+    from pyspark.sql import functions as F
+
+    wanted = [c for c in ("account_id", "signup_date", "churned_at") if c in tables.columns["accounts"]]
+    accounts = _rows(tables.long.filter(F.col("_table") == "accounts"), "accounts", wanted)
+    typed, _ = validate_tables({"accounts": accounts})
+    churn_rate = trailing_churn_rate(typed.accounts, as_of)
+    polarity = getattr(model, "polarity_models", None)
+    usable = polarity is not None and (polarity.examples_before is None
+                                       or polarity.examples_before <= as_of)
+    if not usable and "comment" in tables.columns.get("surveys", ()):
+        commented = tables.long.filter((F.col("_table") == "surveys")
+                                       & F.col(f"surveys{SEP}comment").isNotNull())
+        surveys = _rows(commented, "surveys", tables.columns["surveys"])
+        typed, _ = validate_tables({"accounts": accounts, "surveys": surveys})
+        _, polarity = score_survey_comments(typed, as_of, None)
+    return Portfolio(churn_rate, polarity, _clv_fit(tables, as_of))
+
+
+def _clv_fit(tables: SparkTables, as_of: pd.Timestamp) -> ClvFit | ClvFitError:
+    """The predictive-CLV fit of the whole portfolio: each bucket sums up its customers'
+    purchase histories, and only those (one row per customer) reach the driver."""
+    if "orders" not in tables.columns:
+        return ClvFitError("predictive CLV needs an orders table (account_id, ordered_at, amount)")
+    columns, types = tables.columns, table_types(tables)
+    names = ["account_id", "frequency", "recency", "T", "monetary_value"]
+
+    def histories(bucket: pd.DataFrame) -> pd.DataFrame:
+        raw, _ = bucket_tables(bucket, columns, types)
+        typed, _ = validate_tables({name: raw[name] for name in ("accounts", "orders") if name in raw})
+        return purchase_history(typed.orders, as_of).reset_index()[names]
+
+    schema = "account_id string, frequency double, recency double, T double, monetary_value double"
+    history = tables.long.groupBy("_bucket").applyInPandas(histories, schema).toPandas()
+    try:
+        return fit_histories(history.set_index("account_id").sort_index(), as_of)
+    except ClvFitError as exc:
+        return exc
+
+
+def _rows(frame, table: str, columns: Iterable[str]) -> pd.DataFrame:
+    """Columns of one table from the long frame, in file order, as pandas."""
+    from pyspark.sql import functions as F
+
+    picked = frame.orderBy("_row").select(*[F.col(f"`{table}{SEP}{c}`").alias(c) for c in columns])
+    types = dict(picked.dtypes)
+    rows = picked.toPandas()
+    return rows.assign(**{c: restored(rows[c], types[c], c in TIMESTAMP_COLUMNS[table])
+                          for c in rows.columns})
+
+
+def _per_bucket(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], pd.DataFrame]):
+    """``work`` on every bucket's raw tables, as one Spark DataFrame.
+
+    The output schema is taken from ``work`` on one bucket run on the driver, so the columns
+    and types are those of the pandas engine, whatever the scorecard's groups.
+    """
+    from pyspark.sql import functions as F
+
+    columns, types = tables.columns, table_types(tables)
+
+    def run(bucket: pd.DataFrame) -> pd.DataFrame:
+        raw, _ = bucket_tables(bucket, columns, types)
+        return work(raw)
+
+    # A few accounts with their rows are enough for the schema: a whole bucket collected to
+    # the driver would cost it a bucket's memory.
+    ids = [r[0] for r in tables.long.filter(F.col("_table") == "accounts")
+           .select(f"accounts{SEP}account_id").limit(SAMPLE_ACCOUNTS).collect()]
+    keyed = [f"{name}{SEP}account_id" for name, names in tables.columns.items()
+             if "account_id" in names]
+    picked = F.lit(False)
+    for column in keyed:
+        picked = picked | F.col(f"`{column}`").isin(ids)
+    schema = spark_schema(run(tables.long.filter(picked).toPandas()))
+    return tables.long.groupBy("_bucket").applyInPandas(
+        lambda bucket: conform(run(bucket), schema), schema)
+
+
+def _bucket_tables(raw: dict[str, pd.DataFrame]) -> Tables | None:
+    """A bucket's validated tables; None for a bucket without accounts (only earlier scores)."""
+    raw = {name: frame for name, frame in raw.items() if name != PREVIOUS}
+    if raw["accounts"].empty:
+        return None
+    tables, _ = validate_tables(raw)
+    return tables
+
+
+def _start(spark, folder: str, buckets: int, report: Progress) -> SparkTables:
+    report(1, STEPS[0])
+    tables = read_tables(spark, folder, buckets=buckets)
+    validate(tables)
+    return tables
+
+
+def features_run(
+    spark, folder: str, as_of: pd.Timestamp, out: str, *, scorecard: Scorecard,
+    windows: tuple[int, ...] = DEFAULT_WINDOWS, buckets: int, progress: Progress | None = None,
+) -> dict:
+    """The ``features`` command on Spark: indicators and health scores to partitioned Parquet.
+
+    Returns the run's figures (accounts written, seconds). Raises
+    :class:`features.problems.DataContractError` on invalid data, before anything is written.
+    """
+    from serving.commands.features import build_features
+
+    started = time.perf_counter()
+    report = progress or (lambda step, name: None)
+    tables = _start(spark, folder, buckets, report)
+    report(2, STEPS[1])
+    facts = portfolio_facts(tables, as_of)
+
+    def work(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        typed = _bucket_tables(raw)
+        if typed is None:
+            return pd.DataFrame()
+        table, _ = build_features(typed, as_of, windows, scorecard, churn_rate=facts.churn_rate,
+                                  clv_fit=facts.clv_fit, polarity_models=facts.polarity_models)
+        return table
+
+    report(3, STEPS[2])
+    frame = _per_bucket(tables, work)
+    report(4, STEPS[3])
+    staged = Staged(spark)
+    try:
+        staged.parquet(frame, out)
+        staged.commit()
+    finally:
+        staged.discard()
+    accounts = spark.read.parquet(out).count()
+    return {"accounts": accounts, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def score_run(
+    spark, folder: str, as_of: pd.Timestamp, out: str, *, model: Any = None,
+    scorecard: Scorecard, previous: str | None = None, risk_rise: float = 0.10,
+    buckets: int, progress: Progress | None = None, no_model_reason: str | None = None,
+    currency: str | None = None,
+) -> dict:
+    """The ``score`` command on Spark: scores (partitioned Parquet at ``out``), the alerts
+    (``<stem>.alerts.parquet``) and the metadata (``<out>.meta.json``), written together.
+
+    Returns the metadata. Raises :class:`features.problems.DataContractError` on invalid
+    data, before anything is written.
+    """
+
+    started = time.perf_counter()
+    report = progress or (lambda step, name: None)
+    paths = output_paths(out, "parquet")
+    tables = _start(spark, folder, buckets, report)
+    missing = None
+    if previous is not None and not path_exists(spark, previous):
+        # As with the pandas engine: the first night, or after a missed one, is no error.
+        previous, missing = None, f"the previous run {previous} does not exist; every red account is alerted"
+    if previous is not None:
+        tables = with_table(tables, PREVIOUS, spark.read.parquet(previous).select(*PREVIOUS_COLUMNS))
+    report(2, STEPS[1])
+    facts = portfolio_facts(tables, as_of, model)
+    bands = band_order(scorecard)
+
+    def work(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        typed = _bucket_tables(raw)
+        if typed is None:
+            return pd.DataFrame()
+        prior = raw.get(PREVIOUS)
+        scored = score_tables(typed, as_of, scorecard, model=model,
+                              previous=previous_scores(prior),
+                              churn_rate=facts.churn_rate, clv_fit=facts.clv_fit,
+                              polarity_models=facts.polarity_models)
+        scores = scores_table(scored, model)
+        # The call list compares every account with the whole portfolio (its typical
+        # values, its order of urgency): it is made once on the driver from what each
+        # bucket adds here, its indicators and the accounts' revenue and owner.
+        ids = scores["account_id"]
+        accounts = typed.accounts.set_index("account_id")
+        extra = {f"{_CALL}{c}": ids.map(accounts[c]) for c in ("mrr", "owner") if c in accounts}
+        indicators = scored.indicators.reindex(ids)
+        extra.update({f"{_TYPICAL}{c}": indicators[c].to_numpy(dtype=float)
+                      for c in numeric_columns() if c in indicators})
+        return scores.assign(**extra)
+
+    report(3, STEPS[2])
+    result = _per_bucket(tables, work).persist()
+    try:
+        report(4, STEPS[3])
+        alerts = _call_list(spark, result, previous, bands=bands, risk_rise=risk_rise,
+                            currency=currency)
+        meta = _metadata(result.count(), len(alerts), as_of, scorecard, risk_rise, model,
+                         no_model_reason, previous, folder)
+        meta["previous_missing"] = missing
+        staged = Staged(spark)
+        try:
+            helpers = [c for c in result.columns if c.startswith((_CALL, _TYPICAL))]
+            staged.parquet(result.drop(*helpers), str(paths.scores))
+            staged.parquet(spark.createDataFrame(alerts, schema=spark_schema(alerts)).coalesce(1),
+                           str(paths.alerts))
+            meta.update(format="parquet", output=str(paths.scores), alerts_file=str(paths.alerts),
+                        seconds=round(time.perf_counter() - started, 3))
+            staged.json(meta, str(paths.metadata))
+            staged.commit()
+        finally:
+            staged.discard()
+    finally:
+        result.unpersist()
+    return meta
+
+
+def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
+               currency: str | None) -> pd.DataFrame:
+    """The run's call list, made on the driver as the pandas engine makes it.
+
+    The typical (median) indicator values are exact percentiles computed by Spark (NaN
+    counts as missing, as in pandas); only the columns the call list reads are collected.
+    """
+    from pyspark.sql import functions as F
+
+    typical_columns = [c for c in result.columns if c.startswith(_TYPICAL)]
+    medians = result.select([
+        F.percentile(F.nanvl(F.col(f"`{c}`"), F.lit(None).cast("double")), F.lit(0.5)).alias(c)
+        for c in typical_columns
+    ]).first() if typical_columns else None
+    typical = {c[len(_TYPICAL):]: float("nan") if medians[c] is None else float(medians[c])
+               for c in typical_columns}
+    wanted = [c for c in result.columns
+              if c in _CALL_LIST_INPUTS or c.startswith(_CALL)]
+    listed = result.select(*wanted).toPandas()
+    listed = listed.rename(columns={c: c[len(_CALL):] for c in listed if c.startswith(_CALL)})
+    listed = listed.sort_values("account_id", kind="stable").reset_index(drop=True)
+    prior = (spark.read.parquet(previous).select(*PREVIOUS_COLUMNS).toPandas()
+             if previous is not None else None)
+    return find_alerts(listed, prior, band_order=bands, risk_rise=risk_rise, currency=currency,
+                       typical=typical)
+
+
+def _metadata(accounts, alerts, as_of, scorecard, risk_rise, model, no_model_reason,
+              previous, folder) -> dict:
+    meta: dict[str, Any] = {
+        "as_of": as_of.isoformat(), "accounts": int(accounts), "alerts": int(alerts),
+        "model": None, "churn_unavailable": None, "engine": "spark",
+        # The fingerprint hashes every table in one process: not computed across executors.
+        "data_fingerprint": None,
+        "scorecard": scorecard.source, "risk_rise": risk_rise,
+        "package_version": package_version(), "previous": previous, "input": folder,
+    }
+    if model is not None:
+        meta["model"] = {"name": model.name, "version": str(model.version), "alias": model.alias,
+                         "uri": model.uri, "run_id": model.run_id}
+    else:
+        meta["churn_unavailable"] = no_model_reason or "no model given"
+    return meta

@@ -1,0 +1,158 @@
+"""The Spark engine gives the pandas engine's numbers: same accounts, scores, bands,
+drivers, alerts and probabilities, and the same contract problems with the same rows.
+
+Spark runs in local mode with one session for the whole test session (starting one takes
+seconds); the inputs are the serving tests' demo accounts written as Parquet, scored by the
+model the ``store`` fixture trains and registers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.contract import validate_tables
+from features.demo_data import write_demo_data
+from features.io import load_tables
+from features.problems import DataContractError
+from features.scorecard_config import load_scorecard
+from serving.batch import run_batch
+from serving.cli import app
+from serving.commands.features import build_features
+from serving.spark.session import SparkUnavailable, check_spark_installed
+
+pyspark = pytest.importorskip("pyspark")
+
+AS_OF = pd.Timestamp("2025-12-01")
+BUCKETS = 4
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from serving.spark.session import spark_session
+
+    session = spark_session("local[2]", shuffle_partitions=BUCKETS)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def parquet_demo(tmp_path_factory):
+    """The serving demo accounts (the ones the ``store`` model learnt from) as Parquet."""
+    from tests.serving.conftest import DEMO_ACCOUNTS, DEMO_MONTHS
+
+    folder = tmp_path_factory.mktemp("spark_demo") / "demo"
+    write_demo_data(folder, accounts=DEMO_ACCOUNTS, months=DEMO_MONTHS, seed=7, fmt="parquet")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def both_engines(spark, store, parquet_demo, tmp_path_factory):
+    """One scoring run per engine on the same tables with the same registered model, the
+    Spark one through the command line."""
+    out = tmp_path_factory.mktemp("spark_runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", store.uri)
+        patch.delenv("CUSTOMER_HEALTH_MODEL_URI", raising=False)
+        run_batch(parquet_demo, AS_OF, out / "pandas.parquet")
+        result = CliRunner().invoke(app, [
+            "score", str(parquet_demo), "--as-of", "2025-12-01", "--out", str(out / "spark.parquet"),
+            "--engine", "spark", "--buckets", str(BUCKETS), "--spark-master", "local[2]"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "spark.parquet.meta.json").read_text())
+
+
+def _read(path) -> pd.DataFrame:
+    return pd.read_parquet(path).sort_values(["account_id"], kind="stable").reset_index(drop=True)
+
+
+def _assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    assert list(got.columns) == list(want.columns)
+    assert got["account_id"].tolist() == want["account_id"].tolist()
+    for column in want.columns:
+        if want[column].dtype.kind == "f":
+            assert (got[column].isna() == want[column].isna()).all(), column
+            np.testing.assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float),
+                                       rtol=0, atol=1e-9, equal_nan=True, err_msg=column)
+        else:
+            as_text = [None if pd.isna(v) else str(v) for v in got[column]]
+            assert as_text == [None if pd.isna(v) else str(v) for v in want[column]], column
+
+
+@pytest.mark.slow
+def test_spark_scores_equal_the_pandas_scores_account_by_account(both_engines):
+    out, meta = both_engines
+    got, want = _read(out / "spark.parquet"), _read(out / "pandas.parquet")
+    assert len(want) > 200 and meta["accounts"] == len(want)
+    assert want["churn_probability"].notna().sum() > 200  # the model scored: a real comparison
+    _assert_same(got, want)
+    assert got["churn_drivers"].map(json.loads).tolist() == want["churn_drivers"].map(json.loads).tolist()
+
+
+@pytest.mark.slow
+def test_spark_alerts_equal_the_pandas_alerts(both_engines):
+    out, meta = both_engines
+    got = pd.read_parquet(out / "spark.alerts.parquet")
+    want = pd.read_parquet(out / "pandas.alerts.parquet")
+    assert len(want) > 0 and meta["alerts"] == len(want)
+    _assert_same(got.reset_index(drop=True), want.reset_index(drop=True))
+    assert meta["engine"] == "spark" and meta["model"]["alias"] == "champion"
+
+
+@pytest.mark.slow
+def test_spark_features_equal_the_pandas_features(spark, parquet_demo, tmp_path):
+    from serving.spark.engine import features_run
+
+    card = load_scorecard()
+    result = features_run(spark, str(parquet_demo), AS_OF, str(tmp_path / "features.parquet"),
+                          scorecard=card, buckets=BUCKETS)
+    tables, _ = load_tables(parquet_demo)
+    want, _ = build_features(tables, AS_OF, (30, 90, 180), card)
+    assert result["accounts"] == len(want)
+    _assert_same(_read(tmp_path / "features.parquet"), want.sort_values("account_id").reset_index(drop=True))
+
+
+def _broken_tables() -> dict[str, pd.DataFrame]:
+    from tests.conftest import make_small_raw_tables
+
+    raw = make_small_raw_tables()
+    raw["sessions"].loc[1, "duration_seconds"] = -5.0          # a range
+    raw["sessions"].loc[4, "account_id"] = "A9"                # a reference
+    raw["orders"]["amount"] = raw["orders"]["amount"].astype(str)  # numbers kept as text
+    raw["orders"].loc[2, "amount"] = "a lot"                   # a type
+    return raw
+
+
+@pytest.mark.slow
+def test_spark_reports_the_pandas_problems_with_the_same_rows_and_writes_nothing(spark, tmp_path):
+    from serving.spark.engine import features_run
+
+    raw = _broken_tables()
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for name, frame in raw.items():
+        frame.to_parquet(folder / f"{name}.parquet")
+    with pytest.raises(DataContractError) as pandas_error:
+        validate_tables({name: pd.read_parquet(folder / f"{name}.parquet") for name in raw})
+    with pytest.raises(DataContractError, match="account_id not found in accounts") as spark_error:
+        features_run(spark, str(folder), AS_OF, str(tmp_path / "out.parquet"),
+                     scorecard=load_scorecard(), buckets=BUCKETS)
+    described = sorted(p.describe() for p in spark_error.value.problems)
+    assert described == sorted(p.describe() for p in pandas_error.value.problems)
+    assert any("row 5 (A9)" in text for text in described)
+    assert not list(tmp_path.glob("out.parquet*"))
+
+
+def test_a_missing_java_is_one_line_naming_what_to_install_and_exit_code_2(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SparkUnavailable, match="openjdk-17-jre-headless"):
+        check_spark_installed()
+    result = CliRunner().invoke(app, ["features", str(tmp_path), "--as-of", "2025-12-01",
+                                      "--out", str(tmp_path / "f.parquet"), "--engine", "spark"])
+    assert result.exit_code == 2
+    assert "needs Java 17" in result.output and "Traceback" not in result.output
