@@ -100,10 +100,13 @@ def test_score_prints_the_warning_and_the_report_card_shows_it(registry, strange
 @pytest.fixture
 def crafted_model_uri(registry) -> str:
     """The session's model registered again under a run whose test window ends in 2030."""
+    import mlflow
     from mlflow import MlflowClient
     from mlflow.entities import Param
 
-    # This store named explicitly: an earlier test may have pointed mlflow's globals elsewhere.
+    # This store named explicitly: an earlier test may have pointed mlflow's globals elsewhere,
+    # and MLflow itself resolves a "models:/m-..." source through the global tracking URI.
+    mlflow.set_tracking_uri(registry.uri)
     client = MlflowClient(tracking_uri=registry.uri, registry_uri=registry.uri)
     champion = client.get_model_version_by_alias("customer-health-churn", "champion")
     trained = client.get_run(champion.run_id)
