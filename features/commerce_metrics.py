@@ -208,7 +208,7 @@ def expected_lifetime_years(
 def clv_revenue_lifetime(
     annual_revenue: float, lifetime_years: float, *, acquisition_cost: float = 0.0
 ) -> float:
-    """CLV, seed 004: annual revenue per customer x lifetime in years - acquisition cost.
+    """CLV as revenue over a lifetime: annual revenue per customer x lifetime in years - acquisition cost.
 
     Examples
     --------
@@ -222,11 +222,11 @@ def clv_revenue_lifetime(
 
 
 def affordable_acquisition_cost(clv_value: float, *, share: float = 0.5) -> float:
-    """What acquiring one customer may cost and still pay, by seed 004's rule of half the CLV.
+    """What acquiring one customer may cost and still pay, by the rule of half the CLV.
 
     Examples
     --------
-    The worked example of METRICS.md: an average CLV of 1,000 means spending up to 500 to
+    The worked example of docs/metrics.md: an average CLV of 1,000 means spending up to 500 to
     acquire a customer still pays.
 
     >>> affordable_acquisition_cost(1000.0)
@@ -306,7 +306,7 @@ def clv(
     ``max_lifetime_years`` and flagged (``lifetime_capped``) when churn is 0. Customers are
     the accounts active at some time in the period.
 
-    * ``revenue_lifetime`` (seed 004, the headline ``value``): annual revenue per customer
+    * ``revenue_lifetime`` (the headline ``value``): annual revenue per customer
       x lifetime - mean acquisition cost. Annual revenue is 12 x mean ``mrr`` when
       accounts have it, else order revenue per customer in the period, annualised.
     * ``order_value``: average order value x orders per buyer per year x lifetime
@@ -318,7 +318,7 @@ def clv(
     MetricResult
         Currency; components ``variants`` (the three, each with its inputs),
         ``lifetime_years``, ``lifetime_capped``, ``max_lifetime_years``, ``customers``,
-        ``affordable_acquisition_cost`` (half the CLV, seed 004's rule).
+        ``affordable_acquisition_cost`` (half the CLV).
 
     Examples
     --------
@@ -367,7 +367,7 @@ def clv(
                                                max_years=max_lifetime_years)
     per_year = DAYS_PER_YEAR / period_days
 
-    # (a) seed 004
+    # (a) revenue over a lifetime
     if len(mrr):
         annual_revenue, source = 12 * float(mrr.mean()), "mrr"
     elif in_period is not None and len(customers):

@@ -80,7 +80,7 @@ class SurveyScale:
 
 @dataclass(frozen=True)
 class SurveyScales:
-    """Scales of the three survey types; METRICS.md gives the defaults."""
+    """Scales of the three survey types; docs/metrics.md gives the defaults."""
 
     nps: SurveyScale = SurveyScale(0, 10)
     csat: SurveyScale = SurveyScale(1, 5, satisfied_at=4)
@@ -524,7 +524,7 @@ def validate_tables(
         already been applied). Unknown names are an error; missing ones are allowed except
         ``accounts``.
     scales : SurveyScales, optional
-        Survey answer scales; METRICS.md defaults when omitted.
+        Survey answer scales; docs/metrics.md defaults when omitted.
     time_zones : dict of str to str, optional
         Per table, the IANA time zone its naive timestamps are local times of (the
         mapping file's ``timezone``); they are converted to UTC. Naive means UTC otherwise.

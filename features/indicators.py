@@ -53,7 +53,7 @@ from features.polarity import PolarityModels
 from features.shop_indicators import shop_indicators
 from features.timestamps import naive_utc
 
-# Lifetime used by the CLV when the portfolio lost nobody in the trailing year (METRICS.md:
+# Lifetime used by the CLV when the portfolio lost nobody in the trailing year (docs/metrics.md:
 # "churn rate 0 -> capped lifetime, default 10 years").
 CLV_MAX_LIFETIME_YEARS = 10.0
 CLV_CHURN_LOOKBACK_DAYS = 365
@@ -191,7 +191,7 @@ def _account_part(accounts: pd.DataFrame, ids: pd.Index, as_of: pd.Timestamp, ch
 def trailing_churn_rate(accounts: pd.DataFrame, as_of) -> float:
     """Share (0-1) of the accounts active a year before ``as_of`` that churned since.
 
-    The start-cohort churn rate of METRICS.md over ``[as_of - 365 days, as_of)``: accounts
+    The start-cohort churn rate of docs/metrics.md over ``[as_of - 365 days, as_of)``: accounts
     that joined during the year are not in it. NaN when no account was active at the start.
 
     Examples
@@ -215,7 +215,7 @@ def trailing_churn_rate(accounts: pd.DataFrame, as_of) -> float:
 
 def _clv(accounts: pd.DataFrame, rows: pd.DataFrame, mrr: np.ndarray, as_of: pd.Timestamp,
          churn_rate: float | None = None) -> np.ndarray:
-    """mrr x 12 x expected lifetime in years - acquisition cost (METRICS.md, seed 004).
+    """mrr x 12 x expected lifetime in years - acquisition cost (docs/metrics.md).
 
     Expected lifetime = 1 / the portfolio's trailing-year churn rate, capped at 10 years
     (also when nobody churned); unknown (NaN CLV) when no account was active a year before.
@@ -466,7 +466,7 @@ def _commercial(orders, returns, ids, as_of, windows) -> dict:
     items = agg.as_float(frame["items"])
     returned = None
     if returns is not None:
-        # Items returned before as_of, attributed to their order (METRICS.md: returns
+        # Items returned before as_of, attributed to their order (docs/metrics.md: returns
         # belong to the order's period, not the return's).
         when = agg.as_ns(returns["returned_at"])
         done = (when != agg.NAT) & (when < cut)

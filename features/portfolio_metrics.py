@@ -1,7 +1,7 @@
 """The customer base over a period ``[start, end)``, its churn and retention, and the helpers
 every portfolio metric shares.
 
-Definitions follow ``METRICS.md``. Every portfolio metric is a pure function of validated
+Definitions follow ``docs/metrics.md``. Every portfolio metric is a pure function of validated
 tables (canonical columns, naive-UTC timestamps; see :func:`features.contract.validate_tables`)
 and the period; it returns a :class:`~features.survey_metrics.MetricResult` whose
 ``value`` is None with a ``reason`` when the metric is undefined (an empty denominator),

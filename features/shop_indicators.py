@@ -96,7 +96,7 @@ def _orders(orders, returns, ids, cut, windows) -> dict[str, np.ndarray]:
 def _returned_value(frame: pd.DataFrame, returns: pd.DataFrame | None, cut: int) -> np.ndarray | None:
     """Per order row of ``frame``, the amount returned before ``cut``; None when unknown.
 
-    Returns belong to their order's window (as items returned do, METRICS.md). Without
+    Returns belong to their order's window (as items returned do, docs/metrics.md). Without
     ``returns.amount`` the value returned is unknown, not zero.
     """
     if returns is None or "amount" not in returns or not returns["amount"].notna().any():

@@ -1,6 +1,6 @@
 """Survey metrics: NPS, CSAT and CES from answer scores, overall and by group.
 
-Definitions follow ``METRICS.md``. Each function takes the answers as any array-like of
+Definitions follow ``docs/metrics.md``. Each function takes the answers as any array-like of
 numbers and returns a :class:`MetricResult`: the value (a percentage for rates, a plain
 float for scores) plus the components a reader needs to check it by hand. A metric with
 nothing to measure (no responses) has ``value=None`` and a ``reason``, never 0.
@@ -269,7 +269,7 @@ def nps(scores: Iterable[float]) -> MetricResult:
 
     Examples
     --------
-    The worked example of METRICS.md: 5 promoters, 3 passives, 2 detractors.
+    The worked example of docs/metrics.md: 5 promoters, 3 passives, 2 detractors.
 
     >>> result = nps([10, 9, 9, 10, 9, 7, 8, 7, 3, 6])
     >>> result.value

@@ -31,7 +31,7 @@ from features.polarity import (
 )
 from features.timestamps import naive_utc
 
-# The NPS definition on its 0-10 scale (METRICS.md): promoters 9-10, detractors 0-6.
+# The NPS definition on its 0-10 scale (docs/metrics.md): promoters 9-10, detractors 0-6.
 NPS_PROMOTER_AT = 9
 NPS_DETRACTOR_UP_TO = 6
 

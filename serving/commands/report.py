@@ -66,6 +66,10 @@ def report(
     account: str | None = typer.Option(
         None, "--account", help="Write this account's page instead of the portfolio report."
     ),
+    by: str = typer.Option(
+        "segment", "--by", help="Split the bands by this column of accounts (segment, region, "
+        "plan or your own; other than segment it needs --metrics-from)."
+    ),
 ) -> None:
     """Write the self-contained HTML health report."""
     from features.io import load_tables
@@ -87,7 +91,8 @@ def report(
                     written = build_account_page(scores, account, tables=tables, out=out)
             else:
                 with console.status("drawing the report"), quiet_artifact_downloads():
-                    written = build_report(scores, tables=tables, model=model, out=out, months=months)
+                    written = build_report(scores, tables=tables, model=model, out=out, months=months,
+                                           split_by=by)
         except UnknownAccountError as exc:
             raise InvalidInput(str(exc)) from None
         except ReportError as exc:

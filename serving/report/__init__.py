@@ -68,6 +68,7 @@ def build_report(
     at_risk_limit: int = 25,
     tracking_uri: str | None = None,
     title: str = "Customer health report",
+    split_by: str = "segment",
 ) -> Path:
     """Write the self-contained HTML health report.
 
@@ -95,6 +96,9 @@ def build_report(
         MLflow tracking URI for the model card; the current one when None.
     title
         The report's title.
+    split_by
+        The accounts' column the bands are split by (``segment``, ``region``, ``plan`` or a
+        column of the user's own); read from ``tables`` when the scores do not carry it.
 
     Returns
     -------
@@ -114,5 +118,6 @@ def build_report(
     report = gather_report(
         scores, alerts=alerts, card=card, tables=tables, months=months, at_risk_limit=at_risk_limit, title=title,
         history=read_run_history(scores), alerts_href=relative_href(calls_file, out),
+        split_by=split_by,
     )
     return write_html(render_report(report, draw_figures(report)), out)

@@ -330,10 +330,23 @@ def _distribution(scores: pd.DataFrame, palette: dict[str, str]) -> list[Block]:
     return blocks
 
 
-def _segments(scores: pd.DataFrame, palette: dict[str, str], currency: str | None) -> list[Block]:
-    if "segment" not in scores.columns or scores["segment"].isna().all():
-        return [Text("n/a (the accounts table has no segment column)")]
-    segments = scores["segment"].fillna("(no segment)")
+def _split_column(scores: pd.DataFrame, tables: Tables | None, by: str) -> pd.Series | None:
+    """The accounts' ``by`` column beside each score: from the scores, else the accounts."""
+    if by in scores.columns:
+        return scores[by]
+    if tables is not None and by in tables.accounts.columns:
+        return scores["account_id"].map(tables.accounts.set_index("account_id")[by])
+    return None
+
+
+def _segments(scores: pd.DataFrame, palette: dict[str, str], currency: str | None,
+              tables: Tables | None = None, by: str = "segment") -> list[Block]:
+    column = _split_column(scores, tables, by)
+    if column is None or column.isna().all():
+        where = "" if by in _SCORES_SPLITS or tables is not None else (
+            "; give the tables with --metrics-from to split by a column of accounts")
+        return [Text(f"n/a (no account has a {by}{where})")]
+    segments = column.fillna(f"(no {by})").astype(str).rename(by)
     counts = pd.crosstab(segments, scores["health_band"])
     bands = [band for band in palette if band in counts.columns] + [
         band for band in counts.columns if band not in palette
@@ -346,7 +359,7 @@ def _segments(scores: pd.DataFrame, palette: dict[str, str], currency: str | Non
         {band: palette.get(band, _NA_COLOR) for band in bands},
     )
     table = counts.copy()
-    table.insert(0, "segment", table.index.astype(str))
+    table.insert(0, by, table.index.astype(str))
     table["accounts"] = counts.sum(axis=1)
     for band in bands:
         table[band] = [f"{n:,} ({s:.0f}%)" for n, s in zip(counts[band], shares[band])]
@@ -358,13 +371,16 @@ def _segments(scores: pd.DataFrame, palette: dict[str, str], currency: str | Non
         ]
     table["accounts"] = table["accounts"].map(lambda n: f"{n:,}")
     return [
-        Figure("bands-by-segment", "Share of accounts per band in each segment",
-               "Share of each segment's accounts in each band.", chart),
+        Figure("bands-by-segment", f"Share of accounts per band in each {by}",
+               f"Share of each {by}'s accounts in each band.", chart),
         Table.from_frame("bands-by-segment", table.reset_index(drop=True),
                          numeric=tuple(bands) + ("accounts", f"monthly revenue in {bands[0]}"),
                          caption=None if currency else _NO_CURRENCY),
     ]
 
+
+# The split columns every scores file carries (the others come from the accounts table).
+_SCORES_SPLITS = ("segment",)
 
 _NO_CURRENCY = ("Revenue is shown without a currency: set `currency` in the mapping file "
                 "or score with --currency.")
@@ -531,6 +547,7 @@ def gather_report(
     title: str = "Customer health report",
     history: RunHistory | None = None,
     alerts_href: str | None = None,
+    split_by: str = "segment",
 ) -> Report:
     """Every section of the report, as plain data (:data:`~serving.report.document.REPORT_SECTIONS`).
 
@@ -555,6 +572,8 @@ def gather_report(
         over time and how past call lists did; none when omitted.
     alerts_href : str, optional
         The call list file as a link relative to the report.
+    split_by : str
+        The accounts' column the bands are split by (default ``segment``).
     """
     scores, meta = scores_file.scores, scores_file.metadata
     history = history if history is not None else RunHistory(pd.DataFrame(
@@ -580,8 +599,8 @@ def gather_report(
         Section("distribution", "Health scores across the portfolio",
                 "Each account's health score (0–100) and its band. Red accounts need attention now."
                 + _scorecard_note(meta), _distribution(scores, palette)),
-        Section("segments", "Bands by segment", "Where the at-risk accounts are, by customer segment.",
-                _segments(scores, palette, currency)),
+        Section("segments", f"Bands by {split_by}", f"Where the at-risk accounts are, by {split_by}.",
+                _segments(scores, palette, currency, tables, split_by)),
         Section("at-risk", "Accounts at risk",
                 "Who to call this week, and why: the measures pulling the score down and what drives the churn risk.",
                 _at_risk(scores, palette, at_risk_limit, currency)),

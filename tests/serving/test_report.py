@@ -191,6 +191,20 @@ def test_without_tables_the_metric_sections_say_why_instead_of_showing_zero(run,
 
 
 @pytest.mark.slow
+def test_the_bands_split_by_any_column_of_accounts(run, tables, tmp_path):
+    out = build_report(run.result.scores_path, tables=tables, out=tmp_path / "r.html",
+                       tracking_uri=run.tracking_uri, split_by="region")
+    html = out.read_text()
+    assert "Bands by region" in html
+    split = html.split('data-table="bands-by-segment"', 1)[1].split("</table>", 1)[0]
+    for region in tables.accounts["region"].dropna().unique():
+        assert f">{region}<" in split
+    without = build_report(run.result.scores_path, out=tmp_path / "w.html",
+                           tracking_uri=run.tracking_uri, split_by="region").read_text()
+    assert "n/a (no account has a region; give the tables with --metrics-from" in without
+
+
+@pytest.mark.slow
 def test_an_undefined_metric_reads_n_a_with_its_reason_never_zero(run, tables, tmp_path):
     without_surveys = Tables(accounts=tables.accounts, sessions=tables.sessions, tickets=tables.tickets)
     out = build_report(run.result.scores_path, tables=without_surveys, out=tmp_path / "r.html",
