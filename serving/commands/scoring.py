@@ -68,8 +68,8 @@ SCORE_HELP = (
 SCORE_EPILOG = (
     "Examples:\n\n"
     "  customer-health score demo/data --as-of 2026-06-30 --out runs/2026-06-30.parquet\n\n"
-    "  customer-health score exports/ --as-of 2026-07-01 --out runs/ --previous auto "
-    "--currency EUR --quiet\n\n"
+    "  customer-health score exports/ --mapping mapping.toml --as-of 2026-07-01 --out runs/ "
+    "--previous auto --currency EUR --quiet\n\n"
     "  customer-health score exports/ --as-of 2026-07-01 --out runs/2026-07-01.parquet "
     "--previous runs/2026-06-30.parquet --risk-rise 0.15 --mapping mapping.toml\n\n"
     "  customer-health score demo/data --as-of 2026-06-30 --out scores.csv --model "
