@@ -38,6 +38,8 @@ TABLE_NAMES = ("accounts", "sessions", "tickets", "orders", "returns", "surveys"
 SURVEY_TYPES = ("csat", "nps", "ces")
 #: The usual values of ``sessions.source`` (any other label is kept as it is).
 TRAFFIC_SOURCES = ("organic_search", "paid_search", "social", "referral", "email", "direct")
+# Columns with a closed set of values, which the mapping file may map the user's labels onto.
+MAPPED_VALUES = {("sessions", "source"): TRAFFIC_SOURCES}
 ORGANIC_SEARCH = "organic_search"
 
 
@@ -199,7 +201,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "duration_seconds": _number(True, _non_negative),
             "page_views": _number(True, _non_negative, integer=True),
             "converted": pa.Column("boolean", nullable=True, required=False, coerce=True),
-            "source": _text(),  # where the visit came from: TRAFFIC_SOURCES or your own labels
+            "source": _text(),  # where the visit came from: TRAFFIC_SOURCES (or mapped labels)
         },
         name="sessions",
     ),
@@ -583,6 +585,7 @@ def validate_tables(
     if "surveys" in frames:
         problems += contract_rules.survey_scale_problems(ruled["surveys"], scales, SURVEY_TYPES)
     problems += contract_rules.after_churn_warnings(ruled, EVENT_COLUMNS, lookup)
+    problems += contract_rules.unknown_value_warnings(ruled, MAPPED_VALUES)
 
     if any(p.severity == "error" for p in problems):
         raise DataContractError(problems)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.per_account import NAT, account_codes, as_ns
-from features.problems import Problem, problem_at
+from features.problems import MAX_EXAMPLES, Problem, problem_at
 
 if TYPE_CHECKING:
     from features.contract import SurveyScales
@@ -191,3 +191,33 @@ def after_churn_warnings(
 
 
 # --- the entry point -----------------------------------------------------------------
+
+
+def unknown_value_warnings(
+    frames: dict[str, pd.DataFrame], known: Mapping[tuple[str, str], Sequence[str]],
+) -> list[Problem]:
+    """Warnings for labels outside the contract's values (``known``: (table, column) -> values).
+
+    The rows stay: their other columns still count, and only a split by the column (e.g.
+    ``metrics --by source``) shows the label as its own group.
+    """
+    warnings = []
+    for (table, column), values in known.items():
+        frame = frames.get(table)
+        if frame is None or column not in frame:
+            continue
+        unknown = frame[column].notna() & ~frame[column].isin(values)
+        counts = frame.loc[unknown, column].value_counts()
+        shown = ", ".join(f"{value!r} ({n} row{'s' if n > 1 else ''})" for value, n in counts.head(MAX_EXAMPLES).items())
+        more = f" and {len(counts) - MAX_EXAMPLES} more" if len(counts) > MAX_EXAMPLES else ""
+        first = counts.index[0] if len(counts) else "google"
+        problem = problem_at(
+            frame, unknown, severity="warning", table=table, column=column, rule="unknown_value",
+            message=f"{len(counts)} value(s) that are none of {', '.join(values)}: {shown}{more}",
+            fix=f"map them in the mapping file, e.g. [tables.{table}.values.{column}] with "
+                f'"{first}" = "{values[0]}" (whichever of the values above it is); '
+                "until then the rows are kept with their own label",
+        )
+        if problem:
+            warnings.append(problem)
+    return warnings

@@ -211,9 +211,21 @@ def read_tables(
         by_name = {t: mapping.spec(t).table for t in names if mapping.spec(t).table is not None}
         raw.update(read_database(url, sql, tables=by_name))
     return {
-        table: frame.rename(columns={mapping.source_name(table, c): c for c in ALL_COLUMNS[table]})
+        table: _map_values(
+            frame.rename(columns={mapping.source_name(table, c): c for c in ALL_COLUMNS[table]}),
+            mapping.spec(table).values,
+        )
         for table, frame in sorted(raw.items(), key=lambda item: TABLE_NAMES.index(item[0]))
     }
+
+
+def _map_values(frame: pd.DataFrame, maps: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """The mapping's ``values``: the user's labels replaced by ours; others kept as they are
+    (the contract warns about them, and the rows still count)."""
+    for column, pairs in maps.items():
+        if column in frame:
+            frame = frame.assign(**{column: frame[column].replace(pairs)})
+    return frame
 
 
 def load_tables(

@@ -16,6 +16,10 @@ Every key is optional (``docs/data-contract.md`` has worked examples)::
     [tables.surveys]
     table = "crm.survey_answers"             # a database table (needs a source)
 
+    [tables.sessions.values.source]          # your labels -> ours (TRAFFIC_SOURCES)
+    google = "organic_search"
+    "facebook.com" = "social"
+
     [surveys.csat]
     low = 1
     high = 10
@@ -52,6 +56,7 @@ from sqlalchemy.engine import URL
 
 from features.contract import (
     ALL_COLUMNS,
+    MAPPED_VALUES,
     SURVEY_TYPES,
     TABLE_NAMES,
     SurveyScale,
@@ -60,7 +65,7 @@ from features.contract import (
 from features.db_url import DatabaseError, parse_url
 from features.sql_sources import quote_identifier
 
-TABLE_KEYS = ("file", "query", "table", "source", "timezone", "columns")
+TABLE_KEYS = ("file", "query", "table", "source", "timezone", "columns", "values")
 SURVEY_KEYS = ("low", "high", "satisfied_at", "higher_is_better")
 CHURN_KEYS = ("definition", "lapse_days", "activity")
 CHURN_DEFINITIONS = ("recorded", "lapse")
@@ -85,6 +90,7 @@ class TableSpec:
     source: URL | None = None
     timezone: str | None = None
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> source name
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {theirs: ours}
 
     @property
     def from_database(self) -> bool:
@@ -228,7 +234,35 @@ def _table_spec(table: str, spec: object, default: URL | None, source: str) -> T
     return TableSpec(
         file=spec.get("file"), query=spec.get("query"), table=spec.get("table"),
         source=database, timezone=zone, columns={k: str(v) for k, v in renames.items()},
+        values=_value_maps(table, spec.get("values", {}), source),
     )
+
+
+def _value_maps(table: str, spec: object, source: str) -> dict[str, dict[str, str]]:
+    """``[tables.<table>.values.<column>]``: the user's labels onto the contract's values."""
+    mappable = [column for t, column in MAPPED_VALUES if t == table]
+    if not isinstance(spec, dict) or (spec and not mappable):
+        raise MappingError(
+            f"{source}: tables.{table}.values maps the values of a column; "
+            + ("only " + ", ".join(f"[{t}.values.{c}]" for t, c in MAPPED_VALUES) + " can be mapped")
+        )
+    maps = {}
+    for column, pairs in spec.items():
+        where = f"{source}: [tables.{table}.values.{column}]"
+        if column not in mappable:
+            raise MappingError(f"{where}: {table}.{column} has no values to map; "
+                               f"allowed: {', '.join(f'values.{c}' for c in mappable)}")
+        allowed = MAPPED_VALUES[(table, column)]
+        if not isinstance(pairs, dict):
+            raise MappingError(f'{where} must be keys of your values, e.g. google = "{allowed[0]}"')
+        bad = {theirs: ours for theirs, ours in pairs.items() if ours not in allowed}
+        if bad:
+            raise MappingError(
+                f"{where} maps onto unknown value(s) {sorted(map(str, bad.values()))} "
+                f"(from {sorted(bad)}); map each of your values onto one of: {', '.join(allowed)}"
+            )
+        maps[column] = dict(pairs)
+    return maps
 
 
 def _check_zone(zone: object, what: str) -> None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features.churn_definition import ChurnDefinition
+
 # History starting further apart than this is another data set, not the same one grown.
 SAME_START_TOLERANCE = pd.Timedelta(days=31)
 FLAT_MODE = "flat table"
@@ -155,3 +157,24 @@ def model_provenance(params: dict) -> dict:
         "test_window_end": day(params.get("test_window_end")),
         "data_sha256": params.get("data.inputs_sha256"),
     }
+
+
+def trained_churn(params: dict) -> ChurnDefinition:
+    """The churn definition a model was trained with, read from its run's parameters.
+
+    The trainer logs the training set's fingerprint as ``data.*`` parameters, which MLflow
+    stores as text; a run without them was trained on recorded churn.
+
+    Examples
+    --------
+    >>> trained_churn({"data.churn_definition": "lapse", "data.churn_lapse_days": "90",
+    ...                "data.churn_activity": "orders", "data.churn_definition_source": "x"})
+    ChurnDefinition(definition='lapse', lapse_days=90, activity='orders', source='x')
+    >>> trained_churn({}).is_lapse
+    False
+    """
+    meta = {key.removeprefix("data."): value for key, value in params.items()
+            if key.startswith("data.churn_") and value not in (None, "None")}
+    if "churn_lapse_days" in meta:
+        meta["churn_lapse_days"] = int(meta["churn_lapse_days"])
+    return ChurnDefinition.from_metadata(meta)

@@ -437,6 +437,18 @@ class CommentLanguage(_Model):
                                examples=[None])
 
 
+class ScorecardInForce(_Model):
+    """The scorecard the service scores health with, and why that one."""
+
+    source: str = Field(description="The scorecard file: a packaged default or the operator's.",
+                        examples=["features/scorecard_transactional.toml"])
+    reason: str = Field(
+        description="Why it is in force: named by the operator, or the default that fits the "
+                    "churn definition the model was trained with.",
+        examples=["the transactional default, for the model's training run: churn = a lapse: "
+                  "no order for 180 days (derived from the gaps between orders)"])
+
+
 class ModelInfo(_Model):
     """The loaded model and the indicator schema it expects."""
 
@@ -459,6 +471,8 @@ class ModelInfo(_Model):
         default_factory=list,
         description="The comment polarity stored with the model, per language: what the batch "
                     "job reads comments with when it scores with this model.")
+    scorecard: ScorecardInForce = Field(
+        description="The scorecard in force for health scores (`used_by_scorecard` refers to it).")
 
 
 # Answers every POST route may give besides 200 and BentoML's own 400/404/500, in the body

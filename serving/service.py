@@ -14,7 +14,8 @@ BentoML adds ``/livez``, ``/readyz`` (false until a model is loaded, through
 
 Configuration comes from the environment, read once at start-up: ``CUSTOMER_HEALTH_MODEL_URI``
 (default ``models:/customer-health-churn@champion``), ``MLFLOW_TRACKING_URI``,
-``CUSTOMER_HEALTH_SCORECARD`` (a scorecard TOML; the default scorecard otherwise),
+``CUSTOMER_HEALTH_SCORECARD`` (a scorecard TOML; otherwise the packaged default that fits the
+served model's churn definition: the transactional one when it was trained on a lapse),
 ``CUSTOMER_HEALTH_MAX_BATCH``, ``CUSTOMER_HEALTH_BODY_TIMEOUT`` (seconds, default 15) and
 ``CUSTOMER_HEALTH_WORKERS`` (processes, default one per CPU core). A new champion is picked up by restarting the service.
 
@@ -45,7 +46,7 @@ from features.catalogue import describe_indicator, lookup
 from features.health_score import HealthArrays
 from features.scorecard_config import load_scorecard
 from features.values import json_safe
-from models.model_check import model_provenance, model_warnings
+from models.model_check import model_provenance, model_warnings, trained_churn
 from models.scoring import RowScores, insufficient_reason, score_rows
 from serving.http_guard import (
     BODY_TIMEOUT_ENV,
@@ -72,6 +73,7 @@ from serving.schemas import (
     ModelInfo,
     ModelProvenance,
     ModelRef,
+    ScorecardInForce,
     ScoreResponse,
     columns_from_accounts,
     complete_openapi,
@@ -302,9 +304,10 @@ class CustomerHealth:
     def __init__(self, *, model_uri: str | None = None, scorecard: str | None = None,
                  max_batch: int | None = None) -> None:
         self.model_uri = model_uri or os.environ.get(MODEL_URI_ENV) or DEFAULT_MODEL_URI
-        self.scorecard = load_scorecard(scorecard or os.environ.get(SCORECARD_ENV) or None)
         self.max_batch = max_batch or read_max_batch(os.environ.get(MAX_BATCH_ENV))
         self.model, self.model_unavailable = self._load_model(self.model_uri)
+        self.scorecard, self.scorecard_reason = self._pick_scorecard(
+            scorecard or os.environ.get(SCORECARD_ENV) or None)
         self._warnings_by_date: dict[date, list[str]] = {}
         self._ref: ModelRef | None = None  # built on first use: the model does not change
 
@@ -324,6 +327,19 @@ class CustomerHealth:
             f"no churn model is loaded: {reason}. Restart the service once a model is "
             "registered; /health_score works meanwhile."
         )
+
+    def _pick_scorecard(self, path: str | None) -> tuple[Any, str]:
+        """The operator's scorecard, else the default that fits how the model's churn was
+        defined: scores and churn risk then speak of the same kind of loss."""
+        if path is not None:
+            return load_scorecard(path), "named by the operator (serve --scorecard)"
+        if self.model is None:
+            return load_scorecard(), ("the subscription default: no model is loaded to say "
+                                      "how churn is defined")
+        churn = trained_churn(getattr(self.model, "params", None) or {})
+        kind = "transactional" if churn.is_lapse else "subscription"
+        return load_scorecard(churn=churn), (
+            f"the {kind} default, for the model's training run: {churn.describe()}")
 
     def __is_ready__(self) -> bool:
         """Ready once a churn model is loaded (the scorecard alone is not enough)."""
@@ -513,6 +529,7 @@ class CustomerHealth:
             metrics={str(k): json_safe(v) for k, v in (model.metrics or {}).items()},
             feature_names=features, trained_on=self._provenance(), indicators=indicators,
             comment_languages=_comment_languages(getattr(model, "polarity_models", None)),
+            scorecard=ScorecardInForce(source=self.scorecard.source, reason=self.scorecard_reason),
         )
 
     @info_app.get(

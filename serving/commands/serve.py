@@ -133,7 +133,9 @@ def serve(
         None, "--model", help="MLflow model URI; default models:/customer-health-churn@champion."
     ),
     scorecard: Path | None = typer.Option(
-        None, "--scorecard", help="Scorecard TOML; default the shipped scorecard."
+        None, "--scorecard",
+        help="Scorecard TOML; default the shipped one that fits the model's churn definition "
+             "(the transactional one for a model trained on a lapse).",
     ),
     max_batch: int | None = typer.Option(
         None, "--max-batch", min=1, help="Most accounts per request (default 1000)."

@@ -21,6 +21,8 @@ from models.training_set import data_span
 from serving.batch import score_portfolio
 from serving.cli import app
 
+from crafted_models import register_with_params
+
 
 @pytest.fixture(scope="module")
 def stranger_folder(tmp_path_factory):
@@ -100,26 +102,7 @@ def test_score_prints_the_warning_and_the_report_card_shows_it(registry, strange
 @pytest.fixture
 def crafted_model_uri(registry) -> str:
     """The session's model registered again under a run whose test window ends in 2030."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import Param
-
-    # This store named explicitly: an earlier test may have pointed mlflow's globals elsewhere,
-    # and MLflow itself resolves a "models:/m-..." source through the global tracking URI.
-    mlflow.set_tracking_uri(registry.uri)
-    client = MlflowClient(tracking_uri=registry.uri, registry_uri=registry.uri)
-    champion = client.get_model_version_by_alias("customer-health-churn", "champion")
-    trained = client.get_run(champion.run_id)
-    params = {**trained.data.params, "test_window_end": "2030-06-30T00:00:00"}
-    run = client.create_run(trained.info.experiment_id)
-    items = [Param(key, value) for key, value in params.items()]
-    for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
-        client.log_batch(run.info.run_id, params=items[start:start + 100])
-    client.set_terminated(run.info.run_id)
-    name = f"crafted-{run.info.run_id[:8]}"
-    client.create_registered_model(name)
-    version = client.create_model_version(name, source=champion.source, run_id=run.info.run_id)
-    return f"models:/{name}/{version.version}"
+    return register_with_params(registry.uri, test_window_end="2030-06-30T00:00:00")
 
 
 ONE = {"accounts": [{"account_id": "A-1", "csat_90d": 70.0, "sessions_30d": 4.0}]}

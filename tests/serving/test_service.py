@@ -495,3 +495,50 @@ def test_the_service_answers_exactly_what_the_batch_path_gives_on_the_same_accou
         for got, want in zip(answer.top_drivers, row["churn_drivers"], strict=True):
             _assert_same(got.contribution, want["contribution"], f"{account} {want['indicator']}")
         assert (answer.churn_reason is None) == (not np.isnan(row["churn_probability"]))
+
+
+# --- the scorecard in force follows the served model's churn definition -------------------
+
+SHOPPER = {"account_id": "S-1", "lapse_elapsed": 0.2, "orders_180d": 3.0, "orders_trend_90d": 0.1,
+           "csat_latest": 80.0, "return_rate_180d": 0.05}
+LAPSE = {"data.churn_definition": "lapse", "data.churn_lapse_days": "120",
+         "data.churn_activity": "orders",
+         "data.churn_definition_source": "derived: 95th percentile of repeat gaps"}
+
+
+def test_a_model_trained_on_recorded_churn_keeps_the_subscription_scorecard(registry):
+    scorecard = CustomerHealth().model_info().scorecard
+    assert scorecard.source == "features/scorecard_default.toml"
+    assert scorecard.reason.startswith("the subscription default, for the model's training run: "
+                                       "churn = recorded")
+
+
+def test_a_model_trained_on_a_lapse_brings_the_transactional_scorecard(registry, monkeypatch):
+    from crafted_models import register_with_params
+
+    monkeypatch.setenv("CUSTOMER_HEALTH_MODEL_URI", register_with_params(registry.uri, **LAPSE))
+    service = CustomerHealth()
+    scorecard = service.model_info().scorecard
+    assert scorecard.source == "features/scorecard_transactional.toml"
+    assert scorecard.reason == ("the transactional default, for the model's training run: churn = "
+                                "a lapse: no order for 120 days (derived: 95th percentile of "
+                                "repeat gaps)")
+    used = {i.name for i in service.model_info().indicators if i.used_by_scorecard}
+    assert {"lapse_elapsed", "orders_180d"} <= used and "sessions_30d" not in used
+    # A shopper with orders and no sessions or tickets: scored under the shop's scorecard,
+    # where the subscription one has too little to go on.
+    answer = service.health_score(request_of(SHOPPER)).accounts[0]
+    assert answer.health_score is not None
+    assert score_accounts(frame_of(SHOPPER), load_scorecard())["health_score"].isna().all()
+    # The operator's choice (serve --scorecard sets this variable) wins over the model's.
+    monkeypatch.setenv("CUSTOMER_HEALTH_SCORECARD",
+                       str(Path(__file__).resolve().parents[2] / "features" / "scorecard_default.toml"))
+    named = CustomerHealth()
+    assert named.model_info().scorecard.reason == "named by the operator (serve --scorecard)"
+    assert named.model_info().scorecard.source.endswith("features/scorecard_default.toml")
+
+
+def test_without_a_model_the_subscription_scorecard_is_in_force_and_says_why(empty_registry):
+    service = CustomerHealth()
+    assert service.scorecard.source == "features/scorecard_default.toml"
+    assert "no model is loaded" in service.scorecard_reason

@@ -108,6 +108,32 @@ def test_the_shop_report_shows_its_headline_and_the_scorecard_in_force(shop_run)
     assert "Scorecard: features/scorecard_transactional.toml (churn = a lapse" in html
 
 
+@pytest.mark.slow
+def test_the_service_on_the_shops_model_scores_with_the_shops_scorecard(shop_run, monkeypatch):
+    from features.indicators import compute_indicators
+    from serving.schemas import AccountsRequest, request_bodies
+    from serving.service import CustomerHealth
+
+    _, uri, result, _ = shop_run
+    monkeypatch.delenv("CUSTOMER_HEALTH_MODEL_URI", raising=False)
+    monkeypatch.delenv("CUSTOMER_HEALTH_SCORECARD", raising=False)
+    with tracking_env(uri):
+        service = CustomerHealth()
+        info = service.model_info()
+        meta = json.loads(result.scores_path.with_name(result.scores_path.name + ".meta.json").read_text())
+        assert info.scorecard.source == meta["scorecard"] == "features/scorecard_transactional.toml"
+        assert f"no order for {meta['churn_lapse_days']} days" in info.scorecard.reason
+        # The service's health scores are the batch job's for the same indicators.
+        tables, _ = load_tables(result.data_dir)
+        indicators = compute_indicators(tables, result.as_of).head(20)
+        answer = service.health_score(AccountsRequest.model_validate(
+            {"accounts": request_bodies(indicators)}))
+    scores = pd.read_parquet(result.scores_path).set_index("account_id")["health_score"]
+    assert sum(a.health_score is not None for a in answer.accounts) >= 10
+    for account in answer.accounts:
+        assert account.health_score == pytest.approx(scores[account.account_id], nan_ok=True, abs=1e-6)
+
+
 def test_recorded_churn_is_recorded_in_the_training_run_and_the_batch_metadata(registry, as_of,
                                                                                tmp_path):
     """The subscription side end to end: the session's model was trained on recorded churn."""
