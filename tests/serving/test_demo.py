@@ -75,7 +75,7 @@ def test_the_demo_prints_the_comparison_the_riskiest_accounts_and_where_things_a
 def test_the_riskiest_accounts_table_takes_one_line_per_account_within_the_terminal(run):
     lines = run.output.splitlines()
     start = next(i for i, line in enumerate(lines) if "riskiest accounts as of" in line)
-    table = lines[start + 1:start + 3 + len(run.result.riskiest)]  # header line, then one per account
+    table = lines[start + 1:start + 2 + len(run.result.riskiest)]  # header line, then one per account
     assert table[0].split()[:2] == ["account", "segment"]
     for line, account in zip(table[1:], run.result.riskiest["account_id"], strict=True):
         assert line.split()[0] == str(account)
