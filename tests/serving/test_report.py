@@ -222,6 +222,9 @@ def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     scores = pd.read_parquet(run.result.scores_path)
     csv = tmp_path / "scores.csv"
     scores.to_csv(csv, index=False)
+    # a CSV run keeps its metadata beside it (the typical values the drivers are read against)
+    meta = run.result.scores_path.with_name(run.result.scores_path.name + ".meta.json")
+    (tmp_path / "scores.csv.meta.json").write_text(meta.read_text())
     from_parquet = build_report(run.result.scores_path, out=tmp_path / "a.html", tracking_uri=run.tracking_uri)
     from_csv = build_report(csv, out=tmp_path / "b.html", tracking_uri=run.tracking_uri)
     table = re.compile(r'<table data-table="at-risk".*?</table>', re.S)
