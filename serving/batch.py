@@ -207,8 +207,7 @@ def score_portfolio(
         "package_version": package_version(),
         # Which languages the comment tone was read in, how, and the share left unsupported.
         "comment_languages": language_report(scored.comments, scored.polarity_models),
-        # The report reads drivers against the same typical values the call list did.
-        TYPICAL_KEY: typical,
+        TYPICAL_KEY: typical,  # the report reads drivers against them as the call list did
     }
     if model is not None:
         meta["model"] = {
@@ -242,11 +241,8 @@ def scores_table(scored: Scored, model: Any) -> pd.DataFrame:
 def call_list(scores: pd.DataFrame, tables: Tables, typical: dict[str, float | None],
               previous: pd.DataFrame | None, *, scorecard: Scorecard, risk_rise: float,
               currency: str | None) -> pd.DataFrame:
-    """The run's call list (:func:`serving.alerts.find_alerts`) over every scored account.
-
-    ``typical`` gives the typical (median) value of each indicator
-    (:func:`serving.alerts.typical_values`), against which model drivers that read
-    backwards are left out.
+    """The run's call list (:func:`serving.alerts.find_alerts`) over every scored account;
+    model drivers that read backwards against ``typical`` (the indicators' medians) are left out.
     """
     accounts = tables.accounts.set_index("account_id")
     # Revenue and owner say who calls first and who calls; they are not scores, so they
