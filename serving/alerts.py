@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,10 @@ ALERT_COLUMNS = CALL_LIST_COLUMNS
 RULES = ("entered_red", "band_worse", "risk_rose", "lost_score")
 #: Drivers shown per account in the call list.
 TOP_DRIVERS = 3
+#: The run metadata key of the portfolio's typical (median) indicator values: the call list,
+#: the report's at-risk table and the account page leave out drivers that read backwards
+#: against them, so all three tell one story.
+TYPICAL_KEY = "typical_indicators"
 _NEEDED = ("account_id", "health_score", "health_band", "churn_probability")
 
 
@@ -92,7 +97,7 @@ def _good_is(indicator: str) -> str | None:
     return describe_indicator(indicator, strict=False).good_is
 
 
-def reads_backwards(driver: dict, typical: Mapping[str, float]) -> bool:
+def reads_backwards(driver: dict, typical: Mapping[str, float | None]) -> bool:
     """Whether a model driver contradicts common sense: a better-than-typical value that
     raises the churn risk, or a worse-than-typical one that lowers it.
 
@@ -118,6 +123,59 @@ def reads_backwards(driver: dict, typical: Mapping[str, float]) -> bool:
     return (better and push > 0) or (not better and push < 0)
 
 
+def typical_values(indicators: pd.DataFrame) -> dict[str, float | None]:
+    """Each numeric indicator's median over the accounts scored (None where no account has
+    a value: the run metadata is JSON, which has no NaN).
+
+    >>> typical_values(pd.DataFrame({"csat_90d": [60.0, 80.0, np.nan], "x": [np.nan] * 3}))
+    {'csat_90d': 70.0, 'x': None}
+    """
+    medians = indicators.median(numeric_only=True)
+    return {str(name): None if pd.isna(value) else float(value) for name, value in medians.items()}
+
+
+def sensible_drivers(drivers: Sequence, typical: Mapping[str, float | None] | None) -> list:
+    """``drivers`` without the ones that read backwards (:func:`reads_backwards`); all of
+    them when ``typical`` is empty (a run recorded before the typical values were)."""
+    typical = typical or {}
+    return [d for d in drivers if not (isinstance(d, dict) and reads_backwards(d, typical))]
+
+
+def driver_texts(value: Any, typical: Mapping[str, float | None] | None = None) -> list[str]:
+    """The sentences of a drivers cell (scorecard or model drivers), whatever its storage,
+    without the drivers that read backwards against the run's ``typical`` values
+    (:func:`sensible_drivers`, as in the call list).
+
+    A drivers cell is a list of dicts with a ``text`` key in memory, a numpy array of
+    dicts after a Parquet round trip, or a JSON string in CSV.
+
+    >>> driver_texts([{"text": "CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points"}])
+    ['CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points']
+    >>> driver_texts('[{"text": "no logins for 40 days"}]')
+    ['no logins for 40 days']
+    >>> driver_texts(None)
+    []
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return [value] if value else []
+    if isinstance(value, dict):
+        value = [value]
+    texts = []
+    for item in sensible_drivers(list(value), typical):
+        if isinstance(item, dict):
+            text = item.get("text") or item.get("measure") or item.get("indicator")
+        else:
+            text = str(item)
+        if text:
+            texts.append(str(text))
+    return texts
+
+
 def top_driver_texts(drivers: pd.Series, top: int = TOP_DRIVERS,
                      typical: Mapping[str, float] | None = None) -> pd.Series:
     """The first ``top`` driver sentences of each cell (JSON text or a list), "; "-joined,
@@ -128,17 +186,7 @@ def top_driver_texts(drivers: pd.Series, top: int = TOP_DRIVERS,
     >>> top_driver_texts(pd.Series(['[{"text": "CSAT fell"}, {"text": "no logins"}]', None]), 1).tolist()
     ['CSAT fell', '']
     """
-    typical = typical or {}
-
-    def words(cell) -> str:
-        if isinstance(cell, str):
-            cell = json.loads(cell) if cell else []
-        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
-            return ""
-        kept = [d for d in list(cell) if isinstance(d, dict) and not reads_backwards(d, typical)]
-        return "; ".join(str(d.get("text", "")) for d in kept[:top])
-
-    return _text(drivers.map(words))
+    return _text(drivers.map(lambda cell: "; ".join(driver_texts(cell, typical)[:top])))
 
 
 def find_alerts(

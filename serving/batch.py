@@ -48,7 +48,7 @@ from models.model_check import model_warnings
 from models.scoring import Scored, previous_scores, score_tables
 from models.training_set import tables_sha256
 from serving import scores_db
-from serving.alerts import ALERT_COLUMNS, find_alerts
+from serving.alerts import ALERT_COLUMNS, TYPICAL_KEY, find_alerts, typical_values
 from serving.scores_file import (
     SCORE_COLUMNS,
     OutputPaths,
@@ -187,7 +187,8 @@ def score_portfolio(
     scores = scores_table(scored, model)
 
     report(5, STEPS[4])
-    alerts = call_list(scores, tables, scored.indicators, previous, scorecard=scorecard,
+    typical = typical_values(scored.indicators)
+    alerts = call_list(scores, tables, typical, previous, scorecard=scorecard,
                        risk_rise=risk_rise, currency=currency)
 
     meta: dict[str, Any] = {
@@ -206,6 +207,7 @@ def score_portfolio(
         "package_version": package_version(),
         # Which languages the comment tone was read in, how, and the share left unsupported.
         "comment_languages": language_report(scored.comments, scored.polarity_models),
+        TYPICAL_KEY: typical,  # the report reads drivers against them as the call list did
     }
     if model is not None:
         meta["model"] = {
@@ -236,13 +238,11 @@ def scores_table(scored: Scored, model: Any) -> pd.DataFrame:
     return scores.reset_index()[list(SCORE_COLUMNS) + extra]
 
 
-def call_list(scores: pd.DataFrame, tables: Tables, indicators: pd.DataFrame,
+def call_list(scores: pd.DataFrame, tables: Tables, typical: dict[str, float | None],
               previous: pd.DataFrame | None, *, scorecard: Scorecard, risk_rise: float,
               currency: str | None) -> pd.DataFrame:
-    """The run's call list (:func:`serving.alerts.find_alerts`) over every scored account.
-
-    ``indicators`` gives the typical (median) value of each indicator, against which model
-    drivers that read backwards are left out.
+    """The run's call list (:func:`serving.alerts.find_alerts`) over every scored account;
+    model drivers that read backwards against ``typical`` (the indicators' medians) are left out.
     """
     accounts = tables.accounts.set_index("account_id")
     # Revenue and owner say who calls first and who calls; they are not scores, so they
@@ -251,7 +251,6 @@ def call_list(scores: pd.DataFrame, tables: Tables, indicators: pd.DataFrame,
         column: scores["account_id"].map(accounts[column])
         for column in ("mrr", "owner") if column in accounts.columns
     })
-    typical = indicators.median(numeric_only=True).to_dict()
     return find_alerts(listed, previous, band_order=band_order(scorecard), risk_rise=risk_rise,
                        currency=currency, typical=typical)
 

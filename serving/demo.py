@@ -29,6 +29,7 @@ from features.contract import TABLE_NAMES, Tables
 from features.demo_shop import SHOP_TABLES
 from features.io import load_tables, write_atomically
 from models.evaluation import model_name
+from serving.alerts import TYPICAL_KEY, driver_texts
 from serving.scores_file import riskiest as select_riskiest
 
 PARAMS_FILE = "demo_params.json"
@@ -168,24 +169,27 @@ def _comparison_table(comparison: pd.DataFrame) -> Table:
     return table
 
 
-def _riskiest_table(riskiest: pd.DataFrame, as_of: pd.Timestamp) -> Table:
-    from serving.report import driver_texts
+def _riskiest_table(riskiest: pd.DataFrame, as_of: pd.Timestamp, typical: dict | None,
+                    width: int) -> Table:
+    """The riskiest accounts, one line each as ``score`` prints its call list, with the
+    drivers read as the call list reads them (none that read backwards)."""
+    from serving.commands.scoring import one_line_table
 
-    table = Table(title=f"The {len(riskiest)} riskiest accounts as of {as_of:%Y-%m-%d}")
-    for column in ("account", "segment", "churn risk", "health", "band", "why"):
-        table.add_column(column, overflow="fold", justify="right" if column in ("churn risk", "health") else "left")
+    rows = []
     for row in riskiest.to_dict(orient="records"):
         churn, health = row.get("churn_probability"), row.get("health_score")
-        why = driver_texts(row.get("churn_drivers")) or driver_texts(row.get("health_drivers"))
-        table.add_row(
+        why = driver_texts(row.get("churn_drivers"), typical) or driver_texts(row.get("health_drivers"))
+        rows.append((
             str(row["account_id"]),
             str(row.get("segment") or ""),
             "n/a" if pd.isna(churn) else f"{100 * churn:.0f}%",
             "n/a" if pd.isna(health) else f"{health:.0f}",
             str(row["health_band"]),
             "; ".join(why[:2]),
-        )
-    return table
+        ))
+    return one_line_table(f"The {len(riskiest)} riskiest accounts as of {as_of:%Y-%m-%d}",
+                          ("account", "segment", "churn risk", "health", "band", "why"), rows,
+                          width=width, left=(0, 1, 4, 5))
 
 
 def run_demo(
@@ -330,7 +334,7 @@ def run_demo(
 
     step(6, "the riskiest accounts")
     riskiest = select_riskiest(batch.scores, RISKIEST)
-    console.print(_riskiest_table(riskiest, as_of))
+    console.print(_riskiest_table(riskiest, as_of, batch.metadata.get(TYPICAL_KEY), console.width))
     uri = tracking_uri()
     console.print(f"\n[bold]Open the report:[/] {report_path.resolve().as_uri()}")
     console.print(f"[bold]MLflow store:[/] {uri}")

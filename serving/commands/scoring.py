@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -114,16 +115,30 @@ def _money(value: float, currency: str | None) -> str:
     return "-" if pd.isna(value) else f"{value:,.0f}" + (f" {currency}" if currency else "")
 
 
+def one_line_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *,
+                   width: int, left: Collection[int]) -> Table:
+    """A table of one line per row, nothing wrapped: the short columns keep their full width
+    and only the last one (the words, which can be long) is cut with an ellipsis to fit
+    ``width`` (the terminal's). ``left`` holds the indices of the left-aligned columns.
+    """
+    widths = [max([len(header)] + [len(r[i]) for r in rows]) for i, header in enumerate(headers[:-1])]
+    room = max(width - sum(widths) - 2 * len(widths) - 1, 10)
+    rows = [(*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][:room - 1] + "…") for r in rows]
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i in left else "right", no_wrap=True,
+                         min_width=widths[i] if i < len(widths) else None)
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
 def call_list_table(calls: pd.DataFrame, as_of: str, limit: int = PRINTED_CALLS, *,
                     width: int = 120) -> Table:
-    """The first ``limit`` accounts of the call list, one line each: nothing wraps.
-
-    The reasons are cut with an ellipsis to fit ``width`` (the terminal's); the whole list,
-    with every reason and driver, is the alerts file.
+    """The first ``limit`` accounts of the call list, one line each (:func:`one_line_table`);
+    the whole list, with every reason and driver, is the alerts file.
     """
     shown = calls.head(limit)
-    table = Table(title=f"Call first: {len(shown)} of {len(calls):,} account(s) to call as of "
-                        f"{as_of[:10]}", title_justify="left", box=None, pad_edge=False)
     rows = []
     for row in shown.to_dict(orient="records"):
         churn, score = row["churn_probability"], row["health_score"]
@@ -135,17 +150,10 @@ def call_list_table(calls: pd.DataFrame, as_of: str, limit: int = PRINTED_CALLS,
             _money(row["revenue_at_stake"], row["currency"]),
             visible(str(row["reasons"])),
         ))
-    headers = ("#", "account", "owner", "churn", "score", "at stake/mo", "why")
-    widths = [max([len(header)] + [len(r[i]) for r in rows]) for i, header in enumerate(headers[:-1])]
-    # The short columns keep their full width; only the reasons are cut to what is left.
-    room = max(width - sum(widths) - 2 * len(widths) - 1, 10)
-    rows = [(*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][:room - 1] + "…") for r in rows]
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i in (1, 2, 6) else "right", no_wrap=True,
-                         min_width=widths[i] if i < len(widths) else None)
-    for r in rows:
-        table.add_row(*r)
-    return table
+    return one_line_table(
+        f"Call first: {len(shown)} of {len(calls):,} account(s) to call as of {as_of[:10]}",
+        ("#", "account", "owner", "churn", "score", "at stake/mo", "why"), rows,
+        width=width, left=(1, 2, 6))
 
 
 def _print_warnings(console: Console, meta: dict) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from features.contract import Tables
 from features.values import is_missing
+from serving.alerts import TYPICAL_KEY
 from serving.metric_text import format_value
 from serving.report.calls import money, sparkline
 from serving.report.document import Report, ReportError, Section, Table, Text
@@ -162,7 +163,7 @@ def account_report(scores: ScoresFile, account_id: str, *, tables: Tables | None
     palette = band_palette(frame)
     history = _history(scores, str(account_id))
     drivers = [{"what pulls the score down": driver_texts(row.get("health_drivers")),
-                "what drives the churn risk": driver_texts(row.get("churn_drivers"))}]
+                "what drives the churn risk": driver_texts(row.get("churn_drivers"), meta.get(TYPICAL_KEY))}]
     sections = [
         Section("account", "Health and churn risk", None,
                 _summary(row, history, palette, meta.get("currency"), mrr)),

@@ -9,13 +9,10 @@ cannot be computed reads "n/a (reason)", never 0.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +21,7 @@ from features.contract import Tables
 from features.io import FORMATS
 from features.values import is_missing
 from serving import metric_text
+from serving.alerts import TYPICAL_KEY, driver_texts
 from serving.metric_text import format_value, metric_entry
 from serving.report.calls import (
     RunHistory,
@@ -150,39 +148,6 @@ def _as_of(meta: dict, tables: Tables | None) -> pd.Timestamp | None:
 
 
 # --- words -----------------------------------------------------------------------------
-
-
-def driver_texts(value: Any) -> list[str]:
-    """The sentences of a drivers cell (scorecard or model drivers), whatever its storage.
-
-    A drivers cell is a list of dicts with a ``text`` key in memory, a numpy array of
-    dicts after a Parquet round trip, or a JSON string in CSV.
-
-    >>> driver_texts([{"text": "CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points"}])
-    ['CSAT, last 180 days: 38% (poor ≤ 50%) cost 9.4 points']
-    >>> driver_texts('[{"text": "no logins for 40 days"}]')
-    ['no logins for 40 days']
-    >>> driver_texts(None)
-    []
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return [value] if value else []
-    if isinstance(value, dict):
-        value = [value]
-    texts = []
-    for item in list(value):
-        if isinstance(item, dict):
-            text = item.get("text") or item.get("measure") or item.get("indicator")
-        else:
-            text = str(item)
-        if text:
-            texts.append(str(text))
-    return texts
 
 
 # --- headline --------------------------------------------------------------------------
@@ -410,7 +375,8 @@ def at_risk_accounts(scores: pd.DataFrame, palette: dict[str, str], *, limit: in
     return chosen.head(2 * limit)
 
 
-def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int, currency: str | None) -> list[Block]:
+def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int, currency: str | None,
+             typical: dict) -> list[Block]:
     chosen = at_risk_accounts(scores, palette, limit=limit)
     if chosen.empty:
         return [Text("No account is in the worst band and no churn probability is available.")]
@@ -442,8 +408,7 @@ def _at_risk(scores: pd.DataFrame, palette: dict[str, str], limit: int, currency
         row["what pulls the score down"] = driver_texts(record.get("health_drivers"))
         if has_model:
             row["what drives the churn risk"] = driver_texts(
-                record.get("churn_drivers", record.get("top_drivers"))
-            )
+                record.get("churn_drivers", record.get("top_drivers")), typical)
         rows.append(row)
     worst = next(iter(palette), "worst")
     in_worst = int((chosen["health_band"] == worst).sum())
@@ -603,7 +568,7 @@ def gather_report(
                 _segments(scores, palette, currency, tables, split_by)),
         Section("at-risk", "Accounts at risk",
                 "Who to call this week, and why: the measures pulling the score down and what drives the churn risk.",
-                _at_risk(scores, palette, at_risk_limit, currency)),
+                _at_risk(scores, palette, at_risk_limit, currency, meta.get(TYPICAL_KEY) or {})),
         Section("history", "Over the runs", "How the portfolio's bands moved from run to run, and how "
                 "earlier call lists did once their outcome was known.",
                 bands_over_time(history, palette) + _past_lists(history, tables, as_of, card)),

@@ -32,7 +32,7 @@ from features.polarity import PolarityModels
 from features.scorecard import Scorecard
 from features.survey_polarity import score_survey_comments
 from models.scoring import previous_scores, score_tables
-from serving.alerts import find_alerts
+from serving.alerts import TYPICAL_KEY, find_alerts
 from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
 from serving.scores_file import output_paths
 from serving.spark.output import Staged, conform, spark_schema
@@ -259,11 +259,12 @@ def score_run(
     result = _per_bucket(tables, work).persist()
     try:
         report(4, STEPS[3])
-        alerts = _call_list(spark, result, previous, bands=bands, risk_rise=risk_rise,
-                            currency=currency)
+        alerts, typical = _call_list(spark, result, previous, bands=bands, risk_rise=risk_rise,
+                                     currency=currency)
         meta = _metadata(result.count(), len(alerts), as_of, scorecard, risk_rise, model,
                          no_model_reason, previous, folder)
-        meta["previous_missing"] = missing
+        # The report reads drivers against the same typical values the call list did.
+        meta.update(previous_missing=missing, **{TYPICAL_KEY: typical})
         staged = Staged(spark)
         try:
             helpers = [c for c in result.columns if c.startswith((_CALL, _TYPICAL))]
@@ -282,11 +283,13 @@ def score_run(
 
 
 def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
-               currency: str | None) -> pd.DataFrame:
-    """The run's call list, made on the driver as the pandas engine makes it.
+               currency: str | None) -> tuple[pd.DataFrame, dict[str, float | None]]:
+    """The run's call list, made on the driver as the pandas engine makes it, and the
+    typical values it read the drivers against (:func:`serving.alerts.typical_values`).
 
     The typical (median) indicator values are exact percentiles computed by Spark (NaN
-    counts as missing, as in pandas); only the columns the call list reads are collected.
+    counts as missing, None where no account has a value, as in pandas); only the columns
+    the call list reads are collected.
     """
     from pyspark.sql import functions as F
 
@@ -295,7 +298,7 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
         F.percentile(F.nanvl(F.col(f"`{c}`"), F.lit(None).cast("double")), F.lit(0.5)).alias(c)
         for c in typical_columns
     ]).first() if typical_columns else None
-    typical = {c[len(_TYPICAL):]: float("nan") if medians[c] is None else float(medians[c])
+    typical = {c[len(_TYPICAL):]: None if medians[c] is None else float(medians[c])
                for c in typical_columns}
     wanted = [c for c in result.columns
               if c in _CALL_LIST_INPUTS or c.startswith(_CALL)]
@@ -305,7 +308,7 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
     prior = (spark.read.parquet(previous).select(*PREVIOUS_COLUMNS).toPandas()
              if previous is not None else None)
     return find_alerts(listed, prior, band_order=bands, risk_rise=risk_rise, currency=currency,
-                       typical=typical)
+                       typical=typical), typical
 
 
 def _metadata(accounts, alerts, as_of, scorecard, risk_rise, model, no_model_reason,

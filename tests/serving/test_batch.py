@@ -67,6 +67,17 @@ def test_run_metadata_travels_in_parquet_and_in_the_sidecar(as_of, first_run):
 
 
 @pytest.mark.slow
+def test_the_run_records_the_typical_values_its_call_list_read_drivers_against(
+        as_of, first_run, serving_demo_tables):
+    from features.indicators import compute_indicators
+    from serving.alerts import TYPICAL_KEY, typical_values
+
+    expected = typical_values(compute_indicators(serving_demo_tables, as_of))
+    assert read_metadata(first_run.paths["scores"])[TYPICAL_KEY] == expected
+    assert expected and any(value is not None for value in expected.values())
+
+
+@pytest.mark.slow
 def test_running_twice_on_the_same_inputs_gives_the_same_rows(as_of, first_run, registry, tmp_path):
     again = run_batch(registry.demo, as_of, tmp_path / "again.parquet")
     pd.testing.assert_frame_equal(

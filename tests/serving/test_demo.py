@@ -72,6 +72,19 @@ def test_the_demo_prints_the_comparison_the_riskiest_accounts_and_where_things_a
 
 
 @pytest.mark.slow
+def test_the_riskiest_accounts_table_takes_one_line_per_account_within_the_terminal(run):
+    lines = run.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "riskiest accounts as of" in line)
+    table = lines[start + 1:start + 2 + len(run.result.riskiest)]  # header line, then one per account
+    assert table[0].split()[:2] == ["account", "segment"]
+    for line, account in zip(table[1:], run.result.riskiest["account_id"], strict=True):
+        assert line.split()[0] == str(account)
+        assert len(line) <= 160  # the recording console's width: nothing wraps onto a second line
+    # the reasons are there (cut to fit with an ellipsis when long), not an empty column
+    assert all(len(line.split()) > 5 for line in table[1:])
+
+
+@pytest.mark.slow
 def test_a_second_run_of_the_cli_reuses_the_data_and_the_model(run):
     client = MlflowClient(tracking_uri=run.tracking_uri, registry_uri=run.tracking_uri)
     data_before = (run.out / "data" / "sessions.csv").stat().st_mtime_ns

@@ -223,6 +223,9 @@ def test_a_csv_scores_file_gives_the_same_at_risk_list(run, tmp_path):
     scores = pd.read_parquet(run.result.scores_path)
     csv = tmp_path / "scores.csv"
     scores.to_csv(csv, index=False)
+    # a CSV run keeps its metadata beside it (the typical values the drivers are read against)
+    meta = run.result.scores_path.with_name(run.result.scores_path.name + ".meta.json")
+    (tmp_path / "scores.csv.meta.json").write_text(meta.read_text())
     from_parquet = build_report(run.result.scores_path, out=tmp_path / "a.html", tracking_uri=run.tracking_uri)
     from_csv = build_report(csv, out=tmp_path / "b.html", tracking_uri=run.tracking_uri)
     table = re.compile(r'<table data-table="at-risk".*?</table>', re.S)
@@ -378,3 +381,51 @@ def test_an_unknown_account_is_refused_with_ids_that_exist(tmp_path):
     assert result.exit_code == 2
     assert "account 'zz' is not in" in result.output and "a1, a2" in result.output
     assert not (tmp_path / "a.html").exists()
+
+
+def _scores_with_a_backwards_driver(folder, meta: dict):
+    """A scores file whose red account's model names a CSAT of 95% (typical: 70%) as a reason
+    it may leave, beside a CSAT-of-30% driver that reads as it should."""
+    import json
+
+    from serving.alerts import CALL_LIST_COLUMNS
+    from serving.scores_file import output_paths, write_scores
+
+    drivers = json.dumps([
+        {"indicator": "csat_90d", "value": 95.0, "contribution": 0.4,
+         "text": "CSAT, last 90 days is 95% — raises churn risk"},
+        {"indicator": "csat_90d", "value": 30.0, "contribution": 0.3,
+         "text": "CSAT, last 90 days is 30% — raises churn risk"},
+    ])
+    scores = pd.DataFrame({
+        "account_id": ["a1", "a2"], "as_of": pd.Timestamp("2026-03-01"),
+        "health_score": [20.0, 80.0], "health_band": ["red", "green"],
+        "churn_probability": [0.7, 0.1], "churn_drivers": [drivers, "[]"],
+        "health_drivers": ["[]", "[]"],
+    })
+    paths = output_paths(folder / "scores.parquet")
+    write_scores(scores, pd.DataFrame(columns=list(CALL_LIST_COLUMNS)), {"as_of": "2026-03-01T00:00:00", **meta}, paths)
+    return paths.scores
+
+
+@pytest.mark.parametrize("page", ["at-risk", "account"])
+def test_a_driver_that_reads_backwards_is_left_out_as_in_the_call_list(page, tmp_path):
+    from serving.alerts import TYPICAL_KEY
+    from serving.report.account import build_account_page
+
+    def drivers_shown(meta: dict, folder) -> str:
+        folder.mkdir()
+        scores = _scores_with_a_backwards_driver(folder, meta)
+        out = folder / "page.html"
+        if page == "at-risk":
+            build_report(scores, out=out)
+        else:
+            build_account_page(scores, "a1", out=out)
+        html = out.read_text(encoding="utf-8")
+        return " ".join(_table_rows(html, "at-risk" if page == "at-risk" else "drivers"))
+
+    shown = drivers_shown({TYPICAL_KEY: {"csat_90d": 70.0, "nps": None}}, tmp_path / "new")
+    assert "is 30% — raises churn risk" in shown and "is 95%" not in shown
+    # a run written before the typical values were recorded shows its drivers as before
+    old = drivers_shown({}, tmp_path / "old")
+    assert "is 30% — raises churn risk" in old and "is 95% — raises churn risk" in old

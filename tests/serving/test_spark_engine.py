@@ -20,6 +20,7 @@ from features.demo_data import write_demo_data
 from features.io import load_tables
 from features.problems import DataContractError
 from features.scorecard_config import load_scorecard
+from serving.alerts import TYPICAL_KEY
 from serving.batch import run_batch
 from serving.cli import app
 from serving.commands.features import build_features
@@ -101,6 +102,14 @@ def test_spark_alerts_equal_the_pandas_alerts(both_engines):
     assert len(want) > 0 and meta["alerts"] == len(want)
     _assert_same(got.reset_index(drop=True), want.reset_index(drop=True))
     assert meta["engine"] == "spark" and meta["model"]["alias"] == "champion"
+    # The report reads drivers against the typical values the run records: the same in both.
+    typical = json.loads((out / "pandas.parquet.meta.json").read_text())[TYPICAL_KEY]
+    assert meta[TYPICAL_KEY] and set(meta[TYPICAL_KEY]) <= set(typical)
+    for name, value in meta[TYPICAL_KEY].items():
+        if value is None:
+            assert typical[name] is None, name
+        else:
+            assert value == pytest.approx(typical[name], abs=1e-9), name
 
 
 @pytest.mark.slow
