@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
@@ -276,24 +277,33 @@ def score(
             def advance(step: int, name: str) -> None:
                 progress.update(task, completed=step - 1, description=name)
 
-            try:
+            with _batch_errors(out, "the previous files, if any, are unchanged"):
                 result = run_batch(
                     folder, stamp, out, model_uri=model, previous=previous,
                     fmt=fmt.value if fmt else None, mapping=mapping, risk_rise=risk_rise,
                     scorecard=card, progress=advance, currency=currency,
                 )
-            except PreviousRunError as exc:
-                raise InvalidPrevious(str(exc)) from None
-            except (BatchInputError, NoModelError) as exc:
-                raise UserError(str(exc)) from None
-            except OSError as exc:  # a full disk, a read-only folder: nothing was replaced
-                raise UserError(f"could not write the output next to {out}: {exc}; "
-                                "the previous files, if any, are unchanged") from None
             progress.update(task, completed=len(STEPS))
         if quiet:
             _print_warnings(Console(stderr=True, highlight=False), result.metadata)
         else:
             _print_summary(console, result)
+
+
+@contextmanager
+def _batch_errors(out: str, when_writing_fails: str):
+    """The batch job's errors as the CLI reports them (exit 2 for the user's input)."""
+    from models.registry import NoModelError
+
+    try:
+        yield
+    except PreviousRunError as exc:
+        raise InvalidPrevious(str(exc)) from None
+    except (BatchInputError, NoModelError) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:  # a full disk, a read-only folder: nothing was replaced
+        raise UserError(f"could not write the output next to {out}: {exc}; "
+                        f"{when_writing_fails}") from None
 
 
 def _scorecard(path: Path | None):
@@ -314,8 +324,6 @@ def _days(text: str) -> int:
 
 def _backfill(console: Console, folder, dates, out: str, *, model, previous, fmt, risk_rise,
               mapping, card, currency) -> None:
-    from models.registry import NoModelError
-
     progress = Progress(
         TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=Console(stderr=True), transient=True,
@@ -326,19 +334,12 @@ def _backfill(console: Console, folder, dates, out: str, *, model, previous, fmt
         def advance(i: int, date: pd.Timestamp) -> None:
             progress.update(task, completed=i, description=f"as of {date:%Y-%m-%d}")
 
-        try:
+        with _batch_errors(out, "the runs written before it are kept"):
             results = run_backfill(
                 folder, dates, out, model_uri=model, previous=previous,
                 fmt=fmt.value if fmt else None, mapping=mapping, risk_rise=risk_rise,
                 scorecard=card, progress=advance, currency=currency,
             )
-        except PreviousRunError as exc:
-            raise InvalidPrevious(str(exc)) from None
-        except (BatchInputError, NoModelError) as exc:
-            raise UserError(str(exc)) from None
-        except OSError as exc:
-            raise UserError(f"could not write the output next to {out}: {exc}; the runs "
-                            "written before it are kept") from None
         progress.update(task, completed=len(dates))
     table = Table(title=f"{len(results)} runs from {dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}")
     for column in ("as of", "accounts", "alerts", "written to"):
