@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
+# In a variable: a comma written inside $(call ...) would split its argument in two.
+DEV_REQUIREMENT := -e '.[dev,spark]'
 
 .PHONY: demo test test-fast lint install install-dev clean
 
@@ -31,7 +33,7 @@ $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 # The dev extra includes the runtime dependencies, so it satisfies `make demo` as well; the
 # spark extra comes with it so the Spark engine's tests run in CI.
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(call install,-e '.[dev,spark]')
+	$(call install,$(DEV_REQUIREMENT))
 	touch $@ $(RUNTIME_STAMP)
 
 install: $(RUNTIME_STAMP)
