@@ -98,9 +98,9 @@ def child(folder: str, out: str) -> None:
     # The "alerts" step also writes the run metadata (the data fingerprint hashes every
     # row); the rules alone are timed here, against a previous run that differs a lot.
     from serving.alerts import find_alerts
-    from serving.batch import _band_order
+    from serving.batch import band_order
 
-    bands = _band_order(load_scorecard())
+    bands = band_order(load_scorecard())
     before = result.scores.assign(
         churn_probability=result.scores["churn_probability"] - 0.15,
         health_band=result.scores["health_band"].map(dict(zip(bands, bands[1:]))),

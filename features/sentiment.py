@@ -428,22 +428,33 @@ def account_languages(scores: pd.DataFrame, account_ids: pd.Series) -> pd.Series
     })
     if frame.empty:
         return pd.Series(dtype=object, index=pd.Index([], name="account_id"))
+    # Grouped once over all comments, then joined per account: a loop over accounts costs
+    # minutes at 100k accounts.
     counts = frame.groupby(["account_id", "language", "method"], sort=True).agg(
-        comments=("read", "size"), read=("read", "sum"))
+        comments=("read", "size"), read=("read", "sum")).reset_index()
+    readers = counts[counts["read"] > 0].sort_values(
+        ["account_id", "read"], ascending=[True, False], kind="stable")
+    readers = (readers["language"] + " " + readers["method"].map(
+        lambda method: _METHOD_NAMES.get(method, method))).groupby(readers["account_id"]).agg(", ".join)
+    by_language = counts.groupby(["account_id", "language"], sort=True)[["comments", "read"]].sum()
+    by_language["unread"] = by_language["comments"] - by_language["read"]
+    accounts = by_language.index.get_level_values("account_id")
+    total = by_language["comments"].groupby(accounts).sum()
+    unread = by_language[by_language["unread"] > 0].reset_index().sort_values(
+        ["account_id", "unread"], ascending=[True, False], kind="stable")
+    shares = pd.Series(
+        [f"{code} {n / all_:.0%}" for code, n, all_ in
+         zip(unread["language"], unread["unread"], unread["comments"], strict=True)],
+        index=unread.index, dtype=object,
+    ).groupby(unread["account_id"]).agg(", ".join)
+    unread_total = unread.groupby("account_id")["unread"].sum()
+    readers, shares = readers.to_dict(), shares.to_dict()
+    unread_total, total = unread_total.to_dict(), total.to_dict()
     notes = {}
-    for account, part in counts.groupby(level="account_id", sort=True):
-        part = part.droplevel("account_id")
-        total = int(part["comments"].sum())
-        by_language = part.groupby(level="language").sum()
-        read = part[part["read"] > 0].sort_values("read", ascending=False, kind="stable")
-        readers = ", ".join(f"{code} {_METHOD_NAMES.get(method, method)}" for code, method in read.index)
-        text = f"read: {readers or 'none'}"
-        unread = (by_language["comments"] - by_language["read"]).sort_values(ascending=False, kind="stable")
-        unread = unread[unread > 0]
-        if len(unread):
-            shares = ", ".join(f"{code} {n / by_language.loc[code, 'comments']:.0%}"
-                               for code, n in unread.items())
-            text += f"; {unread.sum() / total:.0%} unsupported ({shares})"
+    for account, comments in total.items():
+        text = f"read: {readers.get(account) or 'none'}"
+        if account in shares:
+            text += f"; {unread_total[account] / comments:.0%} unsupported ({shares[account]})"
         notes[account] = text
     return pd.Series(notes, dtype=object).rename_axis("account_id")
 
