@@ -43,7 +43,7 @@ from serving.commands.options import (
     TablesFolder,
     date_option,
 )
-from serving.errors import EXIT_INVALID_INPUT, InvalidInput, UserError, report_errors
+from serving.errors import InvalidInput, UserError, report_errors
 
 #: Accounts of the call list printed by ``score`` (the whole list is in the alerts file).
 PRINTED_CALLS = 15
@@ -85,12 +85,6 @@ SCORE_EPILOG = (
     "./mlflow.db). docs/service.md shows a nightly cron line. ${VAR} in a URL reads the "
     "environment; passwords are never printed."
 )
-class InvalidPrevious(UserError):
-    """The previous run cannot be read: invalid input, exit code 2."""
-
-    exit_code = EXIT_INVALID_INPUT
-
-
 class OutputFormat(str, Enum):
     parquet = "parquet"
     csv = "csv"
@@ -298,7 +292,7 @@ def _batch_errors(out: str, when_writing_fails: str):
     try:
         yield
     except PreviousRunError as exc:
-        raise InvalidPrevious(str(exc)) from None
+        raise InvalidInput(str(exc)) from None
     except (BatchInputError, NoModelError) as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:  # a full disk, a read-only folder: nothing was replaced

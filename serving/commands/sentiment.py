@@ -20,7 +20,7 @@ from features.polarity import (
     PolarityInputError,
     PolarityModels,
 )
-from serving.errors import EXIT_INVALID_INPUT, UserError, report_errors
+from serving.errors import InvalidInput, report_errors
 
 FIT_HELP = (
     "Fit a comment polarity per language from a file of labelled comments and report its "
@@ -60,10 +60,6 @@ SCORE_EPILOG = (
 
 app = typer.Typer(help="Comment polarity in any language: fit it from labelled comments, score files.",
                   no_args_is_help=True)
-
-
-class InvalidInput(UserError):
-    exit_code = EXIT_INVALID_INPUT
 
 
 def _console() -> Console:
