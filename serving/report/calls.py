@@ -186,8 +186,13 @@ def _sparklines(history: RunHistory, accounts: list[str]) -> dict[str, dict]:
 def call_list_blocks(
     alerts: pd.DataFrame | None, history: RunHistory, palette: dict[str, str], *,
     currency: str | None, alerts_href: str | None, shown: int = SHOWN_CALLS,
+    alerts_where: str | None = None,
 ) -> list[Block]:
-    """The call list section: the most urgent accounts, their reasons and their recent scores."""
+    """The call list section: the most urgent accounts, their reasons and their recent scores.
+
+    The whole list is linked (``alerts_href``, a file) or named (``alerts_where``, a
+    database table, which a page cannot link to).
+    """
     if alerts is None:
         return [Text("n/a (no call list next to the scores: run `customer-health score` to write one)")]
     calls = as_call_list(alerts)
@@ -225,6 +230,9 @@ def call_list_blocks(
     if alerts_href:
         blocks.append(Link(alerts_href, f"The whole call list ({len(calls):,} accounts, every "
                                         "reason and driver): " + Path(alerts_href).name))
+    elif alerts_where:
+        blocks.append(Text(f"The whole call list ({len(calls):,} accounts, every reason and "
+                           f"driver): {alerts_where}."))
     return blocks
 
 

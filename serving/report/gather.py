@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import Tables
+from features.db_url import mask
 from features.values import is_missing
 from serving import metric_text
 from serving.alerts import TYPICAL_KEY, driver_texts
@@ -443,6 +444,14 @@ def _past_lists(history: RunHistory, tables: Tables | None, as_of: pd.Timestamp 
 # --- the report ------------------------------------------------------------------------
 
 
+def _calls_table(run: ScoresFile) -> str | None:
+    """Where a run read from a database keeps its whole call list."""
+    if run.database is None or not run.metadata.get("as_of"):
+        return None
+    return (f"the rows as of {pd.Timestamp(run.metadata['as_of']):%Y-%m-%d} of the table "
+            f"{run.database.names['alerts']} in {mask(run.database.url)}")
+
+
 def gather_report(
     scores_file: ScoresFile,
     *,
@@ -502,7 +511,8 @@ def gather_report(
     sections = [
         _headline(tables, as_of, months),
         Section("call-list", "Call list", calls_lead,
-                call_list_blocks(alerts, history, palette, currency=currency, alerts_href=alerts_href)),
+                call_list_blocks(alerts, history, palette, currency=currency, alerts_href=alerts_href,
+                                 alerts_where=_calls_table(scores_file))),
         Section("distribution", "Health scores across the portfolio",
                 "Each account's health score (0–100) and its band. Red accounts need attention now."
                 + _scorecard_note(meta), _distribution(scores, palette)),

@@ -81,6 +81,8 @@ def test_the_report_from_a_database_shows_sparklines_and_the_bands_over_the_runs
     assert "n/a (the band shares over time need two runs" not in html
     assert f"as of {DATES[-1]:%d %b %Y}" in html
     assert "(table health)" in html or "(table scores)" in html  # the footer names the database
+    whole = f"accounts, every reason and driver): the rows as of {DATES[-1]:%Y-%m-%d} of the table "
+    assert re.search(re.escape(whole) + r"(health|scores)_alerts in (sqlite|postgresql)", html)
     assert "postgres:" not in html or ":***@" in html  # never a password
 
 
