@@ -239,15 +239,14 @@ def _set_old_alerts_aside(connection: Connection, name: str) -> tuple[str, pd.Da
     Runs inside the run's transaction: if the run fails, the rename is undone with it.
     """
     backup = _backup_name(connection, name)
-    quote = _quote
     pk = sqlalchemy.inspect(connection).get_pk_constraint(name).get("name")
-    connection.execute(sqlalchemy.text(f"ALTER TABLE {quote(connection, name)} RENAME TO {quote(connection, backup)}"))
+    connection.execute(sqlalchemy.text(f"ALTER TABLE {_quote(connection, name)} RENAME TO {_quote(connection, backup)}"))
     if pk and connection.dialect.name == "postgresql":
         # The key's index keeps its name (scores_alerts_pkey) through the rename, and the
         # new table's key needs that name.
         connection.execute(sqlalchemy.text(
-            f"ALTER TABLE {quote(connection, backup)} RENAME CONSTRAINT {quote(connection, pk)} "
-            f"TO {quote(connection, backup + '_pkey')}"))
+            f"ALTER TABLE {_quote(connection, backup)} RENAME CONSTRAINT {_quote(connection, pk)} "
+            f"TO {_quote(connection, backup + '_pkey')}"))
     old = pd.read_sql(sqlalchemy.select(sqlalchemy.Table(backup, sqlalchemy.MetaData(),
                                                          autoload_with=connection)), connection)
     return backup, old
