@@ -49,15 +49,16 @@ class AccountHistory:
 
 
 def account_history(
-    source: str | os.PathLike, account_id: str, *, start: pd.Timestamp | None = None,
+    source: str | os.PathLike | scores_db.DatabaseSink, account_id: str, *, start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
 ) -> AccountHistory:
     """One account's scores, bands, churn risk and drivers over time.
 
     Parameters
     ----------
-    source : str or path
-        A database output of ``score`` (its URL) or a folder of its scores files.
+    source : str, path or DatabaseSink
+        A database output of ``score`` (its URL, or the sink parsed from it) or a folder of
+        its scores files.
     account_id : str
     start, end : Timestamp, optional
         Only as-of dates in ``[start, end)``.
@@ -69,8 +70,8 @@ def account_history(
     features.db_url.DatabaseError
         When the database cannot be read.
     """
-    if is_database_url(source):
-        sink = scores_db.parse_sink(str(source), "--from")
+    if isinstance(source, scores_db.DatabaseSink) or is_database_url(source):
+        sink = source if isinstance(source, scores_db.DatabaseSink) else scores_db.parse_sink(str(source), "--from")
         rows = scores_db.read_account(sink, account_id, start=start, end=end)
         described = str(sink)
         if rows.empty:

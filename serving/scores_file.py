@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +29,9 @@ from pyarrow import ArrowException
 from features.io import FORMATS
 from features.problems import visible
 from serving.output_set import recover, write_set
+
+if TYPE_CHECKING:
+    from serving.scores_db import DatabaseSink
 
 METADATA_KEY = b"customer_health"
 FORMATS_SUFFIXES = tuple(f".{fmt}" for fmt in FORMATS)
@@ -49,16 +52,26 @@ class ScoresFileError(ValueError):
 
 @dataclass(frozen=True)
 class ScoresFile:
-    """A scores file as read back: the rows, the run metadata and where the alerts are."""
+    """A run as read back: the rows, the run metadata and where the alerts are.
+
+    A run read from a database sink (:func:`serving.scores_db.read_run`) has no ``path``
+    but its ``database``.
+    """
 
     scores: pd.DataFrame
     metadata: dict[str, Any]
-    path: Path
+    path: Path | None
     alerts_path: Path | None = None
+    database: DatabaseSink | None = None
 
     def alerts(self) -> pd.DataFrame | None:
         """The run's alerts, or None when no alerts file lies next to the scores."""
         return None if self.alerts_path is None else _read_frame(self.alerts_path)
+
+    @property
+    def name(self) -> str:
+        """The run as people read its source: the file's name, or the database and table."""
+        return str(self.database) if self.database is not None else self.path.name
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from features.db_url import is_database_url
+from serving.commands.options import date_option
 from serving.errors import InvalidInput, UserError, report_errors
 
 REPORT_HELP = (
@@ -29,8 +31,13 @@ REPORT_EPILOG = (
     "--model models:/customer-health-churn@champion --out report.html\n\n"
     "  customer-health report demo/scores.parquet --account A000042 --metrics-from demo/data "
     "--out A000042.html\n\n"
-    "SCORES is the output of `customer-health score`; its alerts file and metadata are read "
-    "from next to it. Without --model the card shows the model named in the scores' metadata."
+    "  customer-health report 'postgresql://cs:${PGPASSWORD}@db:5432/crm/scores' --as-of 2026-06-30 "
+    "--out report.html\n\n"
+    "SCORES is the output of `customer-health score`: a scores file, whose call list and "
+    "metadata are read from next to it and whose history from its run folder; or the database "
+    "URL given to its --out, where the run of --as-of (default: the latest), its call list and "
+    "the runs before it are read. Without --model the card shows the model named in the "
+    "scores' metadata."
 )
 DEMO_HELP = (
     "Run the whole flow on demo data: generate and validate the tables, train and register "
@@ -51,7 +58,10 @@ DEMO_EPILOG = (
 
 
 def report(
-    scores: Path = typer.Argument(..., help="Scores file written by `customer-health score` (.parquet or .csv)."),
+    scores: str = typer.Argument(
+        ..., help="Scores file written by `customer-health score` (.parquet or .csv), or the "
+        "database URL given to its --out (postgresql://user@host/db/TABLE, sqlite:///FILE)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write."),
     metrics_from: Path | None = typer.Option(
         None, "--metrics-from", help="Folder of input tables: adds headline metrics and trends."
@@ -70,6 +80,9 @@ def report(
         "segment", "--by", help="Split the bands by this column of accounts (segment, region, "
         "plan or your own; other than segment it needs --metrics-from)."
     ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="With a database SCORES: the run to show (YYYY-MM-DD); default the latest."
+    ),
 ) -> None:
     """Write the self-contained HTML health report."""
     from features.io import load_tables
@@ -79,6 +92,13 @@ def report(
 
     console = Console(highlight=False)
     with report_errors():
+        try:
+            run_date = date_option(as_of, "--as-of") if as_of is not None else None
+        except UserError as exc:  # a date that cannot be read is invalid input: exit 2
+            raise InvalidInput(str(exc)) from None
+        if run_date is not None and not is_database_url(scores):
+            raise InvalidInput(f"--as-of picks a run in a database; {scores} is a scores file of one "
+                               "run: leave --as-of out, or give the database URL")
         tables = None
         if metrics_from is not None:
             if not metrics_from.is_dir():
@@ -88,11 +108,11 @@ def report(
         try:
             if account is not None:
                 with console.status(f"writing the page of account {account}"):
-                    written = build_account_page(scores, account, tables=tables, out=out)
+                    written = build_account_page(scores, account, tables=tables, out=out, as_of=run_date)
             else:
                 with console.status("drawing the report"), quiet_artifact_downloads():
                     written = build_report(scores, tables=tables, model=model, out=out, months=months,
-                                           split_by=by)
+                                           split_by=by, as_of=run_date)
         except UnknownAccountError as exc:
             raise InvalidInput(str(exc)) from None
         except ReportError as exc:

@@ -159,6 +159,12 @@ def _print_warnings(console: Console, meta: dict) -> None:
                       "account signed up later or churned before; check --as-of")
     for warning in meta.get("model_warnings", []):
         console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+    migrated = meta.get("migrated_alerts")
+    if migrated:  # once, on the first run into a database an older version wrote
+        console.print(
+            f"migrated {migrated['table']} to the call list: its {migrated['rows']:,} alert rows "
+            f"became {migrated['call_list_rows']:,} call list rows; the old table is kept as "
+            f"{migrated['backup']} (drop it once you no longer need it)", markup=False)
 
 
 def _print_summary(console: Console, result: BatchResult) -> None:

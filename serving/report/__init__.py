@@ -33,11 +33,9 @@ from serving.report.gather import (
     driver_texts,
     gather_report,
     headline_cards,
-    read_alerts,
-    read_scores,
     report_period,
-    scored_by,
 )
+from serving.report.inputs import read_alerts, read_scores, scored_by
 from serving.report.plots import draw_figures
 from serving.report.render import render_report, write_html
 
@@ -69,6 +67,7 @@ def build_report(
     tracking_uri: str | None = None,
     title: str = "Customer health report",
     split_by: str = "segment",
+    as_of: Any = None,
 ) -> Path:
     """Write the self-contained HTML health report.
 
@@ -76,7 +75,9 @@ def build_report(
     ----------
     scores_path
         Scores file from the batch job (Parquet or CSV); its sidecar ``.meta.json`` gives the
-        as-of date and the model used.
+        as-of date and the model used. Or the database the batch job wrote into (the URL
+        given to ``score --out``): the run of ``as_of``, its call list and the runs before
+        it are read from there.
     tables
         Validated input tables for the portfolio metrics and the trends; without them those
         sections say "n/a" and how to include them.
@@ -99,6 +100,8 @@ def build_report(
     split_by
         The accounts' column the bands are split by (``segment``, ``region``, ``plan`` or a
         column of the user's own); read from ``tables`` when the scores do not carry it.
+    as_of : Timestamp, optional
+        The run to show of a database; its latest run when None. Not for a scores file.
 
     Returns
     -------
@@ -108,10 +111,10 @@ def build_report(
     Raises
     ------
     ReportError
-        When the scores file is missing or is not a scores file, or ``model`` is a URI that
-        names no registered version.
+        When the scores file is missing or is not a scores file, the database holds no run
+        of ``as_of``, or ``model`` is a URI that names no registered version.
     """
-    scores = read_scores(scores_path)
+    scores = read_scores(scores_path, as_of)
     alerts = read_alerts(scores, alerts_path)
     card = model_card(scored_by(scores.metadata) if model is None else model, tracking_uri=tracking_uri)
     calls_file = alerts_path or scores.alerts_path

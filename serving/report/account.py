@@ -19,11 +19,12 @@ import pandas as pd
 from features.contract import Tables
 from features.values import is_missing
 from serving.alerts import TYPICAL_KEY
+from serving.history import HistoryError, account_history
 from serving.metric_text import format_value
 from serving.report.calls import money, sparkline
 from serving.report.document import Report, ReportError, Section, Table, Text
 from serving.report.gather import band_palette, driver_texts
-from serving.scores_file import ScoresFile, read_account, runs_folder, scores_files
+from serving.scores_file import ScoresFile, runs_folder
 
 
 class UnknownAccountError(ReportError):
@@ -43,14 +44,13 @@ _EVENTS = {  # table -> (title, time column, columns shown)
 
 
 def _history(scores: ScoresFile, account_id: str) -> pd.DataFrame:
-    """The account's rows in every run of the scores file's run folder, oldest first."""
-    found = [read_account(path, account_id) for path in scores_files(runs_folder(scores.path))]
-    found = [rows for rows in found if len(rows)]
-    if not found:
+    """The account's rows in every run: of the scores file's run folder, or of the database
+    the run was read from; oldest first."""
+    source = scores.database if scores.database is not None else runs_folder(scores.path)
+    try:
+        return account_history(source, account_id).rows
+    except HistoryError:  # the run itself was read, so only an empty folder gets here
         return pd.DataFrame(columns=["as_of", "health_score", "health_band", "churn_probability"])
-    rows = pd.concat(found, ignore_index=True)
-    rows["as_of"] = pd.to_datetime(rows["as_of"])
-    return rows.sort_values("as_of", kind="stable").drop_duplicates("as_of", keep="last")
 
 
 def _percent(value) -> str:
@@ -144,7 +144,7 @@ def account_report(scores: ScoresFile, account_id: str, *, tables: Tables | None
     found = frame[frame["account_id"].astype(str) == str(account_id)]
     if found.empty:
         near = sorted(frame["account_id"].astype(str))[:5]
-        raise UnknownAccountError(f"account {account_id!r} is not in {scores.path} ({len(frame):,} accounts, "
+        raise UnknownAccountError(f"account {account_id!r} is not in {scores.name} ({len(frame):,} accounts, "
                           f"e.g. {', '.join(near)}); fix: give an id of an account active on the run's date")
     row = found.iloc[-1]
     meta = scores.metadata
@@ -173,15 +173,19 @@ def account_report(scores: ScoresFile, account_id: str, *, tables: Tables | None
     ]
     who = [f"segment {row['segment']}" if not is_missing(row.get("segment")) else None,
            f"owner {owner}" if not is_missing(owner) else None, f"as of {as_of:%d %b %Y}"]
-    return Report(f"Account {account_id}", ", ".join(w for w in who if w), f"From {scores.path.name}.",
+    return Report(f"Account {account_id}", ", ".join(w for w in who if w), f"From {scores.name}.",
                   sections)
 
 
 def build_account_page(scores_path: str | os.PathLike, account_id: str, *, tables: Tables | None = None,
-                       out: str | os.PathLike) -> Path:
-    """Write one account's page as a self-contained HTML file (atomically)."""
-    from serving.report.gather import read_scores
+                       out: str | os.PathLike, as_of: pd.Timestamp | None = None) -> Path:
+    """Write one account's page as a self-contained HTML file (atomically).
+
+    ``scores_path`` is a scores file, or a database output of ``score`` whose run of
+    ``as_of`` (the latest when None) is shown.
+    """
+    from serving.report.inputs import read_scores
     from serving.report.render import render_report, write_html
 
-    report = account_report(read_scores(scores_path), str(account_id), tables=tables)
+    report = account_report(read_scores(scores_path, as_of), str(account_id), tables=tables)
     return write_html(render_report(report, {}), out)

@@ -2,8 +2,9 @@
 lists did, and the portfolio's bands over the runs.
 
 The runs are the scores files of the run folder (:func:`serving.scores_file.runs_folder`):
-dated run folders, or files written side by side in the older layout. Only the last
-:data:`HISTORY_RUNS` runs are read, and only the columns the section shows.
+dated run folders, or files written side by side in the older layout; or, for a run read
+from a database sink, the runs stored in it (:func:`serving.scores_db.read_recent`). Only
+the last :data:`HISTORY_RUNS` runs are read, and only the columns the section shows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.values import is_missing
+from serving import scores_db
 from serving.metric_text import format_value
 from serving.report.document import Block, Figure, Link, Table, Text
 from serving.scores_file import ScoresFile, ScoresFileError, runs_folder, scores_files
@@ -70,8 +72,13 @@ def read_run_history(scores: ScoresFile, *, runs: int = HISTORY_RUNS) -> RunHist
     """The last ``runs`` runs up to this one, from the folder of its run.
 
     A run whose files cannot be read is left out (the history shows the others); a date
-    scored twice keeps the file written last.
+    scored twice keeps the file written last. A run read from a database sink has its
+    history in the same database.
     """
+    if scores.database is not None:
+        rows, listed = scores_db.read_recent(scores.database, pd.Timestamp(scores.metadata["as_of"]),
+                                             runs=runs, columns=_RUN_COLUMNS)
+        return RunHistory(rows.assign(account_id=rows["account_id"].astype(str)), listed)
     found: dict[pd.Timestamp, Path] = {}
     this = _as_of(scores.path) or pd.Timestamp(scores.metadata.get("as_of", pd.Timestamp.max))
     for path in sorted(scores_files(runs_folder(scores.path)), key=lambda p: p.stat().st_mtime_ns):
@@ -179,8 +186,13 @@ def _sparklines(history: RunHistory, accounts: list[str]) -> dict[str, dict]:
 def call_list_blocks(
     alerts: pd.DataFrame | None, history: RunHistory, palette: dict[str, str], *,
     currency: str | None, alerts_href: str | None, shown: int = SHOWN_CALLS,
+    alerts_where: str | None = None,
 ) -> list[Block]:
-    """The call list section: the most urgent accounts, their reasons and their recent scores."""
+    """The call list section: the most urgent accounts, their reasons and their recent scores.
+
+    The whole list is linked (``alerts_href``, a file) or named (``alerts_where``, a
+    database table, which a page cannot link to).
+    """
     if alerts is None:
         return [Text("n/a (no call list next to the scores: run `customer-health score` to write one)")]
     calls = as_call_list(alerts)
@@ -218,6 +230,9 @@ def call_list_blocks(
     if alerts_href:
         blocks.append(Link(alerts_href, f"The whole call list ({len(calls):,} accounts, every "
                                         "reason and driver): " + Path(alerts_href).name))
+    elif alerts_where:
+        blocks.append(Text(f"The whole call list ({len(calls):,} accounts, every reason and "
+                           f"driver): {alerts_where}."))
     return blocks
 
 

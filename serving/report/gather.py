@@ -9,16 +9,13 @@ cannot be computed reads "n/a (reason)", never 0.
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features.contract import Tables
-from features.io import FORMATS
+from features.db_url import mask
 from features.values import is_missing
 from serving import metric_text
 from serving.alerts import TYPICAL_KEY, driver_texts
@@ -39,15 +36,13 @@ from serving.report.document import (
     Figure,
     MonthlyTrends,
     Report,
-    ReportError,
     ScoreHistogram,
     Section,
     Series,
     Table,
     Text,
 )
-from serving.scores_file import ScoresFile, ScoresFileError, riskiest
-from serving.scores_file import read_scores as read_scores_file
+from serving.scores_file import ScoresFile, riskiest
 
 # Band colours when a scores file carries no ``health_color`` column (the scorecard defaults).
 _FALLBACK_COLORS = {"red": "#d64545", "yellow": "#e8b100", "green": "#2f9e44"}
@@ -60,58 +55,6 @@ TRANSACTIONAL_HEADLINE = ("repeat_purchase_rate", "average_order_value", "clv", 
                           "csat", "conversion_rate")
 
 NO_TABLES = "portfolio metrics need the input tables: pass --metrics-from DIR"
-
-
-# --- reading inputs --------------------------------------------------------------------
-
-
-def read_scores(path: str | os.PathLike) -> ScoresFile:
-    """Read a scores file with :func:`serving.scores_file.read_scores`, for the report.
-
-    Raises
-    ------
-    ReportError
-        When the file is missing, has an unknown format or lacks a required column.
-    """
-    path = Path(path)
-    try:
-        return read_scores_file(path)
-    except ScoresFileError as exc:
-        message = str(exc)
-        if path.is_file() and path.suffix.lstrip(".") not in FORMATS:
-            # the report's own wording of this case, which its users and tests know
-            message = f"scores file {path}: unknown format {path.suffix!r}; use .parquet or .csv"
-        raise ReportError(message) from exc
-
-
-def read_alerts(scores: ScoresFile, alerts_path: str | os.PathLike | None = None) -> pd.DataFrame | None:
-    """The alerts at ``alerts_path``, else those next to the scores; None when there are none.
-
-    Raises
-    ------
-    ReportError
-        When the alerts file is neither Parquet nor CSV.
-    """
-    source = replace(scores, alerts_path=Path(alerts_path)) if alerts_path else scores
-    try:
-        return source.alerts()
-    except ScoresFileError as exc:
-        raise ReportError(str(exc)) from exc
-
-
-def scored_by(metadata: dict) -> str | None:
-    """A ``models:/`` URI for the model the scores' metadata names, if any.
-
-    >>> scored_by({"model": {"name": "churn", "version": "3"}}), scored_by({})
-    ('models:/churn/3', None)
-    """
-    model = metadata.get("model")
-    if not isinstance(model, dict):
-        return None
-    if model.get("name") and model.get("version"):
-        return f"models:/{model['name']}/{model['version']}"
-    uri = model.get("uri")
-    return uri if isinstance(uri, str) and uri.startswith("models:/") else None
 
 
 def _scorecard_note(meta: dict) -> str:
@@ -501,6 +444,14 @@ def _past_lists(history: RunHistory, tables: Tables | None, as_of: pd.Timestamp 
 # --- the report ------------------------------------------------------------------------
 
 
+def _calls_table(run: ScoresFile) -> str | None:
+    """Where a run read from a database keeps its whole call list."""
+    if run.database is None or not run.metadata.get("as_of"):
+        return None
+    return (f"the rows as of {pd.Timestamp(run.metadata['as_of']):%Y-%m-%d} of the table "
+            f"{run.database.names['alerts']} in {mask(run.database.url)}")
+
+
 def gather_report(
     scores_file: ScoresFile,
     *,
@@ -560,7 +511,8 @@ def gather_report(
     sections = [
         _headline(tables, as_of, months),
         Section("call-list", "Call list", calls_lead,
-                call_list_blocks(alerts, history, palette, currency=currency, alerts_href=alerts_href)),
+                call_list_blocks(alerts, history, palette, currency=currency, alerts_href=alerts_href,
+                                 alerts_where=_calls_table(scores_file))),
         Section("distribution", "Health scores across the portfolio",
                 "Each account's health score (0–100) and its band. Red accounts need attention now."
                 + _scorecard_note(meta), _distribution(scores, palette)),
@@ -578,6 +530,6 @@ def gather_report(
     ]
     subtitle = f"{len(scores):,} active accounts scored" + (f" as of {as_of:%d %b %Y}" if as_of is not None else "")
     footer = (
-        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by customer-health from {scores_file.path.name}."
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by customer-health from {scores_file.name}."
     )
     return Report(title, subtitle, footer, sections)
