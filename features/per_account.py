@@ -97,21 +97,6 @@ def mean_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return ratio(sum_by(codes[known], values[known], n), count(codes[known], n))
 
 
-def median_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    known = ~np.isnan(values)
-    codes, values = codes[known], values[known]
-    order = np.lexsort((values, codes))
-    codes, values = codes[order], values[order]
-    counts = np.bincount(codes, minlength=n)
-    starts = np.cumsum(counts) - counts
-    out = np.full(n, np.nan)
-    has = counts > 0
-    low = starts[has] + (counts[has] - 1) // 2
-    high = starts[has] + counts[has] // 2
-    out[has] = (values[low] + values[high]) / 2
-    return out
-
-
 def max_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Per-account maximum of int64 values; the smallest int64 (NaT) where there is none."""
     out = np.full(n, NAT, dtype=np.int64)
@@ -152,14 +137,6 @@ def latest_per_user(codes: np.ndarray, users: np.ndarray, n_users: int, times: n
     latest = np.full(len(pair_accounts), NAT, dtype=np.int64)
     np.maximum.at(latest, pair_of_row, times)
     return pair_accounts, latest
-
-
-def distinct_days(codes: np.ndarray, days: np.ndarray, span: int, n: int) -> np.ndarray:
-    """Per account, the number of distinct ``days`` (0 <= day < span) among the rows."""
-    # A dense account x day grid of flags: no sorting or hashing of millions of rows.
-    seen = np.zeros(n * span, dtype=bool)
-    seen[codes.astype(np.int64) * span + days] = True
-    return seen.reshape(n, span).sum(axis=1).astype(float)
 
 
 def latest_row(codes: np.ndarray, times: np.ndarray, ranks: np.ndarray, n: int) -> np.ndarray:
