@@ -23,8 +23,10 @@ Order invariance, bit for bit
 
 Speed
     Everything is vectorised over rows with integer account codes (``numpy.bincount``,
-    ``ufunc.at``, sorting), with no Python loop over accounts: about 10 million sessions and
-    100,000 accounts take a few seconds (``benchmarks/bench_features.py``).
+    ``ufunc.at``, sorting), with no Python loop over accounts, in one pass per table and
+    time column: each row is placed once in its window band, and each aggregate is one
+    bincount serving every window (:class:`features.per_account.Bands`). About 10 million
+    sessions and 100,000 accounts take a few seconds (``benchmarks/bench_features.py``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ their account (:func:`account_codes`), then counted, summed, averaged or reduced
 ``numpy.bincount`` and ``ufunc.at``, with no Python loop over accounts. Sums of arbitrary
 floats are added in value order so that results do not depend on row order, bit for bit.
 Timestamps are int64 nanoseconds, NaT the smallest int64 (:data:`NAT`).
+
+Windowed aggregates go through :class:`Bands`: each row is placed once in the shortest of
+the nested trailing windows that holds it, and one ``bincount`` per aggregate serves every
+window, so no row is filtered again per window or per indicator.
 """
 
 from __future__ import annotations
