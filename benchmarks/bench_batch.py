@@ -159,7 +159,7 @@ def backfill_child(folder: str, out: str, dates: int) -> None:
     """``dates`` weekly dates ending at AS_OF scored in one process; prints the seconds."""
     import pandas as pd
 
-    from serving.batch import backfill_dates, run_backfill
+    from serving.backfill import backfill_dates, run_backfill
 
     last = pd.Timestamp(AS_OF)
     days = backfill_dates(last - pd.Timedelta(days=7 * (dates - 1)), last, 7)

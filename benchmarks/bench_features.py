@@ -11,7 +11,10 @@ Each size runs in a fresh Python process that
 2. scores the comments before ``as_of`` once (``score_comments``; timed, not part of the
    target: the target excludes comments not seen before, which a service caches);
 3. computes :func:`features.indicators.compute_indicators` with those comment scores and
-   :func:`features.health_score.score_accounts` with the default scorecard, ``--runs`` times.
+   :func:`features.health_score.score_accounts` with the default scorecard, ``--runs`` times,
+   each beside the anchor of ``bench_batch.py`` (a bare 90-day window + group-by with 4
+   aggregates over the sessions; target: at most 8x it, peak memory at most 2x the RSS
+   with the tables loaded).
 
 It prints the median and spread of step 3 and the peak resident memory (RSS) of the
 process, which includes the loaded tables. Target at 100,000 accounts on 2 cores: under
@@ -82,13 +85,23 @@ def measure(folder: Path, as_of: str, runs: int) -> dict:
     card = load_scorecard()
     rss_before = _rss_mb()
 
-    times = []
+    from bench_batch import bare_group_by
+
+    times, cpu, anchor, anchor_cpu = [], [], [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         indicators = compute_indicators(tables, as_of, comment_scores=scores)
         health = score_accounts(indicators, card)
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+        # The anchor, measured beside each run: one 90-day window, one group-by, 4 aggregates.
+        started, cpu_started = time.perf_counter(), time.process_time()
+        bare_group_by(tables.sessions, pd.Timestamp(as_of))
+        anchor.append(time.perf_counter() - started)
+        anchor_cpu.append(time.process_time() - cpu_started)
     return {
+        "cpu": cpu, "anchor": anchor, "anchor_cpu": anchor_cpu,
+        "tables_mb": sum(f.memory_usage(deep=True).sum() for f in tables.present().values()) / 2**20,
         "rows": rows,
         "active_accounts": len(indicators),
         "columns": indicators.shape[1] + health.shape[1],
@@ -133,8 +146,15 @@ def main() -> None:
             f"  indicators + scorecard: median {statistics.median(times):.2f} s over "
             f"{len(times)} runs (min {min(times):.2f}, max {max(times):.2f}) for "
             f"{result['active_accounts']:,} active accounts x {result['columns']} columns\n"
-            f"  memory: {result['rss_before_mb']:,.0f} MB with the tables loaded, "
-            f"peak RSS {result['peak_rss_mb']:,.0f} MB",
+            f"  beside a bare 90-day window + group-by over the sessions (median "
+            f"{statistics.median(result['anchor']):.2f} s): "
+            f"{statistics.median(times) / statistics.median(result['anchor']):.1f}x wall, "
+            f"{statistics.median(result['cpu']) / statistics.median(result['anchor_cpu']):.1f}x "
+            f"CPU (target <= 8x)\n"
+            f"  memory: tables {result['tables_mb']:,.0f} MB in pandas, "
+            f"{result['rss_before_mb']:,.0f} MB RSS with them loaded, peak RSS "
+            f"{result['peak_rss_mb']:,.0f} MB = "
+            f"{result['peak_rss_mb'] / result['rss_before_mb']:.2f}x (target <= 2x)",
             flush=True,
         )
 

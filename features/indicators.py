@@ -23,8 +23,10 @@ Order invariance, bit for bit
 
 Speed
     Everything is vectorised over rows with integer account codes (``numpy.bincount``,
-    ``ufunc.at``, sorting), with no Python loop over accounts: about 10 million sessions and
-    100,000 accounts take a few seconds (``benchmarks/bench_features.py``).
+    ``ufunc.at``, sorting), with no Python loop over accounts, in one pass per table and
+    time column: each row is placed once in its window band, and each aggregate is one
+    bincount serving every window (:class:`features.per_account.Bands`). About 10 million
+    sessions and 100,000 accounts take a few seconds (``benchmarks/bench_features.py``).
 """
 
 from __future__ import annotations
@@ -251,36 +253,26 @@ def _engagement(sessions, ids, as_of, windows) -> dict:
     # as plain arrays (subsetting the whole frame would copy every column).
     horizon_days = max(max(windows), 60)
     rows = np.flatnonzero(before & (started >= cut - horizon_days * agg.NS_PER_DAY))
-    all_seconds = agg.as_float(sessions["duration_seconds"])
-    seconds = all_seconds[rows]
-    if not agg.adds_exactly(seconds[~np.isnan(seconds)]):
-        # Put the rows in value order once, rather than sorting again for every window.
-        rows = rows[np.argsort(seconds, kind="stable")]
-        seconds = all_seconds[rows]
     codes, started = codes[rows], started[rows]
-    pages = agg.as_float(sessions["page_views"])[rows]
-
-    days = started // agg.NS_PER_DAY
-    days -= days.min() if len(days) else 0
-    # Each user with the latest session: one pass serves every window, as a user counts
-    # in a window when their latest session falls in it.
+    bands = agg.Bands(codes, started, cut, (*windows, 30, 60), n)
+    sessions_in = bands.count()
+    active_days = bands.distinct_days(started)
+    pages = bands.mean(agg.as_float(sessions["page_views"])[rows])
+    seconds = bands.mean(agg.as_float(sessions["duration_seconds"])[rows])
+    # Each user with the latest session: a user counts in a window when their latest
+    # session falls in it.
     users, user_names = pd.factorize(sessions["user_id"].take(rows))
     user_codes, user_latest = agg.latest_per_user(codes, users, len(user_names), started)
+    active_users = agg.Bands(user_codes, user_latest, cut, bands.edges, n).count()
 
     for w in windows:
-        start = cut - w * agg.NS_PER_DAY
-        inside = started >= start
-        c = codes[inside]
-        out[f"sessions_{w}d"] = agg.count(c, n)
-        out[f"active_days_{w}d"] = agg.distinct_days(c, days[inside], horizon_days + 2, n)
-        out[f"active_users_{w}d"] = agg.count(user_codes[user_latest >= start], n)
-        out[f"pages_per_session_{w}d"] = agg.mean_by(c, pages[inside], n)
-        out[f"avg_session_minutes_{w}d"] = agg.mean_by(c, seconds[inside], n) / 60.0
-
-    last30 = agg.count(codes[started >= cut - 30 * agg.NS_PER_DAY], n)
-    before30 = (started >= cut - 60 * agg.NS_PER_DAY) & (started < cut - 30 * agg.NS_PER_DAY)
-    previous30 = agg.count(codes[before30], n)
-    out["sessions_trend_30d"] = agg.ratio(last30 - previous30, previous30, 100.0)
+        out[f"sessions_{w}d"] = sessions_in.within(w)
+        out[f"active_days_{w}d"] = active_days.within(w)
+        out[f"active_users_{w}d"] = active_users.within(w)
+        out[f"pages_per_session_{w}d"] = pages.within(w)
+        out[f"avg_session_minutes_{w}d"] = seconds.within(w) / 60.0
+    previous30 = sessions_in.between(30, 60)
+    out["sessions_trend_30d"] = agg.ratio(sessions_in.within(30) - previous30, previous30, 100.0)
     return out
 
 
@@ -307,20 +299,26 @@ def _support(tickets, ids, as_of, windows) -> dict:
     response_hours = np.where(is_answered, (answered - created) / agg.NS_PER_HOUR, np.nan)
     reopened = agg.as_float(frame["reopened_count"])
 
+    # Each ticket in the windows of its three moments: created, resolved, first answered.
+    by_created = agg.Bands(codes, created, cut, windows, n)
+    by_resolved = agg.Bands(codes, np.where(is_resolved, resolved, agg.NAT), cut, windows, n)
+    by_answered = agg.Bands(codes, np.where(is_answered, answered, agg.NAT), cut, windows, n)
+    new = by_created.count()
+    resolution = by_resolved.mean(resolution_hours)
+    resolution_median = by_resolved.medians(resolution_hours)
+    response = by_answered.mean(response_hours)
+    counted = ~np.isnan(reopened)
+    reopened_tickets = by_created.count(counted & (reopened >= 1))
+    known_reopens = by_created.count(counted)
+
     out = {}
     for w in windows:
-        start = cut - w * agg.NS_PER_DAY
-        new = created >= start
-        out[f"tickets_{w}d"] = agg.count(codes[new], n)
-        solved = is_resolved & (resolved >= start)
-        out[f"resolution_hours_mean_{w}d"] = agg.mean_by(codes[solved], resolution_hours[solved], n)
-        out[f"resolution_hours_median_{w}d"] = agg.median_by(codes[solved], resolution_hours[solved], n)
-        first = is_answered & (answered >= start)
-        out[f"first_response_hours_mean_{w}d"] = agg.mean_by(codes[first], response_hours[first], n)
-        counted = new & ~np.isnan(reopened)
+        out[f"tickets_{w}d"] = new.within(w)
+        out[f"resolution_hours_mean_{w}d"] = resolution.within(w)
+        out[f"resolution_hours_median_{w}d"] = resolution_median.within(w)
+        out[f"first_response_hours_mean_{w}d"] = response.within(w)
         out[f"reopened_share_{w}d"] = agg.ratio(
-            agg.count(codes[counted & (reopened >= 1)], n), agg.count(codes[counted], n), 100.0
-        )
+            reopened_tickets.within(w), known_reopens.within(w), 100.0)
     open_ = ~is_resolved
     out["open_tickets"] = agg.count(codes[open_], n)
     out["open_ticket_age_days_max"] = agg.days_since(cut, agg.min_by(codes[open_], created[open_], n))
@@ -358,7 +356,6 @@ def _satisfaction(surveys, scales, ids, as_of, windows) -> dict:
     kind = frame["survey"].to_numpy(dtype=object)
     score = agg.as_float(frame["score"])
     rank = agg.id_ranks(frame["response_id"])
-    cut = as_of.value
 
     out = {}
     nps = (kind == "nps") & ~np.isnan(score)
@@ -366,16 +363,16 @@ def _satisfaction(surveys, scales, ids, as_of, windows) -> dict:
     nps_latest = agg.pick(score[nps], latest)
     out["nps_latest"] = nps_latest
     out["nps_category_latest"] = _nps_category(nps_latest)
-    satisfied_at = scales.csat.satisfied_at
+    bands = agg.Bands(codes, responded, cut=as_of.value, edges=windows, n=n)
+    means = {column: bands.mean(score, kind == survey)
+             for survey, column in (("nps", "nps_mean"), ("csat", "csat_mean"), ("ces", "ces_mean"))}
+    csat = (kind == "csat") & ~np.isnan(score)
+    satisfied = bands.count(csat & (score >= scales.csat.satisfied_at))
+    answered = bands.count(csat)
     for w in windows:
-        inside = responded >= cut - w * agg.NS_PER_DAY
-        for survey, column in (("nps", "nps_mean"), ("csat", "csat_mean"), ("ces", "ces_mean")):
-            rows = inside & (kind == survey)
-            out[f"{column}_{w}d"] = agg.mean_by(codes[rows], score[rows], n)
-        rows = inside & (kind == "csat") & ~np.isnan(score)
-        out[f"csat_{w}d"] = agg.ratio(
-            agg.count(codes[rows & (score >= satisfied_at)], n), agg.count(codes[rows], n), 100.0
-        )
+        for column, mean in means.items():
+            out[f"{column}_{w}d"] = mean.within(w)
+        out[f"csat_{w}d"] = agg.ratio(satisfied.within(w), answered.within(w), 100.0)
     return out
 
 
@@ -423,28 +420,23 @@ def _sentiment(surveys, ids, as_of, windows, comment_scores, polarity_models) ->
     readable = flag.fillna(False).to_numpy(dtype=bool) & ~np.isnan(polarity)
     unreadable = (~flag.fillna(True)).to_numpy(dtype=bool)
     rank = agg.id_ranks(surveys["response_id"].iloc[positions])
-    cut = as_of.value
 
-    def mean_between(start_days: int, end_days: int) -> np.ndarray:
-        rows = readable & (responded >= cut - start_days * agg.NS_PER_DAY) \
-            & (responded < cut - end_days * agg.NS_PER_DAY)
-        return agg.mean_by(codes[rows], polarity[rows], n)
-
+    bands = agg.Bands(codes, responded, as_of.value, (*windows, 90, 180), n)
+    read = bands.count(readable)
+    tone = bands.mean(polarity, readable)
+    negative = bands.count(readable & (polarity < NEGATIVE_POLARITY))
+    unread = bands.count(unreadable)
     out = {}
     for w in windows:
-        inside = responded >= cut - w * agg.NS_PER_DAY
-        read = inside & readable
-        n_read = agg.count(codes[read], n)
+        n_read = read.within(w)
         out[f"comments_{w}d"] = n_read
-        out[f"sentiment_mean_{w}d"] = agg.mean_by(codes[read], polarity[read], n)
-        out[f"negative_comment_share_{w}d"] = agg.ratio(
-            agg.count(codes[read & (polarity < NEGATIVE_POLARITY)], n), n_read, 100.0
-        )
-        n_unread = agg.count(codes[inside & unreadable], n)
+        out[f"sentiment_mean_{w}d"] = tone.within(w)
+        out[f"negative_comment_share_{w}d"] = agg.ratio(negative.within(w), n_read, 100.0)
+        n_unread = unread.within(w)
         out[f"unsupported_comment_share_{w}d"] = agg.ratio(n_unread, n_read + n_unread, 100.0)
     latest = agg.latest_row(codes[readable], responded[readable], rank[readable], n)
     out["sentiment_latest"] = agg.pick(polarity[readable], latest)
-    out["sentiment_trend_90d"] = mean_between(90, 0) - mean_between(180, 90)
+    out["sentiment_trend_90d"] = tone.within(90) - tone.between(90, 180)
     return out
 
 
@@ -462,9 +454,10 @@ def _commercial(orders, returns, ids, as_of, windows) -> dict:
         return agg.nan_columns(names, n)
     cut = as_of.value
     frame, codes, ordered = agg.known_rows_before(orders, "ordered_at", ids, cut)
-    amount = agg.as_float(frame["amount"])
-    items = agg.as_float(frame["items"])
-    returned = None
+    bands = agg.Bands(codes, ordered, cut, (*windows, 90, 180), n)
+    counts = bands.count()
+    revenue = bands.sum(agg.as_float(frame["amount"]))
+    returned = items = None
     if returns is not None:
         # Items returned before as_of, attributed to their order (docs/metrics.md: returns
         # belong to the order's period, not the return's).
@@ -472,28 +465,21 @@ def _commercial(orders, returns, ids, as_of, windows) -> dict:
         done = (when != agg.NAT) & (when < cut)
         order_pos = pd.Index(frame["order_id"]).get_indexer(returns["order_id"][done])
         matched = order_pos >= 0
-        returned = np.bincount(
+        returned = bands.sum(np.bincount(
             order_pos[matched], weights=agg.as_float(returns["items"][done])[matched],
             minlength=len(frame),
-        )
+        ).astype(np.float64))
+        items = bands.sum(agg.as_float(frame["items"]))
 
     out = {}
     for w in windows:
-        inside = ordered >= cut - w * agg.NS_PER_DAY
-        count = agg.count(codes[inside], n)
+        count = counts.within(w)
         out[f"orders_{w}d"] = count
         out[f"repeat_purchase_{w}d"] = np.where(count >= 2, 1.0, np.where(count == 1, 0.0, np.nan))
-        out[f"revenue_{w}d"] = agg.sum_by(codes[inside], amount[inside], n)
-        if returned is None:
-            out[f"return_rate_{w}d"] = np.full(n, np.nan)
-        else:
-            out[f"return_rate_{w}d"] = agg.ratio(
-                agg.sum_by(codes[inside], returned[inside], n), agg.sum_by(codes[inside], items[inside], n), 100.0
-            )
-    last90 = ordered >= cut - 90 * agg.NS_PER_DAY
-    previous90 = (ordered >= cut - 180 * agg.NS_PER_DAY) & ~last90
-    revenue_last = agg.sum_by(codes[last90], amount[last90], n)
-    revenue_previous = agg.sum_by(codes[previous90], amount[previous90], n)
+        out[f"revenue_{w}d"] = revenue.within(w)
+        out[f"return_rate_{w}d"] = (np.full(n, np.nan) if returned is None
+                                    else agg.ratio(returned.within(w), items.within(w), 100.0))
+    revenue_last, revenue_previous = revenue.within(90), revenue.between(90, 180)
     out["revenue_trend_90d"] = agg.ratio(revenue_last - revenue_previous, revenue_previous, 100.0)
     return out
 

@@ -5,6 +5,10 @@ their account (:func:`account_codes`), then counted, summed, averaged or reduced
 ``numpy.bincount`` and ``ufunc.at``, with no Python loop over accounts. Sums of arbitrary
 floats are added in value order so that results do not depend on row order, bit for bit.
 Timestamps are int64 nanoseconds, NaT the smallest int64 (:data:`NAT`).
+
+Windowed aggregates go through :class:`Bands`: each row is placed once in the shortest of
+the nested trailing windows that holds it, and one ``bincount`` per aggregate serves every
+window, so no row is filtered again per window or per indicator.
 """
 
 from __future__ import annotations
@@ -97,21 +101,6 @@ def mean_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return ratio(sum_by(codes[known], values[known], n), count(codes[known], n))
 
 
-def median_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    known = ~np.isnan(values)
-    codes, values = codes[known], values[known]
-    order = np.lexsort((values, codes))
-    codes, values = codes[order], values[order]
-    counts = np.bincount(codes, minlength=n)
-    starts = np.cumsum(counts) - counts
-    out = np.full(n, np.nan)
-    has = counts > 0
-    low = starts[has] + (counts[has] - 1) // 2
-    high = starts[has] + counts[has] // 2
-    out[has] = (values[low] + values[high]) / 2
-    return out
-
-
 def max_by(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Per-account maximum of int64 values; the smallest int64 (NaT) where there is none."""
     out = np.full(n, NAT, dtype=np.int64)
@@ -154,14 +143,6 @@ def latest_per_user(codes: np.ndarray, users: np.ndarray, n_users: int, times: n
     return pair_accounts, latest
 
 
-def distinct_days(codes: np.ndarray, days: np.ndarray, span: int, n: int) -> np.ndarray:
-    """Per account, the number of distinct ``days`` (0 <= day < span) among the rows."""
-    # A dense account x day grid of flags: no sorting or hashing of millions of rows.
-    seen = np.zeros(n * span, dtype=bool)
-    seen[codes.astype(np.int64) * span + days] = True
-    return seen.reshape(n, span).sum(axis=1).astype(float)
-
-
 def latest_row(codes: np.ndarray, times: np.ndarray, ranks: np.ndarray, n: int) -> np.ndarray:
     """Row position of each account's latest row (ties broken by id rank); -1 where none."""
     order = np.lexsort((ranks, times, codes))
@@ -192,3 +173,158 @@ def nan_columns(names: list[str], n: int) -> dict[str, np.ndarray]:
 
 def window_names(name: str, windows: tuple[int, ...]) -> list[str]:
     return [f"{name}_{w}d" for w in windows]
+
+
+
+class Cells:
+    """An aggregate per (account, band) of :class:`Bands`: each window's figure on demand."""
+
+    def __init__(self, cells: np.ndarray, edges: tuple[int, ...]):
+        self.cells, self.edges = cells, edges
+
+    def between(self, start_days: int, end_days: int) -> np.ndarray:
+        """Per account, over the rows dated in ``[cut - end_days, cut - start_days)``.
+
+        Both bounds are edges of the bands (or 0, the cut itself).
+        """
+        low = 0 if start_days == 0 else self.edges.index(start_days) + 1
+        return self.cells[:, low:self.edges.index(end_days) + 1].sum(axis=1)
+
+    def within(self, days: int) -> np.ndarray:
+        """Per account, over the window of ``days``: ``[cut - days, cut)``."""
+        return self.between(0, days)
+
+
+class Means:
+    """Means per (account, band) cells: the sum of the known values over their count."""
+
+    def __init__(self, sums: Cells, counts: Cells):
+        self.sums, self.counts = sums, counts
+
+    def between(self, start_days: int, end_days: int) -> np.ndarray:
+        """Per account, the mean over ``[cut - end_days, cut - start_days)``; NaN if none."""
+        return ratio(self.sums.between(start_days, end_days),
+                     self.counts.between(start_days, end_days))
+
+    def within(self, days: int) -> np.ndarray:
+        return self.between(0, days)
+
+
+class Bands:
+    """Rows placed once in the nested trailing windows before ``cut``: one pass, every window.
+
+    The windows ``[cut - d days, cut)`` of ``edges`` are nested, so a row lies in every
+    window from the shortest that holds it on. Each row is given that shortest window's
+    number once (its band), and each aggregate is then ONE ``bincount`` over (account,
+    band) cells (:class:`Cells`); a window's figure is the sum of its bands' cells. No row
+    is filtered again per window or per indicator. (Sorting by account and time, then
+    cutting the sorted arrays per window, gives the same figures, but sorting millions of
+    rows costs more than the bincounts it would save.)
+
+    Sums of arbitrary floats are added in value order within each cell, then cell by cell
+    in band order: a canonical order, so figures do not depend on the rows' order, bit for
+    bit. Rows older than the longest edge, or with no time, fall in no window.
+
+    Parameters
+    ----------
+    codes : ndarray of int
+        Each row's account position (0 <= code < n).
+    times : ndarray of int64
+        Each row's time in ns (NaT the smallest int64), dated before ``cut``.
+    cut : int
+        The snapshot moment in ns.
+    edges : iterable of int
+        Window lengths in days, each the end of a band.
+    n : int
+        The number of accounts.
+
+    Examples
+    --------
+    >>> day = NS_PER_DAY
+    >>> bands = Bands(np.array([0, 0, 1]), np.array([-5 * day, -40 * day, -1]), 0, (30, 90), 2)
+    >>> counts = bands.count()
+    >>> counts.within(30), counts.within(90), counts.between(30, 90)
+    (array([1., 1.]), array([2., 1.]), array([1., 0.]))
+    >>> bands.mean(np.array([1.0, 3.0, np.nan])).within(90)
+    array([ 2., nan])
+    """
+
+    def __init__(self, codes: np.ndarray, times: np.ndarray, cut: int, edges, n: int):
+        self.edges = tuple(sorted({int(d) for d in edges}))
+        self.n = n
+        limits = np.array(self.edges, dtype=np.int64) * NS_PER_DAY
+        # The first edge at or beyond a row's age is its shortest window; len(edges): none.
+        ages = np.where(times == NAT, limits[-1] + 1, cut - times)
+        self.band = np.searchsorted(limits, ages, side="left")
+        self.width = len(self.edges) + 1
+        self.codes = codes
+        self.cells = codes.astype(np.int64) * self.width + self.band
+
+    def _cells(self, cells: np.ndarray, weights: np.ndarray | None) -> Cells:
+        flat = np.bincount(cells, weights=weights, minlength=self.n * self.width)
+        # float64 also with no rows: bincount of nothing is int64 even with weights.
+        return Cells(flat.astype(np.float64, copy=False).reshape(self.n, self.width), self.edges)
+
+    def count(self, where: np.ndarray | None = None) -> Cells:
+        """Rows (those where ``where`` is true) per account and band."""
+        return self._cells(self.cells, None if where is None else where.astype(np.float64))
+
+    def sum(self, values: np.ndarray, where: np.ndarray | None = None) -> Cells:
+        """The sum of the known ``values`` (of rows where ``where``) per account and band."""
+        keep = ~np.isnan(values) if where is None else where & ~np.isnan(values)
+        weights = np.where(keep, values, 0.0)
+        if adds_exactly(weights):
+            return self._cells(self.cells, weights)
+        # Value order within each cell: the rounding is then the same in any row order.
+        order = np.argsort(weights, kind="stable")
+        return self._cells(self.cells[order], weights[order])
+
+    def mean(self, values: np.ndarray, where: np.ndarray | None = None) -> Means:
+        """The mean of the known ``values`` (of rows where ``where``) per account and band."""
+        keep = ~np.isnan(values) if where is None else where & ~np.isnan(values)
+        return Means(self.sum(values, where), self.count(keep))
+
+    def distinct_days(self, times: np.ndarray) -> Cells:
+        """Distinct calendar days with rows per account, each in the band of its latest row.
+
+        A day counts in a window when any of its rows falls in it, that is when its
+        shortest band does: one dense account x day grid of bands, no sort or hash of rows.
+        """
+        if not len(times):
+            return self.count()
+        days = times // NS_PER_DAY
+        days -= days.min()
+        span = int(days.max()) + 1
+        first = np.full(self.n * span, self.width - 1, dtype=np.int8)
+        np.minimum.at(first, self.codes.astype(np.int64) * span + days, self.band.astype(np.int8))
+        grid = first.reshape(self.n, span)
+        counts = np.stack([(grid == b).sum(axis=1) for b in range(self.width)], axis=1)
+        return Cells(counts.astype(np.float64), self.edges)
+
+    def medians(self, values: np.ndarray) -> Medians:
+        """The medians of the known ``values`` per account, for any window of the bands."""
+        return Medians(self, values)
+
+
+class Medians:
+    """Per-account medians by window: the rows sorted once by account and value, then cut."""
+
+    def __init__(self, bands: Bands, values: np.ndarray):
+        known = ~np.isnan(values)
+        codes, values, band = bands.codes[known], values[known], bands.band[known]
+        order = np.lexsort((values, codes))
+        self.codes, self.values, self.band = codes[order], values[order], band[order]
+        self.edges, self.n = bands.edges, bands.n
+
+    def within(self, days: int) -> np.ndarray:
+        inside = self.band <= self.edges.index(days)
+        # Still in account and value order: the middle rows are read off, no sort again.
+        codes, values = self.codes[inside], self.values[inside]
+        counts = np.bincount(codes, minlength=self.n)
+        starts = np.cumsum(counts) - counts
+        out = np.full(self.n, np.nan)
+        has = counts > 0
+        low = starts[has] + (counts[has] - 1) // 2
+        high = starts[has] + counts[has] // 2
+        out[has] = (values[low] + values[high]) / 2
+        return out

@@ -77,19 +77,18 @@ def _orders(orders, returns, ids, cut, windows) -> dict[str, np.ndarray]:
     gaps = (sorted_times[1:] - sorted_times[:-1])[same] / agg.NS_PER_DAY
     out["order_gap_days_mean"] = agg.mean_by(sorted_codes[1:][same], gaps.astype(float), n)
 
-    last = ordered >= cut - TREND_DAYS * agg.NS_PER_DAY
-    before = (ordered >= cut - 2 * TREND_DAYS * agg.NS_PER_DAY) & ~last
-    recent, earlier = agg.count(codes[last], n), agg.count(codes[before], n)
+    bands = agg.Bands(codes, ordered, cut, (*windows, TREND_DAYS, 2 * TREND_DAYS), n)
+    counts = bands.count()
+    recent, earlier = counts.within(TREND_DAYS), counts.between(TREND_DAYS, 2 * TREND_DAYS)
     out["orders_trend_90d"] = agg.ratio(recent - earlier, earlier, 100.0)
 
+    revenue = bands.sum(amount)
     returned_value = _returned_value(frame, returns, cut)
+    returned = None if returned_value is None else bands.sum(returned_value)
     for w in windows:
-        inside = ordered >= cut - w * agg.NS_PER_DAY
-        revenue = agg.sum_by(codes[inside], amount[inside], n)
-        out[f"average_order_value_{w}d"] = agg.ratio(revenue, agg.count(codes[inside], n))
-        if returned_value is not None:
-            out[f"returned_value_share_{w}d"] = agg.ratio(
-                agg.sum_by(codes[inside], returned_value[inside], n), revenue, 100.0)
+        out[f"average_order_value_{w}d"] = agg.ratio(revenue.within(w), counts.within(w))
+        if returned is not None:
+            out[f"returned_value_share_{w}d"] = agg.ratio(returned.within(w), revenue.within(w), 100.0)
     return out
 
 

@@ -162,6 +162,7 @@ def score_survey_comments(
     min_examples: int = MIN_EXAMPLES,
     min_auc: float = MIN_AUC,
     n_jobs: int | None = None,
+    read: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame | None, PolarityModels | None]:
     """Scores of the survey comments answered before ``as_of``, read point in time.
 
@@ -177,6 +178,14 @@ def score_survey_comments(
         ``as_of`` (indexed like ``tables.surveys``; pass them to
         :func:`features.indicators.compute_indicators` as ``comment_scores``) and the models
         that read them; (None, None) without comments.
+
+    Other parameters
+    ----------------
+    read : DataFrame, optional
+        :func:`read_survey_comments` of these tables at this date or a later one (a backfill
+        scoring many dates reads each comment once): the comments it holds are not read
+        again. Reading a text does not depend on the date; the learnt polarity does, and is
+        still applied here as of ``as_of``.
     """
     from features.sentiment import score_comments, with_learnt_polarity
 
@@ -185,7 +194,14 @@ def score_survey_comments(
     if surveys is None or "comment" not in surveys.columns or not surveys["comment"].notna().any():
         return None, None
     comments = surveys.loc[surveys["responded_at"] < cut, "comment"]
-    base = score_comments(comments, n_jobs=n_jobs)
+    if read is None:
+        base = score_comments(comments, n_jobs=n_jobs)
+    else:
+        unread = comments.index.difference(read.index)
+        base = read.loc[comments.index.intersection(read.index, sort=False)]
+        if len(unread):
+            base = pd.concat([base, score_comments(comments.loc[unread], n_jobs=n_jobs)])
+        base = base.loc[comments.index]
     usable = polarity_models is not None and (
         polarity_models.examples_before is None or polarity_models.examples_before <= cut
     )
@@ -194,3 +210,18 @@ def score_survey_comments(
             tables, cut, languages=base["language"], min_examples=min_examples, min_auc=min_auc
         )
     return with_learnt_polarity(base, comments, polarity_models), polarity_models
+
+
+def read_survey_comments(tables: Tables, until, *, n_jobs: int | None = None) -> pd.DataFrame | None:
+    """Every survey comment answered before ``until``, read once (language, TextBlob polarity).
+
+    For :func:`score_survey_comments` at any date up to ``until`` (its ``read``): the learnt
+    polarity of each date is applied there. None without comments.
+    """
+    from features.sentiment import score_comments
+
+    surveys = tables.surveys
+    if surveys is None or "comment" not in surveys.columns or not surveys["comment"].notna().any():
+        return None
+    return score_comments(surveys.loc[surveys["responded_at"] < naive_utc(until), "comment"],
+                          n_jobs=n_jobs)

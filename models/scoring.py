@@ -263,6 +263,7 @@ def score_tables(
     churn_rate: float | None = None,
     clv_fit=None,
     polarity_models: PolarityModels | None = None,
+    comments_read: pd.DataFrame | None = None,
 ) -> Scored:
     """Indicators and scores of every account active at ``as_of``, sorted by ``account_id``.
 
@@ -291,6 +292,9 @@ def score_tables(
     polarity_models : PolarityModels, optional
         The learnt comment polarity to read comments with, instead of the model's; learnt
         once from the whole portfolio when ``tables`` hold only part of it.
+    comments_read : DataFrame, optional
+        The comments already read (:func:`features.survey_polarity.read_survey_comments`
+        at this date or later), when one process scores many dates.
 
     Raises
     ------
@@ -305,7 +309,8 @@ def score_tables(
     report = progress or _no_progress
     report(0, STEPS[0])
     comments, polarity_models = score_survey_comments(
-        tables, as_of, polarity_models or getattr(model, "polarity_models", None)
+        tables, as_of, polarity_models or getattr(model, "polarity_models", None),
+        read=comments_read,
     )
     # Under a lapse, which accounts are active depends on the date seen from.
     indicators = compute_indicators(

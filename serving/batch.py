@@ -53,7 +53,6 @@ from serving.scores_file import (
     SCORE_COLUMNS,
     OutputPaths,
     ScoresFileError,
-    is_runs_folder,
     latest_run,
     output_paths,
     read_scores,
@@ -138,6 +137,7 @@ def score_portfolio(
     progress: Progress | None = None,
     no_model_reason: str | None = None,
     currency: str | None = None,
+    loaded: Loaded | None = None,
 ) -> BatchResult:
     """Score every account active at ``as_of``: health, churn risk and the call list.
 
@@ -162,6 +162,9 @@ def score_portfolio(
         Why there is no model, for the metadata.
     currency : str, optional
         The currency of ``accounts.mrr``, written beside the call list's revenue.
+    loaded : Loaded, optional
+        What a backfill read once for all its dates: the comments read and the data
+        fingerprint of ``tables``.
 
     Returns
     -------
@@ -183,6 +186,7 @@ def score_portfolio(
     scored = score_tables(
         tables, stamp, scorecard, model=model, previous=previous_scores(previous),
         progress=lambda i, name: report(i + 2, STEPS[i + 1]),
+        comments_read=loaded.comments_read if loaded is not None else None,
     )
     scores = scores_table(scored, model)
 
@@ -197,7 +201,8 @@ def score_portfolio(
         "alerts": int(len(alerts)),
         "model": None,
         "churn_unavailable": None,
-        "data_fingerprint": tables_sha256(tables),
+        "data_fingerprint": (loaded.data_fingerprint if loaded is not None and loaded.data_fingerprint
+                             else tables_sha256(tables)),
         "scorecard": scorecard.source,
         # Measures no account had data for, by input table: their weight went elsewhere.
         "measures_without_data": measures_without_data(scores, scorecard),
@@ -378,6 +383,9 @@ class Loaded:
     tables: Tables
     model: Any = None
     no_model_reason: str | None = None
+    # Read once for every date of a backfill: the same for each, and costly at every date.
+    comments_read: pd.DataFrame | None = None
+    data_fingerprint: str | None = None
 
 
 def load_model_or_reason(model_uri: str | None) -> tuple[Any, str | None]:
@@ -440,8 +448,9 @@ def run_batch(
     currency : str, optional
         The currency of ``accounts.mrr``; default the mapping file's ``currency``.
     loaded : Loaded, optional
-        The tables of ``folder`` and the model, already read (:func:`run_backfill` scoring
-        many dates in one process); read here when omitted.
+        The tables of ``folder`` and the model, already read (by
+        :func:`serving.backfill.run_backfill`, scoring many dates in one process); read here
+        when omitted.
 
     Returns
     -------
@@ -489,110 +498,9 @@ def run_batch(
     result = score_portfolio(
         tables, as_of, model=loaded.model, scorecard=scorecard, previous=prior,
         risk_rise=risk_rise, progress=progress, no_model_reason=loaded.no_model_reason,
-        currency=currency or (mapping.currency if mapping is not None else None),
+        currency=currency or (mapping.currency if mapping is not None else None), loaded=loaded,
     )
     report(6, STEPS[5])
     meta = dict(result.metadata, previous=_describe(previous), previous_missing=no_previous,
                 input=describe_input(folder, mapping), seconds=round(time.perf_counter() - started, 3))
     return write_result(BatchResult(result.scores, result.alerts, meta), out, fmt)
-
-
-# --- backfills: many dates in one process --------------------------------------------
-
-
-def backfill_dates(start: pd.Timestamp, until: pd.Timestamp, every_days: int) -> list[pd.Timestamp]:
-    """``start``, then every ``every_days`` days up to and including ``until``.
-
-    Raises
-    ------
-    BatchInputError
-        When ``until`` is before ``start`` or ``every_days`` is below 1.
-
-    Examples
-    --------
-    >>> [d.date().isoformat() for d in backfill_dates(pd.Timestamp("2026-01-01"),
-    ...                                                 pd.Timestamp("2026-01-20"), 7)]
-    ['2026-01-01', '2026-01-08', '2026-01-15']
-    """
-    if every_days < 1:
-        raise BatchInputError(f"--every must be at least 1 day (e.g. 7d), got {every_days} days")
-    if until < start:
-        raise BatchInputError(
-            f"--until {until.date()} is before --as-of {start.date()}; give the last date to score"
-        )
-    return list(pd.date_range(start, until, freq=pd.Timedelta(days=every_days)))
-
-
-def dated_output(out: str | os.PathLike, as_of: pd.Timestamp) -> str | Path:
-    """Where a backfill writes the run of ``as_of``: the same folder of dated runs or the
-    same database (both keep one run per date), else the file name with its date.
-
-    Examples
-    --------
-    >>> str(dated_output("runs/scores.parquet", pd.Timestamp("2026-01-08")))
-    'runs/scores-2026-01-08.parquet'
-    >>> str(dated_output("runs", pd.Timestamp("2026-01-08")))
-    'runs'
-    """
-    if is_database_url(out) or is_runs_folder(Path(out)):
-        return out
-    out = Path(out)
-    return out.with_name(f"{out.stem}-{as_of:%Y-%m-%d}{out.suffix}")
-
-
-def run_backfill(
-    folder: str | os.PathLike | None,
-    dates: list[pd.Timestamp],
-    out: str | os.PathLike,
-    *,
-    model_uri: str | None = None,
-    previous: str | os.PathLike | None = None,
-    fmt: str | None = None,
-    mapping: Mapping | str | os.PathLike | None = None,
-    risk_rise: float = 0.10,
-    scorecard: Scorecard | None = None,
-    progress: Callable[[int, pd.Timestamp], None] | None = None,
-    currency: str | None = None,
-) -> list[BatchResult]:
-    """Score many dates in one process: the tables are read, validated and the model loaded
-    once, then each date is the run :func:`run_batch` would write on its own.
-
-    Parameters
-    ----------
-    dates : list of Timestamp
-        The as-of dates, in order (:func:`backfill_dates`).
-    out : path or str
-        As for :func:`run_batch`; a file output gets one file per date
-        (:func:`dated_output`), a database output one run per date.
-    previous : path, URL or "auto", optional
-        As for :func:`run_batch`, for every date; with ``"auto"`` each date compares with
-        the run before it, as nightly runs would.
-    progress : callable, optional
-        Called as ``progress(i, date)`` before the ``i``-th date (0-based) is scored.
-
-    Other parameters are those of :func:`run_batch`.
-
-    Returns
-    -------
-    list of BatchResult
-        One per date, in order.
-    """
-    if mapping is not None and not isinstance(mapping, Mapping):
-        mapping = Mapping.read(mapping)
-    for stamp in dates:  # every output checked before the long read
-        _check_as_of(stamp)
-        if not is_database_url(out):
-            paths = _output_paths(dated_output(out, stamp), fmt, stamp)
-            if folder is not None:
-                check_not_an_input(paths, Path(folder), mapping or Mapping())
-    loaded = Loaded(load_tables(folder, mapping)[0], *load_model_or_reason(model_uri))
-    results = []
-    for i, stamp in enumerate(dates):
-        if progress is not None:
-            progress(i, stamp)
-        results.append(run_batch(
-            folder, stamp, dated_output(out, stamp), model_uri=model_uri, previous=previous,
-            fmt=fmt, mapping=mapping, risk_rise=risk_rise, scorecard=scorecard, loaded=loaded,
-            currency=currency,
-        ))
-    return results

@@ -25,13 +25,12 @@ from features.churn_definition import ChurnDefinition
 from features.problems import visible
 from features.scorecard import ScorecardConfigError
 from features.scorecard_config import load_scorecard
+from serving.backfill import backfill_dates, run_backfill
 from serving.batch import (
     STEPS,
     BatchInputError,
     BatchResult,
     PreviousRunError,
-    backfill_dates,
-    run_backfill,
     run_batch,
 )
 from serving.commands.options import (

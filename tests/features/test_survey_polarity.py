@@ -15,6 +15,7 @@ from features.languages import identify_languages
 from features.survey_polarity import (
     fit_survey_polarity,
     labelled_comments,
+    read_survey_comments,
     score_survey_comments,
     survey_labels,
 )
@@ -119,6 +120,27 @@ def test_stored_models_from_the_future_of_a_date_are_replaced_by_ones_learnt_bef
     assert used.examples_before == pd.Timestamp("2025-08-01")
     _, kept = score_survey_comments(tables, "2026-02-01", future, min_examples=100)
     assert kept is future
+
+
+@pytest.mark.parametrize("read_until", ["2025-10-01", "2025-06-01"])
+def test_comments_read_once_for_many_dates_score_each_date_as_reading_them_then(read_until):
+    # Read at a later date (a backfill's last) or an earlier one (rows left to read here).
+    tables = _portuguese_tables(150)
+    read = read_survey_comments(tables, read_until)
+    for as_of in ("2025-07-01", "2025-09-01"):
+        alone, models = score_survey_comments(tables, as_of, min_examples=100)
+        reused, again = score_survey_comments(tables, as_of, min_examples=100, read=read)
+        pd.testing.assert_frame_equal(reused, alone)
+        assert again.models.keys() == models.models.keys()
+        for language, model in models.models.items():
+            assert np.array_equal(again.models[language].coef, model.coef)
+    assert "pt" in models.models  # a learnt polarity was applied, not only TextBlob
+
+
+def test_without_comments_nothing_is_read():
+    tables = _portuguese_tables(10)
+    no_comments = dataclasses.replace(tables, surveys=tables.surveys.assign(comment=None))
+    assert read_survey_comments(no_comments, "2026-01-01") is None
 
 
 @pytest.fixture(scope="module")

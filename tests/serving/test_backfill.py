@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from serving.batch import BatchInputError, backfill_dates, dated_output, run_backfill, run_batch
+from serving.backfill import backfill_dates, dated_output, run_backfill
+from serving.batch import BatchInputError, run_batch
 from serving.cli import app
 
 runner = CliRunner()
