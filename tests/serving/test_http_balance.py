@@ -48,11 +48,18 @@ async def _answers(spreader: ConnectionSpreader, paths: list[str], release) -> l
 
 def test_a_worker_over_its_share_closes_connections_until_it_is_back_under():
     app = HeldApp()
-    spreader = ConnectionSpreader(app, routes=("/score",), most_in_flight=2)
+    spreader = ConnectionSpreader(app, routes=("/score",), most_in_flight=2, close_one_in=1)
     closes = asyncio.run(_answers(spreader, ["/score"] * 5, app.release))
     # Answered one by one: at 5, 4 and 3 in flight the worker is over 2, then it is not.
     assert closes == [True, True, True, False, False]
     assert spreader.in_flight == 0
+
+
+def test_only_one_answer_in_a_few_closes_so_busy_balanced_workers_keep_most_connections():
+    app = HeldApp()
+    spreader = ConnectionSpreader(app, routes=("/score",), most_in_flight=0, close_one_in=2)
+    closes = asyncio.run(_answers(spreader, ["/score"] * 5, app.release))
+    assert closes == [False, True, False, True, False]
 
 
 def test_a_worker_under_its_share_keeps_every_connection():
@@ -78,7 +85,8 @@ def test_the_real_server_closes_the_connection_after_an_answer_over_the_share():
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         port = listener.getsockname()[1]
-    config = uvicorn.Config(ConnectionSpreader(answer, routes=("/score",), most_in_flight=0),
+    spreader = ConnectionSpreader(answer, routes=("/score",), most_in_flight=0, close_one_in=1)
+    config = uvicorn.Config(spreader,
                             host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
