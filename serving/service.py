@@ -48,6 +48,7 @@ from features.scorecard_config import load_scorecard
 from features.values import json_safe
 from models.model_check import model_provenance, model_warnings, trained_churn
 from models.scoring import RowScores, insufficient_reason, score_rows
+from serving.http_balance import ConnectionSpreader
 from serving.http_guard import (
     BODY_TIMEOUT_ENV,
     ClientErrorTracebacks,
@@ -555,4 +556,6 @@ CustomerHealth.add_asgi_middleware(
 )
 CustomerHealth.add_asgi_middleware(ErrorBodyMiddleware)
 CustomerHealth.add_asgi_middleware(OpenApiDocument)
+# Keep-alive clients that all connected to one worker are sent to the idle one.
+CustomerHealth.add_asgi_middleware(ConnectionSpreader, routes=API_ROUTES)
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorTracebacks())
