@@ -92,7 +92,7 @@ def explain_cost(params: dict) -> int:
     return int(settings["n_estimators"] * settings["num_leaves"] * settings["max_depth"] ** 2)
 
 
-def stopped_fit(X_fit, y_fit, X_stop, y_stop, shape: dict, *, params: dict, seed: int,
+def _stopped_fit(X_fit, y_fit, X_stop, y_stop, shape: dict, *, params: dict, seed: int,
                  categorical, learning_rate: float = LEARNING_RATE) -> tuple[int, float]:
     """Trees kept by early stopping and the held-out log loss of one shape."""
     settings = {**params, **shape, "learning_rate": learning_rate,
@@ -147,7 +147,7 @@ def choose_capacity(X_fit: pd.DataFrame, y_fit, X_stop: pd.DataFrame, y_stop, *,
     for shape in TREE_SHAPES:
         rate = LEARNING_RATE
         while True:
-            trees, loss = stopped_fit(X_fit, np.asarray(y_fit, dtype=int), X_stop, y_stop,
+            trees, loss = _stopped_fit(X_fit, np.asarray(y_fit, dtype=int), X_stop, y_stop,
                                        shape, params=params, seed=seed,
                                        categorical=categorical, learning_rate=rate)
             rows.append({**shape, "learning_rate": rate, "n_estimators": trees,
