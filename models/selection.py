@@ -87,6 +87,17 @@ def permutation_importance(model, X: pd.DataFrame, y, *, seed: int = 0,
                            repeats: int = REPEATS) -> pd.DataFrame:
     """How much the log loss on ``X, y`` rises when each indicator's columns are shuffled.
 
+    Parameters
+    ----------
+    model
+        A fitted classifier with ``predict_proba`` (the LightGBM pipeline, or any other).
+    X, y
+        Held-out rows and their 0/1 labels.
+    seed : int
+        Seeds the shuffles.
+    repeats : int
+        Shuffles per indicator.
+
     Returns
     -------
     DataFrame
@@ -94,6 +105,11 @@ def permutation_importance(model, X: pd.DataFrame, y, *, seed: int = 0,
         and ``importance_std`` (over the shuffles).
     """
     y = np.asarray(y, dtype=int)
+    steps = getattr(model, "named_steps", {})
+    if "encode" in steps:
+        # The LightGBM pipeline: encode the categories once, not once per shuffle (encoding
+        # costs several times the prediction of a small model). Columns keep their names.
+        X, model = steps["encode"].transform(X), steps["model"]
     base = float(_row_losses(y, model.predict_proba(X)[:, 1]).mean())
     grouped: dict[str, list[str]] = {}
     for column in X.columns:
@@ -105,7 +121,7 @@ def permutation_importance(model, X: pd.DataFrame, y, *, seed: int = 0,
         for _ in range(repeats):
             order = rng.permutation(len(X))
             # The columns of one indicator move together, so a row keeps a coherent set.
-            shuffled = X.assign(**{c: X[c].to_numpy()[order] for c in columns})
+            shuffled = X.assign(**{c: X[c].iloc[order].set_axis(X.index) for c in columns})
             rises.append(float(_row_losses(y, model.predict_proba(shuffled)[:, 1]).mean()) - base)
         rows.append({"indicator": name, "columns": ", ".join(columns),
                      "importance": float(np.mean(rises)), "importance_std": float(np.std(rises))})
