@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from models import evaluation as ev
-from models.capacity import Capacity, choose_capacity, fit_with_capacity
+from models.capacity import Capacity, fit_with_capacity
 from models.estimators import (
     Calibrator,
     ScorecardPredictor,
@@ -36,7 +36,7 @@ from models.estimators import (
 from models.flat_table import CrossValidation, FlatTable, cross_validate
 from models.gates import gain_shares, leakage_warnings, promotion_gates
 from models.pyfunc import ChurnModel, band_thresholds, risk_bands
-from models.selection import Selection, select_inputs
+from models.selection import Selection, fit_selected
 from models.training_config import TrainerError, TrainingConfig
 from models.training_set import LABEL, Split, TrainingSet
 
@@ -236,11 +236,9 @@ def fit_time_split(
     params, seed = dict(config.lightgbm), config.seed
 
     step()
-    capacity = choose_capacity(X_train, y_train, X_valid, y_valid, params=params, seed=seed,
-                               categorical=categorical)
-    lightgbm, capacity, selection = select_inputs(X_train, y_train, X_valid, y_valid,
-                                                  capacity=capacity, params=params, seed=seed,
-                                                  categorical=categorical)
+    lightgbm, capacity, selection = fit_selected(X_train, y_train, X_valid, y_valid,
+                                                 params=params, seed=seed,
+                                                 categorical=categorical)
     step()
     # The logistic baseline keeps every usable column: it is the comparison, not the model.
     logistic = fit_logistic(X_train, y_train, seed=seed, categorical=categorical)

@@ -205,3 +205,20 @@ def select_inputs(X_fit: pd.DataFrame, y_fit, X_stop: pd.DataFrame, y_stop, *,
               f"not help on the validation dates and were left out "
               f"({', '.join(useless)}); the model without them: validation log loss "
               f"{worse:+.5f} (standard error {error:.5f})"))
+
+
+def fit_selected(X_fit: pd.DataFrame, y_fit, X_stop: pd.DataFrame, y_stop, *,
+                 params: dict | None = None, seed: int = 0,
+                 categorical: list[str] | None = None):
+    """What ``train`` fits without a search: the tree size chosen on the held-out rows
+    (:func:`models.capacity.choose_capacity`), then :func:`select_inputs`.
+
+    Returns
+    -------
+    model, capacity, selection
+        As :func:`select_inputs`.
+    """
+    capacity = choose_capacity(X_fit, y_fit, X_stop, y_stop, params=params, seed=seed,
+                               categorical=categorical)
+    return select_inputs(X_fit, y_fit, X_stop, y_stop, capacity=capacity, params=params,
+                         seed=seed, categorical=categorical)
