@@ -45,7 +45,6 @@ import pandas as pd
 from lightgbm import LGBMClassifier
 
 from features.contract import Tables
-from models.capacity import fit_with_capacity
 from models.estimators import (
     LIGHTGBM_DEFAULTS,
     FrameEncoder,
@@ -54,6 +53,7 @@ from models.estimators import (
 )
 from models.evaluation import roc_auc
 from models.fit import CHOSEN
+from models.selection import fit_selected
 from models.tracking import DEFAULT_EXPERIMENT, configure_mlflow, log_provenance
 from models.trainer import train_from_training_set
 from models.training_config import TrainingConfig
@@ -505,15 +505,16 @@ def run_experiment(
 def default_valid_auc(split: Split, feature_columns: list[str], *, seed: int) -> float:
     """Validation ROC AUC of the default configuration: what ``train`` fits without a search.
 
-    The same tree-size choice as the trainer (:func:`models.capacity.fit_with_capacity`,
-    early stopping on the validation dates), uncalibrated like the trials.
+    The same tree-size choice and indicator selection as the trainer
+    (:func:`models.selection.fit_selected`, both on the validation dates), uncalibrated
+    like the trials.
     """
     categorical = categorical_columns(split.train, feature_columns)
-    model, _ = fit_with_capacity(split.train[feature_columns], split.train[LABEL].astype(int),
-                                 stop=(split.valid[feature_columns],
-                                       split.valid[LABEL].astype(int)),
-                                 seed=seed, categorical=categorical)
-    proba = model.predict_proba(split.valid[feature_columns])[:, 1]
+    model, _, selection = fit_selected(
+        split.train[feature_columns], split.train[LABEL].astype(int),
+        split.valid[feature_columns], split.valid[LABEL].astype(int),
+        seed=seed, categorical=categorical)
+    proba = model.predict_proba(split.valid[selection.kept])[:, 1]
     return float(roc_auc(split.valid[LABEL].astype(int), proba))
 
 

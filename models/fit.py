@@ -4,8 +4,9 @@ Two ways to fit, one per kind of data:
 
 - :func:`fit_time_split`: a point-in-time training set split by observation date. LightGBM,
   the logistic baseline and the health score as a predictor are fitted on the same training
-  dates and all evaluated on the same out-of-time test dates; LightGBM is calibrated on the
-  validation dates, which also set the risk-band cut-offs.
+  dates and all evaluated on the same out-of-time test dates. LightGBM learns only from the
+  indicators that help on the validation dates (:mod:`models.selection`), is
+  calibrated on them, and they also set the risk-band cut-offs.
 - :func:`fit_flat_table`: a one-row-per-account table. Stratified k-fold cross-validation
   instead of a time split; the calibrator is fitted on out-of-fold predictions and the final
   model on every row.
@@ -35,6 +36,7 @@ from models.estimators import (
 from models.flat_table import CrossValidation, FlatTable, cross_validate
 from models.gates import gain_shares, leakage_warnings, promotion_gates
 from models.pyfunc import ChurnModel, band_thresholds, risk_bands
+from models.selection import Selection, fit_selected
 from models.training_config import TrainerError, TrainingConfig
 from models.training_set import LABEL, Split, TrainingSet
 
@@ -128,11 +130,15 @@ class TimeSplitFit(FittedModels):
         The health-score baseline; None when it cannot run on these columns.
     score_note : str
         How the health-score baseline was run, or why not.
+    selection : Selection or None
+        The indicators LightGBM kept, chosen on the validation dates
+        (:func:`models.selection.select_inputs`); ``dropped`` also lists those left out.
     """
 
     results: dict
     score_model: ScorecardPredictor | None
     score_note: str
+    selection: Selection | None = None
 
 
 @dataclass(frozen=True)
@@ -230,10 +236,16 @@ def fit_time_split(
     params, seed = dict(config.lightgbm), config.seed
 
     step()
-    lightgbm, capacity = fit_with_capacity(X_train, y_train, stop=(X_valid, y_valid),
-                                           params=params, seed=seed, categorical=categorical)
+    lightgbm, capacity, selection = fit_selected(X_train, y_train, X_valid, y_valid,
+                                                 params=params, seed=seed,
+                                                 categorical=categorical)
     step()
+    # The logistic baseline keeps every usable column: it is the comparison, not the model.
     logistic = fit_logistic(X_train, y_train, seed=seed, categorical=categorical)
+    logistic_test = logistic.predict_proba(X_test)[:, 1]
+    features, dropped = selection.kept, {**dropped, **selection.dropped}
+    categorical = [c for c in categorical if c in features]
+    X_valid, X_test = X_valid[features], X_test[features]
     step()
     score_model, score_note = fit_scorecard(scorecard, split.train[ts.feature_columns], y_train)
 
@@ -248,7 +260,7 @@ def fit_time_split(
     probas = {
         CHOSEN: calibrator.transform(raw_test),
         f"{CHOSEN}_uncalibrated": raw_test,
-        "logistic": logistic.predict_proba(X_test)[:, 1],
+        "logistic": logistic_test,
     }
     by_band, contrast = {}, {}
     if score_model is not None:
@@ -276,7 +288,7 @@ def fit_time_split(
         by_band=by_band, band_contrast=contrast, gate_failures=gate_failures,
         warnings=leakage_warnings(test_auc, gain_shares(lightgbm)), capacity=capacity,
         results=results,
-        score_model=score_model, score_note=score_note,
+        score_model=score_model, score_note=score_note, selection=selection,
     )
 
 

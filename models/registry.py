@@ -536,7 +536,7 @@ def model_card_data(model, *, tracking_uri: str | None = None) -> ModelCardData:
 # Artifacts a card shows, matched on the file name: plots of calibration and of churn by
 # band (PNG), and the evaluation tables (CSV).
 CARD_IMAGE_WORDS = ("reliab", "calibrat", "band")
-CARD_TABLE_WORDS = ("comparison", "churn_rate_by")
+CARD_TABLE_WORDS = ("comparison", "churn_rate_by", "input_selection")
 # Folders of the logged model itself: large, and nothing a card shows.
 _MODEL_FOLDERS = ("model", "python_model", "artifacts")
 

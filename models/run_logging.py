@@ -173,7 +173,18 @@ def log_time_split_run(fit: TimeSplitFit, ts: TrainingSet, split: Split, config:
         if math.isfinite(contrast.get("ratio", math.nan)):
             mlflow.log_metric("health_band_churn_ratio_riskiest_vs_safest", contrast["ratio"])
     log_table(fit.comparison, "comparison")
+    log_selection(fit.selection)
     log_evaluation(fit)
+
+
+def log_selection(selection) -> None:
+    """Which indicators the model kept and why (the dropped columns are also in
+    ``features.unused``): tag ``input_selection``, table ``evaluation/input_selection.csv``."""
+    if selection is None:
+        return
+    mlflow.set_tag("input_selection", selection.text)
+    if len(selection.indicators):
+        log_table(selection.indicators, "input_selection")
 
 
 def log_flat_table_run(fit: FlatTableFit, table: FlatTable, config: TrainingConfig) -> None:

@@ -99,6 +99,9 @@ _TABLE_CAPTIONS = {
     "comparison": "Every model compared on the same out-of-time test.",
     "churn_rate_by_health_band": "Churn rate by health band on the test dates: is red really riskier than green?",
     "churn_rate_by_risk_band": "Churn rate by the model's risk band on the test dates.",
+    "input_selection": "The indicators the model learns from: shuffling each on the validation "
+                       "dates shows whether it lowered the log loss (importance above 0); "
+                       "those that did not were left out.",
 }
 
 
