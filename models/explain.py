@@ -117,11 +117,18 @@ def _effect(raises: bool, strength: str) -> str:
     return " ".join(w for w in ("raises" if raises else "lowers", "churn risk", strength) if w)
 
 
+_DASH = " — "  # between what the value is and what it did
+
+
 def _sentence(label: str, shown: str, effect: str) -> str:
+    return _sentence_start(label, shown) + _DASH + effect
+
+
+def _sentence_start(label: str, shown: str) -> str:
     if shown == NO_DATA:
         # "is no data" reads badly; the missing value itself is what moved the risk.
-        return f"{label}: {NO_DATA} — {effect}"
-    return f"{label} is {shown} — {effect}"
+        return f"{label}: {NO_DATA}"
+    return f"{label} is {shown}"
 
 
 def top_drivers(model: Pipeline, X: pd.DataFrame, *, top: int = DEFAULT_TOP) -> list[list[dict]]:
@@ -205,22 +212,22 @@ def drivers_from_contributions(values: np.ndarray, features: list[str], raw, *,
     columns = order[rows, slots]
     contribution = chosen[rows, slots]
     value = np.empty(len(rows), dtype=object)
-    shown = np.empty(len(rows), dtype=object)
+    start = np.empty(len(rows), dtype=object)  # the sentence up to its effect
     label = np.empty(len(rows), dtype=object)
     name = np.empty(len(rows), dtype=object)
     for c in np.unique(columns).tolist():
         cells = columns == c
-        value[cells], shown[cells] = _values_in_words(features[c], np.asarray(raw[features[c]])[rows[cells]])
-        label[cells] = describe_indicator(features[c], strict=False).label
+        value[cells], shown = _values_in_words(features[c], np.asarray(raw[features[c]])[rows[cells]])
+        label[cells] = label_text = describe_indicator(features[c], strict=False).label
         name[cells] = features[c]
-    # The sentences of _sentence and _effect, joined column-wise rather than one call each.
+        # Each distinct value's sentence start written once; the effect is added column-wise.
+        starts = {words: _sentence_start(label_text, words) for words in set(shown.tolist())}
+        start[cells] = np.array([starts[words] for words in shown.tolist()] + [None], dtype=object)[:-1]
     size = np.abs(contribution)
     strength = np.where(size < SLIGHT_BELOW, 0, np.where(size >= STRONG_FROM, 2, 1))
-    effect = np.array([_effect(up, word) for up in (False, True)
+    effect = np.array([_DASH + _effect(up, word) for up in (False, True)
                        for word in ("slightly", "", "strongly")], dtype=object)
-    effect = effect[3 * (contribution > 0) + strength]
-    text = np.where(shown == NO_DATA, label + f": {NO_DATA} — " + effect,
-                    label + " is " + shown + " — " + effect)
+    text = start + effect[3 * (contribution > 0) + strength]
     ends = np.cumsum(np.bincount(rows, minlength=len(values))).tolist()
     # Hundreds of thousands of small dicts, none of them in a reference cycle: without the
     # pause the cyclic collector would walk every one built so far, again and again.
