@@ -202,7 +202,7 @@ def top_driver_texts(drivers: pd.Series, top: int = TOP_DRIVERS,
             if isinstance(item, dict):
                 name = item.get("indicator")
                 rule = rules.get(name) if isinstance(name, str) else None
-                if rule is not None and _against(item, *rule):
+                if rule is not None and _against(item.get("value"), item.get("contribution"), *rule):
                     continue
                 text = item.get("text") or item.get("measure") or name
             else:
@@ -244,11 +244,11 @@ def _backwards_rules(typical: Mapping[str, float | None]) -> dict[str, tuple[boo
     return rules
 
 
-def _against(driver: dict, higher: bool, middle: float) -> bool:
+def _against(value, push, higher: bool, middle: float) -> bool:
     """:func:`reads_backwards` for an indicator with a rule of :func:`_backwards_rules`."""
-    value, push = driver.get("value"), driver.get("contribution")
+    # ``value != value``: NaN, without a numpy call per driver.
     if not isinstance(value, (int, float)) or isinstance(value, bool) or push is None \
-            or np.isnan(value) or value == middle:
+            or value != value or value == middle:
         return False
     better = (value > middle) == higher
     return (better and push > 0) or (not better and push < 0)
