@@ -181,12 +181,77 @@ def top_driver_texts(drivers: pd.Series, top: int = TOP_DRIVERS,
     """The first ``top`` driver sentences of each cell (JSON text or a list), "; "-joined,
     leaving out drivers that read backwards (:func:`reads_backwards`) against ``typical``.
 
+    The texts are those of :func:`driver_texts`, cell by cell; a call list reads tens of
+    thousands of cells, so the backwards test is a lookup per driver
+    (:func:`_backwards_rules`), and drivers still in memory (the batch job's) are not
+    written to JSON and read back.
+
     Examples
     --------
     >>> top_driver_texts(pd.Series(['[{"text": "CSAT fell"}, {"text": "no logins"}]', None]), 1).tolist()
     ['CSAT fell', '']
     """
-    return _text(drivers.map(lambda cell: "; ".join(driver_texts(cell, typical)[:top])))
+    cells = _parsed_cells(drivers.to_numpy(dtype=object))
+    if cells is None:  # some cell is not a JSON list of drivers: read each on its own
+        return _text(drivers.map(lambda cell: "; ".join(driver_texts(cell, typical)[:top])))
+    rules = _backwards_rules(typical or {})
+    out = []
+    for cell in cells:
+        texts = []
+        for item in cell:
+            if isinstance(item, dict):
+                name = item.get("indicator")
+                rule = rules.get(name) if isinstance(name, str) else None
+                if rule is not None and _against(item.get("value"), item.get("contribution"), *rule):
+                    continue
+                text = item.get("text") or item.get("measure") or name
+            else:
+                text = str(item)
+            if text:
+                texts.append(str(text))
+                if len(texts) == top:
+                    break
+        out.append("; ".join(texts))
+    return pd.Series(out, index=drivers.index, dtype=object)
+
+
+def _parsed_cells(cells: np.ndarray) -> list | None:
+    """Each cell as a list of drivers (None and NaN as ``[]``, JSON text parsed); None when
+    a cell is neither a list nor the JSON text of one."""
+    out = []
+    for cell in cells.tolist():
+        if isinstance(cell, str):
+            try:
+                cell = json.loads(cell)
+            except json.JSONDecodeError:
+                return None
+        elif cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            cell = []
+        if type(cell) is not list:
+            return None
+        out.append(cell)
+    return out
+
+
+def _backwards_rules(typical: Mapping[str, float | None]) -> dict[str, tuple[bool, float]]:
+    """Indicator -> (higher is better, typical value), for the indicators
+    :func:`reads_backwards` can judge: with a direction and a typical number."""
+    rules = {}
+    for name, middle in typical.items():
+        good_is = _good_is(name) if isinstance(name, str) else None
+        if good_is in ("higher", "lower") and middle is not None and not np.isnan(middle):
+            rules[name] = (good_is == "higher", middle)
+    return rules
+
+
+def _against(value, push, higher: bool, middle: float) -> bool:
+    """:func:`reads_backwards` for an indicator with a rule of :func:`_backwards_rules`."""
+    # ``value != value``: NaN, without a numpy call per driver.
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or push is None \
+            or value != value or value == middle:
+        return False
+    better = (value > middle) == higher
+    return (better and push > 0) or (not better and push < 0)
 
 
 def find_alerts(

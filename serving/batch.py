@@ -192,7 +192,9 @@ def score_portfolio(
 
     report(5, STEPS[4])
     typical = typical_values(scored.indicators)
-    alerts = call_list(scores, tables, typical, previous, scorecard=scorecard,
+    # The rules read the drivers still in memory: parsing their JSON back costs more than them.
+    drivers = {c: scored.scores[c].to_numpy(dtype=object) for c in ("health_drivers", "churn_drivers")}
+    alerts = call_list(scores.assign(**drivers), tables, typical, previous, scorecard=scorecard,
                        risk_rise=risk_rise, currency=currency)
 
     meta: dict[str, Any] = {

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.estimators import fit_lightgbm
 from models.explain import (
@@ -145,3 +147,16 @@ def test_drivers_from_a_contribution_matrix_are_the_largest_few_by_size_in_words
             assert d["value"] == expected_value and d["contribution"] == values[row, j]
             assert d["text"] == driver_text(features[j], expected_value, values[row, j])
     assert drivers_from_contributions(values[:0], features, raw.iloc[:0]) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 9), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_the_top_columns_are_a_stable_sort_of_sizes_with_ties_and_nan(rows, columns, top, seed):
+    from models.explain import _top_columns
+
+    # Few distinct sizes, signed zeros and NaN, so ties straddle the top places often.
+    rng = np.random.default_rng(seed)
+    values = rng.choice([0.0, -0.0, 0.1, -0.1, 0.5, -0.5, 1e-7, np.nan, 2.0], size=(rows, columns))
+    k = min(top, columns)
+    expected = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    assert (_top_columns(values, k) == expected).all()

@@ -142,3 +142,28 @@ def test_a_driver_that_reads_backwards_is_left_out_of_the_top_drivers():
         "CSAT, last 90 days is 30% — raises churn risk")
     # without a typical value nothing can be judged, so nothing is left out
     assert "95%" in find_alerts(now, None, band_order=BANDS).loc[0, "top_drivers"]
+
+
+def test_top_driver_texts_read_lists_and_json_cells_as_driver_texts_does_each():
+    from serving.alerts import driver_texts, top_driver_texts
+
+    typical = {"csat_90d": 70.0, "tickets_90d": 2.0}
+    cells = [
+        [{"indicator": "csat_90d", "value": 95.0, "contribution": 0.4, "text": "CSAT 95%"},
+         {"indicator": "tickets_90d", "value": 5, "contribution": 0.2, "text": "5 tickets"},
+         {"indicator": "csat_90d", "value": None, "contribution": 0.3, "text": "CSAT: no data"},
+         {"indicator": "segment", "value": "SMB", "contribution": -0.1, "text": "Segment SMB"}],
+        [{"measure": "logins", "points_lost": 4.0}, 0, "plain words", {"indicator": "csat_90d"}],
+        [], None, float("nan"),
+    ]
+    expected = ["; ".join(driver_texts(cell, typical)[:3]) for cell in cells]
+    assert expected[0] == "5 tickets; CSAT: no data; Segment SMB"
+    index = pd.Index(list("vwxyz"))
+    in_memory = top_driver_texts(pd.Series(cells, index=index, dtype=object), typical=typical)
+    assert in_memory.tolist() == expected and in_memory.index.equals(index)
+    as_json = pd.Series([json.dumps(c) if isinstance(c, list) else c for c in cells], dtype=object)
+    assert top_driver_texts(as_json, typical=typical).tolist() == expected
+    # a cell that is not JSON text reads as its own words, as driver_texts reads it
+    odd = pd.Series(["no logins for 40 days", as_json[0]], dtype=object)
+    assert top_driver_texts(odd, typical=typical).tolist() == [
+        "no logins for 40 days", expected[0]]

@@ -77,6 +77,22 @@ def test_the_run_records_the_typical_values_its_call_list_read_drivers_against(
     assert expected and any(value is not None for value in expected.values())
 
 
+def test_the_call_list_from_drivers_in_memory_equals_one_read_from_the_scores_files_json(
+        first_run, serving_demo_tables):
+    from features.scorecard_config import load_scorecard
+    from serving.alerts import TYPICAL_KEY
+    from serving.batch import call_list
+
+    meta = first_run.metadata
+    written = read_scores(first_run.paths["scores"]).scores
+    assert isinstance(written["churn_drivers"].iloc[0], str)  # JSON text, parsed by the rules
+    again = call_list(written, serving_demo_tables, meta[TYPICAL_KEY], None,
+                      scorecard=load_scorecard(churn=serving_demo_tables.churn),
+                      risk_rise=meta["risk_rise"], currency=meta["currency"])
+    assert len(again) > 0 and (again["top_drivers"] != "").all()
+    pd.testing.assert_frame_equal(again, first_run.alerts)
+
+
 @pytest.mark.slow
 def test_running_twice_on_the_same_inputs_gives_the_same_rows(as_of, first_run, registry, tmp_path):
     again = run_batch(registry.demo, as_of, tmp_path / "again.parquet")
