@@ -32,7 +32,7 @@ from features.polarity import PolarityModels
 from features.scorecard import Scorecard
 from features.survey_polarity import score_survey_comments
 from models.scoring import previous_scores, score_tables
-from serving.alerts import TYPICAL_KEY, find_alerts
+from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts
 from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
 from serving.scores_file import output_paths
 from serving.spark.output import Staged, conform, spark_schema
@@ -50,9 +50,6 @@ from serving.spark.validation import validate
 
 # Columns a bucket adds for the call list made on the driver (dropped from the scores).
 _CALL, _TYPICAL = "_call_", "_typical_"
-# The scores columns the call list reads (serving.alerts.find_alerts).
-_CALL_LIST_INPUTS = ("account_id", "health_score", "health_band", "churn_probability",
-                     "segment", "churn_drivers", "health_drivers", "risk_band")
 
 STEPS = ("read and validate", "portfolio facts", "score buckets", "write")
 PREVIOUS = "_previous"
@@ -301,7 +298,7 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
     typical = {c[len(_TYPICAL):]: None if medians[c] is None else float(medians[c])
                for c in typical_columns}
     wanted = [c for c in result.columns
-              if c in _CALL_LIST_INPUTS or c.startswith(_CALL)]
+              if c in CALL_LIST_INPUTS or c.startswith(_CALL)]
     listed = result.select(*wanted).toPandas()
     listed = listed.rename(columns={c: c[len(_CALL):] for c in listed if c.startswith(_CALL)})
     listed = listed.sort_values("account_id", kind="stable").reset_index(drop=True)
