@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from serving.errors import InvalidInput
@@ -74,7 +75,7 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
                    master, buckets, currency=None) -> None:
     from features.scorecard_config import load_scorecard
     from serving.batch import load_model_or_reason
-    from serving.spark.engine import STEPS, score_run
+    from serving.spark.engine import SCORE_STEPS, score_run
     from serving.spark.session import spark_session
 
     source = check_spark_options(folder, mapping, out)
@@ -84,12 +85,14 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
     console = Console(highlight=False)
     spark = spark_session(master)
     model, reason = load_model_or_reason(model_uri)
-    meta = run_with_progress(console, STEPS, lambda advance: score_run(
+    meta = run_with_progress(console, SCORE_STEPS, lambda advance: score_run(
         spark, source, stamp, out, model=model, scorecard=card or load_scorecard(),
         previous=previous, risk_rise=risk_rise, buckets=buckets, progress=advance,
         no_model_reason=reason, currency=currency))
     if meta["previous_missing"]:
         console.print(f"[yellow]warning[/]: {meta['previous_missing']}", markup=True)
+    for warning in meta.get("model_warnings", []):
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     if meta["churn_unavailable"]:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     console.print(f"wrote {meta['accounts']:,} accounts to {meta['output']}, {meta['alerts']:,} "

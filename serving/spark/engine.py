@@ -31,10 +31,12 @@ from features.indicators import trailing_churn_rate
 from features.polarity import PolarityModels
 from features.scorecard import Scorecard
 from features.survey_polarity import score_survey_comments
+from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
 from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts
 from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
 from serving.scores_file import output_paths
+from serving.spark.fingerprint import Fingerprint, data_fingerprint
 from serving.spark.output import Staged, conform, spark_schema
 from serving.spark.tables import (
     SEP,
@@ -52,6 +54,8 @@ from serving.spark.validation import validate
 _CALL, _TYPICAL = "_call_", "_typical_"
 
 STEPS = ("read and validate", "portfolio facts", "score buckets", "write")
+# Scoring also records the data fingerprint, as the pandas batch does.
+SCORE_STEPS = (STEPS[0], "data fingerprint", *STEPS[1:])
 PREVIOUS = "_previous"
 SAMPLE_ACCOUNTS = 20
 Progress = Callable[[int, str], None]
@@ -221,13 +225,15 @@ def score_run(
     report = progress or (lambda step, name: None)
     paths = output_paths(out, "parquet")
     tables = _start(spark, folder, buckets, report)
+    report(2, SCORE_STEPS[1])
+    fingerprint = data_fingerprint(tables)
     missing = None
     if previous is not None and not path_exists(spark, previous):
         # As with the pandas engine: the first night, or after a missed one, is no error.
         previous, missing = None, f"the previous run {previous} does not exist; every red account is alerted"
     if previous is not None:
         tables = with_table(tables, PREVIOUS, spark.read.parquet(previous).select(*PREVIOUS_COLUMNS))
-    report(2, STEPS[1])
+    report(3, SCORE_STEPS[2])
     facts = portfolio_facts(tables, as_of, model)
     bands = band_order(scorecard)
 
@@ -252,14 +258,14 @@ def score_run(
                       for c in numeric_columns() if c in indicators})
         return scores.assign(**extra)
 
-    report(3, STEPS[2])
+    report(4, SCORE_STEPS[3])
     result = _per_bucket(tables, work).persist()
     try:
-        report(4, STEPS[3])
+        report(5, SCORE_STEPS[4])
         alerts, typical = _call_list(spark, result, previous, bands=bands, risk_rise=risk_rise,
                                      currency=currency)
         meta = _metadata(result.count(), len(alerts), as_of, scorecard, risk_rise, model,
-                         no_model_reason, previous, folder)
+                         no_model_reason, previous, folder, fingerprint)
         # The report reads drivers against the same typical values the call list did.
         meta.update(previous_missing=missing, **{TYPICAL_KEY: typical})
         staged = Staged(spark)
@@ -309,18 +315,20 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
 
 
 def _metadata(accounts, alerts, as_of, scorecard, risk_rise, model, no_model_reason,
-              previous, folder) -> dict:
+              previous, folder, fingerprint: Fingerprint) -> dict:
     meta: dict[str, Any] = {
         "as_of": as_of.isoformat(), "accounts": int(accounts), "alerts": int(alerts),
         "model": None, "churn_unavailable": None, "engine": "spark",
-        # The fingerprint hashes every table in one process: not computed across executors.
-        "data_fingerprint": None,
+        "data_fingerprint": fingerprint.sha256,
         "scorecard": scorecard.source, "risk_rise": risk_rise,
         "package_version": package_version(), "previous": previous, "input": folder,
     }
     if model is not None:
         meta["model"] = {"name": model.name, "version": str(model.version), "alias": model.alias,
                          "uri": model.uri, "run_id": model.run_id}
+        meta["model_warnings"] = model_warnings(
+            getattr(model, "params", {}), as_of=as_of, tables=fingerprint.extremes,
+            data_sha256=fingerprint.sha256)
     else:
         meta["churn_unavailable"] = no_model_reason or "no model given"
     return meta

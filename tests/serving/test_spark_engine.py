@@ -113,6 +113,15 @@ def test_spark_alerts_equal_the_pandas_alerts(both_engines):
 
 
 @pytest.mark.slow
+def test_spark_records_the_pandas_data_fingerprint_and_model_warnings(both_engines):
+    out, meta = both_engines
+    want = json.loads((out / "pandas.parquet.meta.json").read_text())
+    assert len(meta["data_fingerprint"]) == 64
+    assert meta["data_fingerprint"] == want["data_fingerprint"]
+    assert meta["model_warnings"] == want["model_warnings"]
+
+
+@pytest.mark.slow
 def test_spark_features_equal_the_pandas_features(spark, parquet_demo, tmp_path):
     from serving.spark.engine import features_run
 
@@ -153,6 +162,31 @@ def test_spark_reports_the_pandas_problems_with_the_same_rows_and_writes_nothing
     described = sorted(p.describe() for p in spark_error.value.problems)
     assert described == sorted(p.describe() for p in pandas_error.value.problems)
     assert any("row 5 (A9)" in text for text in described)
+    assert not list(tmp_path.glob("out.parquet*"))
+
+
+@pytest.mark.slow
+def test_a_ticket_id_repeated_across_buckets_is_the_pandas_key_problem(spark, tmp_path):
+    from serving.spark.engine import features_run
+    from serving.spark.tables import read_tables
+    from tests.conftest import make_small_raw_tables
+
+    raw = make_small_raw_tables()
+    raw["tickets"]["ticket_id"] = "T1"  # the same id on every account's ticket
+    folder = tmp_path / "repeated"
+    folder.mkdir()
+    for name, frame in raw.items():
+        frame.to_parquet(folder / f"{name}.parquet")
+    tickets = read_tables(spark, str(folder), buckets=BUCKETS).long.filter("_table = 'tickets'")
+    assert tickets.select("_bucket").distinct().count() > 1  # the repeats meet in no bucket
+    with pytest.raises(DataContractError) as pandas_error:
+        validate_tables({name: pd.read_parquet(folder / f"{name}.parquet") for name in raw})
+    with pytest.raises(DataContractError, match="unique") as spark_error:
+        features_run(spark, str(folder), AS_OF, str(tmp_path / "out.parquet"),
+                     scorecard=load_scorecard(), buckets=BUCKETS)
+    described = [p.describe() for p in spark_error.value.problems]
+    assert described == [p.describe() for p in pandas_error.value.problems]
+    assert "3 row(s): row 1 (T1), row 2 (T1), row 3 (T1)" in described[0]
     assert not list(tmp_path.glob("out.parquet*"))
 
 
