@@ -122,6 +122,35 @@ def test_spark_records_the_pandas_data_fingerprint_and_model_warnings(both_engin
 
 
 @pytest.mark.slow
+def test_previous_auto_on_spark_finds_the_latest_earlier_run_next_to_the_output(
+        both_engines, parquet_demo, store, tmp_path, monkeypatch):
+    import shutil
+
+    out, _ = both_engines
+    shutil.copytree(out / "spark.parquet", tmp_path / "spark.parquet")
+    shutil.copy(out / "spark.parquet.meta.json", tmp_path / "spark.parquet.meta.json")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
+    result = CliRunner().invoke(app, [
+        "score", str(parquet_demo), "--as-of", "2025-12-15", "--out", str(tmp_path / "later.parquet"),
+        "--previous", "auto", "--engine", "spark", "--buckets", str(BUCKETS),
+        "--spark-master", "local[2]"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "later.parquet.meta.json").read_text())
+    assert meta["previous"] == str(tmp_path / "spark.parquet") and meta["previous_missing"] is None
+
+
+def test_previous_auto_without_an_earlier_run_says_so_and_refuses_a_remote_output(tmp_path):
+    from serving.commands.spark_runs import _previous_run
+    from serving.errors import InvalidInput
+
+    found, missing = _previous_run("auto", str(tmp_path / "scores.parquet"), AS_OF)
+    assert found is None and "no earlier run in" in missing
+    assert _previous_run("runs/x.parquet", "s3://b/y.parquet", AS_OF) == ("runs/x.parquet", None)
+    with pytest.raises(InvalidInput, match="give the previous run's path"):
+        _previous_run("auto", "s3://bucket/scores.parquet", AS_OF)
+
+
+@pytest.mark.slow
 def test_spark_features_equal_the_pandas_features(spark, parquet_demo, tmp_path):
     from serving.spark.engine import features_run
 
@@ -188,6 +217,25 @@ def test_a_ticket_id_repeated_across_buckets_is_the_pandas_key_problem(spark, tm
     assert described == [p.describe() for p in pandas_error.value.problems]
     assert "3 row(s): row 1 (T1), row 2 (T1), row 3 (T1)" in described[0]
     assert not list(tmp_path.glob("out.parquet*"))
+
+
+@pytest.mark.slow
+def test_a_shop_whose_churn_is_a_lapse_is_refused_on_spark_with_the_fix(spark, tmp_path, monkeypatch):
+    from features.demo_shop import generate_shop_data
+
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, frame in generate_shop_data(accounts=60, months=6, seed=3).items():
+        frame.attrs.clear()  # the generator's notes on the frame are no table data
+        frame.to_parquet(folder / f"{name}.parquet")
+    assert load_tables(folder)[0].churn.is_lapse  # the pandas engine reads a lapse here
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # no model
+    result = CliRunner().invoke(app, [
+        "score", str(folder), "--as-of", "2025-06-01", "--out", str(tmp_path / "s.parquet"),
+        "--engine", "spark", "--buckets", str(BUCKETS), "--spark-master", "local[2]"])
+    assert result.exit_code == 2, result.output
+    assert "lapse in ordering" in result.output and "--engine pandas" in result.output
+    assert not list(tmp_path.glob("s.*"))
 
 
 def test_a_missing_java_is_one_line_naming_what_to_install_and_exit_code_2(monkeypatch, tmp_path):
