@@ -15,8 +15,20 @@ import numpy as np
 import pandas as pd
 
 
+def row_hashes(frame: pd.DataFrame, *, index: bool = False) -> np.ndarray:
+    """One unsigned 64-bit hash per row of ``frame`` (its columns in their order)."""
+    return pd.util.hash_pandas_object(frame, index=index).to_numpy()
+
+
+def table_header(name: str, columns, rows: int) -> bytes:
+    """What the digest of named frames reads before a table's row hashes: its name, its
+    (sorted) column names and its row count. Spark's fingerprint
+    (:mod:`serving.spark.fingerprint`) writes the same bytes."""
+    return f"{name}:{','.join(map(str, columns))}:{rows}\n".encode()
+
+
 def _row_hashes(frame: pd.DataFrame, *, index: bool, any_row_order: bool) -> bytes:
-    rows = pd.util.hash_pandas_object(frame, index=index).to_numpy()
+    rows = row_hashes(frame, index=index)
     # Sorting the row hashes makes the digest the same whatever the order of the rows.
     return (np.sort(rows) if any_row_order else rows).tobytes()
 
@@ -70,6 +82,6 @@ def frames_sha256(frames: pd.DataFrame | Mapping[str, pd.DataFrame], *, index: b
     digest = hashlib.sha256()
     for name, frame in sorted(frames.items()):
         columns = sorted(frame.columns)
-        digest.update(f"{name}:{','.join(map(str, columns))}:{len(frame)}\n".encode())
+        digest.update(table_header(name, columns, len(frame)))
         digest.update(_row_hashes(frame[columns], index=index, any_row_order=any_row_order))
     return digest.hexdigest()

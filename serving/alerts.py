@@ -53,6 +53,8 @@ TOP_DRIVERS = 3
 #: against them, so all three tell one story.
 TYPICAL_KEY = "typical_indicators"
 _NEEDED = ("account_id", "health_score", "health_band", "churn_probability")
+#: Every scores column :func:`find_alerts` reads: the needed ones, then those used when present.
+CALL_LIST_INPUTS = (*_NEEDED, "segment", "owner", "mrr", "churn_drivers", "health_drivers")
 
 
 class AlertInputError(ValueError):

@@ -347,7 +347,8 @@ def latest_run(folder: Path, *, before: pd.Timestamp, fmt: str) -> Path | None:
             as_of = pd.Timestamp(json.loads(meta_file.read_text(encoding="utf-8"))["as_of"])
         except (ValueError, KeyError, TypeError, OSError):
             continue
-        if as_of < before and scores.is_file() and (best is None or as_of > best[0]):
+        # A Spark run's scores are a folder of Parquet parts (--engine spark).
+        if as_of < before and scores.exists() and (best is None or as_of > best[0]):
             best = (as_of, scores)
     return None if best is None else best[1]
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from serving.errors import InvalidInput
@@ -72,25 +73,39 @@ def features_on_spark(folder, mapping, out: Path, stamp, window_days, card, mast
 
 def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, card, risk_rise,
                    master, buckets, currency=None) -> None:
-    from features.scorecard_config import load_scorecard
     from serving.batch import load_model_or_reason
-    from serving.spark.engine import STEPS, score_run
+    from serving.spark.engine import SCORE_STEPS, score_run
     from serving.spark.session import spark_session
 
     source = check_spark_options(folder, mapping, out)
-    if previous == "auto":
-        raise InvalidInput("--previous auto looks for runs in a local folder; with --engine spark "
-                           "give the previous run's path")
+    previous, missing = _previous_run(previous, out, stamp)
     console = Console(highlight=False)
     spark = spark_session(master)
     model, reason = load_model_or_reason(model_uri)
-    meta = run_with_progress(console, STEPS, lambda advance: score_run(
-        spark, source, stamp, out, model=model, scorecard=card or load_scorecard(),
+    meta = run_with_progress(console, SCORE_STEPS, lambda advance: score_run(
+        spark, source, stamp, out, model=model, scorecard=card,
         previous=previous, risk_rise=risk_rise, buckets=buckets, progress=advance,
-        no_model_reason=reason, currency=currency))
+        no_model_reason=reason, currency=currency, previous_missing=missing))
     if meta["previous_missing"]:
         console.print(f"[yellow]warning[/]: {meta['previous_missing']}", markup=True)
+    for warning in meta.get("model_warnings", []):
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     if meta["churn_unavailable"]:
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     console.print(f"wrote {meta['accounts']:,} accounts to {meta['output']}, {meta['alerts']:,} "
                   f"alerts to {meta['alerts_file']} (Spark, {meta['seconds']:.1f} s)", markup=False)
+
+
+def _previous_run(previous: str | None, out: str, stamp) -> tuple[str | None, str | None]:
+    """The previous run's path, and why there is none: ``auto`` finds the latest earlier
+    run next to ``out`` as the pandas engine does (:func:`serving.batch.find_previous`)."""
+    from serving.batch import PREVIOUS_AUTO, find_previous
+    from serving.scores_file import output_paths
+
+    if previous != PREVIOUS_AUTO:
+        return previous, None
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", out):
+        raise InvalidInput(f"--previous auto lists the runs of a local folder, and --out {out} is "
+                           "not one; fix: give the previous run's path with --previous")
+    found, missing = find_previous(previous, output_paths(out, "parquet", stamp), stamp)
+    return (None if found is None else str(found)), missing

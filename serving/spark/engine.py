@@ -25,16 +25,21 @@ from typing import Any
 import pandas as pd
 
 from features.catalogue import DEFAULT_WINDOWS, numeric_columns
+from features.churn_definition import ChurnDefinition, resolve_churn_definition
 from features.clv import ClvFit, ClvFitError, fit_histories, purchase_history
 from features.contract import TIMESTAMP_COLUMNS, Tables, validate_tables
 from features.indicators import trailing_churn_rate
 from features.polarity import PolarityModels
 from features.scorecard import Scorecard
+from features.scorecard_config import load_scorecard
 from features.survey_polarity import score_survey_comments
+from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
-from serving.alerts import TYPICAL_KEY, find_alerts
+from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts
 from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
+from serving.errors import InvalidInput
 from serving.scores_file import output_paths
+from serving.spark.fingerprint import Fingerprint, data_fingerprint
 from serving.spark.output import Staged, conform, spark_schema
 from serving.spark.tables import (
     SEP,
@@ -50,11 +55,10 @@ from serving.spark.validation import validate
 
 # Columns a bucket adds for the call list made on the driver (dropped from the scores).
 _CALL, _TYPICAL = "_call_", "_typical_"
-# The scores columns the call list reads (serving.alerts.find_alerts).
-_CALL_LIST_INPUTS = ("account_id", "health_score", "health_band", "churn_probability",
-                     "segment", "churn_drivers", "health_drivers", "risk_band")
 
 STEPS = ("read and validate", "portfolio facts", "score buckets", "write")
+# Scoring also records the data fingerprint, as the pandas batch does.
+SCORE_STEPS = (STEPS[0], "data fingerprint", *STEPS[1:])
 PREVIOUS = "_previous"
 SAMPLE_ACCOUNTS = 20
 Progress = Callable[[int, str], None]
@@ -162,11 +166,43 @@ def _bucket_tables(raw: dict[str, pd.DataFrame]) -> Tables | None:
     return tables
 
 
-def _start(spark, folder: str, buckets: int, report: Progress) -> SparkTables:
+def _start(spark, folder: str, buckets: int, report: Progress) -> tuple[SparkTables, ChurnDefinition]:
     report(1, STEPS[0])
     tables = read_tables(spark, folder, buckets=buckets)
     validate(tables)
-    return tables
+    return tables, churn_definition(tables)
+
+
+def churn_definition(tables: SparkTables) -> ChurnDefinition:
+    """The data's churn definition, decided as the pandas engine decides it.
+
+    :func:`features.churn_definition.resolve_churn_definition` reads whether any churn is
+    recorded and whether there are orders; both are counted here and handed to it.
+
+    Raises
+    ------
+    InvalidInput
+        When the data's churn is a lapse in ordering: its churn dates hang on the last
+        event of the whole input, which the buckets do not see.
+    """
+    from pyspark.sql import functions as F
+
+    recorded = None
+    if "churned_at" in tables.columns["accounts"]:
+        recorded = (tables.accounts.filter(F.col("churned_at").isNotNull())
+                    .select("churned_at").limit(1).collect())
+    orders = ("orders" in tables.columns
+              and tables.long.filter(F.col("_table") == "orders").limit(1).count() > 0)
+    if not recorded and orders:
+        raise InvalidInput(
+            "these tables record no churn (accounts.churned_at is empty) and have orders, so "
+            "churn is a lapse in ordering, which --engine spark does not compute: its dates "
+            "depend on the last event of the whole input; fix: score them with --engine pandas, "
+            "or record churn in accounts.churned_at")
+    churned = [recorded[0][0]] if recorded else [pd.NaT]
+    seen = Tables(accounts=pd.DataFrame({"churned_at": churned}),
+                  orders=pd.DataFrame({"order_id": ["seen"]}) if orders else None)
+    return resolve_churn_definition(seen)
 
 
 def features_run(
@@ -182,7 +218,7 @@ def features_run(
 
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
-    tables = _start(spark, folder, buckets, report)
+    tables, _ = _start(spark, folder, buckets, report)
     report(2, STEPS[1])
     facts = portfolio_facts(tables, as_of)
 
@@ -209,9 +245,9 @@ def features_run(
 
 def score_run(
     spark, folder: str, as_of: pd.Timestamp, out: str, *, model: Any = None,
-    scorecard: Scorecard, previous: str | None = None, risk_rise: float = 0.10,
+    scorecard: Scorecard | None = None, previous: str | None = None, risk_rise: float = 0.10,
     buckets: int, progress: Progress | None = None, no_model_reason: str | None = None,
-    currency: str | None = None,
+    currency: str | None = None, previous_missing: str | None = None,
 ) -> dict:
     """The ``score`` command on Spark: scores (partitioned Parquet at ``out``), the alerts
     (``<stem>.alerts.parquet``) and the metadata (``<out>.meta.json``), written together.
@@ -223,14 +259,18 @@ def score_run(
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
     paths = output_paths(out, "parquet")
-    tables = _start(spark, folder, buckets, report)
-    missing = None
+    tables, churn = _start(spark, folder, buckets, report)
+    # As the pandas batch: without a scorecard, the packaged one that fits the churn.
+    scorecard = scorecard or load_scorecard(churn=churn)
+    report(2, SCORE_STEPS[1])
+    fingerprint = data_fingerprint(tables)
+    missing = previous_missing  # why no previous run was found (``--previous auto``)
     if previous is not None and not path_exists(spark, previous):
         # As with the pandas engine: the first night, or after a missed one, is no error.
         previous, missing = None, f"the previous run {previous} does not exist; every red account is alerted"
     if previous is not None:
         tables = with_table(tables, PREVIOUS, spark.read.parquet(previous).select(*PREVIOUS_COLUMNS))
-    report(2, STEPS[1])
+    report(3, SCORE_STEPS[2])
     facts = portfolio_facts(tables, as_of, model)
     bands = band_order(scorecard)
 
@@ -255,14 +295,14 @@ def score_run(
                       for c in numeric_columns() if c in indicators})
         return scores.assign(**extra)
 
-    report(3, STEPS[2])
+    report(4, SCORE_STEPS[3])
     result = _per_bucket(tables, work).persist()
     try:
-        report(4, STEPS[3])
+        report(5, SCORE_STEPS[4])
         alerts, typical = _call_list(spark, result, previous, bands=bands, risk_rise=risk_rise,
                                      currency=currency)
         meta = _metadata(result.count(), len(alerts), as_of, scorecard, risk_rise, model,
-                         no_model_reason, previous, folder)
+                         no_model_reason, previous, folder, fingerprint, churn)
         # The report reads drivers against the same typical values the call list did.
         meta.update(previous_missing=missing, **{TYPICAL_KEY: typical})
         staged = Staged(spark)
@@ -301,7 +341,7 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
     typical = {c[len(_TYPICAL):]: None if medians[c] is None else float(medians[c])
                for c in typical_columns}
     wanted = [c for c in result.columns
-              if c in _CALL_LIST_INPUTS or c.startswith(_CALL)]
+              if c in CALL_LIST_INPUTS or c.startswith(_CALL)]
     listed = result.select(*wanted).toPandas()
     listed = listed.rename(columns={c: c[len(_CALL):] for c in listed if c.startswith(_CALL)})
     listed = listed.sort_values("account_id", kind="stable").reset_index(drop=True)
@@ -312,18 +352,20 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
 
 
 def _metadata(accounts, alerts, as_of, scorecard, risk_rise, model, no_model_reason,
-              previous, folder) -> dict:
+              previous, folder, fingerprint: Fingerprint, churn: ChurnDefinition) -> dict:
     meta: dict[str, Any] = {
         "as_of": as_of.isoformat(), "accounts": int(accounts), "alerts": int(alerts),
         "model": None, "churn_unavailable": None, "engine": "spark",
-        # The fingerprint hashes every table in one process: not computed across executors.
-        "data_fingerprint": None,
-        "scorecard": scorecard.source, "risk_rise": risk_rise,
+        "data_fingerprint": fingerprint.sha256,
+        "scorecard": scorecard.source, **churn.metadata(), "risk_rise": risk_rise,
         "package_version": package_version(), "previous": previous, "input": folder,
     }
     if model is not None:
         meta["model"] = {"name": model.name, "version": str(model.version), "alias": model.alias,
                          "uri": model.uri, "run_id": model.run_id}
+        meta["model_warnings"] = model_warnings(
+            getattr(model, "params", {}), as_of=as_of, tables=fingerprint.extremes,
+            data_sha256=fingerprint.sha256)
     else:
         meta["churn_unavailable"] = no_model_reason or "no model given"
     return meta

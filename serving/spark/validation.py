@@ -6,6 +6,10 @@ bucket. The problems of the buckets are merged into those of the whole input: th
 rule counts its rows over every bucket and shows the first rows of the files (row numbers
 are those of the files, see :mod:`serving.spark.tables`), so the messages and example rows
 are the ones the pandas engine prints.
+
+A key other than the account's (``ticket_id``, ``order_id``, ``response_id``) can repeat
+across accounts, so across buckets: its uniqueness is checked once over the whole table
+(:func:`key_problems`) instead of in each bucket.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 
 import pandas as pd
 
-from features.contract import validate_tables
+from features.contract import _FIXES, SCHEMAS, validate_tables
 from features.contract_rules import reference_problems
 from features.problems import (
     MAX_EXAMPLES,
@@ -23,9 +27,15 @@ from features.problems import (
     ValidationReport,
     show_value,
 )
-from serving.spark.tables import SparkTables, bucket_tables, table_types
+from serving.spark.tables import SEP, SparkTables, bucket_tables, table_types
 
 _KEY = ("severity", "table", "column", "rule", "message", "fix")
+_UNIQUE = "field_uniqueness"
+#: The keys that must be unique over a whole table; the accounts' own key is that of the
+#: buckets, so each bucket sees all of its repeats.
+SPLIT_KEYS = tuple((table, column) for table, schema in SCHEMAS.items()
+                   for column, spec in schema.columns.items()
+                   if spec.unique and (table, column) != ("accounts", "account_id"))
 PROBLEM_SCHEMA = ("severity string, table string, column string, rule string, message string, "
                   "fix string, n_rows long, rows string, `values` string")
 
@@ -41,7 +51,34 @@ def bucket_problems(raw: dict[str, pd.DataFrame], rows: dict) -> list[Problem]:
         # A bucket of rows whose account is nowhere: only the input as a whole can be empty
         # (checked on the driver); here those rows break the reference rule.
         found = [p for p in found if p.rule != "empty_table"] + reference_problems(raw)
-    return [_renumbered(p, rows) for p in found]
+    return [_renumbered(p, rows) for p in found
+            if not (p.rule == _UNIQUE and (p.table, p.column) in SPLIT_KEYS)]
+
+
+def key_problems(tables: SparkTables) -> list[Problem]:
+    """Repeated values of :data:`SPLIT_KEYS` over whole tables: every row of a repeated
+    value, counted, and the first rows of the files shown, as the pandas engine does."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    problems = []
+    for table, column in SPLIT_KEYS:
+        if column not in tables.columns.get(table, ()):
+            continue
+        key = F.col(f"`{table}{SEP}{column}`").cast("string")
+        rows = tables.long.filter((F.col("_table") == table) & key.isNotNull()).select(
+            "_row", key.alias("value"), F.count("*").over(Window.partitionBy(key)).alias("n"))
+        repeated = rows.filter(F.col("n") > 1)
+        found = repeated.agg(F.count("*").alias("n_rows")).first()["n_rows"]
+        if not found:
+            continue
+        shown = repeated.orderBy("_row").limit(MAX_EXAMPLES).collect()
+        problems.append(Problem(
+            "error", table, column, _UNIQUE, "values must be unique (it is the table's key)",
+            _FIXES[_UNIQUE], n_rows=int(found), rows=tuple(int(r["_row"]) for r in shown),
+            values=tuple(r["value"] for r in shown),
+        ))
+    return problems
 
 
 def _renumbered(problem: Problem, rows: dict) -> Problem:
@@ -94,6 +131,9 @@ def validate(tables: SparkTables) -> ValidationReport:
                             columns=[*_KEY, "n_rows", "rows", "values"])
 
     found = tables.long.groupBy("_bucket").applyInPandas(check, PROBLEM_SCHEMA).toPandas()
+    keys = key_problems(tables)
+    if keys:
+        found = pd.concat([found, pd.DataFrame([_as_row(p) for p in keys])], ignore_index=True)
     problems = merge_problems(found) if len(found) else []
     if any(p.severity == "error" for p in problems):
         raise DataContractError(problems)

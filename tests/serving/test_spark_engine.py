@@ -113,6 +113,44 @@ def test_spark_alerts_equal_the_pandas_alerts(both_engines):
 
 
 @pytest.mark.slow
+def test_spark_records_the_pandas_data_fingerprint_and_model_warnings(both_engines):
+    out, meta = both_engines
+    want = json.loads((out / "pandas.parquet.meta.json").read_text())
+    assert len(meta["data_fingerprint"]) == 64
+    assert meta["data_fingerprint"] == want["data_fingerprint"]
+    assert meta["model_warnings"] == want["model_warnings"]
+
+
+@pytest.mark.slow
+def test_previous_auto_on_spark_finds_the_latest_earlier_run_next_to_the_output(
+        both_engines, parquet_demo, store, tmp_path, monkeypatch):
+    import shutil
+
+    out, _ = both_engines
+    shutil.copytree(out / "spark.parquet", tmp_path / "spark.parquet")
+    shutil.copy(out / "spark.parquet.meta.json", tmp_path / "spark.parquet.meta.json")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
+    result = CliRunner().invoke(app, [
+        "score", str(parquet_demo), "--as-of", "2025-12-15", "--out", str(tmp_path / "later.parquet"),
+        "--previous", "auto", "--engine", "spark", "--buckets", str(BUCKETS),
+        "--spark-master", "local[2]"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "later.parquet.meta.json").read_text())
+    assert meta["previous"] == str(tmp_path / "spark.parquet") and meta["previous_missing"] is None
+
+
+def test_previous_auto_without_an_earlier_run_says_so_and_refuses_a_remote_output(tmp_path):
+    from serving.commands.spark_runs import _previous_run
+    from serving.errors import InvalidInput
+
+    found, missing = _previous_run("auto", str(tmp_path / "scores.parquet"), AS_OF)
+    assert found is None and "no earlier run in" in missing
+    assert _previous_run("runs/x.parquet", "s3://b/y.parquet", AS_OF) == ("runs/x.parquet", None)
+    with pytest.raises(InvalidInput, match="give the previous run's path"):
+        _previous_run("auto", "s3://bucket/scores.parquet", AS_OF)
+
+
+@pytest.mark.slow
 def test_spark_features_equal_the_pandas_features(spark, parquet_demo, tmp_path):
     from serving.spark.engine import features_run
 
@@ -154,6 +192,50 @@ def test_spark_reports_the_pandas_problems_with_the_same_rows_and_writes_nothing
     assert described == sorted(p.describe() for p in pandas_error.value.problems)
     assert any("row 5 (A9)" in text for text in described)
     assert not list(tmp_path.glob("out.parquet*"))
+
+
+@pytest.mark.slow
+def test_a_ticket_id_repeated_across_buckets_is_the_pandas_key_problem(spark, tmp_path):
+    from serving.spark.engine import features_run
+    from serving.spark.tables import read_tables
+    from tests.conftest import make_small_raw_tables
+
+    raw = make_small_raw_tables()
+    raw["tickets"]["ticket_id"] = "T1"  # the same id on every account's ticket
+    folder = tmp_path / "repeated"
+    folder.mkdir()
+    for name, frame in raw.items():
+        frame.to_parquet(folder / f"{name}.parquet")
+    tickets = read_tables(spark, str(folder), buckets=BUCKETS).long.filter("_table = 'tickets'")
+    assert tickets.select("_bucket").distinct().count() > 1  # the repeats meet in no bucket
+    with pytest.raises(DataContractError) as pandas_error:
+        validate_tables({name: pd.read_parquet(folder / f"{name}.parquet") for name in raw})
+    with pytest.raises(DataContractError, match="unique") as spark_error:
+        features_run(spark, str(folder), AS_OF, str(tmp_path / "out.parquet"),
+                     scorecard=load_scorecard(), buckets=BUCKETS)
+    described = [p.describe() for p in spark_error.value.problems]
+    assert described == [p.describe() for p in pandas_error.value.problems]
+    assert "3 row(s): row 1 (T1), row 2 (T1), row 3 (T1)" in described[0]
+    assert not list(tmp_path.glob("out.parquet*"))
+
+
+@pytest.mark.slow
+def test_a_shop_whose_churn_is_a_lapse_is_refused_on_spark_with_the_fix(spark, tmp_path, monkeypatch):
+    from features.demo_shop import generate_shop_data
+
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, frame in generate_shop_data(accounts=60, months=6, seed=3).items():
+        frame.attrs.clear()  # the generator's notes on the frame are no table data
+        frame.to_parquet(folder / f"{name}.parquet")
+    assert load_tables(folder)[0].churn.is_lapse  # the pandas engine reads a lapse here
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # no model
+    result = CliRunner().invoke(app, [
+        "score", str(folder), "--as-of", "2025-06-01", "--out", str(tmp_path / "s.parquet"),
+        "--engine", "spark", "--buckets", str(BUCKETS), "--spark-master", "local[2]"])
+    assert result.exit_code == 2, result.output
+    assert "lapse in ordering" in result.output and "--engine pandas" in result.output
+    assert not list(tmp_path.glob("s.*"))
 
 
 def test_a_missing_java_is_one_line_naming_what_to_install_and_exit_code_2(monkeypatch, tmp_path):
