@@ -281,6 +281,17 @@ _FIXES = {
 }
 
 
+#: The message of a repeated key, wherever the repeat is found (here, or across Spark's buckets).
+REPEATED_KEY = "values must be unique (it is the table's key)"
+
+
+def repeated_key_problem(table: str, column: str, n_rows: int, rows: tuple[int, ...],
+                         values: tuple) -> Problem:
+    """The problem a key column with repeated values gives: one message and fix everywhere."""
+    return Problem("error", table, column, "field_uniqueness", REPEATED_KEY,
+                   _FIXES["field_uniqueness"], n_rows=n_rows, rows=rows, values=values)
+
+
 def _passes_schema(table: str, frame: pd.DataFrame) -> bool:
     """Whether ``frame`` (as :func:`_prepare` leaves it) already meets its schema as it is.
 
@@ -352,7 +363,7 @@ def _problems_from_pandera(table: str, frame: pd.DataFrame, cases: pd.DataFrame)
         positions = index.drop_duplicates().head(MAX_EXAMPLES)
         values = tuple(group["failure_case"].head(len(positions))) if len(positions) else ()
         if rule == "field_uniqueness":
-            message = "values must be unique (it is the table's key)"
+            message = REPEATED_KEY
         elif rule == "not_nullable":
             message = "required value is empty"
         elif rule in ("coerce_dtype", "dtype"):

@@ -18,7 +18,7 @@ import json
 
 import pandas as pd
 
-from features.contract import _FIXES, SCHEMAS, validate_tables
+from features.contract import SCHEMAS, repeated_key_problem, validate_tables
 from features.contract_rules import reference_problems
 from features.problems import (
     MAX_EXAMPLES,
@@ -73,9 +73,8 @@ def key_problems(tables: SparkTables) -> list[Problem]:
         if not found:
             continue
         shown = repeated.orderBy("_row").limit(MAX_EXAMPLES).collect()
-        problems.append(Problem(
-            "error", table, column, _UNIQUE, "values must be unique (it is the table's key)",
-            _FIXES[_UNIQUE], n_rows=int(found), rows=tuple(int(r["_row"]) for r in shown),
+        problems.append(repeated_key_problem(
+            table, column, n_rows=int(found), rows=tuple(int(r["_row"]) for r in shown),
             values=tuple(r["value"] for r in shown),
         ))
     return problems
