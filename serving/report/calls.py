@@ -247,10 +247,14 @@ def _rule_counts(calls: pd.DataFrame) -> dict[str, int]:
 
 def past_outcomes(history: RunHistory, churned_at: pd.Series, as_of: pd.Timestamp,
                   horizon_days: int) -> list[Block]:
-    """How earlier call lists did: the churn rate of the accounts listed, against the rest.
+    """How earlier call lists did: the churn rate of the accounts listed, against the others.
 
     Only runs whose horizon has passed (``run + horizon <= as_of``) count; an account
-    churned when ``churned_at`` falls in ``[run, run + horizon)``.
+    churned when ``churned_at`` falls in ``[run, run + horizon)``. The accounts a list left
+    out are split in two: those already red (listed on an earlier run, when they turned red)
+    and the rest. Lumped together they mislead: where churn is a lapse in ordering, the
+    accounts long red are the ones whose lapse completes within the horizon, while an account
+    that has just turned red cannot have lapsed yet.
     """
     horizon = pd.Timedelta(days=horizon_days)
     done = [when for when in history.dates if when in history.listed and when + horizon <= as_of]
@@ -259,33 +263,40 @@ def past_outcomes(history: RunHistory, churned_at: pd.Series, as_of: pd.Timestam
         first = f"; the first is known on {min(waiting) + horizon:%d %b %Y}" if waiting else ""
         return [Text(f"n/a (no earlier call list is {horizon_days} days old yet, so no outcome is "
                      f"known{first})")]
-    rows, listed_all, rest_all = [], [], []
+    rows, groups = [], {name: [] for name in _OUTCOME_GROUPS}
     for when in done:
-        scored = history.scores.loc[history.scores["as_of"] == when, "account_id"]
-        ends = churned_at.reindex(scored.to_numpy())
+        run = history.scores.loc[history.scores["as_of"] == when]
+        ends = churned_at.reindex(run["account_id"].to_numpy())
         churned = ((ends >= when) & (ends < when + horizon)).to_numpy()
-        on_list = scored.isin(history.listed[when]).to_numpy()
-        listed_all.append(churned[on_list])
-        rest_all.append(churned[~on_list])
-        rows.append(_outcome_row(f"{when:%d %b %Y}", churned[on_list], churned[~on_list]))
+        on_list = run["account_id"].isin(history.listed[when]).to_numpy()
+        red = (run["health_band"] == "red").to_numpy() & ~on_list
+        split = dict(zip(_OUTCOME_GROUPS, (churned[on_list], churned[red], churned[~on_list & ~red]),
+                         strict=True))
+        for name, values in split.items():
+            groups[name].append(values)
+        rows.append(_outcome_row(f"{when:%d %b %Y}", split))
     if len(rows) > 1:  # one list is a small sample: all of them together say more
-        rows.append(_outcome_row(f"all {len(rows)} lists", np.concatenate(listed_all),
-                                 np.concatenate(rest_all)))
-    caption = (f"Churn within {horizon_days} days of each earlier list, among the accounts it "
-               "listed and among the other accounts scored that day.")
-    return [Table.from_frame("past-lists", pd.DataFrame(rows),
-                             numeric=tuple(rows[0])[1:], caption=caption)]
+        rows.append(_outcome_row(f"all {len(rows)} lists",
+                                 {name: np.concatenate(values) for name, values in groups.items()}))
+    caption = (f"Churn within {horizon_days} days of each earlier list: among the accounts it "
+               "listed, among the accounts already red that day (listed when they turned red), "
+               "and among the other accounts scored that day.")
+    return [Table.from_frame("past-lists", pd.DataFrame(rows), numeric=tuple(rows[0])[1:],
+                             caption=caption)]
 
 
-def _outcome_row(label: str, listed: np.ndarray, rest: np.ndarray) -> dict:
-    return {"list of": label, "listed": f"{len(listed):,}", "listed who churned": _rate(listed),
-            "not listed": f"{len(rest):,}", "not listed who churned": _rate(rest)}
+#: The groups of accounts scored on an earlier list's day, as the past-lists table heads them.
+_OUTCOME_GROUPS = ("listed: churned", "already red: churned", "the rest: churned")
+
+
+def _outcome_row(label: str, groups: dict[str, np.ndarray]) -> dict:
+    return {"list of": label} | {name: _rate(churned) for name, churned in groups.items()}
 
 
 def _rate(churned: np.ndarray) -> str:
     if len(churned) == 0:
         return "n/a (no account)"
-    return f"{100 * churned.mean():.0f}% ({int(churned.sum()):,})"
+    return f"{100 * churned.mean():.0f}% ({int(churned.sum()):,} of {len(churned):,})"
 
 
 def bands_over_time(history: RunHistory, palette: dict[str, str]) -> list[Block]:

@@ -35,15 +35,27 @@ def _history(listed_on_first: set) -> RunHistory:
 
 
 def test_past_lists_compare_the_churn_of_the_accounts_listed_with_the_rest():
-    history = _history({"a0", "a1", "a2"})
-    churned = pd.Series({"a0": pd.Timestamp("2026-02-01"), "a1": pd.Timestamp("2026-03-01"),
+    history = _history({"a0", "a1"})
+    churned = pd.Series({"a0": pd.Timestamp("2026-02-01"), "a2": pd.Timestamp("2026-03-01"),
                          "a5": pd.Timestamp("2026-02-15"), "a6": pd.Timestamp("2026-06-01")})
     blocks = past_outcomes(history, churned, pd.Timestamp("2026-05-15"), 90)
     (table,) = blocks
     assert isinstance(table, Table)
-    # only the January list is 90 days old by mid-May; a6 left after the horizon
-    assert table.rows == [{"list of": "01 Jan 2026", "listed": "3", "listed who churned": "67% (2)",
-                           "not listed": "7", "not listed who churned": "14% (1)"}]
+    # only the January list is 90 days old by mid-May; a6 left after the horizon. a2 was red
+    # that day but not on the list (it turned red earlier): it is counted apart from the rest.
+    assert table.rows == [{"list of": "01 Jan 2026", "listed: churned": "50% (1 of 2)",
+                           "already red: churned": "100% (1 of 1)",
+                           "the rest: churned": "14% (1 of 7)"}]
+
+
+def test_past_lists_add_up_every_list_when_there_are_several():
+    history = _history({"a0"})
+    churned = pd.Series({"a0": pd.Timestamp("2026-05-10"), "a9": pd.Timestamp("2026-02-01")})
+    (table,) = past_outcomes(history, churned, pd.Timestamp("2026-09-01"), 90)
+    assert [row["list of"] for row in table.rows] == ["01 Jan 2026", "01 May 2026", "all 2 lists"]
+    assert table.rows[-1]["listed: churned"] == "50% (1 of 2)"
+    assert table.rows[-1]["already red: churned"] == "0% (0 of 4)"
+    assert table.rows[-1]["the rest: churned"] == "7% (1 of 14)"
 
 
 def test_no_outcome_is_shown_before_a_list_is_as_old_as_the_horizon():
