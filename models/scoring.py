@@ -340,17 +340,21 @@ def _is_tone(indicator: object) -> bool:
 def _with_comment_languages(scores: pd.DataFrame, languages: pd.Series) -> pd.DataFrame:
     """Tone drivers saying which languages were read, how, and the share unsupported."""
     out = scores.copy()
+    notes = languages.reindex(out.index).to_numpy(dtype=object)
+    # Only accounts with comments can change: the notes are looked at once, not per column.
+    noted = np.flatnonzero([isinstance(note, str) for note in notes])
     for column in ("health_drivers", "churn_drivers"):
         if column not in out.columns:
             continue
-        notes = languages.reindex(out.index).to_numpy(dtype=object)
-        rows = []
-        for drivers, note in zip(out[column].to_numpy(dtype=object), notes):
-            if isinstance(note, str) and isinstance(drivers, list) \
-                    and any(_is_tone(d.get("indicator")) for d in drivers):
-                drivers = [{**d, "text": f"{d['text']}; comments {note}"} if _is_tone(d.get("indicator"))
-                           else d for d in drivers]
-            rows.append(drivers)
+        rows = out[column].to_numpy(dtype=object).copy()
+        for i in noted:
+            drivers = rows[i]
+            if not isinstance(drivers, list):
+                continue
+            tone = [_is_tone(d.get("indicator")) for d in drivers]
+            if any(tone):
+                rows[i] = [{**d, "text": f"{d['text']}; comments {notes[i]}"} if is_tone else d
+                           for d, is_tone in zip(drivers, tone)]
         out[column] = pd.Series(rows, index=out.index, dtype=object)
     return out
 
