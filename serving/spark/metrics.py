@@ -63,24 +63,26 @@ def _times(ns: pd.Series) -> pd.Series:
     return pd.Series(ns.to_numpy("int64").view("datetime64[ns]"))
 
 
-def _parts(raw: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """One bucket's share of the period: survey score counts, account dates, ticket rows."""
+def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
+    """One bucket's share of every period: survey score counts per period, the account
+    dates, and the ticket rows up to the last period's end (the ticket formulas take their
+    period's rows themselves, so one slice serves every period)."""
     if raw["accounts"].empty:
         return pd.DataFrame(columns=_PARTS_SCHEMA_COLUMNS)
     wanted = {name: raw[name] for name in ("accounts", "tickets", "surveys") if name in raw}
     typed, _ = validate_tables(wanted)
-    frames = period_slice(dataclasses.replace(typed, sessions=None, orders=None, returns=None),
-                          start, end)
+    typed = dataclasses.replace(typed, sessions=None, orders=None, returns=None)
     out = []
     accounts = typed.accounts
     out.append(pd.DataFrame({"part": "account", "id": accounts["account_id"].astype(str),
                              "t1": _ns(accounts["signup_date"]), "t2": _ns(accounts["churned_at"])}))
-    if frames["surveys"] is not None:
-        # Unanswered scores (NaN) are counted too: the formulas report them.
-        counts = frames["surveys"].groupby(["survey", "score"], dropna=False).size().rename("n").reset_index()
-        out.append(counts.assign(part="survey"))
+    if typed.surveys is not None:
+        for period, (start, end) in enumerate(bounds):
+            surveys = period_slice(typed, start, end)["surveys"]
+            counts = surveys.groupby(["survey", "score"], dropna=False).size().rename("n")
+            out.append(counts.reset_index().assign(part="survey", id=str(period)))
     if typed.tickets is not None:
-        tickets = frames["tickets"]
+        tickets = period_slice(typed, bounds[0][0], bounds[-1][1])["tickets"]
         out.append(pd.DataFrame({"part": "ticket", "id": tickets["ticket_id"].astype(str),
                                  "label": tickets["channel"],
                                  **{f"t{i}": _ns(tickets[c]) for i, c in enumerate(_TICKET_TIMES, 1)}}))
@@ -115,26 +117,32 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
 METRIC_TABLES_ALL = sorted({t for tables in METRIC_TABLES.values() for t in tables})
 
 
-def period_metrics_on_spark(
-    tables: SparkTables, start: Any, end: Any, *, scales, gross_margin: float | None = None,
-    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
-) -> dict[str, Any]:
+def metrics_on_spark(
+    tables: SparkTables, start: Any, end: Any, every: str | None = None, *, scales,
+    gross_margin: float | None = None, max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
+) -> list[dict[str, Any]]:
     """:func:`features.period_metrics.period_metrics` (without ``by``) of validated Spark
-    tables: the same JSON-ready shape, :data:`SPARK_METRICS` computed, the others undefined
-    with :data:`NOT_ON_SPARK` (or the missing table, as the pandas engine says)."""
-    start, end = check_period(start, end)
+    tables for the whole ``[start, end)`` or each of its months or weeks (one pass over the
+    tables for all of them): the same JSON-ready shape, :data:`SPARK_METRICS` computed, the
+    others undefined with :data:`NOT_ON_SPARK` (or the missing table, as pandas says)."""
+    bounds = [check_period(start, end)] if every is None else period_bounds(start, end, every)
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
     columns, types = tables.columns, table_types(tables)
 
     def share(bucket: pd.DataFrame) -> pd.DataFrame:
         raw, _ = bucket_tables(bucket, columns, types)
-        return _parts(raw, start, end)
+        return _parts(raw, bounds)
 
     parts = tables.long.groupBy("_bucket").applyInPandas(share, _PARTS_SCHEMA).toPandas()
     frames = _frames(parts, columns)
-    surveys = (parts[parts["part"] == "survey"].groupby(["survey", "score"], dropna=False)["n"].sum()
-               if "surveys" in columns else None)
+    counts = (parts[parts["part"] == "survey"].groupby(["id", "survey", "score"], dropna=False)["n"].sum()
+              if "surveys" in columns else None)
     channels = sorted(set(parts.loc[parts["part"] == "channel", "label"].dropna()))
+    return [_period(frames, counts, channels, period, a, b, scales, options, columns)
+            for period, (a, b) in enumerate(bounds)]
+
+
+def _period(frames, counts, channels, period: int, start, end, scales, options, columns) -> dict:
     result: dict[str, Any] = {
         "period": {"start": start.isoformat(), "end": end.isoformat(),
                    "days": (end - start) / pd.Timedelta(days=1)},
@@ -142,10 +150,8 @@ def period_metrics_on_spark(
     }
     for key in METRIC_KEYS:
         missing = [t for t in METRIC_TABLES[key] if t not in columns and key != "clv"]
-        if key in SURVEY_TYPES and surveys is not None:
-            counts = surveys.loc[key] if key in surveys.index.get_level_values(0) else surveys.iloc[:0]
-            scores = pd.Series(np.repeat(counts.index.to_numpy(float), counts.to_numpy()))
-            metric = survey_metric(key, scores, scales)
+        if key in SURVEY_TYPES and counts is not None:
+            metric = survey_metric(key, _scores(counts, str(period), key), scales)
         elif key in SPARK_METRICS or missing:
             metric = compute_metric(key, frames, scales, start, end, options, channels)
         else:
@@ -154,8 +160,9 @@ def period_metrics_on_spark(
     return result
 
 
-def metrics_on_spark(tables: SparkTables, start: Any, end: Any, every: str | None,
-                     **options: Any) -> list[dict[str, Any]]:
-    """One result per period: the whole ``[start, end)`` or its months or weeks."""
-    bounds = [check_period(start, end)] if every is None else period_bounds(start, end, every)
-    return [period_metrics_on_spark(tables, a, b, **options) for a, b in bounds]
+def _scores(counts: pd.Series, period: str, survey: str) -> pd.Series:
+    """The period's scores of one survey, rebuilt from their counts."""
+    if (period, survey) not in counts.index.droplevel("score"):
+        return pd.Series([], dtype="float64")
+    these = counts.loc[(period, survey)]
+    return pd.Series(np.repeat(these.index.to_numpy(float), these.to_numpy()))
