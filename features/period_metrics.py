@@ -182,7 +182,7 @@ UNITS = {
 # --- slicing and splitting -------------------------------------------------------------
 
 
-def period_slice(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
+def _slice(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
     """Only the rows the period's metrics can read, so large tables are split cheaply."""
     frames: dict[str, pd.DataFrame | None] = {name: getattr(tables, name) for name in TABLE_NAMES}
     # Sessions reach back for the monthly active users and for the period before (growth).
@@ -328,7 +328,7 @@ def period_metrics(
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
     if by is not None:
         check_by(tables, by)
-    frames = period_slice(tables, start, end)
+    frames = _slice(tables, start, end)
     result: dict[str, Any] = {
         "period": {"start": start.isoformat(), "end": end.isoformat(),
                    "days": (end - start) / pd.Timedelta(days=1)},

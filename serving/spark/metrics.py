@@ -1,26 +1,27 @@
 """Portfolio metrics on Spark (``metrics --engine spark``), with the pandas engine's formulas.
 
 Each account bucket validates its rows with the contract (so timestamps, ids and survey
-scales are read exactly as the pandas engine reads them), takes the period's rows with
-:func:`features.period_metrics.period_slice`, and sends the driver only what the formulas
-need:
+scales are read exactly as the pandas engine reads them), takes each period's rows with the
+period helpers of :mod:`features.portfolio_metrics`, and sends the driver only what the
+formulas need:
 
-* surveys: the count of each (survey, score) of the period, summed over buckets; the
-  driver rebuilds the scores from the counts (NPS, CSAT and CES depend on the scores only,
-  not their order) and runs :func:`features.period_metrics.survey_metric`;
+* surveys: the count of each (survey, score) of each period; sessions: the count of each
+  page-view number and of each duration of each period. The counts are summed over buckets
+  and the driver rebuilds the values from them: NPS, CSAT, CES, pages per session and
+  session length depend on the values only, not on their order;
 * accounts: the signup and churn dates, for churn and retention;
-* tickets: the five ticket columns of the tickets created before the period's end (their
-  medians and the backlog need the rows), and every ticket channel of the whole table.
+* tickets: the five ticket columns of the tickets created before the last period's end
+  (their medians and the backlog need the rows), and every ticket channel of the table.
 
-The driver then runs :func:`features.period_metrics.compute_metric`, the pandas engine's
-code, on those frames: one definition of every formula. The other metrics (orders,
-returns, sessions, CLV) are not computed on Spark yet: each is undefined with
+The driver then runs the pandas engine's functions (:func:`features.period_metrics.compute_metric`,
+:func:`~features.period_metrics.survey_metric`, the session ``*_of`` formulas) on those
+parts: one definition of every formula. The other metrics (orders, returns, conversion,
+organic clicks, DAU/MAU, CLV) are not computed on Spark yet: each is undefined with
 :data:`NOT_ON_SPARK` as its reason, never 0.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -33,18 +34,23 @@ from features.period_metrics import (
     UNITS,
     compute_metric,
     period_bounds,
-    period_slice,
     shaped,
     survey_metric,
 )
-from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS
+from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, before, within
+from features.session_metrics import avg_session_duration_of, pages_per_session_of
 from features.support_metrics import ticket_channels
 from features.survey_metrics import check_period, undefined
 from serving.spark.tables import SparkTables, bucket_tables, table_types
 
 #: The metrics ``metrics --engine spark`` computes; the others are undefined with a reason.
-SPARK_METRICS = ("nps", "csat", "ces", "churn_rate", "retention_rate", "ticket_volume",
-                 "resolution_time", "first_response_time", "resolution_rate")
+SPARK_METRICS = ("nps", "csat", "ces", "churn_rate", "retention_rate", "pages_per_session",
+                 "avg_session_duration", "ticket_volume", "resolution_time",
+                 "first_response_time", "resolution_rate")
+#: The session metrics computed from the counts of one column's values, and their formulas.
+SESSION_COLUMNS = {"pages_per_session": "page_views", "avg_session_duration": "duration_seconds"}
+SESSION_FORMULAS = {"pages_per_session": pages_per_session_of,
+                    "avg_session_duration": avg_session_duration_of}
 NOT_ON_SPARK = "not computed with --engine spark yet; run `customer-health metrics` without it"
 
 _TICKET_TIMES = ("created_at", "first_response_at", "resolved_at")
@@ -69,20 +75,26 @@ def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Tim
     period's rows themselves, so one slice serves every period)."""
     if raw["accounts"].empty:
         return pd.DataFrame(columns=_PARTS_SCHEMA_COLUMNS)
-    wanted = {name: raw[name] for name in ("accounts", "tickets", "surveys") if name in raw}
+    wanted = {name: raw[name] for name in ("accounts", "tickets", "surveys", "sessions")
+              if name in raw}
     typed, _ = validate_tables(wanted)
-    typed = dataclasses.replace(typed, sessions=None, orders=None, returns=None)
     out = []
     accounts = typed.accounts
     out.append(pd.DataFrame({"part": "account", "id": accounts["account_id"].astype(str),
                              "t1": _ns(accounts["signup_date"]), "t2": _ns(accounts["churned_at"])}))
-    if typed.surveys is not None:
-        for period, (start, end) in enumerate(bounds):
-            surveys = period_slice(typed, start, end)["surveys"]
+    for period, (start, end) in enumerate(bounds):
+        if typed.surveys is not None:
+            surveys = typed.surveys.loc[within(typed.surveys["responded_at"], start, end)]
             counts = surveys.groupby(["survey", "score"], dropna=False).size().rename("n")
             out.append(counts.reset_index().assign(part="survey", id=str(period)))
+        if typed.sessions is not None:
+            sessions = typed.sessions.loc[within(typed.sessions["started_at"], start, end)]
+            for key, column in SESSION_COLUMNS.items():
+                counts = sessions[column].astype("float64").value_counts(dropna=False)
+                out.append(pd.DataFrame({"part": "survey", "id": str(period), "survey": key,
+                                         "score": counts.index, "n": counts.to_numpy()}))
     if typed.tickets is not None:
-        tickets = period_slice(typed, bounds[0][0], bounds[-1][1])["tickets"]
+        tickets = typed.tickets.loc[before(typed.tickets["created_at"], bounds[-1][1])]
         out.append(pd.DataFrame({"part": "ticket", "id": tickets["ticket_id"].astype(str),
                                  "label": tickets["channel"],
                                  **{f"t{i}": _ns(tickets[c]) for i, c in enumerate(_TICKET_TIMES, 1)}}))
@@ -135,8 +147,7 @@ def metrics_on_spark(
 
     parts = tables.long.groupBy("_bucket").applyInPandas(share, _PARTS_SCHEMA).toPandas()
     frames = _frames(parts, columns)
-    counts = (parts[parts["part"] == "survey"].groupby(["id", "survey", "score"], dropna=False)["n"].sum()
-              if "surveys" in columns else None)
+    counts = parts[parts["part"] == "survey"].groupby(["id", "survey", "score"], dropna=False)["n"].sum()
     channels = sorted(set(parts.loc[parts["part"] == "channel", "label"].dropna()))
     return [_period(frames, counts, channels, period, a, b, scales, options, columns)
             for period, (a, b) in enumerate(bounds)]
@@ -150,8 +161,10 @@ def _period(frames, counts, channels, period: int, start, end, scales, options, 
     }
     for key in METRIC_KEYS:
         missing = [t for t in METRIC_TABLES[key] if t not in columns and key != "clv"]
-        if key in SURVEY_TYPES and counts is not None:
+        if key in SURVEY_TYPES and "surveys" in columns:
             metric = survey_metric(key, _scores(counts, str(period), key), scales)
+        elif key in SESSION_COLUMNS and "sessions" in columns:
+            metric = SESSION_FORMULAS[key](_scores(counts, str(period), key))
         elif key in SPARK_METRICS or missing:
             metric = compute_metric(key, frames, scales, start, end, options, channels)
         else:
