@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.contract import SURVEY_TYPES, validate_tables
+from features.contract import SURVEY_TYPES, TABLE_NAMES, validate_tables
 from features.period_metrics import (
     METRIC_KEYS,
     METRIC_TABLES,
@@ -56,8 +56,12 @@ NOT_ON_SPARK = "not computed with --engine spark yet; run `customer-health metri
 _TICKET_TIMES = ("created_at", "first_response_at", "resolved_at")
 # Timestamps travel as int64 nanoseconds with NaT as its own int64 code (no nulls, so the
 # column stays int64 through Arrow: a nullable long would come back as float and lose ns).
-_PARTS_SCHEMA = ("part string, survey string, score double, n long, id string, label string, "
+# A bucket's parts in one frame: ``values`` rows count the values of one metric's input in
+# one period (id: the period; key: the survey or session metric), ``account`` rows hold an
+# account's dates, ``ticket`` rows a ticket, ``channel`` rows a ticket channel.
+_PARTS_SCHEMA = ("part string, key string, value double, n long, id string, label string, "
                  "t1 long, t2 long, t3 long")
+_PARTS_COLUMNS = [field.split()[0] for field in _PARTS_SCHEMA.split(", ")]
 _NAT = np.iinfo("int64").min
 
 
@@ -70,11 +74,12 @@ def _times(ns: pd.Series) -> pd.Series:
 
 
 def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
-    """One bucket's share of every period: survey score counts per period, the account
-    dates, and the ticket rows up to the last period's end (the ticket formulas take their
-    period's rows themselves, so one slice serves every period)."""
+    """One bucket's share of every period: survey scores and session page views and
+    durations counted per period, the account dates, and the ticket rows up to the last
+    period's end (the ticket formulas take their period's rows themselves, so one slice
+    serves every period)."""
     if raw["accounts"].empty:
-        return pd.DataFrame(columns=_PARTS_SCHEMA_COLUMNS)
+        return pd.DataFrame(columns=_PARTS_COLUMNS)
     wanted = {name: raw[name] for name in ("accounts", "tickets", "surveys", "sessions")
               if name in raw}
     typed, _ = validate_tables(wanted)
@@ -85,14 +90,17 @@ def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Tim
     for period, (start, end) in enumerate(bounds):
         if typed.surveys is not None:
             surveys = typed.surveys.loc[within(typed.surveys["responded_at"], start, end)]
-            counts = surveys.groupby(["survey", "score"], dropna=False).size().rename("n")
-            out.append(counts.reset_index().assign(part="survey", id=str(period)))
+            counts = surveys.groupby(["survey", "score"], dropna=False).size()
+            out.append(pd.DataFrame({"part": "values", "id": str(period),
+                                     "key": counts.index.get_level_values("survey"),
+                                     "value": counts.index.get_level_values("score"),
+                                     "n": counts.to_numpy()}))
         if typed.sessions is not None:
             sessions = typed.sessions.loc[within(typed.sessions["started_at"], start, end)]
             for key, column in SESSION_COLUMNS.items():
                 counts = sessions[column].astype("float64").value_counts(dropna=False)
-                out.append(pd.DataFrame({"part": "survey", "id": str(period), "survey": key,
-                                         "score": counts.index, "n": counts.to_numpy()}))
+                out.append(pd.DataFrame({"part": "values", "id": str(period), "key": key,
+                                         "value": counts.index, "n": counts.to_numpy()}))
     if typed.tickets is not None:
         tickets = typed.tickets.loc[before(typed.tickets["created_at"], bounds[-1][1])]
         out.append(pd.DataFrame({"part": "ticket", "id": tickets["ticket_id"].astype(str),
@@ -103,18 +111,15 @@ def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Tim
     defaults = {"n": 0, "t1": _NAT, "t2": _NAT, "t3": _NAT}
     # Plain numpy types: Arrow-backed text (what validated tables may hold) does not pass
     # through applyInPandas.
-    text = {name: object for name in ("part", "survey", "id", "label")}
-    parts = parts.reindex(columns=_PARTS_SCHEMA_COLUMNS).astype({**text, "score": "float64"})
+    text = {name: object for name in ("part", "key", "id", "label")}
+    parts = parts.reindex(columns=_PARTS_COLUMNS).astype({**text, "value": "float64"})
     return parts.fillna(defaults).astype({name: "int64" for name in defaults})
-
-
-_PARTS_SCHEMA_COLUMNS = [field.split()[0] for field in _PARTS_SCHEMA.split(", ")]
 
 
 def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """The driver's frames for :func:`compute_metric`, from every bucket's parts."""
     accounts = parts[parts["part"] == "account"]
-    frames: dict[str, Any] = {name: None for name in METRIC_TABLES_ALL}
+    frames: dict[str, Any] = {name: None for name in TABLE_NAMES}
     frames["accounts"] = pd.DataFrame({
         "account_id": accounts["id"].to_numpy(), "signup_date": _times(accounts["t1"]),
         "churned_at": _times(accounts["t2"])})
@@ -124,9 +129,6 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
             "ticket_id": tickets["id"].to_numpy(), "channel": tickets["label"].to_numpy(),
             **{c: _times(tickets[f"t{i}"]) for i, c in enumerate(_TICKET_TIMES, 1)}})
     return frames
-
-
-METRIC_TABLES_ALL = sorted({t for tables in METRIC_TABLES.values() for t in tables})
 
 
 def metrics_on_spark(
@@ -147,7 +149,7 @@ def metrics_on_spark(
 
     parts = tables.long.groupBy("_bucket").applyInPandas(share, _PARTS_SCHEMA).toPandas()
     frames = _frames(parts, columns)
-    counts = parts[parts["part"] == "survey"].groupby(["id", "survey", "score"], dropna=False)["n"].sum()
+    counts = parts[parts["part"] == "values"].groupby(["id", "key", "value"], dropna=False)["n"].sum()
     channels = sorted(set(parts.loc[parts["part"] == "channel", "label"].dropna()))
     return [_period(frames, counts, channels, period, a, b, scales, options, columns)
             for period, (a, b) in enumerate(bounds)]
@@ -160,6 +162,7 @@ def _period(frames, counts, channels, period: int, start, end, scales, options, 
         "by": None,
     }
     for key in METRIC_KEYS:
+        # CLV needs only the accounts (always there); the others every table they read.
         missing = [t for t in METRIC_TABLES[key] if t not in columns and key != "clv"]
         if key in SURVEY_TYPES and "surveys" in columns:
             metric = survey_metric(key, _scores(counts, str(period), key), scales)
@@ -173,9 +176,10 @@ def _period(frames, counts, channels, period: int, start, end, scales, options, 
     return result
 
 
-def _scores(counts: pd.Series, period: str, survey: str) -> pd.Series:
-    """The period's scores of one survey, rebuilt from their counts."""
-    if (period, survey) not in counts.index.droplevel("score"):
+def _scores(counts: pd.Series, period: str, key: str) -> pd.Series:
+    """The period's values of one metric's input (a survey's scores, the sessions' page
+    views or durations), rebuilt from their counts."""
+    if (period, key) not in counts.index.droplevel("value"):
         return pd.Series([], dtype="float64")
-    these = counts.loc[(period, survey)]
+    these = counts.loc[(period, key)]
     return pd.Series(np.repeat(these.index.to_numpy(float), these.to_numpy()))
