@@ -104,19 +104,28 @@ def _survey(frames, scales, start, end, survey: str) -> MetricResult:
     surveys = frames["surveys"]
     rows = surveys.loc[surveys["survey"].eq(survey)
                        & pm.within(surveys["responded_at"], start, end), "score"]
+    return survey_metric(survey, rows, scales)
+
+
+def survey_metric(survey: str, scores: pd.Series, scales) -> MetricResult:
+    """NPS, CSAT or CES of one survey's validated scores of the period.
+
+    The result depends only on the scores, not on their order, so an engine may pass them
+    rebuilt from counts per score (the Spark engine does).
+    """
     if survey == "nps":
-        return sm.nps(rows)
+        return sm.nps(scores)
     if survey == "csat":
-        return sm.csat(rows, scale=scales.csat)
+        return sm.csat(scores, scale=scales.csat)
     # Validated tables hold CES already flipped to higher-is-better.
-    return sm.ces(rows, scale=sm.replace_scale(scales.ces, higher_is_better=True))
+    return sm.ces(scores, scale=sm.replace_scale(scales.ces, higher_is_better=True))
 
 
-def _compute(key: str, frames: dict, scales, start, end, options: dict,
+def compute_metric(key: str, frames: dict, scales, start, end, options: dict,
              channels: list[str] = ()) -> MetricResult:
     need = [t for t in METRIC_TABLES[key] if t not in _OPTIONAL_TABLES.get(key, ())]
     missing = [t for t in need if frames.get(t) is None]
-    unit = _UNITS[key]
+    unit = UNITS[key]
     if missing:
         return undefined(f"no {missing[0]} table", unit)
     f = frames
@@ -160,7 +169,7 @@ def _conversion(sessions, start, end) -> MetricResult:
                         {**by_sessions.components, "by_users": by_users})
 
 
-_UNITS = {
+UNITS = {
     "nps": "points", "csat": "percent", "ces": "score", "churn_rate": "percent",
     "retention_rate": "percent", "repeat_purchase_rate": "percent", "return_rate": "percent",
     "average_order_value": "currency", "purchase_frequency": "orders",
@@ -327,7 +336,7 @@ def period_metrics(
     }
     # Channels of the whole tickets table, so every period and group lists the same ones.
     channels = sup.ticket_channels(tables.tickets) if tables.tickets is not None else []
-    overall = {key: _compute(key, frames, tables.scales, start, end, options, channels)
+    overall = {key: compute_metric(key, frames, tables.scales, start, end, options, channels)
                for key in METRIC_KEYS}
     for key in METRIC_KEYS:
         result[key] = _shape(key, overall[key], tables)
@@ -349,16 +358,21 @@ def period_metrics(
             group_frames = {name: (parts[name][category] if name in parts else frames[name])
                             for name in TABLE_NAMES}
             groups[category] = _shape(
-                key, _compute(key, group_frames, tables.scales, start, end, options, channels),
+                key, compute_metric(key, group_frames, tables.scales, start, end, options, channels),
                 tables)
         result[key].update(groups=groups, groups_reason=None)
     return result
 
 
 def _shape(key: str, metric: MetricResult, tables: Tables) -> dict[str, Any]:
+    return shaped(key, metric, tables.scales)
+
+
+def shaped(key: str, metric: MetricResult, scales) -> dict[str, Any]:
+    """``metric`` as the JSON-ready object of ``key`` in :func:`period_metrics`."""
     out = metric.as_dict()
     if key == "ces" and "reversed_input" in out:
-        out["reversed_input"] = not tables.scales.ces.higher_is_better
+        out["reversed_input"] = not scales.ces.higher_is_better
     return out
 
 

@@ -272,7 +272,13 @@ def pages_per_session(sessions: pd.DataFrame, start: Any, end: Any) -> MetricRes
     4.0
     """
     in_period = _sessions_in(sessions, start, end, columns=["page_views"])
-    n, pages = len(in_period), float(in_period["page_views"].sum())
+    return pages_per_session_of(in_period["page_views"])
+
+
+def pages_per_session_of(page_views: pd.Series) -> MetricResult:
+    """:func:`pages_per_session` of the page views of the period's sessions (one per
+    session, in any order)."""
+    n, pages = len(page_views), float(page_views.sum())
     if not n:
         return undefined("no sessions in the period", "pages", sessions=0, page_views=0.0)
     return defined(pages / n, "pages", sessions=n, page_views=pages)
@@ -298,7 +304,12 @@ def avg_session_duration(sessions: pd.DataFrame, start: Any, end: Any) -> Metric
     (260.0, 120.0)
     """
     in_period = _sessions_in(sessions, start, end, columns=["duration_seconds"])
-    seconds = in_period["duration_seconds"]
+    return avg_session_duration_of(in_period["duration_seconds"])
+
+
+def avg_session_duration_of(seconds: pd.Series) -> MetricResult:
+    """:func:`avg_session_duration` of the durations of the period's sessions (one per
+    session, in any order)."""
     if not len(seconds):
         return undefined("no sessions in the period", "seconds", sessions=0,
                          total_seconds=0.0, median_seconds=None)

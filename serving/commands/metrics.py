@@ -23,7 +23,11 @@ from features.period_metrics import (
 from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, check_number
 from features.survey_metrics import check_period
 from serving.commands.options import (
+    BucketsOption,
+    Engine,
+    EngineOption,
     MappingOption,
+    SparkMasterOption,
     TablesFolder,
     date_option,
     read_mapping,
@@ -39,7 +43,9 @@ METRICS_HELP = (
     "session depth and length, ticket volume and times, resolution rate and CLV, as defined "
     "in docs/metrics.md. Split them by an accounts column (segment, region, plan) or a survey, "
     "ticket or session column (channel, touchpoint) with --by, or give consecutive periods "
-    "with --every. The data is validated first."
+    "with --every. The data is validated first. --engine spark reads Parquet tables at any "
+    "path Spark reads and computes the survey, churn, retention, session depth and length, "
+    "and ticket metrics there (docs/scale.md)."
 )
 METRICS_EPILOG = (
     "Examples:\n\n"
@@ -84,6 +90,9 @@ def metrics(
         DEFAULT_MAX_LIFETIME_YEARS, "--max-lifetime-years",
         help="CLV lifetime cap when nobody churned.",
     ),
+    engine: EngineOption = Engine.pandas,
+    spark_master: SparkMasterOption = None,
+    buckets: BucketsOption = 64,
 ) -> None:
     """Print the survey and customer-base metrics of a period [START, END)."""
     with report_errors():
@@ -96,31 +105,51 @@ def metrics(
             check_number(max_lifetime_years, name="--max-lifetime-years", low=0, low_open=True)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
+        if engine is Engine.spark:
+            if by is not None:
+                raise UserError("--by is not available with --engine spark yet; fix: leave out "
+                                "--engine spark to split the metrics by a column")
+            from serving.commands.spark_runs import metrics_on_spark
+
+            periods, warnings = metrics_on_spark(
+                folder, mapping, start_at, end_at, every=every and every.value,
+                master=spark_master, buckets=buckets, **options)
+            _warn(warnings, folder, mapping)
+            _print(periods, every=every is not None, output=output)
+            return
         mapping_file, mapping = mapping, read_mapping(mapping)
         tables, report = load_tables(folder, mapping)
-        if report.warnings:
-            err_console.print(
-                f"[yellow]{len(report.warnings)} warning(s)[/] in the input data; "
-                f"run `{escape(validate_hint(folder, mapping_file))}` for details", highlight=False,
-            )
+        _warn(len(report.warnings), folder, mapping_file)
         if by is not None:
             try:
                 check_by(tables, by)
             except ValueError as exc:
                 raise UserError(str(exc).replace("by:", "--by:", 1)) from None
-        options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
         if every is None:
-            results: Any = period_metrics(tables, start_at, end_at, by=by, **options)
-            periods = [results]
+            periods = [period_metrics(tables, start_at, end_at, by=by, **options)]
         else:
             periods = metrics_over_time(tables, start_at, end_at, every.value, by=by, **options)
-            results = periods
-        if output is OutputFormat.json:
-            typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
-        elif output is OutputFormat.csv:
-            typer.echo(to_csv(periods), nl=False)
-        else:
-            print_tables(periods, every=every is not None)
+        _print(periods, every=every is not None, output=output)
+
+
+def _warn(count: int, folder, mapping_file) -> None:
+    if count:
+        err_console.print(
+            f"[yellow]{count} warning(s)[/] in the input data; "
+            f"run `{escape(validate_hint(folder, mapping_file))}` for details", highlight=False,
+        )
+
+
+def _print(periods: list[dict], *, every: bool, output: OutputFormat) -> None:
+    """The periods in the chosen format; JSON gives one object without --every, else a list."""
+    if output is OutputFormat.json:
+        results: Any = periods if every else periods[0]
+        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
+    elif output is OutputFormat.csv:
+        typer.echo(to_csv(periods), nl=False)
+    else:
+        print_tables(periods, every=every)
 
 
 # --- CSV -----------------------------------------------------------------------------

@@ -31,6 +31,15 @@ def spark_path(path: Path | str) -> str:
 
 def check_spark_options(folder: Path | None, mapping: Path | None, out: str) -> str:
     """The input folder for Spark; a mapping file or a CSV output is refused."""
+    source = check_spark_input(folder, mapping)
+    if not out.endswith(".parquet"):
+        raise InvalidInput(f"--out {out} must end in .parquet with --engine spark (a folder "
+                           "of Parquet parts is written there)")
+    return source
+
+
+def check_spark_input(folder: Path | None, mapping: Path | None) -> str:
+    """The input folder for Spark; a mapping file is refused."""
     if folder is None:
         raise InvalidInput("--engine spark reads a folder of Parquet tables: give the folder")
     if mapping is not None:
@@ -38,9 +47,6 @@ def check_spark_options(folder: Path | None, mapping: Path | None, out: str) -> 
             "--engine spark reads Parquet tables with the canonical names and columns and "
             "takes no --mapping; export the mapped tables to Parquet first (docs/scale.md)"
         )
-    if not out.endswith(".parquet"):
-        raise InvalidInput(f"--out {out} must end in .parquet with --engine spark (a folder "
-                           "of Parquet parts is written there)")
     return spark_path(folder)
 
 
@@ -94,6 +100,33 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
         console.print(f"[yellow]churn risk not scored[/]: {meta['churn_unavailable']}")
     console.print(f"wrote {meta['accounts']:,} accounts to {meta['output']}, {meta['alerts']:,} "
                   f"alerts to {meta['alerts_file']} (Spark, {meta['seconds']:.1f} s)", markup=False)
+
+
+def metrics_on_spark(folder, mapping, start, end, *, every: str | None, master, buckets,
+                     **options) -> tuple[list[dict], int]:
+    """The periods' metrics on Spark and the number of warnings in the input data."""
+    from features.contract import SurveyScales
+    from serving.spark.metrics import metrics_on_spark as compute
+    from serving.spark.session import spark_session
+    from serving.spark.tables import read_tables
+    from serving.spark.validation import validate
+
+    source = check_spark_input(folder, mapping)
+    spark = spark_session(master)
+
+    def job(advance) -> tuple[list[dict], int]:
+        advance(1, METRICS_STEPS[0])
+        tables = read_tables(spark, source, buckets=buckets)
+        report = validate(tables)
+        advance(2, METRICS_STEPS[1])
+        # No --mapping on Spark, so the survey scales are the default ones, as with pandas.
+        periods = compute(tables, start, end, every, scales=SurveyScales(), **options)
+        return periods, len(report.warnings)
+
+    return run_with_progress(Console(highlight=False, stderr=True), METRICS_STEPS, job)
+
+
+METRICS_STEPS = ("read and validate", "metrics")
 
 
 def _previous_run(previous: str | None, out: str, stamp) -> tuple[str | None, str | None]:

@@ -247,3 +247,65 @@ def test_a_missing_java_is_one_line_naming_what_to_install_and_exit_code_2(monke
                                       "--out", str(tmp_path / "f.parquet"), "--engine", "spark"])
     assert result.exit_code == 2
     assert "needs Java 17" in result.output and "Traceback" not in result.output
+
+
+def _assert_same_metrics(got, want, where: str = "") -> None:
+    """The same JSON: the same keys, text and counts, floats equal to 1e-9."""
+    if isinstance(want, dict):
+        assert set(got) == set(want), where
+        for key in want:
+            _assert_same_metrics(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9), where
+    else:
+        assert got == want, where
+
+
+@pytest.mark.slow
+def test_spark_portfolio_metrics_equal_the_pandas_metrics(spark, parquet_demo):
+    from serving.spark.metrics import NOT_ON_SPARK, SPARK_METRICS
+
+    # A month before the surveys and tickets begin (undefined metrics) and two after.
+    args = ["metrics", str(parquet_demo), "--start", "2024-12-01", "--end", "2025-03-01",
+            "--every", "month", "--format", "json"]
+    want = json.loads(CliRunner().invoke(app, args).stdout)
+    result = CliRunner().invoke(app, [*args, "--engine", "spark", "--buckets", str(BUCKETS),
+                                      "--spark-master", "local[2]"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert len(got) == len(want) == 3
+    for got_period, want_period in zip(got, want):
+        for key, metric in got_period.items():
+            if key in SPARK_METRICS or key in ("period", "by"):
+                _assert_same_metrics(metric, want_period[key], key)
+            else:
+                assert metric["value"] is None and metric["reason"] == NOT_ON_SPARK, key
+    # Both undefined (with the pandas reasons) and measured values were compared.
+    assert want[0]["nps"]["value"] is None and want[0]["nps"]["reason"]
+    assert want[0]["resolution_time"]["value"] is None
+    for key in SPARK_METRICS:
+        assert want[2][key]["value"] is not None, key
+
+
+def test_metrics_by_a_column_is_refused_on_spark_before_spark_starts(tmp_path):
+    result = CliRunner().invoke(app, ["metrics", str(tmp_path), "--start", "2025-01-01",
+                                      "--end", "2025-02-01", "--by", "segment", "--engine", "spark"])
+    assert result.exit_code == 1
+    assert "--by is not available with --engine spark" in result.output
+
+
+@pytest.mark.slow
+def test_spark_metrics_on_invalid_data_give_the_pandas_problems_and_exit_code_2(spark, tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for name, frame in _broken_tables().items():
+        frame.to_parquet(folder / f"{name}.parquet")
+    args = ["metrics", str(folder), "--start", "2025-01-01", "--end", "2025-02-01"]
+    want = CliRunner().invoke(app, args)
+    got = CliRunner().invoke(app, [*args, "--engine", "spark", "--buckets", str(BUCKETS),
+                                   "--spark-master", "local[2]"])
+    assert want.exit_code == got.exit_code == 2
+    assert "row 5 (A9)" in got.output and "Traceback" not in got.output
+    # The same problems, lines and rows (the Spark engine may list the tables' problems in
+    # another order, as in the features test above).
+    assert sorted(got.output.strip().splitlines()) == sorted(want.output.strip().splitlines())
