@@ -399,3 +399,20 @@ def find_alerts(
     calls["top_drivers"] = texts.to_numpy(dtype=object)
     calls["currency"] = calls["currency"].astype(object)
     return calls[list(CALL_LIST_COLUMNS)]
+
+
+def as_call_list(alerts: pd.DataFrame) -> pd.DataFrame:
+    """The call list of an alerts file, also of one written before the call list existed.
+
+    Those files had one row per rule (``rule``, ``reason``): their rows are put together
+    into one per account, most urgent (highest churn risk, then lowest score) first.
+    """
+    if "reasons" in alerts.columns:
+        return alerts.sort_values("rank", kind="stable") if "rank" in alerts else alerts
+    grouped = alerts.groupby("account_id", sort=False)
+    calls = grouped.first().reset_index()
+    calls["reasons"] = grouped["reason"].agg("; ".join).to_numpy()
+    calls["rules"] = grouped["rule"].agg(" ".join).to_numpy()
+    calls = calls.sort_values(["churn_probability", "health_score", "account_id"],
+                              ascending=[False, True, True], na_position="last")
+    return calls.assign(rank=np.arange(1, len(calls) + 1))

@@ -49,7 +49,7 @@ from features.db_url import (
     parse_url,
     redact,
 )
-from serving.alerts import ALERT_COLUMNS
+from serving.alerts import ALERT_COLUMNS, as_call_list
 
 DEFAULT_TABLE = "scores"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
@@ -255,8 +255,6 @@ def _set_old_alerts_aside(connection: Connection, name: str) -> tuple[str, pd.Da
 def old_alerts_as_call_lists(old: pd.DataFrame) -> pd.DataFrame:
     """The rows of an old alerts table as call lists: one row per account and as-of date,
     every rule's reason kept (``reasons``, ``rules``), ranked within each date."""
-    from serving.report.calls import as_call_list  # the one reader of pre-call-list alerts
-
     if old.empty:
         return pd.DataFrame(columns=[*ALERT_COLUMNS, "as_of", "run_id"])
     old = old.assign(account_id=old["account_id"].astype(str),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.values import is_missing
 from serving import scores_db
+from serving.alerts import as_call_list
 from serving.metric_text import format_value
 from serving.report.document import Block, Figure, Link, Table, Text
 from serving.scores_file import ScoresFile, ScoresFileError, runs_folder, scores_files
@@ -108,23 +109,6 @@ def _alerts_next_to(path: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def as_call_list(alerts: pd.DataFrame) -> pd.DataFrame:
-    """The call list of an alerts file, also of one written before the call list existed.
-
-    Those files had one row per rule (``rule``, ``reason``): their rows are put together
-    into one per account, most urgent (highest churn risk, then lowest score) first.
-    """
-    if "reasons" in alerts.columns:
-        return alerts.sort_values("rank", kind="stable") if "rank" in alerts else alerts
-    grouped = alerts.groupby("account_id", sort=False)
-    calls = grouped.first().reset_index()
-    calls["reasons"] = grouped["reason"].agg("; ".join).to_numpy()
-    calls["rules"] = grouped["rule"].agg(" ".join).to_numpy()
-    calls = calls.sort_values(["churn_probability", "health_score", "account_id"],
-                              ascending=[False, True, True], na_position="last")
-    return calls.assign(rank=np.arange(1, len(calls) + 1))
 
 
 # --- words and cells -----------------------------------------------------------------

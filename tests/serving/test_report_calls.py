@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from serving.report.calls import RunHistory, as_call_list, bands_over_time, past_outcomes, sparkline
+from serving.alerts import as_call_list
+from serving.report.calls import RunHistory, bands_over_time, past_outcomes, sparkline
 from serving.report.document import Figure, Table, Text
 
 PALETTE = {"red": "#d64545", "yellow": "#e8b100", "green": "#2f9e44"}
