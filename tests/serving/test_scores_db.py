@@ -189,3 +189,22 @@ def test_any_sqlalchemy_url_can_be_a_sink(tmp_path, runs):
     write_result(second, sink)
     history = read_account(parse_sink(sink), second.scores["account_id"].iloc[0])
     assert history["as_of"].tolist() == list(DATES)
+
+
+def test_the_scores_table_is_indexed_on_its_dates_also_when_an_older_version_made_it(tmp_path, runs):
+    """Each run deletes its date's rows and looks up the latest earlier date: without an index
+    on ``as_of`` (the key starts with ``account_id``) both scan every night ever written."""
+    import sqlite3
+
+    first, second = runs
+    path = tmp_path / "scores.db"
+    write_result(first, f"sqlite:///{path}")
+    lookup = "EXPLAIN QUERY PLAN SELECT max(as_of) FROM scores WHERE as_of < '2025-11-01'"
+    with sqlite3.connect(path) as connection:
+        assert "ix_scores_as_of" in str(connection.execute(lookup).fetchall())
+        connection.execute("DROP INDEX ix_scores_as_of")  # as a table of an older version
+        assert "ix_scores_as_of" not in str(connection.execute(lookup).fetchall())
+    write_result(second, f"sqlite:///{path}")
+    with sqlite3.connect(path) as connection:
+        assert "ix_scores_as_of" in str(connection.execute(lookup).fetchall())
+        assert connection.execute("SELECT count(DISTINCT as_of) FROM scores").fetchone() == (2,)
