@@ -195,16 +195,22 @@ def test_the_scores_table_is_indexed_on_its_dates_also_when_an_older_version_mad
     """Each run deletes its date's rows and looks up the latest earlier date: without an index
     on ``as_of`` (the key starts with ``account_id``) both scan every night ever written."""
     import sqlite3
+    from contextlib import closing
+
+    def plan() -> str:
+        with closing(sqlite3.connect(path)) as connection:
+            return str(connection.execute(
+                "EXPLAIN QUERY PLAN SELECT max(as_of) FROM scores WHERE as_of < '2025-11-01'"
+            ).fetchall())
 
     first, second = runs
     path = tmp_path / "scores.db"
     write_result(first, f"sqlite:///{path}")
-    lookup = "EXPLAIN QUERY PLAN SELECT max(as_of) FROM scores WHERE as_of < '2025-11-01'"
-    with sqlite3.connect(path) as connection:
-        assert "ix_scores_as_of" in str(connection.execute(lookup).fetchall())
+    assert "ix_scores_as_of" in plan()
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
         connection.execute("DROP INDEX ix_scores_as_of")  # as a table of an older version
-        assert "ix_scores_as_of" not in str(connection.execute(lookup).fetchall())
+    assert "ix_scores_as_of" not in plan()
     write_result(second, f"sqlite:///{path}")
-    with sqlite3.connect(path) as connection:
-        assert "ix_scores_as_of" in str(connection.execute(lookup).fetchall())
+    assert "ix_scores_as_of" in plan()
+    with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("SELECT count(DISTINCT as_of) FROM scores").fetchone() == (2,)
