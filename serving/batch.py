@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -183,19 +184,32 @@ def score_portfolio(
     if previous is not None:
         _check_previous(previous, "previous scores")
 
-    scored = score_tables(
-        tables, stamp, scorecard, model=model, previous=previous_scores(previous),
-        progress=lambda i, name: report(i + 2, STEPS[i + 1]),
-        comments_read=loaded.comments_read if loaded is not None else None,
-    )
-    scores = scores_table(scored, model)
+    known = loaded.data_fingerprint if loaded is not None else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-fingerprint") as background:
+        hashing: list[Future[str]] = []
 
-    report(5, STEPS[4])
-    typical = typical_values(scored.indicators)
-    # The rules read the drivers still in memory: parsing their JSON back costs more than them.
-    drivers = {c: scored.scores[c].to_numpy(dtype=object) for c in ("health_drivers", "churn_drivers")}
-    alerts = call_list(scores.assign(**drivers), tables, typical, previous, scorecard=scorecard,
-                       risk_rise=risk_rise, currency=currency)
+        def step(i: int, name: str) -> None:
+            # The data fingerprint hashes every row (seconds at 100k accounts), mostly outside
+            # the GIL (Arrow, numpy, hashlib), so a thread runs it beside the single-threaded
+            # steps after the indicators. Not during them: the comment pool's workers take
+            # every core then, and forking them while a thread works is not safe.
+            if name == STEPS[2] and known is None and not hashing:
+                hashing.append(background.submit(tables_sha256, tables))
+            report(i + 2, STEPS[i + 1])
+
+        scored = score_tables(
+            tables, stamp, scorecard, model=model, previous=previous_scores(previous),
+            progress=step, comments_read=loaded.comments_read if loaded is not None else None,
+        )
+        scores = scores_table(scored, model)
+
+        report(5, STEPS[4])
+        typical = typical_values(scored.indicators)
+        # The rules read the drivers still in memory: parsing their JSON back costs more than them.
+        drivers = {c: scored.scores[c].to_numpy(dtype=object) for c in ("health_drivers", "churn_drivers")}
+        alerts = call_list(scores.assign(**drivers), tables, typical, previous, scorecard=scorecard,
+                           risk_rise=risk_rise, currency=currency)
+        fingerprint = known or (hashing[0].result() if hashing else tables_sha256(tables))
 
     meta: dict[str, Any] = {
         "as_of": stamp.isoformat(),
@@ -203,8 +217,7 @@ def score_portfolio(
         "alerts": int(len(alerts)),
         "model": None,
         "churn_unavailable": None,
-        "data_fingerprint": (loaded.data_fingerprint if loaded is not None and loaded.data_fingerprint
-                             else tables_sha256(tables)),
+        "data_fingerprint": fingerprint,
         "scorecard": scorecard.source,
         # Measures no account had data for, by input table: their weight went elsewhere.
         "measures_without_data": measures_without_data(scores, scorecard),
