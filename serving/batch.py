@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -44,6 +45,7 @@ from features.io import FORMATS, Mapping, describe_input, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
 from features.sentiment import language_report
+from features.survey_polarity import start_reading_survey_comments
 from features.values import json_list
 from models.model_check import model_warnings
 from models.scoring import Scored, previous_scores, score_tables
@@ -403,6 +405,19 @@ class Loaded:
     data_fingerprint: str | None = None
 
 
+def _load(folder: str | os.PathLike | None, mapping: Mapping | None, model_uri: str | None,
+          as_of: pd.Timestamp) -> Loaded:
+    """The tables, the model and the comments read as of ``as_of``."""
+    tables = load_tables(folder, mapping)[0]
+    # Worker processes read the comments (language, TextBlob) while this one loads the
+    # model: seconds each at 100k accounts, and independent. The scores are the ones the
+    # scoring would read itself.
+    with start_reading_survey_comments(tables, as_of) or nullcontext() as reading:
+        model, no_model_reason = load_model_or_reason(model_uri)
+        comments = reading.result() if reading is not None else None
+    return Loaded(tables, model, no_model_reason, comments_read=comments)
+
+
 def load_model_or_reason(model_uri: str | None) -> tuple[Any, str | None]:
     """The model to score with, or None and why (nothing registered under the default)."""
     from models.registry import NoModelError, load_model
@@ -502,7 +517,7 @@ def run_batch(
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])
-    loaded = loaded or Loaded(load_tables(folder, mapping)[0], *load_model_or_reason(model_uri))
+    loaded = loaded or _load(folder, mapping, model_uri, as_of)
     tables = loaded.tables
     if previous is not None and str(previous) == PREVIOUS_AUTO and paths is None:
         previous = str(out)  # a database output: its latest date before as_of
