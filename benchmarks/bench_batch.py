@@ -95,10 +95,13 @@ def child(folder: str, out: str) -> None:
         CPU[f"step {name}"] = cpu_after - cpu_at
     total = end - started
 
-    # The "alerts" step also writes the run metadata (the data fingerprint hashes every
-    # row); the rules alone are timed here, against a previous run that differs a lot, on
-    # drivers in memory as the batch job hands them over (not timed: parsing the JSON of
-    # the scores file back), and again from the file's JSON text, as a report reads them.
+    # Where the steps' times go: "read and validate" also loads the model while worker
+    # processes read the survey comments, so "indicators" no longer reads them; the data
+    # fingerprint is hashed in a thread from "health scores" on, and "alerts" waits for it
+    # when it is not done. The rules alone are timed here, against a previous run that
+    # differs a lot, on drivers in memory as the batch job hands them over (not timed:
+    # parsing the JSON of the scores file back), and again from the file's JSON text, as a
+    # report reads them.
     from serving.alerts import TYPICAL_KEY, find_alerts
     from serving.batch import band_order
 

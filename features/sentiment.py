@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -88,7 +88,7 @@ def _read_many(texts: list[str]) -> list[_Row]:
     return [_read_one(text) for text in texts]
 
 
-def _read_parallel(texts: list[str], n_jobs: int) -> list[_Row]:
+def _start_pool(texts: list[str], n_jobs: int) -> tuple[ProcessPoolExecutor, list[Future]]:
     # Loaded before the workers start so that forked workers inherit the models instead
     # of each loading them again.
     _english(), load_language_models()
@@ -96,9 +96,14 @@ def _read_parallel(texts: list[str], n_jobs: int) -> list[_Row]:
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     # Contiguous chunks, results concatenated in order: the same answer as one process.
     size = -(-len(texts) // (n_jobs * 4))
-    chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-        return [row for part in pool.map(_read_many, chunks) for row in part]
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
+    return pool, [pool.submit(_read_many, texts[i:i + size]) for i in range(0, len(texts), size)]
+
+
+def _read_parallel(texts: list[str], n_jobs: int) -> list[_Row]:
+    pool, parts = _start_pool(texts, n_jobs)
+    with pool:
+        return [row for part in parts for row in part.result()]
 
 
 def _available_cores() -> int:
@@ -180,6 +185,58 @@ def score_comments(
     >>> scored.loc[12, "language_note"]
     'no polarity model for pt (Portuguese): no labelled comments in this language'
     """
+    return read_comments(texts, polarity_models, n_jobs=n_jobs).result()
+
+
+class CommentsReading:
+    """Comments being read (:func:`read_comments`): :meth:`result` waits for the scores.
+
+    A context manager: leaving it stops workers whose scores were not asked for (an error
+    elsewhere), so no worker outlives the work.
+    """
+
+    def __init__(self, texts: pd.Series, polarity_models: PolarityModels | None,
+                 present: np.ndarray, codes: np.ndarray, uniques: list[str], n_jobs: int) -> None:
+        self._texts, self._models, self._present, self._codes = texts, polarity_models, present, codes
+        self._rows, self._pool, self._parts = None, None, []
+        if n_jobs > 1 and len(uniques) >= PARALLEL_MIN_TEXTS:
+            self._pool, self._parts = _start_pool(uniques, n_jobs)
+        else:
+            self._rows = _read_many(uniques)
+
+    def result(self) -> pd.DataFrame:
+        """:func:`score_comments` of the texts (waits for the workers)."""
+        if self._rows is None:
+            with self:
+                self._rows = [row for part in self._parts for row in part.result()]
+        return _assemble(self._texts, self._models, self._rows, self._present, self._codes)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> CommentsReading:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_comments(
+    texts: pd.Series,
+    polarity_models: PolarityModels | None = None,
+    *,
+    n_jobs: int | None = None,
+) -> CommentsReading:
+    """:func:`score_comments` started now, its scores taken later (``.result()``).
+
+    With a process pool (``n_jobs`` above 1 and at least ``PARALLEL_MIN_TEXTS`` distinct
+    texts) the workers start reading and this returns at once, so the caller can do other
+    work meanwhile (the batch job loads the churn model); otherwise the texts are read here.
+    The scores are :func:`score_comments`'s, exactly; so are its errors (``TypeError``,
+    ``ValueError``), raised here.
+    """
     texts = _check_texts(texts)
     n_jobs = _available_cores() if n_jobs is None else n_jobs
     if n_jobs < 1:
@@ -189,12 +246,13 @@ def score_comments(
     # Values that are not text (a number in a comment column) are read as their text.
     kept = [v if isinstance(v, str) else str(v) for v in values[present]]
     codes, uniques = pd.factorize(np.array(kept, dtype=object))
-    uniques = list(uniques)
-    if n_jobs > 1 and len(uniques) >= PARALLEL_MIN_TEXTS:
-        rows = _read_parallel(uniques, n_jobs)
-    else:
-        rows = _read_many(uniques)
+    return CommentsReading(texts, polarity_models, present, codes, list(uniques), n_jobs)
 
+
+def _assemble(texts: pd.Series, polarity_models: PolarityModels | None, rows: list[_Row],
+              present: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
+    """The scores of every text from the rows of its distinct texts."""
+    values = texts.to_numpy(dtype=object)
     n = len(values)
     columns = {
         "polarity": np.full(n, np.nan),

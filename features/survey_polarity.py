@@ -218,10 +218,18 @@ def read_survey_comments(tables: Tables, until, *, n_jobs: int | None = None) ->
     For :func:`score_survey_comments` at any date up to ``until`` (its ``read``): the learnt
     polarity of each date is applied there. None without comments.
     """
-    from features.sentiment import score_comments
+    reading = start_reading_survey_comments(tables, until, n_jobs=n_jobs)
+    return None if reading is None else reading.result()
+
+
+def start_reading_survey_comments(tables: Tables, until, *, n_jobs: int | None = None):
+    """:func:`read_survey_comments` started now: its worker processes read while the caller
+    works, and ``.result()`` gives the same scores (:func:`features.sentiment.read_comments`).
+    None without comments."""
+    from features.sentiment import read_comments
 
     surveys = tables.surveys
     if surveys is None or "comment" not in surveys.columns or not surveys["comment"].notna().any():
         return None
-    return score_comments(surveys.loc[surveys["responded_at"] < naive_utc(until), "comment"],
-                          n_jobs=n_jobs)
+    return read_comments(surveys.loc[surveys["responded_at"] < naive_utc(until), "comment"],
+                         n_jobs=n_jobs)

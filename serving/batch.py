@@ -27,6 +27,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -43,6 +45,7 @@ from features.io import FORMATS, Mapping, describe_input, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
 from features.sentiment import language_report
+from features.survey_polarity import start_reading_survey_comments
 from features.values import json_list
 from models.model_check import model_warnings
 from models.scoring import Scored, previous_scores, score_tables
@@ -183,19 +186,32 @@ def score_portfolio(
     if previous is not None:
         _check_previous(previous, "previous scores")
 
-    scored = score_tables(
-        tables, stamp, scorecard, model=model, previous=previous_scores(previous),
-        progress=lambda i, name: report(i + 2, STEPS[i + 1]),
-        comments_read=loaded.comments_read if loaded is not None else None,
-    )
-    scores = scores_table(scored, model)
+    known = loaded.data_fingerprint if loaded is not None else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-fingerprint") as background:
+        hashing: list[Future[str]] = []
 
-    report(5, STEPS[4])
-    typical = typical_values(scored.indicators)
-    # The rules read the drivers still in memory: parsing their JSON back costs more than them.
-    drivers = {c: scored.scores[c].to_numpy(dtype=object) for c in ("health_drivers", "churn_drivers")}
-    alerts = call_list(scores.assign(**drivers), tables, typical, previous, scorecard=scorecard,
-                       risk_rise=risk_rise, currency=currency)
+        def step(i: int, name: str) -> None:
+            # The data fingerprint hashes every row (seconds at 100k accounts), mostly outside
+            # the GIL (Arrow, numpy, hashlib), so a thread runs it beside the single-threaded
+            # steps after the indicators. Not during them: the comment pool's workers take
+            # every core then, and forking them while a thread works is not safe.
+            if name == STEPS[2] and known is None and not hashing:
+                hashing.append(background.submit(tables_sha256, tables))
+            report(i + 2, STEPS[i + 1])
+
+        scored = score_tables(
+            tables, stamp, scorecard, model=model, previous=previous_scores(previous),
+            progress=step, comments_read=loaded.comments_read if loaded is not None else None,
+        )
+        scores = scores_table(scored, model)
+
+        report(5, STEPS[4])
+        typical = typical_values(scored.indicators)
+        # The rules read the drivers still in memory: parsing their JSON back costs more than them.
+        drivers = {c: scored.scores[c].to_numpy(dtype=object) for c in ("health_drivers", "churn_drivers")}
+        alerts = call_list(scores.assign(**drivers), tables, typical, previous, scorecard=scorecard,
+                           risk_rise=risk_rise, currency=currency)
+        fingerprint = known or (hashing[0].result() if hashing else tables_sha256(tables))
 
     meta: dict[str, Any] = {
         "as_of": stamp.isoformat(),
@@ -203,8 +219,7 @@ def score_portfolio(
         "alerts": int(len(alerts)),
         "model": None,
         "churn_unavailable": None,
-        "data_fingerprint": (loaded.data_fingerprint if loaded is not None and loaded.data_fingerprint
-                             else tables_sha256(tables)),
+        "data_fingerprint": fingerprint,
         "scorecard": scorecard.source,
         # Measures no account had data for, by input table: their weight went elsewhere.
         "measures_without_data": measures_without_data(scores, scorecard),
@@ -390,6 +405,19 @@ class Loaded:
     data_fingerprint: str | None = None
 
 
+def _load(folder: str | os.PathLike | None, mapping: Mapping | None, model_uri: str | None,
+          as_of: pd.Timestamp) -> Loaded:
+    """The tables, the model and the comments read as of ``as_of``."""
+    tables = load_tables(folder, mapping)[0]
+    # Worker processes read the comments (language, TextBlob) while this one loads the
+    # model: seconds each at 100k accounts, and independent. The scores are the ones the
+    # scoring would read itself.
+    with start_reading_survey_comments(tables, as_of) or nullcontext() as reading:
+        model, no_model_reason = load_model_or_reason(model_uri)
+        comments = reading.result() if reading is not None else None
+    return Loaded(tables, model, no_model_reason, comments_read=comments)
+
+
 def load_model_or_reason(model_uri: str | None) -> tuple[Any, str | None]:
     """The model to score with, or None and why (nothing registered under the default)."""
     from models.registry import NoModelError, load_model
@@ -489,7 +517,7 @@ def run_batch(
     if not 0 <= risk_rise <= 1:
         raise BatchInputError(f"--risk-rise must lie within 0-1 (0.1 = 10 points), got {risk_rise}")
     report(1, STEPS[0])
-    loaded = loaded or Loaded(load_tables(folder, mapping)[0], *load_model_or_reason(model_uri))
+    loaded = loaded or _load(folder, mapping, model_uri, as_of)
     tables = loaded.tables
     if previous is not None and str(previous) == PREVIOUS_AUTO and paths is None:
         previous = str(out)  # a database output: its latest date before as_of

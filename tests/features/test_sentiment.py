@@ -158,6 +158,27 @@ def test_parallel_reading_gives_the_same_answers_as_one_process():
                                   pd.DataFrame(_read_many(texts)))
 
 
+def test_comments_read_by_workers_started_early_score_as_one_process(monkeypatch):
+    import features.sentiment as sentiment
+
+    texts = pd.Series(ENGLISH * 2 + [None, "الخدمة ممتازة", "10/10"] + PORTUGUESE, index=range(50, 73))
+    expected = score_comments(texts, _portuguese_models(), n_jobs=1)
+    monkeypatch.setattr(sentiment, "PARALLEL_MIN_TEXTS", 2)  # a pool for a few texts
+    reading = sentiment.read_comments(texts, _portuguese_models(), n_jobs=2)
+    assert reading._pool is not None  # the workers read while the caller goes on
+    pd.testing.assert_frame_equal(reading.result(), expected)
+    assert reading._pool is None  # shut down once read
+
+
+def test_leaving_a_reading_unread_stops_its_workers(monkeypatch):
+    import features.sentiment as sentiment
+
+    monkeypatch.setattr(sentiment, "PARALLEL_MIN_TEXTS", 2)
+    with sentiment.read_comments(pd.Series(ENGLISH), n_jobs=2) as reading:
+        workers = list(reading._pool._processes.values())
+    assert workers and not any(worker.is_alive() for worker in workers)
+
+
 def test_learnt_polarity_can_be_applied_again_to_the_same_scores_without_changing_them():
     texts = pd.Series(ENGLISH[:2] + PORTUGUESE)
     base = score_comments(texts)

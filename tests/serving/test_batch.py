@@ -66,6 +66,23 @@ def test_run_metadata_travels_in_parquet_and_in_the_sidecar(as_of, first_run):
     assert sidecar["churn_unavailable"] is None
 
 
+def test_the_fingerprint_hashed_beside_the_scoring_is_the_tables_own(first_run, serving_demo_tables):
+    from models.training_set import tables_sha256
+
+    assert first_run.metadata["data_fingerprint"] == tables_sha256(serving_demo_tables)
+
+
+def test_a_fingerprint_that_fails_in_its_thread_fails_the_run(as_of, serving_demo_tables, monkeypatch):
+    import serving.batch as batch
+
+    def broken(tables):
+        raise MemoryError("hashing the tables ran out of memory")
+
+    monkeypatch.setattr(batch, "tables_sha256", broken)
+    with pytest.raises(MemoryError, match="hashing the tables"):
+        batch.score_portfolio(serving_demo_tables, as_of)
+
+
 @pytest.mark.slow
 def test_the_run_records_the_typical_values_its_call_list_read_drivers_against(
         as_of, first_run, serving_demo_tables):
