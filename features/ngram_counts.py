@@ -59,6 +59,10 @@ class NgramCounts:
         """The rows of :meth:`fit_tfidf` and :meth:`tfidf` that are ``texts``, in order."""
         return np.array([self.number[text] for text in texts], dtype=np.int64)
 
+    def holds(self, texts: Sequence[str]) -> bool:
+        """Whether every one of ``texts`` was counted."""
+        return all(text in self.number for text in texts)
+
     def _rows(self, rows: np.ndarray) -> sparse.csr_matrix:
         """The counts of ``rows`` (:meth:`ids`), each row in its text's first-occurrence order."""
         return self.distinct[np.asarray(rows, dtype=np.int64)]

@@ -39,6 +39,8 @@ from features.ngram_counts import NgramCounts
 MIN_EXAMPLES = 200
 MIN_AUC = 0.70
 FOLDS = 5
+#: Languages no polarity is learnt for: English keeps TextBlob, "und" has no language.
+SKIPPED_LANGUAGES = ("en", "und")
 #: The two TF-IDF parts, each feature's name prefixed by its part: character n-grams inside
 #: word boundaries ("c:") and words and word pairs ("w:"; negations such as "نبود" or
 #: "não gostei" read better as words).
@@ -314,7 +316,8 @@ def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, *, folds: int = FOLD
     from joblib import Parallel, delayed
     from sklearn.model_selection import StratifiedKFold
 
-    counts = counted(texts) if counts is None else counts
+    if counts is None or not next(iter(counts.values())).holds(texts):
+        counts = counted(texts)
     rows = next(iter(counts.values())).ids(texts)
     splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
                   .split(np.zeros(len(y)), y))
@@ -369,7 +372,7 @@ def fit_polarity(
         Recorded with the model (see :class:`PolarityModel`).
     counts : dict, optional
         :func:`counted` of these texts or more (a backfill counts every date's examples
-        once); the model is the same as without.
+        once); the model is the same as without. Counted here when it lacks some texts.
 
     Returns
     -------
@@ -389,7 +392,8 @@ def fit_polarity(
             f"{positives} positive and {negatives} negative examples; {needed} per side needed",
             positives, negatives, math.nan,
         )
-    counts = counted(texts) if counts is None else counts
+    if counts is None or not next(iter(counts.values())).holds(texts):
+        counts = counted(texts)  # e.g. examples of dates after those counted
     held_out = held_out_metrics(y, out_of_fold_scores(texts, y, folds=folds, counts=counts))
     auc = held_out["roc_auc"]
     if auc < min_auc:
@@ -471,7 +475,7 @@ def fit_languages(
     folds: int = FOLDS,
     source: str = "",
     examples_before: pd.Timestamp | None = None,
-    skip: Sequence[str] = ("en", "und"),
+    skip: Sequence[str] = SKIPPED_LANGUAGES,
     progress: Callable[[int, int, str], None] | None = None,
     counts: Mapping[str, Mapping[str, NgramCounts]] | None = None,
 ) -> PolarityModels:
