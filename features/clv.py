@@ -330,16 +330,25 @@ def _beta_geo_objective(log_params, x, t_x, T, weights):
 
 
 def _gamma_gamma_objective(log_params, x, m):
-    """Mean negative Gamma-Gamma log-likelihood and its gradient in the log-parameters."""
+    """Mean negative Gamma-Gamma log-likelihood and its gradient in the log-parameters.
+
+    The terms of :meth:`GammaGamma.log_likelihood`, those of the frequency alone evaluated
+    on its distinct values (``x`` may be a :class:`_Distinct`): the same bits.
+    """
     p, q, v = params = np.exp(log_params)
-    ll = GammaGamma(*params).log_likelihood(x, m)
-    px = p * x
-    shared = digamma(px + q) - np.log(x * m + v)
-    d_p = x * (shared - digamma(px) + np.log(m) + np.log(x))
+    x = _distinct(x)
+    m = np.asarray(m, dtype=float)
+    rows = x.of(lambda k: k)
+    px = x.of(lambda k: p * k)
+    log_m, log_spend = np.log(m), np.log(rows * m + v)
+    ll = (x.of(lambda k: gammaln(p * k + q) - gammaln(p * k) - gammaln(q) + q * np.log(v))
+          + (px - 1) * log_m + x.of(lambda k: p * k * np.log(k)) - (px + q) * log_spend)
+    shared = x.of(lambda k: digamma(p * k + q)) - log_spend
+    d_p = rows * (shared - x.of(lambda k: digamma(p * k)) + log_m + x.of(np.log))
     d_q = shared - digamma(q) + np.log(v)
-    d_v = q / v - (px + q) / (x * m + v)
+    d_v = q / v - (px + q) / (rows * m + v)
     gradient = np.array([d.sum() for d in (d_p, d_q, d_v)]) * params
-    return -float(ll.sum()) / len(x), -gradient / len(x)
+    return -float(ll.sum()) / len(rows), -gradient / len(rows)
 
 
 def fit_beta_geo(x, t_x, T) -> tuple[BetaGeo, dict]:
@@ -363,7 +372,8 @@ def fit_gamma_gamma(x, m) -> tuple[GammaGamma, dict]:
     """Maximum-likelihood Gamma-Gamma parameters from repeat customers' frequency and mean spend."""
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     start = np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)])
-    result = _minimise(lambda lp: _gamma_gamma_objective(lp, x, m), start)
+    frequency = _Distinct(x)  # found once for the whole fit
+    result = _minimise(lambda lp: _gamma_gamma_objective(lp, frequency, m), start)
     return GammaGamma(*np.exp(result.x)), _diagnostics(result, -result.fun * len(x), "p q v")
 
 

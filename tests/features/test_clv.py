@@ -17,6 +17,7 @@ from features.clv import (
     MIN_REPEATERS,
     BetaGeo,
     ClvFitError,
+    GammaGamma,
     clv_columns,
     fit_clv,
     purchase_history,
@@ -141,7 +142,7 @@ def test_the_gradients_match_finite_differences():
 
 
 
-def test_the_objective_on_distinct_values_equals_the_row_by_row_likelihood_bit_for_bit():
+def test_the_objectives_on_distinct_values_equal_the_row_by_row_likelihoods_bit_for_bit():
     rng = np.random.default_rng(1)
     x = rng.integers(0, 4, 500).astype(float)
     T = rng.integers(1, 30, 500) / 7.0
@@ -151,6 +152,10 @@ def test_the_objective_on_distinct_values_equals_the_row_by_row_likelihood_bit_f
     value, _ = clv._beta_geo_objective(point, x, t_x, T, weights)
     row_by_row = BetaGeo(*np.exp(point)).log_likelihood(x, t_x, T)
     assert value == -float(np.dot(weights, row_by_row)) / weights.sum()
+    m = rng.uniform(5, 50, 500)[x > 0]
+    point = np.log([3.0, 2.0, 10.0])
+    value, _ = clv._gamma_gamma_objective(point, x[x > 0], m)
+    assert value == -float(GammaGamma(*np.exp(point)).log_likelihood(x[x > 0], m).sum()) / len(m)
 
 # --- NaN with a reason ---------------------------------------------------------------
 
