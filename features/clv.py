@@ -272,39 +272,83 @@ def _minimise(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], start
                         options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 2000})
 
 
+class _Distinct:
+    """A column as its distinct values and each row's position among them.
+
+    Every term of the likelihoods is a function of one column (frequency, recency or T)
+    evaluated element by element: computed on the few distinct values (whole days in weeks,
+    whole repeat counts) and gathered back, each row gets the very same bits as computing it
+    row by row, at a fraction of the special-function calls.
+    """
+
+    def __init__(self, values):
+        self.values, self.rows = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+
+    def of(self, term: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``term`` of every row, evaluated once per distinct value."""
+        return np.asarray(term(self.values), dtype=float)[self.rows]
+
+
+def _distinct(values) -> _Distinct:
+    return values if isinstance(values, _Distinct) else _Distinct(values)
+
+
 def _beta_geo_objective(log_params, x, t_x, T, weights):
-    """Mean negative BG/NBD log-likelihood and its gradient in the log-parameters."""
+    """Mean negative BG/NBD log-likelihood and its gradient in the log-parameters.
+
+    The terms are those of :meth:`BetaGeo.log_likelihood`, each evaluated on the distinct
+    values of its column (:class:`_Distinct`; ``x``, ``t_x`` and ``T`` may be given so,
+    once for a whole fit), so the figures are the same bit for bit.
+    """
     r, alpha, a, b = params = np.exp(log_params)
-    model = BetaGeo(*params)
-    ll = model.log_likelihood(x, t_x, T)
-    repeat = x > 0
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
-    still = betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    x, t_x, T = _distinct(x), _distinct(t_x), _distinct(T)
+    repeat = x.of(lambda v: v) > 0
+    r_x = x.of(lambda v: r + v)
+    log_alpha_T, log_alpha_t = T.of(lambda v: np.log(alpha + v)), t_x.of(lambda v: np.log(alpha + v))
+    common = x.of(lambda v: gammaln(r + v) - gammaln(r) + r * np.log(alpha) - betaln(a, b))
+    still = x.of(lambda v: betaln(a, b + v)) - r_x * log_alpha_T
+    dropped = np.where(
+        repeat,
+        x.of(lambda v: betaln(a + 1, np.where(v > 0, b + v - 1, 1.0))) - r_x * log_alpha_t,
+        -np.inf,
+    )
+    ll = common + np.logaddexp(still, dropped)
     w_still = np.exp(common + still - ll)  # share of the "still alive" term in the likelihood
     w_gone = np.where(repeat, 1.0 - w_still, 0.0)
-    ab, abx = digamma(a + b), digamma(a + b + x)
-    b_gone = digamma(np.where(repeat, b + x - 1, 1.0))
-    d_r = (digamma(r + x) - digamma(r) + np.log(alpha)
-           - w_still * np.log(alpha + T) - w_gone * np.log(alpha + t_x))
-    d_alpha = r / alpha - (r + x) * (w_still / (alpha + T) + w_gone / (alpha + t_x))
-    d_a = (-(digamma(a) - ab) + w_still * (digamma(a) - abx) + w_gone * (digamma(a + 1) - abx))
-    d_b = (-(digamma(b) - ab) + w_still * (digamma(b + x) - abx) + w_gone * (b_gone - abx))
+    ab = digamma(a + b)
+    d_r = (x.of(lambda v: digamma(r + v) - digamma(r) + np.log(alpha))
+           - w_still * log_alpha_T - w_gone * log_alpha_t)
+    d_alpha = r / alpha - r_x * (w_still / T.of(lambda v: alpha + v)
+                                 + w_gone / t_x.of(lambda v: alpha + v))
+    d_a = (-(digamma(a) - ab) + w_still * x.of(lambda v: digamma(a) - digamma(a + b + v))
+           + w_gone * x.of(lambda v: digamma(a + 1) - digamma(a + b + v)))
+    d_b = (-(digamma(b) - ab) + w_still * x.of(lambda v: digamma(b + v) - digamma(a + b + v))
+           + w_gone * x.of(lambda v: digamma(np.where(v > 0, b + v - 1, 1.0)) - digamma(a + b + v)))
     total = weights.sum()
     gradient = np.array([np.dot(weights, d) for d in (d_r, d_alpha, d_a, d_b)]) * params
     return -float(np.dot(weights, ll)) / total, -gradient / total
 
 
 def _gamma_gamma_objective(log_params, x, m):
-    """Mean negative Gamma-Gamma log-likelihood and its gradient in the log-parameters."""
+    """Mean negative Gamma-Gamma log-likelihood and its gradient in the log-parameters.
+
+    The terms of :meth:`GammaGamma.log_likelihood`, those of the frequency alone evaluated
+    on its distinct values (``x`` may be a :class:`_Distinct`): the same bits.
+    """
     p, q, v = params = np.exp(log_params)
-    ll = GammaGamma(*params).log_likelihood(x, m)
-    px = p * x
-    shared = digamma(px + q) - np.log(x * m + v)
-    d_p = x * (shared - digamma(px) + np.log(m) + np.log(x))
+    x = _distinct(x)
+    m = np.asarray(m, dtype=float)
+    rows = x.of(lambda k: k)
+    px = x.of(lambda k: p * k)
+    log_m, log_spend = np.log(m), np.log(rows * m + v)
+    ll = (x.of(lambda k: gammaln(p * k + q) - gammaln(p * k) - gammaln(q) + q * np.log(v))
+          + (px - 1) * log_m + x.of(lambda k: p * k * np.log(k)) - (px + q) * log_spend)
+    shared = x.of(lambda k: digamma(p * k + q)) - log_spend
+    d_p = rows * (shared - x.of(lambda k: digamma(p * k)) + log_m + x.of(np.log))
     d_q = shared - digamma(q) + np.log(v)
-    d_v = q / v - (px + q) / (x * m + v)
+    d_v = q / v - (px + q) / (rows * m + v)
     gradient = np.array([d.sum() for d in (d_p, d_q, d_v)]) * params
-    return -float(ll.sum()) / len(x), -gradient / len(x)
+    return -float(ll.sum()) / len(rows), -gradient / len(rows)
 
 
 def fit_beta_geo(x, t_x, T) -> tuple[BetaGeo, dict]:
@@ -319,7 +363,8 @@ def fit_beta_geo(x, t_x, T) -> tuple[BetaGeo, dict]:
     weights = weights.astype(float)
     # Start from a typical rate: one order per mean age, so alpha ≈ the mean age in weeks.
     start = np.log([1.0, max(float(np.mean(uT)), 1e-3), 1.0, 1.0])
-    result = _minimise(lambda lp: _beta_geo_objective(lp, ux, ut, uT, weights), start)
+    columns = _Distinct(ux), _Distinct(ut), _Distinct(uT)  # found once for the whole fit
+    result = _minimise(lambda lp: _beta_geo_objective(lp, *columns, weights), start)
     return BetaGeo(*np.exp(result.x)), _diagnostics(result, -result.fun * weights.sum(), "r alpha a b")
 
 
@@ -327,7 +372,8 @@ def fit_gamma_gamma(x, m) -> tuple[GammaGamma, dict]:
     """Maximum-likelihood Gamma-Gamma parameters from repeat customers' frequency and mean spend."""
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     start = np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)])
-    result = _minimise(lambda lp: _gamma_gamma_objective(lp, x, m), start)
+    frequency = _Distinct(x)  # found once for the whole fit
+    result = _minimise(lambda lp: _gamma_gamma_objective(lp, frequency, m), start)
     return GammaGamma(*np.exp(result.x)), _diagnostics(result, -result.fun * len(x), "p q v")
 
 

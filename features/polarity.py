@@ -33,10 +33,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.ngram_counts import NgramCounts
+
 #: The defaults of the rules; the ``sentiment fit`` command and the trainer can change them.
 MIN_EXAMPLES = 200
 MIN_AUC = 0.70
 FOLDS = 5
+#: Languages no polarity is learnt for: English keeps TextBlob, "und" has no language.
+SKIPPED_LANGUAGES = ("en", "und")
 #: The two TF-IDF parts, each feature's name prefixed by its part: character n-grams inside
 #: word boundaries ("c:") and words and word pairs ("w:"; negations such as "نبود" or
 #: "não gostei" read better as words).
@@ -61,64 +65,59 @@ def _settings() -> dict:
                    "sublinear_tf": True} for part, spec in PARTS.items()}
 
 
-def _analysers(texts: Sequence[str]) -> dict[str, Callable[[str], list]]:
-    """Per part, the n-grams of each distinct text of ``texts``, analysed once and looked up.
+def counted(texts: Sequence[str]) -> dict[str, NgramCounts]:
+    """Per part, the n-grams of ``texts`` counted once, for every fit on any of them.
 
     Cross-validation fits the vectorizers of every fold and then the final model on the
-    same texts: analysing them once instead of six times halves the cost of a fit. The
-    lookup returns exactly the list the part's own analyser returns, in the same order, so
-    vocabularies, counts and models are the same bit for bit.
+    same texts, and a backfill fits them again for each date on the examples before it:
+    counting once and selecting rows gives each fit exactly the vocabulary, IDF weights and
+    matrix fitting on its texts alone would (:mod:`features.ngram_counts`).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    out = {}
-    for part, spec in PARTS.items():
-        analyse = TfidfVectorizer(**spec, **_COMMON).build_analyzer()
-        out[part] = {text: analyse(text) for text in set(texts)}.__getitem__
-    return out
+    return {part: NgramCounts(texts, TfidfVectorizer(**spec, **_COMMON).build_analyzer())
+            for part, spec in PARTS.items()}
 
 
-def _vectorizer(part: str, analysers: Mapping[str, Callable] | None, **settings):
-    """The TF-IDF vectorizer of ``part``, reading n-grams from ``analysers`` when given."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    spec = {**PARTS[part], **settings}
-    if analysers is not None:  # a callable analyser makes the n-gram settings unused
-        spec = {k: v for k, v in spec.items() if k != "ngram_range"} | {"analyzer": analysers[part]}
-    return TfidfVectorizer(**spec)
-
-
-def _fit_features(texts: Sequence[str], analysers: Mapping[str, Callable] | None = None):
-    """TF-IDF matrix of ``texts`` with every part, the feature names and their IDF weights.
-
-    ``analysers`` (:func:`_analysers` of texts including these) save analysing them again.
-    """
+def _fit_features(counts: Mapping[str, NgramCounts], rows: np.ndarray):
+    """TF-IDF of the texts of ``rows`` with every part: the matrix, the feature names, their
+    IDF weights, and per part its fitted (terms, IDF weights) for :func:`_transform`."""
     from scipy import sparse
 
-    matrices, names, idf = [], [], []
-    for part in PARTS:
-        vectorizer = _vectorizer(part, analysers, **_COMMON)
+    matrices, names, idf, fitted = [], [], [], {}
+    for part, part_counts in counts.items():
         try:
-            matrices.append(vectorizer.fit_transform(texts))
-        except ValueError:  # no word of two letters or more in any text: an empty part
+            matrix, terms, weights = part_counts.fit_tfidf(
+                rows, min_df=_COMMON["min_df"], max_features=PARTS[part]["max_features"])
+        except ValueError:  # no term in two texts (e.g. no word of two letters): an empty part
             continue
-        names += [f"{part}:{name}" for name in vectorizer.get_feature_names_out()]
-        idf.append(vectorizer.idf_)
-    return sparse.hstack(matrices).tocsr(), names, np.concatenate(idf)
+        matrices.append(matrix)
+        names += [f"{part}:{term}" for term in part_counts.terms[terms]]
+        idf.append(weights)
+        fitted[part] = (terms, weights)
+    return sparse.hstack(matrices).tocsr(), names, np.concatenate(idf), fitted
 
 
-def _transformers(names: Sequence[str], idf: np.ndarray,
-                  analysers: Mapping[str, Callable] | None = None) -> list:
+def _transform(counts: Mapping[str, NgramCounts], rows: np.ndarray, fitted: Mapping) -> object:
+    """TF-IDF of the texts of ``rows`` with the parts fitted by :func:`_fit_features`."""
+    from scipy import sparse
+
+    return sparse.hstack([counts[part].tfidf(rows, *fitted[part]) for part in fitted]).tocsr()
+
+
+def _transformers(names: Sequence[str], idf: np.ndarray) -> list:
     """One fitted vectorizer per part with the stored vocabulary and IDF weights, in order."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     out, start = [], 0
     for part in PARTS:
         prefix = f"{part}:"
         vocabulary = [name[len(prefix):] for name in names if name.startswith(prefix)]
         if not vocabulary:
             continue
-        vectorizer = _vectorizer(part, analysers, max_features=None, sublinear_tf=True,
-                                 dtype=np.float64,
-                                 vocabulary={term: i for i, term in enumerate(vocabulary)})
+        vectorizer = TfidfVectorizer(**{**PARTS[part], "max_features": None}, sublinear_tf=True,
+                                     dtype=np.float64,
+                                     vocabulary={term: i for i, term in enumerate(vocabulary)})
         vectorizer.idf_ = idf[start:start + len(vocabulary)]
         start += len(vocabulary)
         out.append(vectorizer)
@@ -297,36 +296,33 @@ def _check_labels(texts: Sequence[str], labels) -> tuple[list[str], np.ndarray]:
     return texts, y.astype(int)
 
 
-def _fold_scores(texts: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-                 analysers: Mapping[str, Callable] | None = None) -> np.ndarray:
-    matrix, names, idf = _fit_features(texts[train], analysers)
+def _fold_scores(counts: Mapping[str, NgramCounts], rows: np.ndarray, y: np.ndarray,
+                 train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    matrix, _, _, fitted = _fit_features(counts, rows[train])
     classifier = _classifier().fit(matrix, y[train])
-    from scipy import sparse
-
-    held_out = sparse.hstack([v.transform(texts[test])
-                              for v in _transformers(names, idf, analysers)]).tocsr()
-    return classifier.decision_function(held_out)
+    return classifier.decision_function(_transform(counts, rows[test], fitted))
 
 
 def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, *, folds: int = FOLDS,
-                       analysers: Mapping[str, Callable] | None = None) -> np.ndarray:
+                       counts: Mapping[str, NgramCounts] | None = None) -> np.ndarray:
     """Each example's score from the model of the fold that held it out (stratified folds).
 
     Every step (vocabulary, IDF, classifier) is fitted inside the folds. The folds are
     shuffled with a constant seed: they do not follow the input's time order, and the same
     input gives the same folds. From :data:`PARALLEL_MIN_EXAMPLES` examples the folds run in
-    two processes (the scores are the same). ``analysers`` (:func:`_analysers` of ``texts``)
-    save analysing the texts in every fold; they are only used in one process (sending
-    them to another costs about what they save).
+    two processes (the scores are the same). ``counts`` (:func:`counted` of these texts or
+    more) save counting the n-grams again.
     """
     from joblib import Parallel, delayed
     from sklearn.model_selection import StratifiedKFold
 
-    texts = np.asarray(texts, dtype=object)
-    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(texts, y))
-    jobs = 2 if len(texts) >= PARALLEL_MIN_EXAMPLES else 1
-    shared = analysers if jobs == 1 else None
-    parts = Parallel(n_jobs=jobs)(delayed(_fold_scores)(texts, y, train, test, shared)
+    if counts is None or not next(iter(counts.values())).holds(texts):
+        counts = counted(texts)
+    rows = next(iter(counts.values())).ids(texts)
+    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+                  .split(np.zeros(len(y)), y))
+    jobs = 2 if len(y) >= PARALLEL_MIN_EXAMPLES else 1
+    parts = Parallel(n_jobs=jobs)(delayed(_fold_scores)(counts, rows, y, train, test)
                                   for train, test in splits)
     out = np.empty(len(y))
     for (_, test), scores in zip(splits, parts):
@@ -354,6 +350,7 @@ def fit_polarity(
     folds: int = FOLDS,
     source: str = "",
     examples_before: pd.Timestamp | None = None,
+    counts: Mapping[str, NgramCounts] | None = None,
 ) -> PolarityFit:
     """Fit the polarity model of one language, if the rules allow it.
 
@@ -373,6 +370,9 @@ def fit_polarity(
         Cross-validation folds.
     source, examples_before
         Recorded with the model (see :class:`PolarityModel`).
+    counts : dict, optional
+        :func:`counted` of these texts or more (a backfill counts every date's examples
+        once); the model is the same as without. Counted here when it lacks some texts.
 
     Returns
     -------
@@ -392,8 +392,9 @@ def fit_polarity(
             f"{positives} positive and {negatives} negative examples; {needed} per side needed",
             positives, negatives, math.nan,
         )
-    analysers = _analysers(texts)
-    held_out = held_out_metrics(y, out_of_fold_scores(texts, y, folds=folds, analysers=analysers))
+    if counts is None or not next(iter(counts.values())).holds(texts):
+        counts = counted(texts)  # e.g. examples of dates after those counted
+    held_out = held_out_metrics(y, out_of_fold_scores(texts, y, folds=folds, counts=counts))
     auc = held_out["roc_auc"]
     if auc < min_auc:
         return PolarityFit(
@@ -401,7 +402,7 @@ def fit_polarity(
             f"cross-validated ROC AUC {auc:.3f} is below the floor of {min_auc:.2f}",
             positives, negatives, auc, held_out,
         )
-    matrix, names, idf = _fit_features(texts, analysers)
+    matrix, names, idf, _ = _fit_features(counts, next(iter(counts.values())).ids(texts))
     classifier = _classifier().fit(matrix, y)
     model = PolarityModel(
         language=language, ngrams=tuple(names), idf=idf,
@@ -474,13 +475,15 @@ def fit_languages(
     folds: int = FOLDS,
     source: str = "",
     examples_before: pd.Timestamp | None = None,
-    skip: Sequence[str] = ("en", "und"),
+    skip: Sequence[str] = SKIPPED_LANGUAGES,
     progress: Callable[[int, int, str], None] | None = None,
+    counts: Mapping[str, Mapping[str, NgramCounts]] | None = None,
 ) -> PolarityModels:
     """One :func:`fit_polarity` per language of ``languages`` (aligned with ``texts``).
 
     English keeps TextBlob and "und" has no language, so both are skipped by default.
-    ``progress(done, total, language)`` is called after each language.
+    ``progress(done, total, language)`` is called after each language. ``counts``, per
+    language, :func:`counted` of its texts or more.
     """
     frame = pd.DataFrame({"text": texts.to_numpy(dtype=object),
                           "label": labels.to_numpy(dtype=float),
@@ -492,7 +495,8 @@ def fit_languages(
         part = frame[frame["language"] == code]
         fit = fit_polarity(part["text"].tolist(), part["label"].to_numpy(), language=code,
                            min_examples=min_examples, min_auc=min_auc, folds=folds,
-                           source=source, examples_before=examples_before)
+                           source=source, examples_before=examples_before,
+                           counts=None if counts is None else counts.get(code))
         if fit.model is not None:
             models[code] = fit.model
         else:

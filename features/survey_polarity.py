@@ -17,6 +17,8 @@ taught by their own future.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -26,7 +28,9 @@ from features.polarity import (
     FOLDS,
     MIN_AUC,
     MIN_EXAMPLES,
+    SKIPPED_LANGUAGES,
     PolarityModels,
+    counted,
     fit_languages,
 )
 from features.timestamps import naive_utc
@@ -118,6 +122,7 @@ def fit_survey_polarity(
     min_auc: float = MIN_AUC,
     folds: int = FOLDS,
     progress=None,
+    counts: dict | None = None,
 ) -> PolarityModels:
     """Polarity models per language, taught only by survey comments dated before ``before``.
 
@@ -133,6 +138,9 @@ def fit_survey_polarity(
         The rules of :func:`features.polarity.fit_polarity`.
     progress : callable, optional
         ``progress(done, total, language)`` after each language.
+    counts : dict, optional
+        Per language, :func:`features.polarity.counted` of its examples before ``before``
+        or later (:attr:`CommentsRead.counts`): the models are the same as without.
 
     Returns
     -------
@@ -150,7 +158,7 @@ def fit_survey_polarity(
         examples["text"], examples["label"], examples["language"],
         min_examples=min_examples, min_auc=min_auc, folds=folds,
         source=f"survey answers before {cut:%Y-%m-%d %H:%M}", examples_before=cut,
-        progress=progress,
+        progress=progress, counts=counts,
     )
 
 
@@ -162,7 +170,7 @@ def score_survey_comments(
     min_examples: int = MIN_EXAMPLES,
     min_auc: float = MIN_AUC,
     n_jobs: int | None = None,
-    read: pd.DataFrame | None = None,
+    read: CommentsRead | None = None,
 ) -> tuple[pd.DataFrame | None, PolarityModels | None]:
     """Scores of the survey comments answered before ``as_of``, read point in time.
 
@@ -181,11 +189,11 @@ def score_survey_comments(
 
     Other parameters
     ----------------
-    read : DataFrame, optional
+    read : CommentsRead, optional
         :func:`read_survey_comments` of these tables at this date or a later one (a backfill
         scoring many dates reads each comment once): the comments it holds are not read
-        again. Reading a text does not depend on the date; the learnt polarity does, and is
-        still applied here as of ``as_of``.
+        again, nor the n-grams of the examples counted. Reading a text does not depend on
+        the date; the learnt polarity does, and is still learnt and applied as of ``as_of``.
     """
     from features.sentiment import score_comments, with_learnt_polarity
 
@@ -197,8 +205,8 @@ def score_survey_comments(
     if read is None:
         base = score_comments(comments, n_jobs=n_jobs)
     else:
-        unread = comments.index.difference(read.index)
-        base = read.loc[comments.index.intersection(read.index, sort=False)]
+        unread = comments.index.difference(read.scores.index)
+        base = read.scores.loc[comments.index.intersection(read.scores.index, sort=False)]
         if len(unread):
             base = pd.concat([base, score_comments(comments.loc[unread], n_jobs=n_jobs)])
         base = base.loc[comments.index]
@@ -207,19 +215,46 @@ def score_survey_comments(
     )
     if not usable:
         polarity_models = fit_survey_polarity(
-            tables, cut, languages=base["language"], min_examples=min_examples, min_auc=min_auc
+            tables, cut, languages=base["language"], min_examples=min_examples, min_auc=min_auc,
+            counts=None if read is None else read.counts,
         )
     return with_learnt_polarity(base, comments, polarity_models), polarity_models
 
 
-def read_survey_comments(tables: Tables, until, *, n_jobs: int | None = None) -> pd.DataFrame | None:
-    """Every survey comment answered before ``until``, read once (language, TextBlob polarity).
+@dataclass(frozen=True)
+class CommentsRead:
+    """Survey comments read once for many dates (:func:`read_survey_comments`).
+
+    Attributes
+    ----------
+    scores : DataFrame
+        :func:`features.sentiment.score_comments` of every comment (language, TextBlob).
+    counts : dict or None
+        Per language, :func:`features.polarity.counted` of its labelled examples: each
+        date's polarity fit selects the examples before it instead of counting them again.
+        None when not counted (a one-date batch, whose stored polarity usually applies): a
+        fit then counts its own examples.
+    """
+
+    scores: pd.DataFrame
+    counts: dict | None = None
+
+
+def read_survey_comments(tables: Tables, until, *, n_jobs: int | None = None) -> CommentsRead | None:
+    """Every survey comment answered before ``until``, read once (language, TextBlob
+    polarity), and the n-grams of the labelled ones counted once per language.
 
     For :func:`score_survey_comments` at any date up to ``until`` (its ``read``): the learnt
-    polarity of each date is applied there. None without comments.
+    polarity of each date is fitted and applied there. None without comments.
     """
     reading = start_reading_survey_comments(tables, until, n_jobs=n_jobs)
-    return None if reading is None else reading.result()
+    if reading is None:
+        return None
+    scores = reading.result()
+    examples = labelled_comments(tables, naive_utc(until), languages=scores["language"])
+    counts = {code: counted(part.tolist())
+              for code, part in examples.groupby("language")["text"] if code not in SKIPPED_LANGUAGES}
+    return CommentsRead(scores, counts)
 
 
 def start_reading_survey_comments(tables: Tables, until, *, n_jobs: int | None = None):

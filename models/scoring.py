@@ -44,7 +44,7 @@ from features.indicators import compute_indicators
 from features.polarity import PolarityModels
 from features.scorecard import Scorecard
 from features.sentiment import account_languages
-from features.survey_polarity import score_survey_comments
+from features.survey_polarity import CommentsRead, score_survey_comments
 
 CHURN_COLUMNS = ("churn_probability", "risk_band", "churn_drivers", "churn_coverage")
 #: Share of the model's indicators an account needs observed for a churn probability.
@@ -263,7 +263,7 @@ def score_tables(
     churn_rate: float | None = None,
     clv_fit=None,
     polarity_models: PolarityModels | None = None,
-    comments_read: pd.DataFrame | None = None,
+    comments_read: CommentsRead | None = None,
 ) -> Scored:
     """Indicators and scores of every account active at ``as_of``, sorted by ``account_id``.
 
@@ -292,7 +292,7 @@ def score_tables(
     polarity_models : PolarityModels, optional
         The learnt comment polarity to read comments with, instead of the model's; learnt
         once from the whole portfolio when ``tables`` hold only part of it.
-    comments_read : DataFrame, optional
+    comments_read : CommentsRead, optional
         The comments already read (:func:`features.survey_polarity.read_survey_comments`
         at this date or later), when one process scores many dates.
 

@@ -45,7 +45,7 @@ from features.io import FORMATS, Mapping, describe_input, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
 from features.sentiment import language_report
-from features.survey_polarity import start_reading_survey_comments
+from features.survey_polarity import CommentsRead, start_reading_survey_comments
 from features.values import json_list
 from models.model_check import model_warnings
 from models.scoring import Scored, previous_scores, score_tables
@@ -401,7 +401,7 @@ class Loaded:
     model: Any = None
     no_model_reason: str | None = None
     # Read once for every date of a backfill: the same for each, and costly at every date.
-    comments_read: pd.DataFrame | None = None
+    comments_read: CommentsRead | None = None
     data_fingerprint: str | None = None
 
 
@@ -414,7 +414,7 @@ def _load(folder: str | os.PathLike | None, mapping: Mapping | None, model_uri: 
     # scoring would read itself.
     with start_reading_survey_comments(tables, as_of) or nullcontext() as reading:
         model, no_model_reason = load_model_or_reason(model_uri)
-        comments = reading.result() if reading is not None else None
+        comments = CommentsRead(reading.result()) if reading is not None else None
     return Loaded(tables, model, no_model_reason, comments_read=comments)
 
 

@@ -17,6 +17,7 @@ from features.clv import (
     MIN_REPEATERS,
     BetaGeo,
     ClvFitError,
+    GammaGamma,
     clv_columns,
     fit_clv,
     purchase_history,
@@ -139,6 +140,22 @@ def test_the_gradients_match_finite_differences():
     numeric = approx_fprime(point, lambda p: clv._gamma_gamma_objective(p, x[x > 0], m)[0], 1e-7)
     np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-7)
 
+
+
+def test_the_objectives_on_distinct_values_equal_the_row_by_row_likelihoods_bit_for_bit():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, 500).astype(float)
+    T = rng.integers(1, 30, 500) / 7.0
+    t_x = np.where(x > 0, np.floor(rng.uniform(0, 1, 500) * T * 7) / 7.0, 0.0)
+    weights = rng.integers(1, 5, 500).astype(float)
+    point = np.log([0.5, 5.0, 0.8, 2.5])
+    value, _ = clv._beta_geo_objective(point, x, t_x, T, weights)
+    row_by_row = BetaGeo(*np.exp(point)).log_likelihood(x, t_x, T)
+    assert value == -float(np.dot(weights, row_by_row)) / weights.sum()
+    m = rng.uniform(5, 50, 500)[x > 0]
+    point = np.log([3.0, 2.0, 10.0])
+    value, _ = clv._gamma_gamma_objective(point, x[x > 0], m)
+    assert value == -float(GammaGamma(*np.exp(point)).log_likelihood(x[x > 0], m).sum()) / len(m)
 
 # --- NaN with a reason ---------------------------------------------------------------
 

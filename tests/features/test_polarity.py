@@ -116,16 +116,18 @@ def test_fitting_per_language_skips_english_and_und_and_records_every_rejection(
     assert np.array_equal(again.models["fa"].coef, models.models["fa"].coef)
 
 
-def test_texts_analysed_once_give_the_same_features_and_fold_scores_as_analysing_each_time():
-    from features.polarity import _analysers, _fit_features, out_of_fold_scores
+def test_texts_counted_once_with_more_texts_give_the_same_fold_scores_and_model():
+    from features.polarity import counted, out_of_fold_scores
 
     texts, labels = _examples(40, seed=3)
     texts = texts + ["سفارش دیر رسید!!", "عالی 👍", "Great, خیلی خوب"]  # punctuation, emoji, mixed
     labels = np.r_[labels, [0, 1, 1]]
-    analysers = _analysers(texts)
-    plain, cached = _fit_features(texts), _fit_features(texts, analysers)
-    assert plain[1] == cached[1]
-    assert np.array_equal(plain[2], cached[2])
-    assert (plain[0] != cached[0]).nnz == 0 and np.array_equal(plain[0].indices, cached[0].indices)
+    later, _ = _examples(30, seed=4)  # a backfill counts the texts of later dates too
+    shared = counted(later + texts[::-1])
     assert np.array_equal(out_of_fold_scores(texts, labels, folds=3),
-                          out_of_fold_scores(texts, labels, folds=3, analysers=analysers))
+                          out_of_fold_scores(texts, labels, folds=3, counts=shared))
+    alone = fit_polarity(texts, labels, language="fa", min_examples=30, folds=3)
+    reused = fit_polarity(texts, labels, language="fa", min_examples=30, folds=3, counts=shared)
+    assert alone.model.ngrams == reused.model.ngrams
+    assert np.array_equal(alone.model.coef, reused.model.coef)
+    assert np.array_equal(alone.model.idf, reused.model.idf)
