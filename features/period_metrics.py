@@ -142,7 +142,7 @@ def compute_metric(key: str, frames: dict, scales, start, end, options: dict,
         "conversion_rate": lambda: _conversion(f["sessions"], start, end),
         "organic_clicks": lambda: ses.organic_clicks(f["sessions"], start, end),
         "dau": lambda: ses.daily_active_users(f["sessions"], start, end,
-                                              visitor_codes=_codes(f["sessions"])),
+                                              visitor_codes=visitor_codes_of(f["sessions"])),
         "pages_per_session": lambda: ses.pages_per_session(f["sessions"], start, end),
         "avg_session_duration": lambda: ses.avg_session_duration(f["sessions"], start, end),
         "ticket_volume": lambda: sup.ticket_volume(f["tickets"], start, end, channels=channels),
@@ -157,14 +157,20 @@ def compute_metric(key: str, frames: dict, scales, start, end, options: dict,
 _VISITOR = "_visitor_code"
 
 
-def _codes(sessions: pd.DataFrame):
+def visitor_codes_of(sessions: pd.DataFrame):
+    """The visitor codes :func:`period_frames` put on its sessions (None on other frames)."""
     return sessions[_VISITOR].to_numpy() if _VISITOR in sessions else None
 
 
 def _conversion(sessions, start, end) -> MetricResult:
     by_sessions = ses.conversion_rate(sessions, start, end, visitors="sessions")
     by_users = ses.conversion_rate(sessions, start, end, visitors="users",
-                                   visitor_codes=_codes(sessions))
+                                   visitor_codes=visitor_codes_of(sessions))
+    return conversion_of(by_sessions, by_users)
+
+
+def conversion_of(by_sessions: MetricResult, by_users: MetricResult) -> MetricResult:
+    """The conversion rate as the metrics show it: by sessions, the rate by users inside."""
     return MetricResult(by_sessions.value, by_sessions.unit, by_sessions.reason,
                         {**by_sessions.components, "by_users": by_users})
 
@@ -182,8 +188,9 @@ UNITS = {
 # --- slicing and splitting -------------------------------------------------------------
 
 
-def _slice(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
-    """Only the rows the period's metrics can read, so large tables are split cheaply."""
+def period_frames(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
+    """Only the rows the period's metrics can read, so large tables are split cheaply (the
+    Spark engine takes each account bucket's share of a period with it too)."""
     frames: dict[str, pd.DataFrame | None] = {name: getattr(tables, name) for name in TABLE_NAMES}
     # Sessions reach back for the monthly active users and for the period before (growth).
     lookback = min(start.normalize() - pd.Timedelta(days=ses.MAU_WINDOW_DAYS - 1),
@@ -328,7 +335,7 @@ def period_metrics(
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
     if by is not None:
         check_by(tables, by)
-    frames = _slice(tables, start, end)
+    frames = period_frames(tables, start, end)
     result: dict[str, Any] = {
         "period": {"start": start.isoformat(), "end": end.isoformat(),
                    "days": (end - start) / pd.Timedelta(days=1)},
