@@ -9,15 +9,22 @@ formulas need:
   page-view number and of each duration of each period. The counts are summed over buckets
   and the driver rebuilds the values from them: NPS, CSAT, CES, pages per session and
   session length depend on the values only, not on their order;
-* accounts: the signup and churn dates, for churn and retention;
+* accounts: the signup and churn dates, MRR and acquisition cost, for churn, retention
+  and CLV;
 * tickets: the five ticket columns of the tickets created before the last period's end
-  (their medians and the backlog need the rows), and every ticket channel of the table.
+  (their medians and the backlog need the rows), and every ticket channel of the table;
+* orders, returns, conversion and organic clicks: each period's counts and sums, from the
+  pandas engine's own counting functions (``order_totals``, ``return_totals``,
+  ``conversion_counts``, ``organic_counts``) on the bucket's share of the period
+  (:func:`features.period_metrics.period_frames`). Buyers and visitors belong to one
+  account, so the buckets' counts add up to the portfolio's;
+* DAU/MAU: each period's active users of each day and of the 30 days ending each day
+  (:func:`features.session_metrics.active_users_by_day`), summed day by day.
 
 The driver then runs the pandas engine's functions (:func:`features.period_metrics.compute_metric`,
-:func:`~features.period_metrics.survey_metric`, the session ``*_of`` formulas) on those
-parts: one definition of every formula. The other metrics (orders, returns, conversion,
-organic clicks, DAU/MAU, CLV) are not computed on Spark yet: each is undefined with
-:data:`NOT_ON_SPARK` as its reason, never 0.
+:func:`~features.period_metrics.survey_metric`, the ``*_of`` formulas) on those parts: one
+definition of every formula. What reaches the driver grows with the accounts (their dates),
+the tickets and the distinct values, never with the sessions or orders.
 """
 
 from __future__ import annotations
@@ -27,40 +34,46 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features import commerce_metrics as cm
+from features import session_metrics as ses
 from features.contract import SURVEY_TYPES, TABLE_NAMES, validate_tables
 from features.period_metrics import (
     METRIC_KEYS,
     METRIC_TABLES,
-    UNITS,
     compute_metric,
+    conversion_of,
     period_bounds,
+    period_frames,
     shaped,
     survey_metric,
+    visitor_codes_of,
 )
 from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, before, within
 from features.session_metrics import avg_session_duration_of, pages_per_session_of
 from features.support_metrics import ticket_channels
-from features.survey_metrics import check_period, undefined
+from features.survey_metrics import check_period
 from serving.spark.tables import SparkTables, bucket_tables, table_types
 
-#: The metrics ``metrics --engine spark`` computes; the others are undefined with a reason.
-SPARK_METRICS = ("nps", "csat", "ces", "churn_rate", "retention_rate", "pages_per_session",
-                 "avg_session_duration", "ticket_volume", "resolution_time",
-                 "first_response_time", "resolution_rate")
 #: The session metrics computed from the counts of one column's values, and their formulas.
 SESSION_COLUMNS = {"pages_per_session": "page_views", "avg_session_duration": "duration_seconds"}
 SESSION_FORMULAS = {"pages_per_session": pages_per_session_of,
                     "avg_session_duration": avg_session_duration_of}
-NOT_ON_SPARK = "not computed with --engine spark yet; run `customer-health metrics` without it"
 
+#: The metrics computed by their pandas formula from the buckets' counts added up.
+_FROM_TOTALS = ("repeat_purchase_rate", "return_rate", "average_order_value",
+                "purchase_frequency", "conversion_rate", "organic_clicks", "dau")
+_VISITORS = ("sessions", "users")
 _TICKET_TIMES = ("created_at", "first_response_at", "resolved_at")
 # Timestamps travel as int64 nanoseconds with NaT as its own int64 code (no nulls, so the
 # column stays int64 through Arrow: a nullable long would come back as float and lose ns).
 # A bucket's parts in one frame: ``values`` rows count the values of one metric's input in
 # one period (id: the period; key: the survey or session metric), ``account`` rows hold an
-# account's dates, ``ticket`` rows a ticket, ``channel`` rows a ticket channel.
+# account's dates and money, ``ticket`` rows a ticket, ``channel`` rows a ticket channel,
+# ``total`` rows one count (label "int", in n) or sum (label "float", in value) of one
+# period (id) named "<what>.<count>" (key), ``day`` rows the active users (n) of one day
+# (value) of the period (id) on one day (key "daily") or in the 30 days ending it ("rolling").
 _PARTS_SCHEMA = ("part string, key string, value double, n long, id string, label string, "
-                 "t1 long, t2 long, t3 long")
+                 "t1 long, t2 long, t3 long, mrr double, acquisition_cost double")
 _PARTS_COLUMNS = [field.split()[0] for field in _PARTS_SCHEMA.split(", ")]
 _NAT = np.iinfo("int64").min
 
@@ -80,14 +93,14 @@ def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Tim
     serves every period)."""
     if raw["accounts"].empty:
         return pd.DataFrame(columns=_PARTS_COLUMNS)
-    wanted = {name: raw[name] for name in ("accounts", "tickets", "surveys", "sessions")
-              if name in raw}
-    typed, _ = validate_tables(wanted)
+    typed, _ = validate_tables(raw)
     out = []
     accounts = typed.accounts
     out.append(pd.DataFrame({"part": "account", "id": accounts["account_id"].astype(str),
-                             "t1": _ns(accounts["signup_date"]), "t2": _ns(accounts["churned_at"])}))
+                             "t1": _ns(accounts["signup_date"]), "t2": _ns(accounts["churned_at"]),
+                             "mrr": accounts["mrr"], "acquisition_cost": accounts["acquisition_cost"]}))
     for period, (start, end) in enumerate(bounds):
+        out.extend(_totals(period_frames(typed, start, end), str(period), start, end))
         if typed.surveys is not None:
             surveys = typed.surveys.loc[within(typed.surveys["responded_at"], start, end)]
             counts = surveys.groupby(["survey", "score"], dropna=False).size()
@@ -112,8 +125,41 @@ def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Tim
     # Plain numpy types: Arrow-backed text (what validated tables may hold) does not pass
     # through applyInPandas.
     text = {name: object for name in ("part", "key", "id", "label")}
-    parts = parts.reindex(columns=_PARTS_COLUMNS).astype({**text, "value": "float64"})
+    floats = {name: "float64" for name in ("value", "mrr", "acquisition_cost")}
+    parts = parts.reindex(columns=_PARTS_COLUMNS).astype({**text, **floats})
     return parts.fillna(defaults).astype({name: "int64" for name in defaults})
+
+
+def _totals(frames: dict, period: str, start, end) -> list[pd.DataFrame]:
+    """One bucket's counts of one period (``total`` and ``day`` parts), by the pandas
+    engine's counting functions on the bucket's share of the period."""
+    counts: dict[str, dict[str, Any]] = {}
+    out = []
+    if frames["orders"] is not None:
+        counts["orders"] = cm.order_totals(frames["orders"], start, end)
+        if frames["returns"] is not None:
+            counts["returns"] = cm.return_totals(frames["orders"], frames["returns"], start, end)
+    sessions = frames["sessions"]
+    if sessions is not None:
+        codes = visitor_codes_of(sessions)
+        for visitors in _VISITORS:
+            counts[f"conversion_{visitors}"] = ses.conversion_counts(
+                sessions, start, end, visitors=visitors, visitor_codes=codes)
+        counts["organic"] = ses.organic_counts(sessions, start, end)
+        daily, rolling, users = ses.active_users_by_day(sessions, start, end, visitor_codes=codes)
+        counts["active"] = {"period_active_users": users}
+        for key, per_day in (("daily", daily), ("rolling", rolling)):
+            out.append(pd.DataFrame({"part": "day", "id": period, "key": key,
+                                     "value": np.arange(len(per_day), dtype="float64"),
+                                     "n": per_day}))
+    for what, numbers in counts.items():
+        whole = {name: isinstance(number, int) for name, number in numbers.items()}
+        out.append(pd.DataFrame({
+            "part": "total", "id": period, "key": [f"{what}.{name}" for name in numbers],
+            "label": ["int" if whole[name] else "float" for name in numbers],
+            "n": [number if whole[name] else 0 for name, number in numbers.items()],
+            "value": [0.0 if whole[name] else number for name, number in numbers.items()]}))
+    return out
 
 
 def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[str, Any]:
@@ -122,7 +168,8 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
     frames: dict[str, Any] = {name: None for name in TABLE_NAMES}
     frames["accounts"] = pd.DataFrame({
         "account_id": accounts["id"].to_numpy(), "signup_date": _times(accounts["t1"]),
-        "churned_at": _times(accounts["t2"])})
+        "churned_at": _times(accounts["t2"]), "mrr": accounts["mrr"].to_numpy(),
+        "acquisition_cost": accounts["acquisition_cost"].to_numpy()})
     if "tickets" in columns:
         tickets = parts[parts["part"] == "ticket"]
         frames["tickets"] = pd.DataFrame({
@@ -137,8 +184,7 @@ def metrics_on_spark(
 ) -> list[dict[str, Any]]:
     """:func:`features.period_metrics.period_metrics` (without ``by``) of validated Spark
     tables for the whole ``[start, end)`` or each of its months or weeks (one pass over the
-    tables for all of them): the same JSON-ready shape, :data:`SPARK_METRICS` computed, the
-    others undefined with :data:`NOT_ON_SPARK` (or the missing table, as pandas says)."""
+    tables for all of them): the same JSON-ready shape and numbers."""
     bounds = [check_period(start, end)] if every is None else period_bounds(start, end, every)
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
     columns, types = tables.columns, table_types(tables)
@@ -151,11 +197,56 @@ def metrics_on_spark(
     frames = _frames(parts, columns)
     counts = parts[parts["part"] == "values"].groupby(["id", "key", "value"], dropna=False)["n"].sum()
     channels = sorted(set(parts.loc[parts["part"] == "channel", "label"].dropna()))
-    return [_period(frames, counts, channels, period, a, b, scales, options, columns)
+    totals = _summed_totals(parts)
+    days = parts[parts["part"] == "day"].groupby(["id", "key", "value"])["n"].sum()
+    return [_period(frames, counts, channels, period, a, b, scales, options, columns,
+                    totals.get(str(period), {}), days)
             for period, (a, b) in enumerate(bounds)]
 
 
-def _period(frames, counts, channels, period: int, start, end, scales, options, columns) -> dict:
+def _summed_totals(parts: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
+    """Period -> what -> count: every bucket's ``total`` parts added up."""
+    rows = parts[parts["part"] == "total"]
+    summed = rows.groupby(["id", "key", "label"])[["n", "value"]].sum()
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (period, key, label), n, value in zip(summed.index, summed["n"], summed["value"]):
+        what, name = key.split(".", 1)
+        out.setdefault(period, {}).setdefault(what, {})[name] = (
+            int(n) if label == "int" else float(value))
+    return out
+
+
+def _per_day(days: pd.Series, period: int, key: str, start, end) -> np.ndarray:
+    out = np.zeros(ses.period_days(start, end), dtype="int64")
+    if (str(period), key) in days.index.droplevel("value"):
+        these = days.loc[(str(period), key)]
+        out[these.index.to_numpy(dtype="int64")] = these.to_numpy()
+    return out
+
+
+def _from_totals(key: str, totals: dict, days: pd.Series, period: int, start, end) -> Any:
+    """A metric of :data:`_FROM_TOTALS` by its pandas formula on the period's totals."""
+    if key == "repeat_purchase_rate":
+        return cm.repeat_purchase_rate_of(totals["orders"])
+    if key == "average_order_value":
+        return cm.average_order_value_of(totals["orders"])
+    if key == "purchase_frequency":
+        return cm.purchase_frequency_of(totals["orders"], start, end)
+    if key == "return_rate":
+        return cm.return_rate_of(totals["orders"], totals["returns"])
+    if key == "organic_clicks":
+        return ses.organic_clicks_of(**totals["organic"])
+    if key == "dau":
+        return ses.daily_active_users_of(_per_day(days, period, "daily", start, end),
+                                         _per_day(days, period, "rolling", start, end),
+                                         totals["active"]["period_active_users"])
+    by = {v: ses.conversion_rate_of(**totals[f"conversion_{v}"], visitors_are=v)
+          for v in _VISITORS}
+    return conversion_of(by["sessions"], by["users"])
+
+
+def _period(frames, counts, channels, period: int, start, end, scales, options, columns,
+            totals, days) -> dict:
     result: dict[str, Any] = {
         "period": {"start": start.isoformat(), "end": end.isoformat(),
                    "days": (end - start) / pd.Timedelta(days=1)},
@@ -168,10 +259,12 @@ def _period(frames, counts, channels, period: int, start, end, scales, options, 
             metric = survey_metric(key, _scores(counts, str(period), key), scales)
         elif key in SESSION_COLUMNS and "sessions" in columns:
             metric = SESSION_FORMULAS[key](_scores(counts, str(period), key))
-        elif key in SPARK_METRICS or missing:
-            metric = compute_metric(key, frames, scales, start, end, options, channels)
+        elif key in _FROM_TOTALS and not missing:
+            metric = _from_totals(key, totals, days, period, start, end)
+        elif key == "clv":
+            metric = cm.clv_of(frames["accounts"], totals.get("orders"), start, end, **options)
         else:
-            metric = undefined(NOT_ON_SPARK, UNITS[key])
+            metric = compute_metric(key, frames, scales, start, end, options, channels)
         result[key] = shaped(key, metric, scales)
     return result
 

@@ -255,6 +255,10 @@ def _assert_same_metrics(got, want, where: str = "") -> None:
         assert set(got) == set(want), where
         for key in want:
             _assert_same_metrics(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want)):
+            _assert_same_metrics(g, w, f"{where}[{i}]")
     elif isinstance(want, float):
         assert got == pytest.approx(want, rel=1e-9, abs=1e-9), where
     else:
@@ -263,7 +267,7 @@ def _assert_same_metrics(got, want, where: str = "") -> None:
 
 @pytest.mark.slow
 def test_spark_portfolio_metrics_equal_the_pandas_metrics(spark, parquet_demo):
-    from serving.spark.metrics import NOT_ON_SPARK, SPARK_METRICS
+    from features.period_metrics import METRIC_KEYS
 
     # A month before the surveys and tickets begin (undefined metrics) and two after.
     args = ["metrics", str(parquet_demo), "--start", "2024-12-01", "--end", "2025-03-01",
@@ -274,17 +278,42 @@ def test_spark_portfolio_metrics_equal_the_pandas_metrics(spark, parquet_demo):
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)
     assert len(got) == len(want) == 3
-    for got_period, want_period in zip(got, want):
-        for key, metric in got_period.items():
-            if key in SPARK_METRICS or key in ("period", "by"):
-                _assert_same_metrics(metric, want_period[key], key)
-            else:
-                assert metric["value"] is None and metric["reason"] == NOT_ON_SPARK, key
+    _assert_same_metrics(got, want)
     # Both undefined (with the pandas reasons) and measured values were compared.
     assert want[0]["nps"]["value"] is None and want[0]["nps"]["reason"]
     assert want[0]["resolution_time"]["value"] is None
-    for key in SPARK_METRICS:
+    for key in METRIC_KEYS:
         assert want[2][key]["value"] is not None, key
+
+
+@pytest.mark.slow
+def test_spark_shop_metrics_equal_the_pandas_metrics_from_a_mid_day_start(spark, tmp_path):
+    from features.contract import SurveyScales
+    from features.demo_shop import generate_shop_data
+    from features.period_metrics import metrics_over_time
+    from serving.spark.metrics import metrics_on_spark
+    from serving.spark.tables import read_tables
+
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, frame in generate_shop_data(accounts=60, months=6, seed=3).items():
+        frame.attrs.clear()  # the generator's notes on the frame are no table data
+        frame.to_parquet(folder / f"{name}.parquet")
+    # The tables as recorded (no lapse applied), as the Spark engine reads them.
+    tables, _ = validate_tables({path.stem: pd.read_parquet(path) for path in folder.iterdir()})
+    # A start at noon: each period's first day counts only its afternoon's active users.
+    start, end = pd.Timestamp("2025-02-10 12:00"), pd.Timestamp("2025-05-10 12:00")
+    want = json.loads(json.dumps(metrics_over_time(tables, start, end, every="month")))
+    got = json.loads(json.dumps(metrics_on_spark(
+        read_tables(spark, str(folder), buckets=BUCKETS), start, end, "month",
+        scales=SurveyScales())))
+    assert len(got) == len(want) == 3
+    _assert_same_metrics(got, want)
+    for key in ("repeat_purchase_rate", "return_rate", "average_order_value",
+                "purchase_frequency", "conversion_rate", "organic_clicks", "dau"):
+        assert all(period[key]["value"] is not None for period in want), key
+    assert want[0]["organic_clicks"]["growth"]["value"] is not None
+    assert want[0]["return_rate"]["returns"] > 0
 
 
 def test_metrics_by_a_column_is_refused_on_spark_before_spark_starts(tmp_path):
