@@ -44,8 +44,7 @@ METRICS_HELP = (
     "in docs/metrics.md. Split them by an accounts column (segment, region, plan) or a survey, "
     "ticket or session column (channel, touchpoint) with --by, or give consecutive periods "
     "with --every. The data is validated first. --engine spark reads Parquet tables at any "
-    "path Spark reads and computes the survey, churn, retention, session depth and length, "
-    "and ticket metrics there (docs/scale.md)."
+    "path Spark reads and computes every metric there, with the same numbers (docs/scale.md)."
 )
 METRICS_EPILOG = (
     "Examples:\n\n"

@@ -175,6 +175,11 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
         frames["tickets"] = pd.DataFrame({
             "ticket_id": tickets["id"].to_numpy(), "channel": tickets["label"].to_numpy(),
             **{c: _times(tickets[f"t{i}"]) for i, c in enumerate(_TICKET_TIMES, 1)}})
+    # The other tables reach the driver as counts; an empty frame marks each as present, so
+    # a metric missing one of its tables names the one that is absent, as pandas does.
+    for name in columns:
+        if frames[name] is None:
+            frames[name] = pd.DataFrame()
     return frames
 
 

@@ -296,7 +296,11 @@ def test_spark_shop_metrics_equal_the_pandas_metrics_from_a_mid_day_start(spark,
 
     folder = tmp_path / "shop"
     folder.mkdir()
-    for name, frame in generate_shop_data(accounts=60, months=6, seed=3).items():
+    shop = generate_shop_data(accounts=60, months=6, seed=3)
+    # Without its returns (the subscription demo has them): the return rate is undefined
+    # for want of that table, and each engine must say which table is missing.
+    del shop["returns"]
+    for name, frame in shop.items():
         frame.attrs.clear()  # the generator's notes on the frame are no table data
         frame.to_parquet(folder / f"{name}.parquet")
     # The tables as recorded (no lapse applied), as the Spark engine reads them.
@@ -309,11 +313,13 @@ def test_spark_shop_metrics_equal_the_pandas_metrics_from_a_mid_day_start(spark,
         scales=SurveyScales())))
     assert len(got) == len(want) == 3
     _assert_same_metrics(got, want)
-    for key in ("repeat_purchase_rate", "return_rate", "average_order_value",
-                "purchase_frequency", "conversion_rate", "organic_clicks", "dau"):
+    for key in ("repeat_purchase_rate", "average_order_value", "purchase_frequency",
+                "conversion_rate", "organic_clicks", "dau"):
         assert all(period[key]["value"] is not None for period in want), key
+    # The shop records no acquisition cost, so its CLV is the order-value variant.
+    assert want[0]["clv"]["variants"]["order_value"]["value"] is not None
     assert want[0]["organic_clicks"]["growth"]["value"] is not None
-    assert want[0]["return_rate"]["returns"] > 0
+    assert want[0]["return_rate"]["reason"] == "no returns table"
 
 
 def test_metrics_by_a_column_is_refused_on_spark_before_spark_starts(tmp_path):
