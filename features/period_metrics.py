@@ -77,17 +77,27 @@ def split_columns(tables: Tables) -> dict[str, list[str]]:
     >>> split_columns(tables)
     {'accounts': ['segment', 'region', 'plan', 'owner', 'tier']}
     """
+    return split_columns_of({name: frame.columns for name, frame in tables.present().items()})
+
+
+def split_columns_of(columns: dict[str, Any]) -> dict[str, list[str]]:
+    """:func:`split_columns` of the tables' column names (table -> names), validated or not:
+    validation adds only the contract's columns, which count whether present or not."""
     out = {}
-    for name, frame in tables.present().items():
+    for name, names in columns.items():
         text = [c for c in TEXT_COLUMNS.get(name, ()) if c not in _NOT_GROUPS]
-        extra = [c for c in frame.columns if c not in ALL_COLUMNS[name]]
+        extra = [c for c in names if c not in ALL_COLUMNS[name]]
         out[name] = text + extra
     return out
 
 
 def check_by(tables: Tables, by: str) -> None:
     """Raise a ValueError naming the allowed columns when no table can be split by ``by``."""
-    columns = split_columns(tables)
+    check_split(split_columns(tables), by)
+
+
+def check_split(columns: dict[str, list[str]], by: str) -> None:
+    """:func:`check_by` of :func:`split_columns`."""
     if any(by in names for names in columns.values()):
         return
     allowed = "; ".join(f"{', '.join(names)} ({table})" for table, names in columns.items() if names)
@@ -232,8 +242,9 @@ def _lookup(keys: pd.Series, known_keys: pd.Series, labels: pd.Series) -> pd.Cat
     return pd.Categorical.from_codes(label_codes[codes], categories=categories)
 
 
-def _labels(frames: dict, by: str, columns: dict[str, list[str]]) -> dict[str, pd.Categorical | None]:
-    """Group label per row of each frame (positional), or None when it cannot be split by ``by``."""
+def row_groups(frames: dict, by: str, columns: dict[str, list[str]]) -> dict[str, pd.Categorical | None]:
+    """Group label per row of each frame (positional), or None when it cannot be split by
+    ``by`` (the Spark engine labels each account bucket's rows with it too)."""
     accounts = frames["accounts"]
     account_labels = (group_labels(accounts[by]) if by in columns.get("accounts", ()) else None)
     labels: dict[str, pd.Categorical | None] = {}
@@ -252,7 +263,7 @@ def _labels(frames: dict, by: str, columns: dict[str, list[str]]) -> dict[str, p
     return labels
 
 
-def _categories(tables: Tables, by: str, columns: dict[str, list[str]]) -> list[str]:
+def group_names(tables: Tables, by: str, columns: dict[str, list[str]]) -> list[str]:
     """Every label ``by`` takes in the whole tables, so each period lists the same groups."""
     found: set[str] = set()
     for name, frame in tables.present().items():
@@ -261,7 +272,7 @@ def _categories(tables: Tables, by: str, columns: dict[str, list[str]]) -> list[
     return sorted(found)
 
 
-def _unsplittable_reason(key: str, frames: dict, labels: dict, by: str) -> str | None:
+def unsplittable_reason(key: str, frames: dict, labels: dict, by: str) -> str | None:
     for table in METRIC_TABLES[key]:
         if frames.get(table) is None:
             continue
@@ -271,7 +282,7 @@ def _unsplittable_reason(key: str, frames: dict, labels: dict, by: str) -> str |
     return None
 
 
-def _split(frame: pd.DataFrame, labels: pd.Categorical, categories: list[str]) -> dict[str, pd.DataFrame]:
+def split_rows(frame: pd.DataFrame, labels: pd.Categorical, categories: list[str]) -> dict[str, pd.DataFrame]:
     # One pass of groupby splits the rows; groups without rows get an empty frame.
     parts = {str(k): part for k, part in frame.groupby(labels, sort=False, observed=True)}
     empty = frame.iloc[:0]
@@ -351,12 +362,12 @@ def period_metrics(
         return result
 
     columns = split_columns(tables)
-    labels = _labels(frames, by, columns)
-    categories = _categories(tables, by, columns)
-    parts = {name: _split(frames[name], labels[name], categories)
+    labels = row_groups(frames, by, columns)
+    categories = group_names(tables, by, columns)
+    parts = {name: split_rows(frames[name], labels[name], categories)
              for name in TABLE_NAMES if labels.get(name) is not None}
     for key in METRIC_KEYS:
-        reason = _unsplittable_reason(key, frames, labels, by)
+        reason = unsplittable_reason(key, frames, labels, by)
         if reason:
             result[key].update(groups=None, groups_reason=reason)
             continue

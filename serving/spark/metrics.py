@@ -40,12 +40,19 @@ from features.contract import SURVEY_TYPES, TABLE_NAMES, validate_tables
 from features.period_metrics import (
     METRIC_KEYS,
     METRIC_TABLES,
+    check_split,
     compute_metric,
     conversion_of,
+    group_names,
     period_bounds,
     period_frames,
+    row_groups,
     shaped,
+    split_columns,
+    split_columns_of,
+    split_rows,
     survey_metric,
+    unsplittable_reason,
     visitor_codes_of,
 )
 from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, before, within
@@ -72,8 +79,10 @@ _TICKET_TIMES = ("created_at", "first_response_at", "resolved_at")
 # ``total`` rows one count (label "int", in n) or sum (label "float", in value) of one
 # period (id) named "<what>.<count>" (key), ``day`` rows the active users (n) of one day
 # (value) of the period (id) on one day (key "daily") or in the 30 days ending it ("rolling").
+# With --by, ``group`` holds the group of the rows counted (null: all rows), ``category``
+# rows a group label the bucket's tables hold, ``split`` rows a table that splits.
 _PARTS_SCHEMA = ("part string, key string, value double, n long, id string, label string, "
-                 "t1 long, t2 long, t3 long, mrr double, acquisition_cost double")
+                 "t1 long, t2 long, t3 long, mrr double, acquisition_cost double, group string")
 _PARTS_COLUMNS = [field.split()[0] for field in _PARTS_SCHEMA.split(", ")]
 _NAT = np.iinfo("int64").min
 
@@ -86,48 +95,89 @@ def _times(ns: pd.Series) -> pd.Series:
     return pd.Series(ns.to_numpy("int64").view("datetime64[ns]"))
 
 
-def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
+def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]],
+           by: str | None = None) -> pd.DataFrame:
     """One bucket's share of every period: survey scores and session page views and
-    durations counted per period, the account dates, and the ticket rows up to the last
-    period's end (the ticket formulas take their period's rows themselves, so one slice
-    serves every period)."""
+    durations counted per period, order and session counts, the account dates, and the
+    ticket rows up to the last period's end (the ticket formulas take their period's rows
+    themselves, so one slice serves every period). With ``by``, each group's share again,
+    its parts labelled with the group (``group``), as the pandas engine splits the rows."""
     if raw["accounts"].empty:
         return pd.DataFrame(columns=_PARTS_COLUMNS)
     typed, _ = validate_tables(raw)
-    out = []
-    accounts = typed.accounts
-    out.append(pd.DataFrame({"part": "account", "id": accounts["account_id"].astype(str),
-                             "t1": _ns(accounts["signup_date"]), "t2": _ns(accounts["churned_at"]),
-                             "mrr": accounts["mrr"], "acquisition_cost": accounts["acquisition_cost"]}))
-    for period, (start, end) in enumerate(bounds):
-        out.extend(_totals(period_frames(typed, start, end), str(period), start, end))
-        if typed.surveys is not None:
-            surveys = typed.surveys.loc[within(typed.surveys["responded_at"], start, end)]
-            counts = surveys.groupby(["survey", "score"], dropna=False).size()
-            out.append(pd.DataFrame({"part": "values", "id": str(period),
-                                     "key": counts.index.get_level_values("survey"),
-                                     "value": counts.index.get_level_values("score"),
-                                     "n": counts.to_numpy()}))
-        if typed.sessions is not None:
-            sessions = typed.sessions.loc[within(typed.sessions["started_at"], start, end)]
-            for key, column in SESSION_COLUMNS.items():
-                counts = sessions[column].astype("float64").value_counts(dropna=False)
-                out.append(pd.DataFrame({"part": "values", "id": str(period), "key": key,
-                                         "value": counts.index, "n": counts.to_numpy()}))
+    tickets = (None if typed.tickets is None
+               else typed.tickets.loc[before(typed.tickets["created_at"], bounds[-1][1])])
+    out = [_account_rows(typed.accounts), *_ticket_rows(tickets)]
     if typed.tickets is not None:
-        tickets = typed.tickets.loc[before(typed.tickets["created_at"], bounds[-1][1])]
-        out.append(pd.DataFrame({"part": "ticket", "id": tickets["ticket_id"].astype(str),
-                                 "label": tickets["channel"],
-                                 **{f"t{i}": _ns(tickets[c]) for i, c in enumerate(_TICKET_TIMES, 1)}}))
         out.append(pd.DataFrame({"part": "channel", "label": ticket_channels(typed.tickets)}))
+    columns = split_columns(typed) if by is not None else {}
+    categories = group_names(typed, by, columns) if by is not None else []
+    for period, (start, end) in enumerate(bounds):
+        frames = period_frames(typed, start, end)
+        out.extend(_period_parts(frames, str(period), start, end))
+        if by is None:
+            continue
+        labels = row_groups(frames, by, columns)
+        split = {name: split_rows(frames[name], labels[name], categories)
+                 for name in TABLE_NAMES if labels.get(name) is not None}
+        for category in categories:
+            group = {name: split[name][category] if name in split else None for name in TABLE_NAMES}
+            out.extend(part.assign(group=category)
+                       for part in _period_parts(group, str(period), start, end))
+    if by is not None:
+        # Accounts and tickets again with their group; the groups and the tables that split.
+        labels = row_groups({"accounts": typed.accounts, "tickets": tickets}, by, columns)
+        if labels["accounts"] is not None:
+            out.append(_account_rows(typed.accounts).assign(
+                group=np.asarray(labels["accounts"], dtype=object)))
+        if labels["tickets"] is not None:
+            out.extend(rows.assign(group=np.asarray(labels["tickets"], dtype=object))
+                       for rows in _ticket_rows(tickets))
+        splits = row_groups(period_frames(typed, *bounds[0]), by, columns)
+        out.append(pd.DataFrame({"part": "split", "label": [n for n, v in splits.items()
+                                                             if v is not None]}))
+        out.append(pd.DataFrame({"part": "category", "label": categories}))
     parts = pd.concat(out, ignore_index=True)
     defaults = {"n": 0, "t1": _NAT, "t2": _NAT, "t3": _NAT}
     # Plain numpy types: Arrow-backed text (what validated tables may hold) does not pass
     # through applyInPandas.
-    text = {name: object for name in ("part", "key", "id", "label")}
+    text = {name: object for name in ("part", "key", "id", "label", "group")}
     floats = {name: "float64" for name in ("value", "mrr", "acquisition_cost")}
     parts = parts.reindex(columns=_PARTS_COLUMNS).astype({**text, **floats})
     return parts.fillna(defaults).astype({name: "int64" for name in defaults})
+
+
+def _account_rows(accounts: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"part": "account", "id": accounts["account_id"].astype(str),
+                         "t1": _ns(accounts["signup_date"]), "t2": _ns(accounts["churned_at"]),
+                         "mrr": accounts["mrr"], "acquisition_cost": accounts["acquisition_cost"]})
+
+
+def _ticket_rows(tickets: pd.DataFrame | None) -> list[pd.DataFrame]:
+    if tickets is None:
+        return []
+    return [pd.DataFrame({"part": "ticket", "id": tickets["ticket_id"].astype(str),
+                          "label": tickets["channel"],
+                          **{f"t{i}": _ns(tickets[c]) for i, c in enumerate(_TICKET_TIMES, 1)}})]
+
+
+def _period_parts(frames: dict, period: str, start, end) -> list[pd.DataFrame]:
+    """The counts of one period of :func:`features.period_metrics.period_frames` (all of a
+    bucket's rows, or one group's)."""
+    out = _totals(frames, period, start, end)
+    if frames["surveys"] is not None:
+        counts = frames["surveys"].groupby(["survey", "score"], dropna=False).size()
+        out.append(pd.DataFrame({"part": "values", "id": period,
+                                 "key": counts.index.get_level_values("survey"),
+                                 "value": counts.index.get_level_values("score"),
+                                 "n": counts.to_numpy()}))
+    if frames["sessions"] is not None:
+        sessions = frames["sessions"].loc[within(frames["sessions"]["started_at"], start, end)]
+        for key, column in SESSION_COLUMNS.items():
+            counts = sessions[column].astype("float64").value_counts(dropna=False)
+            out.append(pd.DataFrame({"part": "values", "id": period, "key": key,
+                                     "value": counts.index, "n": counts.to_numpy()}))
+    return out
 
 
 def _totals(frames: dict, period: str, start, end) -> list[pd.DataFrame]:
@@ -185,28 +235,70 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
 
 def metrics_on_spark(
     tables: SparkTables, start: Any, end: Any, every: str | None = None, *, scales,
-    gross_margin: float | None = None, max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
+    by: str | None = None, gross_margin: float | None = None,
+    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
 ) -> list[dict[str, Any]]:
-    """:func:`features.period_metrics.period_metrics` (without ``by``) of validated Spark
-    tables for the whole ``[start, end)`` or each of its months or weeks (one pass over the
-    tables for all of them): the same JSON-ready shape and numbers."""
+    """:func:`features.period_metrics.period_metrics` of validated Spark tables for the
+    whole ``[start, end)`` or each of its months or weeks (one pass over the tables for all
+    of them), split by ``by`` when given: the same JSON-ready shape and numbers.
+
+    Raises
+    ------
+    ValueError
+        For a ``by`` column no table can be split by, as pandas says it.
+    """
     bounds = [check_period(start, end)] if every is None else period_bounds(start, end, every)
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
     columns, types = tables.columns, table_types(tables)
+    if by is not None:
+        check_split(split_columns_of(columns), by)
 
     def share(bucket: pd.DataFrame) -> pd.DataFrame:
         raw, _ = bucket_tables(bucket, columns, types)
-        return _parts(raw, bounds)
+        return _parts(raw, bounds, by)
 
     parts = tables.long.groupBy("_bucket").applyInPandas(share, _PARTS_SCHEMA).toPandas()
-    frames = _frames(parts, columns)
-    counts = parts[parts["part"] == "values"].groupby(["id", "key", "value"], dropna=False)["n"].sum()
     channels = sorted(set(parts.loc[parts["part"] == "channel", "label"].dropna()))
-    totals = _summed_totals(parts)
-    days = parts[parts["part"] == "day"].groupby(["id", "key", "value"])["n"].sum()
-    return [_period(frames, counts, channels, period, a, b, scales, options, columns,
-                    totals.get(str(period), {}), days)
-            for period, (a, b) in enumerate(bounds)]
+    overall = _gathered(parts[parts["group"].isna()], columns)
+    categories = sorted(set(parts.loc[parts["part"] == "category", "label"]))
+    groups = {c: _gathered(parts[parts["group"] == c], columns) for c in categories}
+    # Which tables split is the same in every bucket (it hangs on the columns only).
+    splits = set(parts.loc[parts["part"] == "split", "label"])
+    present = {name: (name if name in columns else None) for name in TABLE_NAMES}
+    labels = {name: (name if name in splits else None) for name in TABLE_NAMES}
+    out = []
+    for period, (a, b) in enumerate(bounds):
+        result: dict[str, Any] = {
+            "period": {"start": a.isoformat(), "end": b.isoformat(),
+                       "days": (b - a) / pd.Timedelta(days=1)},
+            "by": by,
+        }
+        result.update(_period(overall, channels, period, a, b, scales, options, columns,
+                              METRIC_KEYS))
+        if by is not None:
+            reasons = {key: unsplittable_reason(key, present, labels, by) for key in METRIC_KEYS}
+            split_keys = [key for key in METRIC_KEYS if not reasons[key]]
+            per_group = {c: _period(groups[c], channels, period, a, b, scales, options, columns,
+                                    split_keys) for c in categories}
+            for key in METRIC_KEYS:
+                if reasons[key]:
+                    result[key].update(groups=None, groups_reason=reasons[key])
+                else:
+                    result[key].update(groups={c: per_group[c][key] for c in categories},
+                                       groups_reason=None)
+        out.append(result)
+    return out
+
+
+def _gathered(parts: pd.DataFrame, columns) -> dict[str, Any]:
+    """The driver's inputs from every bucket's parts (of all rows, or of one group's)."""
+    return {
+        "frames": _frames(parts, columns),
+        "counts": parts[parts["part"] == "values"].groupby(
+            ["id", "key", "value"], dropna=False)["n"].sum(),
+        "totals": _summed_totals(parts),
+        "days": parts[parts["part"] == "day"].groupby(["id", "key", "value"])["n"].sum(),
+    }
 
 
 def _summed_totals(parts: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
@@ -250,14 +342,13 @@ def _from_totals(key: str, totals: dict, days: pd.Series, period: int, start, en
     return conversion_of(by["sessions"], by["users"])
 
 
-def _period(frames, counts, channels, period: int, start, end, scales, options, columns,
-            totals, days) -> dict:
-    result: dict[str, Any] = {
-        "period": {"start": start.isoformat(), "end": end.isoformat(),
-                   "days": (end - start) / pd.Timedelta(days=1)},
-        "by": None,
-    }
-    for key in METRIC_KEYS:
+def _period(gathered: dict, channels, period: int, start, end, scales, options, columns,
+            keys) -> dict[str, Any]:
+    """The ``keys`` metrics of one period, JSON-ready, from :func:`_gathered` inputs."""
+    frames, counts, days = gathered["frames"], gathered["counts"], gathered["days"]
+    totals = gathered["totals"].get(str(period), {})
+    result: dict[str, Any] = {}
+    for key in keys:
         # CLV needs only the accounts (always there); the others every table they read.
         missing = [t for t in METRIC_TABLES[key] if t not in columns and key != "clv"]
         if key in SURVEY_TYPES and "surveys" in columns:

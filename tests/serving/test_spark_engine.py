@@ -269,9 +269,10 @@ def _assert_same_metrics(got, want, where: str = "") -> None:
 def test_spark_portfolio_metrics_equal_the_pandas_metrics(spark, parquet_demo):
     from features.period_metrics import METRIC_KEYS
 
-    # A month before the surveys and tickets begin (undefined metrics) and two after.
+    # A month before the surveys and tickets begin (undefined metrics) and two after, each
+    # metric also by the accounts' segment.
     args = ["metrics", str(parquet_demo), "--start", "2024-12-01", "--end", "2025-03-01",
-            "--every", "month", "--format", "json"]
+            "--every", "month", "--by", "segment", "--format", "json"]
     want = json.loads(CliRunner().invoke(app, args).stdout)
     result = CliRunner().invoke(app, [*args, "--engine", "spark", "--buckets", str(BUCKETS),
                                       "--spark-master", "local[2]"])
@@ -284,10 +285,11 @@ def test_spark_portfolio_metrics_equal_the_pandas_metrics(spark, parquet_demo):
     assert want[0]["resolution_time"]["value"] is None
     for key in METRIC_KEYS:
         assert want[2][key]["value"] is not None, key
+        assert len(want[2][key]["groups"]) == 3, key
 
 
 @pytest.mark.slow
-def test_spark_shop_metrics_equal_the_pandas_metrics_from_a_mid_day_start(spark, tmp_path):
+def test_spark_shop_metrics_by_source_equal_the_pandas_metrics_from_a_mid_day_start(spark, tmp_path):
     from features.contract import SurveyScales
     from features.demo_shop import generate_shop_data
     from features.period_metrics import metrics_over_time
@@ -307,12 +309,18 @@ def test_spark_shop_metrics_equal_the_pandas_metrics_from_a_mid_day_start(spark,
     tables, _ = validate_tables({path.stem: pd.read_parquet(path) for path in folder.iterdir()})
     # A start at noon: each period's first day counts only its afternoon's active users.
     start, end = pd.Timestamp("2025-02-10 12:00"), pd.Timestamp("2025-05-10 12:00")
-    want = json.loads(json.dumps(metrics_over_time(tables, start, end, every="month")))
-    got = json.loads(json.dumps(metrics_on_spark(
-        read_tables(spark, str(folder), buckets=BUCKETS), start, end, "month",
-        scales=SurveyScales())))
+    # Split by the sessions' own column: the orders cannot be split by it, and say why.
+    want = json.loads(json.dumps(metrics_over_time(tables, start, end, every="month",
+                                                   by="source")))
+    spark_tables = read_tables(spark, str(folder), buckets=BUCKETS)
+    got = json.loads(json.dumps(metrics_on_spark(spark_tables, start, end, "month",
+                                                 scales=SurveyScales(), by="source")))
     assert len(got) == len(want) == 3
     _assert_same_metrics(got, want)
+    assert want[0]["dau"]["groups"]["organic_search"]["value"] is not None
+    assert want[0]["average_order_value"]["groups_reason"].startswith("cannot split by 'source'")
+    with pytest.raises(ValueError, match="by: cannot split by 'tier'.*fix: use one of"):
+        metrics_on_spark(spark_tables, start, end, "month", scales=SurveyScales(), by="tier")
     for key in ("repeat_purchase_rate", "average_order_value", "purchase_frequency",
                 "conversion_rate", "organic_clicks", "dau"):
         assert all(period[key]["value"] is not None for period in want), key
@@ -320,13 +328,6 @@ def test_spark_shop_metrics_equal_the_pandas_metrics_from_a_mid_day_start(spark,
     assert want[0]["clv"]["variants"]["order_value"]["value"] is not None
     assert want[0]["organic_clicks"]["growth"]["value"] is not None
     assert want[0]["return_rate"]["reason"] == "no returns table"
-
-
-def test_metrics_by_a_column_is_refused_on_spark_before_spark_starts(tmp_path):
-    result = CliRunner().invoke(app, ["metrics", str(tmp_path), "--start", "2025-01-01",
-                                      "--end", "2025-02-01", "--by", "segment", "--engine", "spark"])
-    assert result.exit_code == 1
-    assert "--by is not available with --engine spark" in result.output
 
 
 @pytest.mark.slow
