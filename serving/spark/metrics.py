@@ -1,9 +1,9 @@
 """Portfolio metrics on Spark (``metrics --engine spark``), with the pandas engine's formulas.
 
 Each account bucket validates its rows with the contract (so timestamps, ids and survey
-scales are read exactly as the pandas engine reads them), takes each period's rows with the
-period helpers of :mod:`features.portfolio_metrics`, and sends the driver only what the
-formulas need:
+scales are read exactly as the pandas engine reads them), takes each period's rows as the
+pandas engine slices them (:func:`features.period_metrics.period_frames`), and sends the
+driver only what the formulas need:
 
 * surveys: the count of each (survey, score) of each period; sessions: the count of each
   page-view number and of each duration of each period. The counts are summed over buckets
@@ -25,6 +25,10 @@ The driver then runs the pandas engine's functions (:func:`features.period_metri
 :func:`~features.period_metrics.survey_metric`, the ``*_of`` formulas) on those parts: one
 definition of every formula. What reaches the driver grows with the accounts (their dates),
 the tickets and the distinct values, never with the sessions or orders.
+
+With ``by``, each bucket labels and splits its period rows with the pandas engine's
+:func:`~features.period_metrics.row_groups` and :func:`~features.period_metrics.split_rows`
+and sends the same parts once more per group; the driver runs the formulas per group.
 """
 
 from __future__ import annotations
