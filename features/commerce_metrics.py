@@ -58,13 +58,30 @@ def repeat_purchase_rate(orders: pd.DataFrame, start: Any, end: Any) -> MetricRe
     >>> result.value, result["repeat_buyers"], result["buyers"]
     (50.0, 1, 2)
     """
+    return repeat_purchase_rate_of(order_totals(orders, start, end))
+
+
+def order_totals(orders: pd.DataFrame, start: Any, end: Any) -> dict[str, Any]:
+    """What the order metrics count of the period's orders: ``orders``, ``buyers``,
+    ``repeat_buyers`` (2+ orders), ``revenue`` and ``units``.
+
+    A buyer is an account, so the totals of disjoint sets of accounts add up to the
+    totals of their union (the Spark engine adds them up over account buckets).
+    """
     in_period = _orders_in(orders, start, end)
     per_buyer = in_period["account_id"].value_counts()
-    components = dict(repeat_buyers=int((per_buyer >= 2).sum()), buyers=len(per_buyer),
-                      orders=len(in_period))
-    if not len(per_buyer):
+    return dict(orders=len(in_period), buyers=len(per_buyer),
+                repeat_buyers=int((per_buyer >= 2).sum()),
+                revenue=float(in_period["amount"].sum()), units=float(in_period["items"].sum()))
+
+
+def repeat_purchase_rate_of(totals: dict[str, Any]) -> MetricResult:
+    """:func:`repeat_purchase_rate` of the period's :func:`order_totals`."""
+    components = dict(repeat_buyers=totals["repeat_buyers"], buyers=totals["buyers"],
+                      orders=totals["orders"])
+    if not totals["buyers"]:
         return undefined("no orders in the period", "percent", **components)
-    return defined(100 * components["repeat_buyers"] / len(per_buyer), "percent", **components)
+    return defined(100 * totals["repeat_buyers"] / totals["buyers"], "percent", **components)
 
 
 def average_order_value(orders: pd.DataFrame, start: Any, end: Any) -> MetricResult:
@@ -82,12 +99,15 @@ def average_order_value(orders: pd.DataFrame, start: Any, end: Any) -> MetricRes
     >>> average_order_value(orders, "2025-02-01", "2025-03-01").reason
     'no orders in the period'
     """
-    in_period = _orders_in(orders, start, end)
-    components = dict(orders=len(in_period), revenue=float(in_period["amount"].sum()),
-                      buyers=int(in_period["account_id"].nunique()))
-    if not len(in_period):
+    return average_order_value_of(order_totals(orders, start, end))
+
+
+def average_order_value_of(totals: dict[str, Any]) -> MetricResult:
+    """:func:`average_order_value` of the period's :func:`order_totals`."""
+    components = dict(orders=totals["orders"], revenue=totals["revenue"], buyers=totals["buyers"])
+    if not totals["orders"]:
         return undefined("no orders in the period", "currency", **components)
-    return defined(components["revenue"] / components["orders"], "currency", **components)
+    return defined(totals["revenue"] / totals["orders"], "currency", **components)
 
 
 def purchase_frequency(orders: pd.DataFrame, start: Any, end: Any) -> MetricResult:
@@ -103,13 +123,17 @@ def purchase_frequency(orders: pd.DataFrame, start: Any, end: Any) -> MetricResu
     >>> result.value, result["buyers"], round(result["per_year"], 1)
     (1.5, 2, 17.7)
     """
-    in_period = _orders_in(orders, start, end)
+    return purchase_frequency_of(order_totals(orders, start, end), start, end)
+
+
+def purchase_frequency_of(totals: dict[str, Any], start: Any, end: Any) -> MetricResult:
+    """:func:`purchase_frequency` of the period's :func:`order_totals`."""
     start, end = check_period(start, end)
-    buyers = int(in_period["account_id"].nunique())
-    components = dict(orders=len(in_period), buyers=buyers)
+    buyers = totals["buyers"]
+    components = dict(orders=totals["orders"], buyers=buyers)
     if not buyers:
         return undefined("no orders in the period", "orders", per_year=None, **components)
-    per_buyer = len(in_period) / buyers
+    per_buyer = totals["orders"] / buyers
     per_year = per_buyer * DAYS_PER_YEAR / ((end - start) / pd.Timedelta(days=1))
     return defined(per_buyer, "orders", per_year=per_year, **components)
 
@@ -143,15 +167,30 @@ def return_rate(orders: pd.DataFrame, returns: pd.DataFrame, start: Any, end: An
     >>> result.value, result["by_value"].value
     (25.0, 25.0)
     """
+    return return_rate_of(order_totals(orders, start, end),
+                          return_totals(orders, returns, start, end))
+
+
+def return_totals(orders: pd.DataFrame, returns: pd.DataFrame, start: Any, end: Any) -> dict[str, Any]:
+    """What :func:`return_rate` counts of the returns of the period's orders: ``returns``,
+    ``units``, ``amount`` (of the returns with one) and ``no_amount`` (returns without).
+
+    A return belongs to its order's account, so the totals of disjoint sets of accounts
+    add up to the totals of their union.
+    """
     in_period = _orders_in(orders, start, end)
     check_frame(returns, table="returns", columns=["order_id", "items", "amount"],
                 timestamps=["returned_at"])
     matched = returns.loc[returns["order_id"].isin(in_period["order_id"])]
-    units_sold = float(in_period["items"].sum())
-    units_returned = float(matched["items"].sum())
-    amount_sold = float(in_period["amount"].sum())
-    no_amount = int(matched["amount"].isna().sum())
-    amount_returned = float(matched["amount"].sum()) if not no_amount else None
+    return dict(returns=len(matched), units=float(matched["items"].sum()),
+                amount=float(matched["amount"].sum()), no_amount=int(matched["amount"].isna().sum()))
+
+
+def return_rate_of(totals: dict[str, Any], returned: dict[str, Any]) -> MetricResult:
+    """:func:`return_rate` of the period's :func:`order_totals` and :func:`return_totals`."""
+    units_sold, units_returned = totals["units"], returned["units"]
+    amount_sold, no_amount = totals["revenue"], returned["no_amount"]
+    amount_returned = returned["amount"] if not no_amount else None
     if not amount_sold:
         by_value = undefined("no sales value in the period", "percent")
     elif no_amount:
@@ -162,8 +201,8 @@ def return_rate(orders: pd.DataFrame, returns: pd.DataFrame, start: Any, end: An
     else:
         by_value = defined(100 * amount_returned / amount_sold, "percent")
     components = dict(
-        units_returned=units_returned, units_sold=units_sold, orders=len(in_period),
-        returns=len(matched), amount_returned=amount_returned, amount_sold=amount_sold,
+        units_returned=units_returned, units_sold=units_sold, orders=totals["orders"],
+        returns=returned["returns"], amount_returned=amount_returned, amount_sold=amount_sold,
         by_value=by_value,
     )
     if not units_sold:
@@ -340,6 +379,17 @@ def clv(
     >>> result["lifetime_capped"], result.value, result["variants"]["subscription"].value
     (True, 11800.0, 12000.0)
     """
+    totals = order_totals(orders, start, end) if orders is not None else None
+    return clv_of(accounts, totals, start, end, gross_margin=gross_margin,
+                  max_lifetime_years=max_lifetime_years)
+
+
+def clv_of(
+    accounts: pd.DataFrame, totals: dict[str, Any] | None, start: Any, end: Any, *,
+    gross_margin: float | None = None, max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
+) -> MetricResult:
+    """:func:`clv` of the accounts and the period's :func:`order_totals` (None without an
+    orders table)."""
     check_frame(accounts, table="accounts", columns=["account_id", "mrr", "acquisition_cost"],
                 timestamps=["signup_date", "churned_at"])
     start, end = check_period(start, end)
@@ -353,7 +403,6 @@ def clv(
     n_start, n_lost = int(base["active_at_start"].sum()), int(base["lost"].sum())
     mrr = customers["mrr"].dropna()
     cac = customers["acquisition_cost"].dropna()
-    in_period = _orders_in(orders, start, end) if orders is not None else None
 
     common: dict[str, Any] = dict(customers=len(customers), max_lifetime_years=max_lifetime_years)
     if not n_start:
@@ -370,8 +419,8 @@ def clv(
     # (a) revenue over a lifetime
     if len(mrr):
         annual_revenue, source = 12 * float(mrr.mean()), "mrr"
-    elif in_period is not None and len(customers):
-        annual_revenue = float(in_period["amount"].sum()) / len(customers) * per_year
+    elif totals is not None and len(customers):
+        annual_revenue = totals["revenue"] / len(customers) * per_year
         source = "orders"
     else:
         annual_revenue, source = None, None
@@ -392,13 +441,13 @@ def clv(
                             "currency", **inputs_a)
 
     # (b) orders
-    if in_period is None:
+    if totals is None:
         variant_b = undefined("no orders table", "currency")
-    elif not len(in_period):
+    elif not totals["orders"]:
         variant_b = undefined("no orders in the period", "currency")
     else:
-        n_orders, buyers = len(in_period), int(in_period["account_id"].nunique())
-        aov = float(in_period["amount"].sum()) / n_orders
+        n_orders, buyers = totals["orders"], totals["buyers"]
+        aov = totals["revenue"] / n_orders
         frequency = n_orders / buyers * per_year
         variant_b = defined(
             clv_order_value(aov, frequency, lifetime, gross_margin=gross_margin), "currency",

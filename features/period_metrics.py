@@ -77,17 +77,27 @@ def split_columns(tables: Tables) -> dict[str, list[str]]:
     >>> split_columns(tables)
     {'accounts': ['segment', 'region', 'plan', 'owner', 'tier']}
     """
+    return split_columns_of({name: frame.columns for name, frame in tables.present().items()})
+
+
+def split_columns_of(columns: dict[str, Any]) -> dict[str, list[str]]:
+    """:func:`split_columns` of the tables' column names (table -> names), validated or not:
+    validation adds only the contract's columns, which count whether present or not."""
     out = {}
-    for name, frame in tables.present().items():
+    for name, names in columns.items():
         text = [c for c in TEXT_COLUMNS.get(name, ()) if c not in _NOT_GROUPS]
-        extra = [c for c in frame.columns if c not in ALL_COLUMNS[name]]
+        extra = [c for c in names if c not in ALL_COLUMNS[name]]
         out[name] = text + extra
     return out
 
 
 def check_by(tables: Tables, by: str) -> None:
     """Raise a ValueError naming the allowed columns when no table can be split by ``by``."""
-    columns = split_columns(tables)
+    check_split(split_columns(tables), by)
+
+
+def check_split(columns: dict[str, list[str]], by: str) -> None:
+    """:func:`check_by` of :func:`split_columns`."""
     if any(by in names for names in columns.values()):
         return
     allowed = "; ".join(f"{', '.join(names)} ({table})" for table, names in columns.items() if names)
@@ -142,7 +152,7 @@ def compute_metric(key: str, frames: dict, scales, start, end, options: dict,
         "conversion_rate": lambda: _conversion(f["sessions"], start, end),
         "organic_clicks": lambda: ses.organic_clicks(f["sessions"], start, end),
         "dau": lambda: ses.daily_active_users(f["sessions"], start, end,
-                                              visitor_codes=_codes(f["sessions"])),
+                                              visitor_codes=visitor_codes_of(f["sessions"])),
         "pages_per_session": lambda: ses.pages_per_session(f["sessions"], start, end),
         "avg_session_duration": lambda: ses.avg_session_duration(f["sessions"], start, end),
         "ticket_volume": lambda: sup.ticket_volume(f["tickets"], start, end, channels=channels),
@@ -157,14 +167,20 @@ def compute_metric(key: str, frames: dict, scales, start, end, options: dict,
 _VISITOR = "_visitor_code"
 
 
-def _codes(sessions: pd.DataFrame):
+def visitor_codes_of(sessions: pd.DataFrame):
+    """The visitor codes :func:`period_frames` put on its sessions (None on other frames)."""
     return sessions[_VISITOR].to_numpy() if _VISITOR in sessions else None
 
 
 def _conversion(sessions, start, end) -> MetricResult:
     by_sessions = ses.conversion_rate(sessions, start, end, visitors="sessions")
     by_users = ses.conversion_rate(sessions, start, end, visitors="users",
-                                   visitor_codes=_codes(sessions))
+                                   visitor_codes=visitor_codes_of(sessions))
+    return conversion_of(by_sessions, by_users)
+
+
+def conversion_of(by_sessions: MetricResult, by_users: MetricResult) -> MetricResult:
+    """The conversion rate as the metrics show it: by sessions, the rate by users inside."""
     return MetricResult(by_sessions.value, by_sessions.unit, by_sessions.reason,
                         {**by_sessions.components, "by_users": by_users})
 
@@ -182,8 +198,9 @@ UNITS = {
 # --- slicing and splitting -------------------------------------------------------------
 
 
-def _slice(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
-    """Only the rows the period's metrics can read, so large tables are split cheaply."""
+def period_frames(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame | None]:
+    """Only the rows the period's metrics can read, so large tables are split cheaply (the
+    Spark engine takes each account bucket's share of a period with it too)."""
     frames: dict[str, pd.DataFrame | None] = {name: getattr(tables, name) for name in TABLE_NAMES}
     # Sessions reach back for the monthly active users and for the period before (growth).
     lookback = min(start.normalize() - pd.Timedelta(days=ses.MAU_WINDOW_DAYS - 1),
@@ -225,8 +242,9 @@ def _lookup(keys: pd.Series, known_keys: pd.Series, labels: pd.Series) -> pd.Cat
     return pd.Categorical.from_codes(label_codes[codes], categories=categories)
 
 
-def _labels(frames: dict, by: str, columns: dict[str, list[str]]) -> dict[str, pd.Categorical | None]:
-    """Group label per row of each frame (positional), or None when it cannot be split by ``by``."""
+def row_groups(frames: dict, by: str, columns: dict[str, list[str]]) -> dict[str, pd.Categorical | None]:
+    """Group label per row of each frame (positional), or None when it cannot be split by
+    ``by`` (the Spark engine labels each account bucket's rows with it too)."""
     accounts = frames["accounts"]
     account_labels = (group_labels(accounts[by]) if by in columns.get("accounts", ()) else None)
     labels: dict[str, pd.Categorical | None] = {}
@@ -245,7 +263,7 @@ def _labels(frames: dict, by: str, columns: dict[str, list[str]]) -> dict[str, p
     return labels
 
 
-def _categories(tables: Tables, by: str, columns: dict[str, list[str]]) -> list[str]:
+def group_names(tables: Tables, by: str, columns: dict[str, list[str]]) -> list[str]:
     """Every label ``by`` takes in the whole tables, so each period lists the same groups."""
     found: set[str] = set()
     for name, frame in tables.present().items():
@@ -254,7 +272,7 @@ def _categories(tables: Tables, by: str, columns: dict[str, list[str]]) -> list[
     return sorted(found)
 
 
-def _unsplittable_reason(key: str, frames: dict, labels: dict, by: str) -> str | None:
+def unsplittable_reason(key: str, frames: dict, labels: dict, by: str) -> str | None:
     for table in METRIC_TABLES[key]:
         if frames.get(table) is None:
             continue
@@ -264,7 +282,7 @@ def _unsplittable_reason(key: str, frames: dict, labels: dict, by: str) -> str |
     return None
 
 
-def _split(frame: pd.DataFrame, labels: pd.Categorical, categories: list[str]) -> dict[str, pd.DataFrame]:
+def split_rows(frame: pd.DataFrame, labels: pd.Categorical, categories: list[str]) -> dict[str, pd.DataFrame]:
     # One pass of groupby splits the rows; groups without rows get an empty frame.
     parts = {str(k): part for k, part in frame.groupby(labels, sort=False, observed=True)}
     empty = frame.iloc[:0]
@@ -328,7 +346,7 @@ def period_metrics(
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
     if by is not None:
         check_by(tables, by)
-    frames = _slice(tables, start, end)
+    frames = period_frames(tables, start, end)
     result: dict[str, Any] = {
         "period": {"start": start.isoformat(), "end": end.isoformat(),
                    "days": (end - start) / pd.Timedelta(days=1)},
@@ -344,12 +362,12 @@ def period_metrics(
         return result
 
     columns = split_columns(tables)
-    labels = _labels(frames, by, columns)
-    categories = _categories(tables, by, columns)
-    parts = {name: _split(frames[name], labels[name], categories)
+    labels = row_groups(frames, by, columns)
+    categories = group_names(tables, by, columns)
+    parts = {name: split_rows(frames[name], labels[name], categories)
              for name in TABLE_NAMES if labels.get(name) is not None}
     for key in METRIC_KEYS:
-        reason = _unsplittable_reason(key, frames, labels, by)
+        reason = unsplittable_reason(key, frames, labels, by)
         if reason:
             result[key].update(groups=None, groups_reason=reason)
             continue

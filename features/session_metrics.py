@@ -118,14 +118,25 @@ def conversion_rate(
     >>> conversion_rate(sessions, "2025-01-01", "2025-02-01", visitors="users")["visitors_are"]
     'users'
     """
+    counts = conversion_counts(sessions, start, end, visitors=visitors,
+                               visitor_codes=visitor_codes)
+    return conversion_rate_of(**counts, visitors_are=visitors)
+
+
+def conversion_counts(
+    sessions: pd.DataFrame, start: Any, end: Any, *, visitors: str = "sessions",
+    visitor_codes: np.ndarray | None = None,
+) -> dict[str, int]:
+    """What :func:`conversion_rate` counts: ``conversions``, ``visitors``, ``unknown`` and
+    ``sessions`` (all sessions of the period). A visitor belongs to one account, so the
+    counts of disjoint sets of accounts add up to the counts of their union."""
     if visitors not in ("sessions", "users"):
         raise ValueError(f"visitors must be 'sessions' or 'users', got {visitors!r}")
     check_frame(sessions, table="sessions", columns=["account_id", "user_id", "converted"],
                 timestamps=["started_at"])
     start, end = check_period(start, end)
     rows = within(sessions["started_at"], start, end).to_numpy()
-    in_period = sessions.loc[rows]
-    converted = in_period["converted"]
+    converted = sessions.loc[rows, "converted"]
     known = converted.notna().to_numpy()
     flags = converted.to_numpy(dtype=bool, na_value=False)[known]
     if visitors == "sessions":
@@ -133,13 +144,20 @@ def conversion_rate(
     else:
         codes = _codes_for(sessions, rows, visitor_codes)[known]
         n_visitors, n_conversions = _distinct(codes), _distinct(codes[flags])
-    components = dict(conversions=n_conversions, visitors=n_visitors, visitors_are=visitors,
-                      unknown=int((~known).sum()))
-    if not n_visitors:
-        reason = ("no sessions in the period" if not len(in_period)
+    return dict(conversions=n_conversions, visitors=n_visitors, unknown=int((~known).sum()),
+                sessions=len(converted))
+
+
+def conversion_rate_of(*, conversions: int, visitors: int, unknown: int, sessions: int,
+                       visitors_are: str) -> MetricResult:
+    """:func:`conversion_rate` of its :func:`conversion_counts`."""
+    components = dict(conversions=conversions, visitors=visitors, visitors_are=visitors_are,
+                      unknown=unknown)
+    if not visitors:
+        reason = ("no sessions in the period" if not sessions
                   else "sessions.converted is empty for every session of the period")
         return undefined(reason, "percent", **components)
-    return defined(100 * n_conversions / n_visitors, "percent", **components)
+    return defined(100 * conversions / visitors, "percent", **components)
 
 
 def daily_active_users(
@@ -171,11 +189,31 @@ def daily_active_users(
     >>> result.value, result["active_user_days"], result["mau"], result["stickiness"].value
     (1.0, 2, 1.5, 66.66666666666667)
     """
+    daily, rolling, period_active_users = active_users_by_day(
+        sessions, start, end, visitor_codes=visitor_codes)
+    return daily_active_users_of(daily, rolling, period_active_users)
+
+
+def period_days(start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """The UTC calendar days ``[start, end)`` touches, the days :func:`daily_active_users`
+    averages over."""
+    return ((end - pd.Timedelta(1, "ns")).normalize() - start.normalize()).days + 1
+
+
+def active_users_by_day(
+    sessions: pd.DataFrame, start: Any, end: Any, *, visitor_codes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """What :func:`daily_active_users` counts: the active users of each day of the period,
+    the users active in the 30 days ending each day, and the users active in the period.
+
+    A visitor belongs to one account, so the counts of disjoint sets of accounts add up,
+    day by day, to the counts of their union.
+    """
     check_frame(sessions, table="sessions", columns=["account_id", "user_id"],
                 timestamps=["started_at"])
     start, end = check_period(start, end)
     first_day = start.normalize()
-    n_days = ((end - pd.Timedelta(1, "ns")).normalize() - first_day).days + 1
+    n_days = period_days(start, end)
     lookback = first_day - pd.Timedelta(days=MAU_WINDOW_DAYS - 1)
     rows = within(sessions["started_at"], lookback, end).to_numpy()
     started = sessions["started_at"].to_numpy()[rows]
@@ -204,6 +242,15 @@ def daily_active_users(
     change -= np.bincount(stop, minlength=span + MAU_WINDOW_DAYS + 1)
     rolling = np.cumsum(change)[MAU_WINDOW_DAYS - 1: MAU_WINDOW_DAYS - 1 + n_days]
 
+    period_active_users = (int(np.count_nonzero(np.diff(period_users)) + 1)
+                           if len(period_users) else 0)
+    return daily, rolling, period_active_users
+
+
+def daily_active_users_of(daily: np.ndarray, rolling: np.ndarray,
+                          period_active_users: int) -> MetricResult:
+    """:func:`daily_active_users` of its :func:`active_users_by_day`."""
+    n_days = len(daily)
     dau = float(daily.sum() / n_days)
     mau = float(rolling.sum() / n_days)
     stickiness = (defined(100 * dau / mau, "percent") if mau
@@ -211,8 +258,7 @@ def daily_active_users(
     return defined(
         dau, "users", days=n_days, active_user_days=int(daily.sum()),
         peak_dau=int(daily.max()) if n_days else 0,
-        period_active_users=int(np.count_nonzero(np.diff(period_users)) + 1) if len(period_users) else 0,
-        mau=mau, stickiness=stickiness,
+        period_active_users=period_active_users, mau=mau, stickiness=stickiness,
     )
 
 
@@ -238,19 +284,34 @@ def organic_clicks(sessions: pd.DataFrame, start: Any, end: Any) -> MetricResult
     >>> result.value, result["share"], result["previous"], result["growth"]["value"]
     (2, 66.66666666666667, 1, 100.0)
     """
+    return organic_clicks_of(**organic_counts(sessions, start, end))
+
+
+def organic_counts(sessions: pd.DataFrame, start: Any, end: Any) -> dict[str, int]:
+    """What :func:`organic_clicks` counts: ``organic`` and all ``sessions`` of the period,
+    ``previous`` organic sessions of the period before, and ``with_source`` (the sessions
+    given that carry a source). Counts of disjoint sets of sessions add up."""
     start, end = check_period(start, end)
     if "source" not in sessions or not sessions["source"].notna().any():
+        return dict(organic=0, sessions=0, previous=0, with_source=0)
+    in_period = _sessions_in(sessions, start, end, columns=["source"])
+    before = sessions.loc[within(sessions["started_at"], start - (end - start), start)]
+    return dict(organic=int(in_period["source"].eq(ORGANIC_SEARCH).sum()),
+                sessions=len(in_period), previous=int(before["source"].eq(ORGANIC_SEARCH).sum()),
+                with_source=int(sessions["source"].notna().sum()))
+
+
+def organic_clicks_of(*, organic: int, sessions: int, previous: int,
+                      with_source: int) -> MetricResult:
+    """:func:`organic_clicks` of its :func:`organic_counts`."""
+    if not with_source:
         return undefined("sessions has no source column; add one (organic_search, paid_search, "
                          "social, referral, email, direct) or map yours in the mapping file",
                          "sessions")
-    in_period = _sessions_in(sessions, start, end, columns=["source"])
-    before = sessions.loc[within(sessions["started_at"], start - (end - start), start)]
-    organic = int(in_period["source"].eq(ORGANIC_SEARCH).sum())
-    previous = int(before["source"].eq(ORGANIC_SEARCH).sum())
     growth = (defined(100.0 * (organic - previous) / previous, "percent") if previous else
               undefined("no organic search sessions in the period before", "percent"))
-    share = 100.0 * organic / len(in_period) if len(in_period) else None
-    return defined(organic, "sessions", sessions=len(in_period), share=share, previous=previous,
+    share = 100.0 * organic / sessions if sessions else None
+    return defined(organic, "sessions", sessions=sessions, share=share, previous=previous,
                    growth=growth.as_dict())
 
 

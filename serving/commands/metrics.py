@@ -44,8 +44,7 @@ METRICS_HELP = (
     "in docs/metrics.md. Split them by an accounts column (segment, region, plan) or a survey, "
     "ticket or session column (channel, touchpoint) with --by, or give consecutive periods "
     "with --every. The data is validated first. --engine spark reads Parquet tables at any "
-    "path Spark reads and computes the survey, churn, retention, session depth and length, "
-    "and ticket metrics there (docs/scale.md)."
+    "path Spark reads and computes every metric there, with the same numbers (docs/scale.md)."
 )
 METRICS_EPILOG = (
     "Examples:\n\n"
@@ -107,14 +106,17 @@ def metrics(
             raise UserError(str(exc)) from None
         options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
         if engine is Engine.spark:
-            if by is not None:
-                raise UserError("--by is not available with --engine spark yet; fix: leave out "
-                                "--engine spark to split the metrics by a column")
             from serving.commands.spark_runs import metrics_on_spark
 
-            periods, warnings = metrics_on_spark(
-                folder, mapping, start_at, end_at, every=every and every.value,
-                master=spark_master, buckets=buckets, **options)
+            try:
+                periods, warnings = metrics_on_spark(
+                    folder, mapping, start_at, end_at, every=every and every.value,
+                    master=spark_master, buckets=buckets, by=by, **options)
+            except ValueError as exc:
+                # The one ValueError left once Spark runs: a --by column no table has.
+                if not str(exc).startswith("by:"):
+                    raise
+                raise UserError(str(exc).replace("by:", "--by:", 1)) from None
             _warn(warnings, folder, mapping)
             _print(periods, every=every is not None, output=output)
             return
