@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.contract import SURVEY_TYPES, TABLE_NAMES, validate_tables
+from features.churn_definition import ChurnDefinition
+from features.contract import SURVEY_TYPES, TABLE_NAMES
+from features.mapping import Mapping
 from features.period_metrics import (
     METRIC_KEYS,
     METRIC_TABLES,
@@ -41,7 +43,8 @@ from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, before, withi
 from features.session_metrics import avg_session_duration_of, pages_per_session_of
 from features.support_metrics import ticket_channels
 from features.survey_metrics import check_period, undefined
-from serving.spark.tables import SparkTables, bucket_tables, table_types
+from serving.spark.churn import churn_dated
+from serving.spark.tables import SparkTables, bucket_tables, table_types, validated
 
 #: The metrics ``metrics --engine spark`` computes; the others are undefined with a reason.
 SPARK_METRICS = ("nps", "csat", "ces", "churn_rate", "retention_rate", "pages_per_session",
@@ -73,16 +76,20 @@ def _times(ns: pd.Series) -> pd.Series:
     return pd.Series(ns.to_numpy("int64").view("datetime64[ns]"))
 
 
-def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
+def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]],
+           churn: ChurnDefinition | None = None, mapping: Mapping | None = None) -> pd.DataFrame:
     """One bucket's share of every period: survey scores and session page views and
     durations counted per period, the account dates, and the ticket rows up to the last
     period's end (the ticket formulas take their period's rows themselves, so one slice
     serves every period)."""
     if raw["accounts"].empty:
         return pd.DataFrame(columns=_PARTS_COLUMNS)
-    wanted = {name: raw[name] for name in ("accounts", "tickets", "surveys", "sessions")
-              if name in raw}
-    typed, _ = validate_tables(wanted)
+    if churn is not None and churn.is_lapse:  # lapse dates read every table's events
+        typed = churn_dated(raw, churn, mapping or Mapping())
+    else:
+        wanted = {name: raw[name] for name in ("accounts", "tickets", "surveys", "sessions")
+                  if name in raw}
+        typed, _ = validated(wanted, mapping or Mapping())
     out = []
     accounts = typed.accounts
     out.append(pd.DataFrame({"part": "account", "id": accounts["account_id"].astype(str),
@@ -134,18 +141,20 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
 def metrics_on_spark(
     tables: SparkTables, start: Any, end: Any, every: str | None = None, *, scales,
     gross_margin: float | None = None, max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
+    churn: ChurnDefinition | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`features.period_metrics.period_metrics` (without ``by``) of validated Spark
     tables for the whole ``[start, end)`` or each of its months or weeks (one pass over the
     tables for all of them): the same JSON-ready shape, :data:`SPARK_METRICS` computed, the
-    others undefined with :data:`NOT_ON_SPARK` (or the missing table, as pandas says)."""
+    others undefined with :data:`NOT_ON_SPARK` (or the missing table, as pandas says).
+    ``churn`` (:func:`serving.spark.churn.churn_definition`) dates the accounts' churn."""
     bounds = [check_period(start, end)] if every is None else period_bounds(start, end, every)
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
-    columns, types = tables.columns, table_types(tables)
+    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
 
     def share(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types)
-        return _parts(raw, bounds)
+        raw, _ = bucket_tables(bucket, columns, types, mapping)
+        return _parts(raw, bounds, churn, mapping)
 
     parts = tables.long.groupBy("_bucket").applyInPandas(share, _PARTS_SCHEMA).toPandas()
     frames = _frames(parts, columns)
