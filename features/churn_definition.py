@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -60,12 +61,18 @@ class ChurnDefinition:
         What keeps a customer alive under ``lapse``.
     source : str
         Why this definition, in words ("the mapping file", "chosen: no churned_at, ...").
+    data_end : Timestamp or None
+        The end of the whole input (:func:`data_end`) the lapse dates are seen from, when
+        the tables it travels with hold only part of it (a Spark bucket); None: the end of
+        those tables. Where the data ends is no part of what churn means, so it is not
+        compared, shown or recorded.
     """
 
     definition: str = "recorded"
     lapse_days: int | None = None
     activity: str = "orders"
     source: str = "the default (accounts.churned_at)"
+    data_end: pd.Timestamp | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_lapse(self) -> bool:
@@ -152,7 +159,25 @@ def derive_lapse_days(orders: pd.DataFrame) -> int:
     >>> derive_lapse_days(orders)
     90
     """
-    gaps = repeat_gaps(orders)
+    return lapse_from_gaps(repeat_gaps(orders))
+
+
+def lapse_from_gaps(gaps: pd.Series | np.ndarray) -> int:
+    """:func:`derive_lapse_days` from the repeat-purchase gaps (:func:`repeat_gaps`), in any
+    order: the gaps are per customer, so parts of the customers (Spark buckets) can each
+    compute theirs and this takes the quantile of them all.
+
+    Raises
+    ------
+    ChurnDefinitionError
+        When there is no gap.
+
+    Examples
+    --------
+    >>> lapse_from_gaps(pd.Series([40.0, 20.0, 91.0]))
+    90
+    """
+    gaps = np.asarray(gaps, dtype=float)
     if not len(gaps):
         raise ChurnDefinitionError(
             "[churn] lapse_days cannot be derived: no customer in orders ordered twice, so "
@@ -167,8 +192,13 @@ def derive_lapse_days(orders: pd.DataFrame) -> int:
 # --- resolving and applying ----------------------------------------------------------
 
 
-def resolve_churn_definition(tables: Tables, spec: ChurnSpec | None = None) -> ChurnDefinition:
+def resolve_churn_definition(
+    tables: Tables, spec: ChurnSpec | None = None, *, gaps: Callable[[], pd.Series] | None = None
+) -> ChurnDefinition:
     """The churn definition in force for ``tables``: the mapping's, or the data's choice.
+
+    ``gaps`` gives the repeat-purchase gaps of the whole input (:func:`lapse_gaps` of each
+    part) when ``tables`` hold only part of it; it is called only when the lapse is derived.
 
     Raises
     ------
@@ -196,12 +226,18 @@ def resolve_churn_definition(tables: Tables, spec: ChurnSpec | None = None) -> C
         )
     if spec.lapse_days is not None:
         return ChurnDefinition("lapse", spec.lapse_days, spec.activity, source)
-    lapse = derive_lapse_days(tables.orders if has_orders else _activity(tables, "any"))
+    lapse = lapse_from_gaps(gaps() if gaps is not None else lapse_gaps(tables, has_orders))
     return ChurnDefinition(
         "lapse", lapse, spec.activity,
         f"{source}; lapse_days {lapse} derived: the 95th percentile of the gaps between a "
         f"customer's orders, rounded up to {LAPSE_ROUNDING_DAYS} days",
     )
+
+
+def lapse_gaps(tables: Tables, from_orders: bool) -> pd.Series:
+    """The gaps a derived lapse is learnt from: between a customer's orders, or, for an
+    input without orders (``activity = "any"``), between any of their events."""
+    return repeat_gaps(tables.orders if from_orders else _activity(tables, "any"))
 
 
 def _activity(tables: Tables, activity: str) -> pd.DataFrame:
@@ -220,12 +256,26 @@ def _activity(tables: Tables, activity: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def data_end(tables: Tables) -> pd.Timestamp:
-    """The day after the last event of any table (or the last signup without events)."""
+def last_event(tables: Tables) -> pd.Timestamp:
+    """The last event of any table, or the last signup (NaT for tables without either).
+
+    The maximum over parts of the accounts (Spark buckets) is the whole input's.
+    """
     lasts = [getattr(tables, name)[column].max() for name, column in EVENT_COLUMNS.items()
              if getattr(tables, name) is not None and getattr(tables, name)[column].notna().any()]
     lasts.append(tables.accounts["signup_date"].max())
-    return pd.Timestamp(max(t for t in lasts if pd.notna(t))).normalize() + pd.Timedelta(days=1)
+    known = [t for t in lasts if pd.notna(t)]
+    return pd.Timestamp(max(known)) if known else pd.NaT
+
+
+def day_after(last: pd.Timestamp) -> pd.Timestamp:
+    """The data end that follows a last event: the next midnight."""
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+
+
+def data_end(tables: Tables) -> pd.Timestamp:
+    """The day after the last event of any table (or the last signup without events)."""
+    return day_after(last_event(tables))
 
 
 def lapse_dates(tables: Tables, definition: ChurnDefinition,
@@ -252,7 +302,7 @@ def lapse_dates(tables: Tables, definition: ChurnDefinition,
     >>> lapse_dates(tables, lapse, pd.Timestamp("2024-05-01")).tolist()  # b is lost then
     [Timestamp('2024-04-01 00:00:00'), Timestamp('2024-03-10 00:00:00'), Timestamp('2024-03-01 00:00:00')]
     """
-    end = data_end(tables)
+    end = data_end(tables) if definition.data_end is None else definition.data_end
     as_of = end if as_of is None else pd.Timestamp(as_of)
     accounts = tables.accounts
     activity = _activity(tables, definition.activity)
@@ -299,7 +349,14 @@ def apply_churn_definition(tables: Tables, spec: ChurnSpec | None = None) -> Tab
     is replaced); under ``recorded`` the tables are unchanged. Either way ``tables.churn``
     says which definition holds. The input is not modified.
     """
-    definition = resolve_churn_definition(tables, spec)
+    return with_churn_definition(tables, resolve_churn_definition(tables, spec))
+
+
+def with_churn_definition(tables: Tables, definition: ChurnDefinition) -> Tables:
+    """``tables`` with a resolved definition applied (see :func:`apply_churn_definition`):
+    under a lapse, ``accounts.churned_at`` as seen from the data end. For part of the
+    accounts, ``definition.data_end`` is the whole input's, so each part gets the dates
+    the whole would. The input is not modified."""
     if not definition.is_lapse:
         return dataclasses.replace(tables, churn=definition)
     accounts = tables.accounts.copy()

@@ -25,7 +25,6 @@ from sqlalchemy.engine import URL
 
 from features.churn_definition import apply_churn_definition
 from features.contract import (
-    ALL_COLUMNS,
     ID_COLUMNS,
     TABLE_NAMES,
     TEXT_COLUMNS,
@@ -45,10 +44,7 @@ def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
     if mapped is not None:
         path = folder / mapped
         if not path.exists():
-            raise DataContractError([Problem(
-                "error", table, None, "missing_file", f"mapped file {path} does not exist",
-                f"correct tables.{table}.file in the mapping file",
-            )])
+            raise DataContractError([missing_mapped_file(path, table)])
         return path
     found = [folder / f"{table}.{ext}" for ext in FORMATS if (folder / f"{table}.{ext}").exists()]
     if len(found) > 1:
@@ -57,6 +53,12 @@ def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
             f"both {found[0].name} and {found[1].name} exist", "keep one of them",
         )])
     return found[0] if found else None
+
+
+def missing_mapped_file(path: str | os.PathLike, table: str) -> Problem:
+    """The problem of a file the mapping names that is not there."""
+    return Problem("error", table, None, "missing_file", f"mapped file {path} does not exist",
+                   f"correct tables.{table}.file in the mapping file")
 
 
 def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.DataFrame:
@@ -211,15 +213,12 @@ def read_tables(
         by_name = {t: mapping.spec(t).table for t in names if mapping.spec(t).table is not None}
         raw.update(read_database(url, sql, tables=by_name))
     return {
-        table: _map_values(
-            frame.rename(columns={mapping.source_name(table, c): c for c in ALL_COLUMNS[table]}),
-            mapping.spec(table).values,
-        )
+        table: map_values(frame.rename(columns=mapping.renames(table)), mapping.spec(table).values)
         for table, frame in sorted(raw.items(), key=lambda item: TABLE_NAMES.index(item[0]))
     }
 
 
-def _map_values(frame: pd.DataFrame, maps: dict[str, dict[str, str]]) -> pd.DataFrame:
+def map_values(frame: pd.DataFrame, maps: dict[str, dict[str, str]]) -> pd.DataFrame:
     """The mapping's ``values``: the user's labels replaced by ours; others kept as they are
     (the contract warns about them, and the rows still count)."""
     for column, pairs in maps.items():

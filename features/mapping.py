@@ -169,6 +169,10 @@ class Mapping:
     def source_name(self, table: str, column: str) -> str:
         return self.spec(table).columns.get(column, column)
 
+    def renames(self, table: str) -> dict[str, str]:
+        """The table's columns as the source names them -> the contract's names."""
+        return {self.source_name(table, c): c for c in ALL_COLUMNS[table]}
+
     @property
     def time_zones(self) -> dict[str, str]:
         return {name: spec.timezone for name, spec in self.tables.items() if spec.timezone}

@@ -147,7 +147,10 @@ def features(
         if engine is Engine.spark:
             from serving.commands.spark_runs import features_on_spark
 
-            features_on_spark(folder, mapping, out, stamp, window_days, card, spark_master, buckets)
+            # Without --scorecard, the packaged one that fits the churn Spark finds.
+            chosen = card if scorecard is not None else (
+                lambda churn: _load_card(None, window_days, churn))
+            features_on_spark(folder, mapping, out, stamp, window_days, chosen, spark_master, buckets)
             return
         console = Console(highlight=False)
         progress = Progress(

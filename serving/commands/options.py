@@ -26,7 +26,8 @@ MappingOption = Annotated[
     typer.Option(
         "--mapping", "-m",
         help="TOML mapping file: your file and column names, SQL queries, a database source, "
-             "time zones, survey scales (docs/data-contract.md).",
+             "time zones, survey scales (docs/data-contract.md). With --engine spark: everything "
+             "but SQL (query, table, source), the files being Parquet (docs/scale.md).",
     ),
 ]
 

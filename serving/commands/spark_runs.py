@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from features.mapping import Mapping
+from serving.commands.options import read_mapping
 from serving.errors import InvalidInput
 
 # A URL such as s3://bucket/x read as a Path loses a slash (s3:/bucket/x): put it back.
@@ -29,25 +31,25 @@ def spark_path(path: Path | str) -> str:
     return _SCHEME.sub(r"\1://", str(path))
 
 
-def check_spark_options(folder: Path | None, mapping: Path | None, out: str) -> str:
-    """The input folder for Spark; a mapping file or a CSV output is refused."""
-    source = check_spark_input(folder, mapping)
+def check_spark_options(folder: Path | None, mapping: Path | None, out: str) -> tuple[str, Mapping]:
+    """The input folder and the mapping for Spark; a CSV output is refused."""
+    source, mapped = check_spark_input(folder, mapping)
     if not out.endswith(".parquet"):
         raise InvalidInput(f"--out {out} must end in .parquet with --engine spark (a folder "
                            "of Parquet parts is written there)")
-    return source
+    return source, mapped
 
 
-def check_spark_input(folder: Path | None, mapping: Path | None) -> str:
-    """The input folder for Spark; a mapping file is refused."""
+def check_spark_input(folder: Path | None, mapping: Path | None) -> tuple[str, Mapping]:
+    """The input folder for Spark and the mapping file read, before Spark starts: a mapping
+    that reads tables with SQL is refused (:func:`serving.spark.tables.refuse_sql`)."""
+    from serving.spark.tables import refuse_sql
+
     if folder is None:
         raise InvalidInput("--engine spark reads a folder of Parquet tables: give the folder")
-    if mapping is not None:
-        raise InvalidInput(
-            "--engine spark reads Parquet tables with the canonical names and columns and "
-            "takes no --mapping; export the mapped tables to Parquet first (docs/scale.md)"
-        )
-    return spark_path(folder)
+    mapped = read_mapping(mapping) or Mapping()
+    refuse_sql(mapped)
+    return spark_path(folder), mapped
 
 
 def run_with_progress(console: Console, steps: tuple[str, ...], job: Callable) -> object:
@@ -67,12 +69,12 @@ def features_on_spark(folder, mapping, out: Path, stamp, window_days, card, mast
     from serving.spark.engine import STEPS, features_run
     from serving.spark.session import spark_session
 
-    source = check_spark_options(folder, mapping, str(out))
+    source, mapped = check_spark_options(folder, mapping, str(out))
     console = Console(highlight=False)
     spark = spark_session(master)
     result = run_with_progress(console, STEPS, lambda advance: features_run(
         spark, source, stamp, spark_path(out), scorecard=card, windows=window_days,
-        buckets=buckets, progress=advance))
+        buckets=buckets, progress=advance, mapping=mapped))
     console.print(f"[bold green]wrote[/] {spark_path(out)}: {result['accounts']:,} accounts "
                   f"active at {stamp:%Y-%m-%d %H:%M} (Spark, {result['seconds']:.1f} s)")
 
@@ -83,7 +85,7 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
     from serving.spark.engine import SCORE_STEPS, score_run
     from serving.spark.session import spark_session
 
-    source = check_spark_options(folder, mapping, out)
+    source, mapped = check_spark_options(folder, mapping, out)
     previous, missing = _previous_run(previous, out, stamp)
     console = Console(highlight=False)
     spark = spark_session(master)
@@ -91,7 +93,8 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
     meta = run_with_progress(console, SCORE_STEPS, lambda advance: score_run(
         spark, source, stamp, out, model=model, scorecard=card,
         previous=previous, risk_rise=risk_rise, buckets=buckets, progress=advance,
-        no_model_reason=reason, currency=currency, previous_missing=missing))
+        no_model_reason=reason, currency=currency or mapped.currency, previous_missing=missing,
+        mapping=mapped))
     if meta["previous_missing"]:
         console.print(f"[yellow]warning[/]: {meta['previous_missing']}", markup=True)
     for warning in meta.get("model_warnings", []):
@@ -105,22 +108,22 @@ def score_on_spark(folder, mapping, out: str, stamp, *, model_uri, previous, car
 def metrics_on_spark(folder, mapping, start, end, *, every: str | None, master, buckets,
                      **options) -> tuple[list[dict], int]:
     """The periods' metrics on Spark and the number of warnings in the input data."""
-    from features.contract import SurveyScales
+    from serving.spark.churn import churn_definition
     from serving.spark.metrics import metrics_on_spark as compute
     from serving.spark.session import spark_session
     from serving.spark.tables import read_tables
     from serving.spark.validation import validate
 
-    source = check_spark_input(folder, mapping)
+    source, mapped = check_spark_input(folder, mapping)
     spark = spark_session(master)
 
     def job(advance) -> tuple[list[dict], int]:
         advance(1, METRICS_STEPS[0])
-        tables = read_tables(spark, source, buckets=buckets)
+        tables = read_tables(spark, source, buckets=buckets, mapping=mapped)
         report = validate(tables)
         advance(2, METRICS_STEPS[1])
-        # No --mapping on Spark, so the survey scales are the default ones, as with pandas.
-        periods = compute(tables, start, end, every, scales=SurveyScales(), **options)
+        periods = compute(tables, start, end, every, scales=mapped.scales,
+                          churn=churn_definition(tables, mapped.churn), **options)
         return periods, len(report.warnings)
 
     return run_with_progress(Console(highlight=False, stderr=True), METRICS_STEPS, job)

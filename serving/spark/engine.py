@@ -25,10 +25,11 @@ from typing import Any
 import pandas as pd
 
 from features.catalogue import DEFAULT_WINDOWS, numeric_columns
-from features.churn_definition import ChurnDefinition, resolve_churn_definition
+from features.churn_definition import ChurnDefinition
 from features.clv import ClvFit, ClvFitError, fit_histories, purchase_history
-from features.contract import TIMESTAMP_COLUMNS, Tables, validate_tables
+from features.contract import TIMESTAMP_COLUMNS, Tables
 from features.indicators import trailing_churn_rate
+from features.mapping import Mapping
 from features.polarity import PolarityModels
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
@@ -37,8 +38,8 @@ from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
 from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts
 from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
-from serving.errors import InvalidInput
 from serving.scores_file import output_paths
+from serving.spark.churn import account_dates, churn_dated, churn_definition
 from serving.spark.fingerprint import Fingerprint, data_fingerprint
 from serving.spark.output import Staged, conform, spark_schema
 from serving.spark.tables import (
@@ -49,6 +50,7 @@ from serving.spark.tables import (
     read_tables,
     restored,
     table_types,
+    validated,
     with_table,
 )
 from serving.spark.validation import validate
@@ -73,7 +75,8 @@ class Portfolio:
     clv_fit: ClvFit | ClvFitError
 
 
-def portfolio_facts(tables: SparkTables, as_of: pd.Timestamp, model: Any = None) -> Portfolio:
+def portfolio_facts(tables: SparkTables, as_of: pd.Timestamp, model: Any = None,
+                    churn: ChurnDefinition | None = None) -> Portfolio:
     """The trailing churn rate (the CLV's lifetime) and the learnt comment polarity, from
     the whole input, with the functions the pandas engine uses.
 
@@ -81,9 +84,14 @@ def portfolio_facts(tables: SparkTables, as_of: pd.Timestamp, model: Any = None)
     """
     from pyspark.sql import functions as F
 
-    wanted = [c for c in ("account_id", "signup_date", "churned_at") if c in tables.columns["accounts"]]
-    accounts = _rows(tables.long.filter(F.col("_table") == "accounts"), "accounts", wanted)
-    typed, _ = validate_tables({"accounts": accounts})
+    if churn is not None and churn.is_lapse:
+        # Lapse dates come from each account's orders, so each bucket computes its own.
+        accounts = account_dates(tables, churn, as_of)
+    else:
+        wanted = [c for c in ("account_id", "signup_date", "churned_at")
+                  if c in tables.columns["accounts"]]
+        accounts = _rows(tables.long.filter(F.col("_table") == "accounts"), "accounts", wanted)
+    typed, _ = validated({"accounts": accounts}, tables.mapping)
     churn_rate = trailing_churn_rate(typed.accounts, as_of)
     polarity = getattr(model, "polarity_models", None)
     usable = polarity is not None and (polarity.examples_before is None
@@ -92,7 +100,7 @@ def portfolio_facts(tables: SparkTables, as_of: pd.Timestamp, model: Any = None)
         commented = tables.long.filter((F.col("_table") == "surveys")
                                        & F.col(f"surveys{SEP}comment").isNotNull())
         surveys = _rows(commented, "surveys", tables.columns["surveys"])
-        typed, _ = validate_tables({"accounts": accounts, "surveys": surveys})
+        typed, _ = validated({"accounts": accounts, "surveys": surveys}, tables.mapping)
         _, polarity = score_survey_comments(typed, as_of, None)
     return Portfolio(churn_rate, polarity, _clv_fit(tables, as_of))
 
@@ -102,12 +110,13 @@ def _clv_fit(tables: SparkTables, as_of: pd.Timestamp) -> ClvFit | ClvFitError:
     purchase histories, and only those (one row per customer) reach the driver."""
     if "orders" not in tables.columns:
         return ClvFitError("predictive CLV needs an orders table (account_id, ordered_at, amount)")
-    columns, types = tables.columns, table_types(tables)
+    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
     names = ["account_id", "frequency", "recency", "T", "monetary_value"]
 
     def histories(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types)
-        typed, _ = validate_tables({name: raw[name] for name in ("accounts", "orders") if name in raw})
+        raw, _ = bucket_tables(bucket, columns, types, mapping)
+        typed, _ = validated({name: raw[name] for name in ("accounts", "orders") if name in raw},
+                             mapping)
         return purchase_history(typed.orders, as_of).reset_index()[names]
 
     schema = "account_id string, frequency double, recency double, T double, monetary_value double"
@@ -137,10 +146,10 @@ def _per_bucket(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], p
     """
     from pyspark.sql import functions as F
 
-    columns, types = tables.columns, table_types(tables)
+    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
 
     def run(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types)
+        raw, _ = bucket_tables(bucket, columns, types, mapping)
         return work(raw)
 
     # A few accounts with their rows are enough for the schema: a whole bucket collected to
@@ -157,59 +166,32 @@ def _per_bucket(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], p
         lambda bucket: conform(run(bucket), schema), schema)
 
 
-def _bucket_tables(raw: dict[str, pd.DataFrame]) -> Tables | None:
-    """A bucket's validated tables; None for a bucket without accounts (only earlier scores)."""
-    raw = {name: frame for name, frame in raw.items() if name != PREVIOUS}
-    if raw["accounts"].empty:
-        return None
-    tables, _ = validate_tables(raw)
-    return tables
+def _bucket_tables(raw: dict[str, pd.DataFrame], churn: ChurnDefinition,
+                   mapping: Mapping) -> Tables | None:
+    """A bucket's validated tables under the churn definition; None for a bucket without
+    accounts (only earlier scores)."""
+    return churn_dated({name: frame for name, frame in raw.items() if name != PREVIOUS}, churn,
+                       mapping)
 
 
-def _start(spark, folder: str, buckets: int, report: Progress) -> tuple[SparkTables, ChurnDefinition]:
+def _start(spark, folder: str, buckets: int, report: Progress,
+           mapping: Mapping | None) -> tuple[SparkTables, ChurnDefinition]:
     report(1, STEPS[0])
-    tables = read_tables(spark, folder, buckets=buckets)
+    tables = read_tables(spark, folder, buckets=buckets, mapping=mapping)
     validate(tables)
-    return tables, churn_definition(tables)
-
-
-def churn_definition(tables: SparkTables) -> ChurnDefinition:
-    """The data's churn definition, decided as the pandas engine decides it.
-
-    :func:`features.churn_definition.resolve_churn_definition` reads whether any churn is
-    recorded and whether there are orders; both are counted here and handed to it.
-
-    Raises
-    ------
-    InvalidInput
-        When the data's churn is a lapse in ordering: its churn dates hang on the last
-        event of the whole input, which the buckets do not see.
-    """
-    from pyspark.sql import functions as F
-
-    recorded = None
-    if "churned_at" in tables.columns["accounts"]:
-        recorded = (tables.accounts.filter(F.col("churned_at").isNotNull())
-                    .select("churned_at").limit(1).collect())
-    orders = ("orders" in tables.columns
-              and tables.long.filter(F.col("_table") == "orders").limit(1).count() > 0)
-    if not recorded and orders:
-        raise InvalidInput(
-            "these tables record no churn (accounts.churned_at is empty) and have orders, so "
-            "churn is a lapse in ordering, which --engine spark does not compute: its dates "
-            "depend on the last event of the whole input; fix: score them with --engine pandas, "
-            "or record churn in accounts.churned_at")
-    churned = [recorded[0][0]] if recorded else [pd.NaT]
-    seen = Tables(accounts=pd.DataFrame({"churned_at": churned}),
-                  orders=pd.DataFrame({"order_id": ["seen"]}) if orders else None)
-    return resolve_churn_definition(seen)
+    return tables, churn_definition(tables, tables.mapping.churn)
 
 
 def features_run(
-    spark, folder: str, as_of: pd.Timestamp, out: str, *, scorecard: Scorecard,
+    spark, folder: str, as_of: pd.Timestamp, out: str, *,
+    scorecard: Scorecard | Callable[[ChurnDefinition], Scorecard],
     windows: tuple[int, ...] = DEFAULT_WINDOWS, buckets: int, progress: Progress | None = None,
+    mapping: Mapping | None = None,
 ) -> dict:
     """The ``features`` command on Spark: indicators and health scores to partitioned Parquet.
+
+    ``scorecard`` is the scorecard, or how to choose it from the data's churn definition
+    (the packaged default that fits it, as the pandas engine chooses).
 
     Returns the run's figures (accounts written, seconds). Raises
     :class:`features.problems.DataContractError` on invalid data, before anything is written.
@@ -218,12 +200,15 @@ def features_run(
 
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
-    tables, _ = _start(spark, folder, buckets, report)
+    tables, churn = _start(spark, folder, buckets, report, mapping)
+    if callable(scorecard):
+        scorecard = scorecard(churn)
     report(2, STEPS[1])
-    facts = portfolio_facts(tables, as_of)
+    facts = portfolio_facts(tables, as_of, churn=churn)
+    mapping = tables.mapping  # the buckets' closure must not hold Spark frames
 
     def work(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        typed = _bucket_tables(raw)
+        typed = _bucket_tables(raw, churn, mapping)
         if typed is None:
             return pd.DataFrame()
         table, _ = build_features(typed, as_of, windows, scorecard, churn_rate=facts.churn_rate,
@@ -248,6 +233,7 @@ def score_run(
     scorecard: Scorecard | None = None, previous: str | None = None, risk_rise: float = 0.10,
     buckets: int, progress: Progress | None = None, no_model_reason: str | None = None,
     currency: str | None = None, previous_missing: str | None = None,
+    mapping: Mapping | None = None,
 ) -> dict:
     """The ``score`` command on Spark: scores (partitioned Parquet at ``out``), the alerts
     (``<stem>.alerts.parquet``) and the metadata (``<out>.meta.json``), written together.
@@ -259,7 +245,7 @@ def score_run(
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
     paths = output_paths(out, "parquet")
-    tables, churn = _start(spark, folder, buckets, report)
+    tables, churn = _start(spark, folder, buckets, report, mapping)
     # As the pandas batch: without a scorecard, the packaged one that fits the churn.
     scorecard = scorecard or load_scorecard(churn=churn)
     report(2, SCORE_STEPS[1])
@@ -271,11 +257,12 @@ def score_run(
     if previous is not None:
         tables = with_table(tables, PREVIOUS, spark.read.parquet(previous).select(*PREVIOUS_COLUMNS))
     report(3, SCORE_STEPS[2])
-    facts = portfolio_facts(tables, as_of, model)
+    facts = portfolio_facts(tables, as_of, model, churn)
+    mapping = tables.mapping  # the buckets' closure must not hold Spark frames
     bands = band_order(scorecard)
 
     def work(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        typed = _bucket_tables(raw)
+        typed = _bucket_tables(raw, churn, mapping)
         if typed is None:
             return pd.DataFrame()
         prior = raw.get(PREVIOUS)
@@ -304,7 +291,7 @@ def score_run(
         meta = _metadata(result.count(), len(alerts), as_of, scorecard, risk_rise, model,
                          no_model_reason, previous, folder, fingerprint, churn)
         # The report reads drivers against the same typical values the call list did.
-        meta.update(previous_missing=missing, **{TYPICAL_KEY: typical})
+        meta.update(previous_missing=missing, currency=currency, **{TYPICAL_KEY: typical})
         staged = Staged(spark)
         try:
             helpers = [c for c in result.columns if c.startswith((_CALL, _TYPICAL))]

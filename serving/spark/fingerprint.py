@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import EVENT_COLUMNS, TABLE_NAMES, Tables, validate_tables
+from features.contract import EVENT_COLUMNS, TABLE_NAMES, Tables
+from features.mapping import Mapping
 from models.fingerprint import row_hashes, table_header
-from serving.spark.tables import SparkTables, bucket_tables, table_types
+from serving.spark.tables import SparkTables, bucket_tables, table_types, validated
 
 # Hashes are unsigned, Spark's longs signed: flipping the top bit makes Spark's order of the
 # flipped values numpy's order of the hashes.
@@ -58,13 +59,13 @@ def _dated(name: str, frame: pd.DataFrame) -> tuple[int | None, int | None]:
     return first, last
 
 
-def _bucket_hashes(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _bucket_hashes(raw: dict[str, pd.DataFrame], mapping: Mapping) -> pd.DataFrame:
     """One marker row per table (columns, rows, dates) and one row per table row (its hash)."""
     raw = {name: frame for name, frame in raw.items() if name in TABLE_NAMES}
     empty = pd.DataFrame({c.split()[0]: [] for c in _HASHES.split(", ")})
     if raw["accounts"].empty:
         return empty  # rows of accounts that are nowhere: the validation refused them already
-    typed, _ = validate_tables(raw)
+    typed, _ = validated(raw, mapping)
     parts = []
     for name, frame in typed.present().items():
         names = sorted(frame.columns)
@@ -109,11 +110,11 @@ def data_fingerprint(tables: SparkTables) -> Fingerprint:
 
     Call it on valid tables (after :func:`serving.spark.validation.validate`).
     """
-    columns, types = tables.columns, table_types(tables)
+    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
 
     def hashes(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types)
-        return _bucket_hashes(raw)
+        raw, _ = bucket_tables(bucket, columns, types, mapping)
+        return _bucket_hashes(raw, mapping)
 
     found = tables.long.groupBy("_bucket").applyInPandas(hashes, _HASHES)
     # Sorted by (table, kind, key) across partitions, so partition i holds what comes before

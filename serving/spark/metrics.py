@@ -40,7 +40,9 @@ import pandas as pd
 
 from features import commerce_metrics as cm
 from features import session_metrics as ses
-from features.contract import SURVEY_TYPES, TABLE_NAMES, validate_tables
+from features.churn_definition import ChurnDefinition
+from features.contract import SURVEY_TYPES, TABLE_NAMES
+from features.mapping import Mapping
 from features.period_metrics import (
     METRIC_KEYS,
     METRIC_TABLES,
@@ -63,7 +65,8 @@ from features.portfolio_metrics import DEFAULT_MAX_LIFETIME_YEARS, before, withi
 from features.session_metrics import avg_session_duration_of, pages_per_session_of
 from features.support_metrics import ticket_channels
 from features.survey_metrics import check_period
-from serving.spark.tables import SparkTables, bucket_tables, table_types
+from serving.spark.churn import churn_dated
+from serving.spark.tables import SparkTables, bucket_tables, table_types, validated
 
 #: The session metrics computed from the counts of one column's values, and their formulas.
 SESSION_COLUMNS = {"pages_per_session": "page_views", "avg_session_duration": "duration_seconds"}
@@ -100,7 +103,8 @@ def _times(ns: pd.Series) -> pd.Series:
 
 
 def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]],
-           by: str | None = None) -> pd.DataFrame:
+           by: str | None = None, churn: ChurnDefinition | None = None,
+           mapping: Mapping | None = None) -> pd.DataFrame:
     """One bucket's share of every period: survey scores and session page views and
     durations counted per period, order and session counts, the account dates, and the
     ticket rows up to the last period's end (the ticket formulas take their period's rows
@@ -108,7 +112,10 @@ def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Tim
     its parts labelled with the group (``group``), as the pandas engine splits the rows."""
     if raw["accounts"].empty:
         return pd.DataFrame(columns=_PARTS_COLUMNS)
-    typed, _ = validate_tables(raw)
+    if churn is not None and churn.is_lapse:  # lapse dates read every table's events
+        typed = churn_dated(raw, churn, mapping or Mapping())
+    else:
+        typed, _ = validated(raw, mapping or Mapping())
     tickets = (None if typed.tickets is None
                else typed.tickets.loc[before(typed.tickets["created_at"], bounds[-1][1])])
     out = [_account_rows(typed.accounts), *_ticket_rows(tickets)]
@@ -240,7 +247,7 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
 def metrics_on_spark(
     tables: SparkTables, start: Any, end: Any, every: str | None = None, *, scales,
     by: str | None = None, gross_margin: float | None = None,
-    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS,
+    max_lifetime_years: float = DEFAULT_MAX_LIFETIME_YEARS, churn: ChurnDefinition | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`features.period_metrics.period_metrics` of validated Spark tables for the
     whole ``[start, end)`` or each of its months or weeks (one pass over the tables for all
@@ -253,13 +260,13 @@ def metrics_on_spark(
     """
     bounds = [check_period(start, end)] if every is None else period_bounds(start, end, every)
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
-    columns, types = tables.columns, table_types(tables)
+    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
     if by is not None:
         check_split(split_columns_of(columns), by)
 
     def share(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types)
-        return _parts(raw, bounds, by)
+        raw, _ = bucket_tables(bucket, columns, types, mapping)
+        return _parts(raw, bounds, by, churn, mapping)
 
     parts = tables.long.groupBy("_bucket").applyInPandas(share, _PARTS_SCHEMA).toPandas()
     channels = sorted(set(parts.loc[parts["part"] == "channel", "label"].dropna()))

@@ -9,17 +9,26 @@ frames :func:`features.contract.validate_tables` takes.
 
 A return carries no account: it goes to the bucket of its order's account (a return of an
 unknown order to the bucket of its ``order_id``, where the reference check reports it).
+
+The mapping file (:mod:`features.mapping`) applies as with the pandas engine: a table's
+``file`` and column names when the table is read, its value maps in every bucket
+(:func:`features.io.map_values`), its time zones and survey scales wherever a bucket is
+validated (:func:`validated`). SQL sources (``query``, ``table``, ``source``) are refused:
+Spark reads Parquet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from features.contract import ID_COLUMNS, TABLE_NAMES, TIMESTAMP_COLUMNS
-from features.problems import DataContractError, Problem
+from features.contract import ID_COLUMNS, TABLE_NAMES, TIMESTAMP_COLUMNS, Tables, validate_tables
+from features.io import map_values, missing_mapped_file
+from features.mapping import Mapping
+from features.problems import DataContractError, Problem, ValidationReport
+from serving.errors import InvalidInput
 
 #: Buckets per input; more buckets mean less memory per task (docs/scale.md).
 DEFAULT_BUCKETS = 64
@@ -31,13 +40,15 @@ class SparkTables:
     """The tables of one input on Spark.
 
     ``long`` is the bucketed long DataFrame, ``columns`` each present table's own columns
-    and ``accounts`` the accounts table as read (for the portfolio facts of the driver).
+    (the contract's names), ``accounts`` the accounts table as read (for the portfolio facts
+    of the driver) and ``mapping`` the mapping file the tables were read through.
     """
 
     long: object
     columns: dict[str, tuple[str, ...]]
     accounts: object
     buckets: int
+    mapping: Mapping = field(default_factory=Mapping)
 
 
 def path_exists(spark, path: str) -> bool:
@@ -48,9 +59,15 @@ def path_exists(spark, path: str) -> bool:
     return bool(fs.exists(hadoop_path))
 
 
-def table_path(spark, folder: str, table: str) -> str | None:
-    """Where ``table`` is under ``folder``: ``<table>.parquet`` (a file or a folder of parts)
-    or a folder ``<table>``; None when it is absent."""
+def table_path(spark, folder: str, table: str, mapping: Mapping | None = None) -> str | None:
+    """Where ``table`` is under ``folder``: the mapping's ``file``, else ``<table>.parquet``
+    (a file or a folder of parts) or a folder ``<table>``; None when it is absent."""
+    mapped = (mapping or Mapping()).spec(table).file
+    if mapped is not None:
+        path = f"{folder.rstrip('/')}/{mapped}"
+        if not path_exists(spark, path):
+            raise DataContractError([missing_mapped_file(path, table)])
+        return path
     found = [f"{folder.rstrip('/')}/{name}" for name in (f"{table}.parquet", table)
              if path_exists(spark, f"{folder.rstrip('/')}/{name}")]
     if len(found) > 1:
@@ -89,23 +106,29 @@ def _bucket(column, buckets: int):
     return F.pmod(F.xxhash64(column.cast("string")), F.lit(buckets)).cast("int")
 
 
-def read_tables(spark, folder: str, *, buckets: int = DEFAULT_BUCKETS) -> SparkTables:
-    """Read the Parquet tables under ``folder`` (any path Spark reads) into one bucketed frame.
+def read_tables(spark, folder: str, *, buckets: int = DEFAULT_BUCKETS,
+                mapping: Mapping | None = None) -> SparkTables:
+    """Read the Parquet tables under ``folder`` (any path Spark reads) into one bucketed
+    frame, through the mapping file's file and column names.
 
     Raises
     ------
     DataContractError
-        When there is no accounts table, or a table is there twice.
+        When there is no accounts table, a table is there twice or a mapped file is not.
+    InvalidInput
+        When the mapping reads a table with SQL (:func:`refuse_sql`).
     """
     from pyspark.sql import functions as F
 
-    paths = {name: table_path(spark, folder, name) for name in TABLE_NAMES}
+    mapping = mapping or Mapping()
+    refuse_sql(mapping)
+    paths = {name: table_path(spark, folder, name, mapping) for name in TABLE_NAMES}
     if paths["accounts"] is None:
         raise DataContractError([Problem(
             "error", "accounts", None, "required_table", "the accounts table is required",
             f"add accounts.parquet (a file or a folder of Parquet parts) to {folder}",
         )])
-    read = {name: _numbered(spark, spark.read.parquet(path))
+    read = {name: _numbered(spark, _renamed(spark.read.parquet(path), mapping.renames(name)))
             for name, path in paths.items() if path is not None}
     columns = {name: tuple(c for c in frame.columns if c != "_row") for name, frame in read.items()}
     parts = []
@@ -122,7 +145,37 @@ def read_tables(spark, folder: str, *, buckets: int = DEFAULT_BUCKETS) -> SparkT
     long = parts[0]
     for part in parts[1:]:
         long = long.unionByName(part, allowMissingColumns=True)
-    return SparkTables(long, columns, read["accounts"].drop("_row"), buckets)
+    return SparkTables(long, columns, read["accounts"].drop("_row"), buckets, mapping)
+
+
+def refuse_sql(mapping: Mapping) -> None:
+    """Raise :class:`InvalidInput` when the mapping reads a table with SQL, which Spark does
+    not run: the table, the key and the fix in one line."""
+    if mapping.source is not None:
+        raise InvalidInput("the mapping's source (a database) is not read by --engine spark, which "
+                           "reads Parquet; fix: export the tables to Parquet and map them with "
+                           "file = ..., or leave out --engine spark")
+    for name, spec in mapping.tables.items():
+        key = next((k for k in ("query", "table", "source") if getattr(spec, k) is not None), None)
+        if key is not None:
+            raise InvalidInput(
+                f"tables.{name}.{key} in the mapping is SQL, which --engine spark does not run "
+                f"(it reads Parquet); fix: export {name} to Parquet and map it with "
+                f'file = "{name}.parquet", or leave out --engine spark')
+
+
+def _renamed(frame, renames: dict[str, str]):
+    """``frame`` with the contract's column names (the mapping's ``columns``), as
+    :func:`features.io.read_tables` renames them."""
+    present = {theirs: ours for theirs, ours in renames.items()
+               if theirs in frame.columns and theirs != ours}
+    return frame.withColumnsRenamed(present) if present else frame
+
+
+def validated(raw: dict[str, pd.DataFrame], mapping: Mapping) -> tuple[Tables, ValidationReport]:
+    """:func:`features.contract.validate_tables` under the mapping's survey scales and time
+    zones, as :func:`features.io.load_tables` validates."""
+    return validate_tables(raw, scales=mapping.scales, time_zones=mapping.time_zones)
 
 
 def _returns_with_bucket(returns, orders, buckets: int):
@@ -141,9 +194,11 @@ def _returns_with_bucket(returns, orders, buckets: int):
 
 
 def bucket_tables(
-    long: pd.DataFrame, columns: dict[str, tuple[str, ...]], types: dict[str, dict[str, str]]
+    long: pd.DataFrame, columns: dict[str, tuple[str, ...]], types: dict[str, dict[str, str]],
+    mapping: Mapping | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
-    """One bucket's raw tables (in file order) and, per table, the file row of each row.
+    """One bucket's raw tables (in file order, the mapping's value maps applied) and, per
+    table, the file row of each row.
 
     ``types`` holds each table's Spark type names: the long frame pads other tables' rows
     with nulls, which turns whole numbers into floats, so they are given back their type.
@@ -155,7 +210,7 @@ def bucket_tables(
         for column in names:
             frame[column] = restored(frame[column], types[name][column],
                                      column in TIMESTAMP_COLUMNS.get(name, ()))
-        raw[name] = frame
+        raw[name] = map_values(frame, mapping.spec(name).values) if mapping else frame
         rows[name] = part["_row"].to_numpy(dtype="int64")
     return raw, rows
 
@@ -197,4 +252,5 @@ def with_table(tables: SparkTables, name: str, frame) -> SparkTables:
         *[F.col(f"`{c}`").alias(f"{name}{SEP}{c}") for c in columns],
     )
     long = tables.long.unionByName(part, allowMissingColumns=True)
-    return SparkTables(long, {**tables.columns, name: columns}, tables.accounts, tables.buckets)
+    return SparkTables(long, {**tables.columns, name: columns}, tables.accounts, tables.buckets,
+                       tables.mapping)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from features.contract import SCHEMAS, repeated_key_problem, validate_tables
 from features.contract_rules import reference_problems
+from features.mapping import Mapping
 from features.problems import (
     MAX_EXAMPLES,
     DataContractError,
@@ -27,7 +28,7 @@ from features.problems import (
     ValidationReport,
     show_value,
 )
-from serving.spark.tables import SEP, SparkTables, bucket_tables, table_types
+from serving.spark.tables import SEP, SparkTables, bucket_tables, table_types, validated
 
 _KEY = ("severity", "table", "column", "rule", "message", "fix")
 _UNIQUE = "field_uniqueness"
@@ -40,10 +41,12 @@ PROBLEM_SCHEMA = ("severity string, table string, column string, rule string, me
                   "fix string, n_rows long, rows string, `values` string")
 
 
-def bucket_problems(raw: dict[str, pd.DataFrame], rows: dict) -> list[Problem]:
-    """The problems of one bucket's tables, rows numbered as in the files."""
+def bucket_problems(raw: dict[str, pd.DataFrame], rows: dict,
+                    mapping: Mapping | None = None) -> list[Problem]:
+    """The problems of one bucket's tables (under the mapping's scales and time zones), rows
+    numbered as in the files."""
     try:
-        _, report = validate_tables(raw)
+        _, report = validated(raw, mapping or Mapping())
         found = list(report.problems)
     except DataContractError as exc:
         found = list(exc.problems)
@@ -122,11 +125,11 @@ def validate(tables: SparkTables) -> ValidationReport:
     """
     if tables.accounts.limit(1).count() == 0:
         validate_tables({"accounts": tables.accounts.limit(0).toPandas()})  # raises empty_table
-    columns, types = tables.columns, table_types(tables)
+    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
 
     def check(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, rows = bucket_tables(bucket, columns, types)
-        return pd.DataFrame([_as_row(p) for p in bucket_problems(raw, rows)],
+        raw, rows = bucket_tables(bucket, columns, types, mapping)
+        return pd.DataFrame([_as_row(p) for p in bucket_problems(raw, rows, mapping)],
                             columns=[*_KEY, "n_rows", "rows", "values"])
 
     found = tables.long.groupBy("_bucket").applyInPandas(check, PROBLEM_SCHEMA).toPandas()

@@ -187,3 +187,48 @@ def test_the_churn_seen_at_a_date_does_not_depend_on_orders_after_the_lapse():
 def test_recorded_churn_is_the_same_at_every_date():
     tables = apply_churn_definition(_tables(_shop(ORDERS, churned={"b": "2024-04-01"})))
     assert churn_as_of(tables, pd.Timestamp("2024-02-01")) is tables
+
+
+def test_parts_of_the_customers_given_the_whole_inputs_end_get_the_wholes_lapse_and_dates():
+    """What the Spark engine does with its buckets: each part's gaps and last event make
+    the whole's lapse and data end, and each part then gets the whole's churn dates."""
+    import dataclasses
+
+    import numpy as np
+
+    from features.churn_definition import (
+        data_end,
+        day_after,
+        lapse_from_gaps,
+        lapse_gaps,
+        last_event,
+        with_churn_definition,
+    )
+    from features.demo_shop import generate_shop_data
+
+    raw = generate_shop_data(accounts=80, months=8, seed=5)
+    for frame in raw.values():
+        frame.attrs.clear()  # the generator's notes on the frame are no table data
+    whole = apply_churn_definition(validate_tables(raw)[0])
+    ids = whole.accounts["account_id"]
+    parts = [validate_tables({
+        "accounts": whole.accounts.loc[ids.isin(chunk)].drop(columns="churned_at"),
+        "orders": whole.orders.loc[whole.orders["account_id"].isin(chunk)],
+        "sessions": whole.sessions.loc[whole.sessions["account_id"].isin(chunk)],
+    })[0] for chunk in np.array_split(ids.to_numpy()[::-1], 3)]
+    gaps = np.concatenate([lapse_gaps(part, True).to_numpy() for part in parts])
+    assert lapse_from_gaps(gaps) == whole.churn.lapse_days
+    end = day_after(max(last_event(part) for part in parts))
+    assert end == data_end(whole)
+    assert any(data_end(part) != end for part in parts)  # a part alone would see another end
+    churn = dataclasses.replace(whole.churn, data_end=end)
+    assert churn == whole.churn  # where the data ends is no part of the definition
+    dated = pd.concat([with_churn_definition(part, churn).accounts for part in parts])
+    got = dated.set_index("account_id")["churned_at"].sort_index()
+    want = whole.accounts.set_index("account_id")["churned_at"].sort_index()
+    pd.testing.assert_series_equal(got, want)
+    as_of = pd.Timestamp("2025-06-01")
+    seen = pd.concat([churn_as_of(with_churn_definition(part, churn), as_of).accounts for part in parts])
+    pd.testing.assert_series_equal(
+        seen.set_index("account_id")["churned_at"].sort_index(),
+        churn_as_of(whole, as_of).accounts.set_index("account_id")["churned_at"].sort_index())

@@ -26,6 +26,7 @@ from features.io import load_tables
 DEMO_ACCOUNTS = 300
 DEMO_MONTHS = 12
 AS_OF = pd.Timestamp("2025-12-01")  # inside the 12 demo months that start 2025-01-01
+SPARK_BUCKETS = 4  # account buckets of the Spark tests: several, so buckets must agree
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,17 @@ def store(tmp_path_factory, serving_demo_folder, serving_demo_tables, fresh_stor
         patch.chdir(root)
         result = train_from_tables(serving_demo_tables, every=45, seed=0, promote=True)
     return Store(root, serving_demo_folder, uri, serving_demo_tables, result.model_uri)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every Spark test (starting one takes seconds)."""
+    pytest.importorskip("pyspark")
+    from serving.spark.session import spark_session
+
+    session = spark_session("local[2]", shuffle_partitions=SPARK_BUCKETS)
+    yield session
+    session.stop()
 
 
 @pytest.fixture

@@ -25,20 +25,11 @@ from serving.batch import run_batch
 from serving.cli import app
 from serving.commands.features import build_features
 from serving.spark.session import SparkUnavailable, check_spark_installed
+from tests.serving.conftest import SPARK_BUCKETS as BUCKETS
 
 pyspark = pytest.importorskip("pyspark")
 
 AS_OF = pd.Timestamp("2025-12-01")
-BUCKETS = 4
-
-
-@pytest.fixture(scope="session")
-def spark():
-    from serving.spark.session import spark_session
-
-    session = spark_session("local[2]", shuffle_partitions=BUCKETS)
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="session")
@@ -217,25 +208,6 @@ def test_a_ticket_id_repeated_across_buckets_is_the_pandas_key_problem(spark, tm
     assert described == [p.describe() for p in pandas_error.value.problems]
     assert "3 row(s): row 1 (T1), row 2 (T1), row 3 (T1)" in described[0]
     assert not list(tmp_path.glob("out.parquet*"))
-
-
-@pytest.mark.slow
-def test_a_shop_whose_churn_is_a_lapse_is_refused_on_spark_with_the_fix(spark, tmp_path, monkeypatch):
-    from features.demo_shop import generate_shop_data
-
-    folder = tmp_path / "shop"
-    folder.mkdir()
-    for name, frame in generate_shop_data(accounts=60, months=6, seed=3).items():
-        frame.attrs.clear()  # the generator's notes on the frame are no table data
-        frame.to_parquet(folder / f"{name}.parquet")
-    assert load_tables(folder)[0].churn.is_lapse  # the pandas engine reads a lapse here
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # no model
-    result = CliRunner().invoke(app, [
-        "score", str(folder), "--as-of", "2025-06-01", "--out", str(tmp_path / "s.parquet"),
-        "--engine", "spark", "--buckets", str(BUCKETS), "--spark-master", "local[2]"])
-    assert result.exit_code == 2, result.output
-    assert "lapse in ordering" in result.output and "--engine pandas" in result.output
-    assert not list(tmp_path.glob("s.*"))
 
 
 def test_a_missing_java_is_one_line_naming_what_to_install_and_exit_code_2(monkeypatch, tmp_path):
