@@ -194,10 +194,11 @@ def ensure_model(workdir: Path) -> None:
 
     print("training a small model into a temporary store (not timed) ...", flush=True)
     # A nightly job scores today with a model trained on the past. The model's data ends at
-    # AS_OF (11 months from 2025-01-01), so the comment polarity it learnt, from answers
+    # AS_OF (12 months from 2024-12-01), so the comment polarity it learnt, from answers
     # before that end, is the one the batch applies, as in production. A model that had
     # seen answers after the as-of date would have every run re-learn it (point in time).
-    tables, _ = validate_tables(generate_demo_data(accounts=2000, months=11, seed=5))
+    tables, _ = validate_tables(generate_demo_data(accounts=2000, months=12, seed=5,
+                                                   start="2024-12-01"))
     train_from_tables(tables, every=45, seed=0, promote=True)
 
 
