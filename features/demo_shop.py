@@ -86,7 +86,7 @@ def generate_shop_data(
     exposure = np.clip(hi - lo, 0, None) / WEEK
     ids = _ids("C", n, _width(n))
 
-    orders, order_health = _orders(rng, H, lo, hi, exposure, segment, ids, origin, weekday)
+    orders, order_health, ordered = _orders(rng, H, lo, hi, exposure, segment, ids, origin, weekday)
     return {
         "accounts": pd.DataFrame({
             "account_id": ids, "signup_date": _stamps(origin, np.maximum(signup, -20 * 365 * DAY)),
@@ -94,8 +94,8 @@ def generate_shop_data(
         }).astype({"account_id": "str"}),
         "sessions": _sessions(rng, H, lo, hi, exposure, ids, origin, weekday),
         "orders": orders,
-        "returns": _returns(rng, orders, order_health, end_s, origin),
-        "surveys": _reviews(rng, orders, order_health, end_s, origin),
+        "returns": _returns(rng, orders, ordered, order_health, end_s, origin),
+        "surveys": _reviews(rng, orders, ordered, order_health, end_s, origin),
     }
 
 
@@ -133,8 +133,9 @@ def _orders(rng, H, lo, hi, exposure, segment, ids, origin, weekday):
         "order_id": _ids("O", m, _width(m)), "account_id": ids[account],
         "ordered_at": _stamps(origin, at), "amount": amount, "items": items,
     }).astype({"order_id": "str", "account_id": "str"})
-    frame.attrs["seconds"] = at
-    return frame, health
+    # The order times in seconds go back beside the frame, not in its attrs: pandas
+    # carries attrs into the files it writes, and Parquet cannot hold an array there.
+    return frame, health, at
 
 
 def _sessions(rng, H, lo, hi, exposure, ids, origin, weekday) -> pd.DataFrame:
@@ -156,8 +157,8 @@ def _sessions(rng, H, lo, hi, exposure, ids, origin, weekday) -> pd.DataFrame:
     }).astype({"account_id": "str", "user_id": "str"})
 
 
-def _returns(rng, orders, health, end_s, origin) -> pd.DataFrame:
-    ordered, items = orders.attrs["seconds"], orders["items"].to_numpy()
+def _returns(rng, orders, ordered, health, end_s, origin) -> pd.DataFrame:
+    items = orders["items"].to_numpy()
     m = len(orders)
     returned = rng.random(m) < _sigmoid(-2.6 - 0.8 * health)
     back = 1 + rng.binomial(items - 1, 0.4)
@@ -173,8 +174,8 @@ def _returns(rng, orders, health, end_s, origin) -> pd.DataFrame:
     }).astype({"order_id": "str"})
 
 
-def _reviews(rng, orders, health, end_s, origin) -> pd.DataFrame:
-    ordered, m = orders.attrs["seconds"], len(orders)
+def _reviews(rng, orders, ordered, health, end_s, origin) -> pd.DataFrame:
+    m = len(orders)
     at = ordered + np.rint((4 + rng.exponential(5, m)) * DAY).astype(np.int64)
     rows = np.flatnonzero((rng.random(m) < 0.35) & (at < end_s))
     rows = rows[np.argsort(at[rows], kind="stable")]

@@ -207,8 +207,6 @@ def test_parts_of_the_customers_given_the_whole_inputs_end_get_the_wholes_lapse_
     from features.demo_shop import generate_shop_data
 
     raw = generate_shop_data(accounts=80, months=8, seed=5)
-    for frame in raw.values():
-        frame.attrs.clear()  # the generator's notes on the frame are no table data
     whole = apply_churn_definition(validate_tables(raw)[0])
     ids = whole.accounts["account_id"]
     parts = [validate_tables({

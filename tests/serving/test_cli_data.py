@@ -151,6 +151,18 @@ def test_demo_data_writes_parquet_when_asked(tmp_path):
     assert sorted(p.suffix for p in out.iterdir()) == [".parquet"] * 6
 
 
+def test_the_shop_demo_writes_parquet_that_reads_back_as_written(tmp_path):
+    from features.demo_shop import generate_shop_data
+
+    out = tmp_path / "shop"
+    result = invoke("demo-data", "-o", out, "--business", "transactional", "--accounts", 30,
+                    "--months", 3, "--seed", 4, "--format", "parquet")
+    assert result.exit_code == 0, result.output
+    for name, frame in generate_shop_data(accounts=30, months=3, seed=4).items():
+        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{name}.parquet"), frame,
+                                      check_dtype=False)
+
+
 def test_demo_data_refuses_to_mix_formats_in_one_folder(tmp_path):
     out = tmp_path / "demo"
     assert invoke("demo-data", "-o", out, "--accounts", 20, "--months", 1).exit_code == 0

@@ -33,7 +33,6 @@ def shop(tmp_path_factory):
     folder = tmp_path_factory.mktemp("spark_shop") / "shop"
     folder.mkdir()
     for name, frame in generate_shop_data(accounts=120, months=9, seed=3).items():
-        frame.attrs.clear()  # the generator's notes on the frame are no table data
         frame.to_parquet(folder / f"{name}.parquet")
     return folder
 
@@ -103,8 +102,6 @@ def test_a_lapse_that_cannot_be_derived_on_spark_names_the_setting_and_exits_2(s
     folder = tmp_path / "once"
     folder.mkdir()
     tables = generate_shop_data(accounts=20, months=3, seed=1)
-    for frame in tables.values():
-        frame.attrs.clear()
     tables["accounts"].to_parquet(folder / "accounts.parquet")
     # Nobody orders twice: there is no gap between orders to derive the lapse from.
     tables["orders"].drop_duplicates("account_id").to_parquet(folder / "orders.parquet")

@@ -275,7 +275,6 @@ def test_spark_shop_metrics_by_source_equal_the_pandas_metrics_from_a_mid_day_st
     # for want of that table, and each engine must say which table is missing.
     del shop["returns"]
     for name, frame in shop.items():
-        frame.attrs.clear()  # the generator's notes on the frame are no table data
         frame.to_parquet(folder / f"{name}.parquet")
     # The tables as recorded (no lapse applied), as the Spark engine reads them.
     tables, _ = validate_tables({path.stem: pd.read_parquet(path) for path in folder.iterdir()})
