@@ -80,7 +80,8 @@ def _lapse_facts(tables: SparkTables, *, from_orders: bool) -> tuple[np.ndarray,
     def share(bucket: pd.DataFrame) -> pd.DataFrame:
         typed = bucket_validated(bucket_tables(bucket, columns, types, mapping)[0], mapping)
         if typed is None:
-            return pd.DataFrame({"gap": [], "n": [], "last": []}).astype("int64")
+            return pd.DataFrame({"gap": [], "n": [], "last": []}).astype(
+                {"gap": "float64", "n": "int64", "last": "int64"})
         counts = lapse_gaps(typed, from_orders).value_counts()
         last = last_event(typed)
         return pd.DataFrame({
