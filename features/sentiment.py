@@ -100,12 +100,6 @@ def _start_pool(texts: list[str], n_jobs: int) -> tuple[ProcessPoolExecutor, lis
     return pool, [pool.submit(_read_many, texts[i:i + size]) for i in range(0, len(texts), size)]
 
 
-def _read_parallel(texts: list[str], n_jobs: int) -> list[_Row]:
-    pool, parts = _start_pool(texts, n_jobs)
-    with pool:
-        return [row for part in parts for row in part.result()]
-
-
 def _available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

@@ -14,8 +14,6 @@ from features.sentiment import (
     NOTE_NO_WORDS,
     NOTE_UNDETERMINED,
     SCORE_COLUMNS,
-    _read_many,
-    _read_parallel,
     language_summary,
     score_comments,
     sentiment_over_time,
@@ -150,12 +148,6 @@ def test_identical_texts_are_read_once(monkeypatch):
     assert sorted(seen) == ["bad", "good"]
     good, bad = _textblob("good")[0], _textblob("bad")[0]
     assert scores["polarity"].tolist()[:4] == [good, bad, good, good]
-
-
-def test_parallel_reading_gives_the_same_answers_as_one_process():
-    texts = ENGLISH * 3 + ["الخدمة ممتازة", "El servicio es muy malo", "10/10"] + PORTUGUESE
-    pd.testing.assert_frame_equal(pd.DataFrame(_read_parallel(texts, 2)),
-                                  pd.DataFrame(_read_many(texts)))
 
 
 def test_comments_read_by_workers_started_early_score_as_one_process(monkeypatch):
