@@ -303,6 +303,16 @@ def _fold_scores(counts: Mapping[str, NgramCounts], rows: np.ndarray, y: np.ndar
     return classifier.decision_function(_transform(counts, rows[test], fitted))
 
 
+def _counted_rows(texts: Sequence[str], counts: Mapping[str, NgramCounts] | None
+                  ) -> tuple[Mapping[str, NgramCounts], np.ndarray]:
+    """``counts`` when they hold every text (else the texts counted now, e.g. examples of
+    dates after those counted) and the texts' rows in them (every part numbers the texts
+    alike)."""
+    if counts is None or not next(iter(counts.values())).holds(texts):
+        counts = counted(texts)
+    return counts, next(iter(counts.values())).ids(texts)
+
+
 def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, *, folds: int = FOLDS,
                        counts: Mapping[str, NgramCounts] | None = None) -> np.ndarray:
     """Each example's score from the model of the fold that held it out (stratified folds).
@@ -316,9 +326,7 @@ def out_of_fold_scores(texts: Sequence[str], y: np.ndarray, *, folds: int = FOLD
     from joblib import Parallel, delayed
     from sklearn.model_selection import StratifiedKFold
 
-    if counts is None or not next(iter(counts.values())).holds(texts):
-        counts = counted(texts)
-    rows = next(iter(counts.values())).ids(texts)
+    counts, rows = _counted_rows(texts, counts)
     splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
                   .split(np.zeros(len(y)), y))
     jobs = 2 if len(y) >= PARALLEL_MIN_EXAMPLES else 1
@@ -392,8 +400,7 @@ def fit_polarity(
             f"{positives} positive and {negatives} negative examples; {needed} per side needed",
             positives, negatives, math.nan,
         )
-    if counts is None or not next(iter(counts.values())).holds(texts):
-        counts = counted(texts)  # e.g. examples of dates after those counted
+    counts, rows = _counted_rows(texts, counts)
     held_out = held_out_metrics(y, out_of_fold_scores(texts, y, folds=folds, counts=counts))
     auc = held_out["roc_auc"]
     if auc < min_auc:
@@ -402,7 +409,7 @@ def fit_polarity(
             f"cross-validated ROC AUC {auc:.3f} is below the floor of {min_auc:.2f}",
             positives, negatives, auc, held_out,
         )
-    matrix, names, idf, _ = _fit_features(counts, next(iter(counts.values())).ids(texts))
+    matrix, names, idf, _ = _fit_features(counts, rows)
     classifier = _classifier().fit(matrix, y)
     model = PolarityModel(
         language=language, ngrams=tuple(names), idf=idf,
