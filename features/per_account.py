@@ -46,6 +46,12 @@ def as_ns(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
+def from_ns(values: pd.Series | np.ndarray) -> pd.Series:
+    """:func:`as_ns` undone: int64 nanoseconds as timestamps, the smallest int64 as NaT
+    (e.g. after a trip through Arrow, which would cut timestamps to microseconds)."""
+    return pd.Series(np.asarray(values, dtype=np.int64).view("datetime64[ns]"))
+
+
 def known_rows_before(
     table: pd.DataFrame, column: str, ids: pd.Index, cut: int
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

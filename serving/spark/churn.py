@@ -31,7 +31,7 @@ from features.churn_definition import (
 )
 from features.contract import Tables
 from features.mapping import ChurnSpec, Mapping
-from features.per_account import as_ns
+from features.per_account import as_ns, from_ns
 from serving.spark.tables import SparkTables, bucket_tables, table_types, validated
 
 # A bucket's gaps counted by value (``last`` unused: int64's minimum, as no time), and one
@@ -135,10 +135,6 @@ def account_dates(tables: SparkTables, churn: ChurnDefinition, as_of: pd.Timesta
     schema = "account_id string, signup long, churned long"
     dates = tables.long.groupBy("_bucket").applyInPandas(share, schema).toPandas()
     return pd.DataFrame({"account_id": dates["account_id"].to_numpy(object),
-                         "signup_date": _times(dates["signup"]),
-                         "churned_at": _times(dates["churned"])})
+                         "signup_date": from_ns(dates["signup"]),
+                         "churned_at": from_ns(dates["churned"])})
 
-
-def _times(ns: pd.Series) -> pd.Series:
-    """Nanoseconds (NaT as int64's minimum, :func:`features.per_account.as_ns`) as times."""
-    return pd.Series(ns.to_numpy("int64").view("datetime64[ns]"))

@@ -43,6 +43,7 @@ from features import session_metrics as ses
 from features.churn_definition import ChurnDefinition
 from features.contract import SURVEY_TYPES, TABLE_NAMES
 from features.mapping import Mapping
+from features.per_account import as_ns, from_ns
 from features.period_metrics import (
     METRIC_KEYS,
     METRIC_TABLES,
@@ -92,14 +93,6 @@ _PARTS_SCHEMA = ("part string, key string, value double, n long, id string, labe
                  "t1 long, t2 long, t3 long, mrr double, acquisition_cost double, group string")
 _PARTS_COLUMNS = [field.split()[0] for field in _PARTS_SCHEMA.split(", ")]
 _NAT = np.iinfo("int64").min
-
-
-def _ns(times: pd.Series) -> np.ndarray:
-    return times.to_numpy("datetime64[ns]").view("int64")
-
-
-def _times(ns: pd.Series) -> pd.Series:
-    return pd.Series(ns.to_numpy("int64").view("datetime64[ns]"))
 
 
 def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Timestamp]],
@@ -160,7 +153,7 @@ def _parts(raw: dict[str, pd.DataFrame], bounds: list[tuple[pd.Timestamp, pd.Tim
 
 def _account_rows(accounts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"part": "account", "id": accounts["account_id"].astype(str),
-                         "t1": _ns(accounts["signup_date"]), "t2": _ns(accounts["churned_at"]),
+                         "t1": as_ns(accounts["signup_date"]), "t2": as_ns(accounts["churned_at"]),
                          "mrr": accounts["mrr"], "acquisition_cost": accounts["acquisition_cost"]})
 
 
@@ -169,7 +162,7 @@ def _ticket_rows(tickets: pd.DataFrame | None) -> list[pd.DataFrame]:
         return []
     return [pd.DataFrame({"part": "ticket", "id": tickets["ticket_id"].astype(str),
                           "label": tickets["channel"],
-                          **{f"t{i}": _ns(tickets[c]) for i, c in enumerate(_TICKET_TIMES, 1)}})]
+                          **{f"t{i}": as_ns(tickets[c]) for i, c in enumerate(_TICKET_TIMES, 1)}})]
 
 
 def _period_parts(frames: dict, period: str, start, end) -> list[pd.DataFrame]:
@@ -228,14 +221,14 @@ def _frames(parts: pd.DataFrame, columns: dict[str, tuple[str, ...]]) -> dict[st
     accounts = parts[parts["part"] == "account"]
     frames: dict[str, Any] = {name: None for name in TABLE_NAMES}
     frames["accounts"] = pd.DataFrame({
-        "account_id": accounts["id"].to_numpy(), "signup_date": _times(accounts["t1"]),
-        "churned_at": _times(accounts["t2"]), "mrr": accounts["mrr"].to_numpy(),
+        "account_id": accounts["id"].to_numpy(), "signup_date": from_ns(accounts["t1"]),
+        "churned_at": from_ns(accounts["t2"]), "mrr": accounts["mrr"].to_numpy(),
         "acquisition_cost": accounts["acquisition_cost"].to_numpy()})
     if "tickets" in columns:
         tickets = parts[parts["part"] == "ticket"]
         frames["tickets"] = pd.DataFrame({
             "ticket_id": tickets["id"].to_numpy(), "channel": tickets["label"].to_numpy(),
-            **{c: _times(tickets[f"t{i}"]) for i, c in enumerate(_TICKET_TIMES, 1)}})
+            **{c: from_ns(tickets[f"t{i}"]) for i, c in enumerate(_TICKET_TIMES, 1)}})
     # The other tables reach the driver as counts; an empty frame marks each as present, so
     # a metric missing one of its tables names the one that is absent, as pandas does.
     for name in columns:
