@@ -88,10 +88,20 @@ def _read_many(texts: list[str]) -> list[_Row]:
     return [_read_one(text) for text in texts]
 
 
+def load_readers() -> None:
+    """Load the readers of :func:`score_comments` now: TextBlob's analyser (importing
+    TextBlob and NLTK) and the language identification models.
+
+    Seconds, once per process: a caller may load them in a thread while it reads the
+    comments' table, instead of on the way to the first comment.
+    """
+    _english(), load_language_models()
+
+
 def _start_pool(texts: list[str], n_jobs: int) -> tuple[ProcessPoolExecutor, list[Future]]:
     # Loaded before the workers start so that forked workers inherit the models instead
     # of each loading them again.
-    _english(), load_language_models()
+    load_readers()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     # Contiguous chunks, results concatenated in order: the same answer as one process.

@@ -44,7 +44,7 @@ from features.health_score import measures_without_data
 from features.io import FORMATS, Mapping, describe_input, load_tables
 from features.scorecard import Scorecard
 from features.scorecard_config import load_scorecard
-from features.sentiment import language_report
+from features.sentiment import language_report, load_readers
 from features.survey_polarity import CommentsRead, start_reading_survey_comments
 from features.values import json_list
 from models.model_check import model_warnings
@@ -408,14 +408,25 @@ class Loaded:
 def _load(folder: str | os.PathLike | None, mapping: Mapping | None, model_uri: str | None,
           as_of: pd.Timestamp) -> Loaded:
     """The tables, the model and the comments read as of ``as_of``."""
-    tables = load_tables(folder, mapping)[0]
-    # Worker processes read the comments (language, TextBlob) while this one loads the
-    # model: seconds each at 100k accounts, and independent. The scores are the ones the
-    # scoring would read itself.
+    # A thread loads the model and the comment readers (MLflow, LightGBM, TextBlob and the
+    # language models: seconds of imports at every run) while this one reads the tables,
+    # much of it in Arrow outside the GIL. It has finished before the comment workers fork:
+    # a worker forked while the thread imports could wait forever on a lock the thread held.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load") as background:
+        loading = background.submit(_model_and_readers, model_uri)
+        tables = load_tables(folder, mapping)[0]
+    model, no_model_reason = loading.result()
+    # Worker processes read the comments (language, TextBlob): seconds at 100k accounts.
+    # The scores are the ones the scoring would read itself.
     with start_reading_survey_comments(tables, as_of) or nullcontext() as reading:
-        model, no_model_reason = load_model_or_reason(model_uri)
         comments = CommentsRead(reading.result()) if reading is not None else None
     return Loaded(tables, model, no_model_reason, comments_read=comments)
+
+
+def _model_and_readers(model_uri: str | None) -> tuple[Any, str | None]:
+    """:func:`load_model_or_reason`, and the comment readers loaded for the workers to inherit."""
+    load_readers()
+    return load_model_or_reason(model_uri)
 
 
 def load_model_or_reason(model_uri: str | None) -> tuple[Any, str | None]:
