@@ -187,21 +187,24 @@ def score_portfolio(
         _check_previous(previous, "previous scores")
 
     known = loaded.data_fingerprint if loaded is not None else None
+    # The data fingerprint hashes every row (seconds at 100k accounts), mostly outside the
+    # GIL (Arrow, numpy, hashlib), so a thread runs it beside the single-threaded steps: from
+    # the indicators on when the comments were read beforehand, else from the health scores
+    # on. The indicators would start the comment pool, whose workers take every core, and
+    # forking them while a thread works is not safe.
+    comments_read = loaded.comments_read if loaded is not None else None
+    hash_from = STEPS[1] if comments_read is not None else STEPS[2]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="data-fingerprint") as background:
         hashing: list[Future[str]] = []
 
         def step(i: int, name: str) -> None:
-            # The data fingerprint hashes every row (seconds at 100k accounts), mostly outside
-            # the GIL (Arrow, numpy, hashlib), so a thread runs it beside the single-threaded
-            # steps after the indicators. Not during them: the comment pool's workers take
-            # every core then, and forking them while a thread works is not safe.
-            if name == STEPS[2] and known is None and not hashing:
+            if name == hash_from and known is None and not hashing:
                 hashing.append(background.submit(tables_sha256, tables))
             report(i + 2, STEPS[i + 1])
 
         scored = score_tables(
             tables, stamp, scorecard, model=model, previous=previous_scores(previous),
-            progress=step, comments_read=loaded.comments_read if loaded is not None else None,
+            progress=step, comments_read=comments_read,
         )
         scores = scores_table(scored, model)
 
