@@ -261,8 +261,8 @@ def _engagement(sessions, ids, as_of, windows) -> dict:
     seconds = bands.mean(agg.as_float(sessions["duration_seconds"])[rows])
     # Each user with the latest session: a user counts in a window when their latest
     # session falls in it.
-    users, user_names = pd.factorize(sessions["user_id"].take(rows))
-    user_codes, user_latest = agg.latest_per_user(codes, users, len(user_names), started)
+    users, n_users = agg.row_codes(sessions["user_id"], rows)
+    user_codes, user_latest = agg.latest_per_user(codes, users, n_users, started)
     active_users = agg.Bands(user_codes, user_latest, cut, bands.edges, n).count()
 
     for w in windows:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from serving.alerts import CALL_LIST_COLUMNS, AlertInputError, find_alerts
 
@@ -167,3 +170,61 @@ def test_top_driver_texts_read_lists_and_json_cells_as_driver_texts_does_each():
     odd = pd.Series(["no logins for 40 days", as_json[0]], dtype=object)
     assert top_driver_texts(odd, typical=typical).tolist() == [
         "no logins for 40 days", expected[0]]
+
+
+_FIELDS = {
+    "indicator": ["csat_90d", "tickets_90d", "segment"],
+    # the typical values themselves, numbers either side, and what is not a number
+    "value": [70.0, 2, 0, 5, 90.0, -1.5, float("nan"), True, False, None, "SMB"],
+    "contribution": [0.3, -0.3, 0.0, None, float("nan")],
+    "text": ["", "CSAT 95%"],
+}
+_TYPICAL = {"csat_90d": 70.0, "tickets_90d": 2.0, "segment": 1.0}
+
+
+def _as_json(cells: pd.Series) -> pd.Series:
+    return cells.map(lambda cell: None if cell is None else json.dumps(cell))
+
+
+@pytest.mark.parametrize("top", [1, 2, 3])
+def test_every_kind_of_driver_is_left_out_or_kept_as_driver_texts_decides(top):
+    # Every combination of indicator, value, contribution and text, in cells of 1 to 5
+    # drivers: read all at once, each cell says what driver_texts says of it on its own.
+    from serving.alerts import driver_texts, top_driver_texts
+
+    drivers = [dict(zip(_FIELDS, combination)) for combination in itertools.product(*_FIELDS.values())]
+    sizes = itertools.cycle([1, 2, 3, 4, 5])
+    cells, start = [], 0
+    while start < len(drivers):
+        end = start + next(sizes)
+        cells.append(drivers[start:end])
+        start = end
+    expected = ["; ".join(driver_texts(cell, _TYPICAL)[:top]) for cell in cells]
+    assert sum(len(driver_texts(cell, _TYPICAL)) for cell in cells) < len(drivers)  # some left out
+    series = pd.Series(cells, dtype=object)
+    assert top_driver_texts(series, top, typical=_TYPICAL).tolist() == expected
+    assert top_driver_texts(_as_json(series), top, typical=_TYPICAL).tolist() == expected
+
+
+_DRIVERS = st.one_of(
+    st.fixed_dictionaries({}, optional={
+        **{name: st.sampled_from(values) for name, values in _FIELDS.items()},
+        "measure": st.sampled_from(["", "logins"]),
+    }),
+    st.sampled_from([0, "plain words", ""]),  # not a dict: read as its own words
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cells=st.lists(st.one_of(st.lists(_DRIVERS, max_size=6), st.none()), max_size=8),
+       top=st.integers(1, 4), judged=st.booleans())
+def test_top_driver_texts_match_driver_texts_cell_by_cell_on_any_drivers(cells, top, judged):
+    # Drivers missing any field, drivers that are not dicts, cells without drivers: the
+    # column-wise reading of all cells says what reading each cell on its own says.
+    from serving.alerts import driver_texts, top_driver_texts
+
+    typical = _TYPICAL if judged else None
+    expected = ["; ".join(driver_texts(cell, typical)[:top]) for cell in cells]
+    series = pd.Series(cells, dtype=object)
+    assert top_driver_texts(series, top, typical=typical).tolist() == expected
+    assert top_driver_texts(_as_json(series), top, typical=typical).tolist() == expected
