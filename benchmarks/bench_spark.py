@@ -66,7 +66,10 @@ def measure(command: list[str]) -> tuple[float, int, str]:
     reader.join()
     seconds = time.perf_counter() - started
     if child.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{''.join(output)[-3000:]}")
+        # Spark's stack traces are long: the lines naming the error first, then the end.
+        errors = [line for line in output if "Error" in line or "Exception" in line][:20]
+        raise SystemExit(f"{' '.join(command)} failed:\n{''.join(errors)}\n...\n"
+                         f"{''.join(output)[-3000:]}")
     return seconds, peak, "".join(output).strip().splitlines()[-1]
 
 

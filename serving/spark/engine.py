@@ -294,8 +294,12 @@ def _score(spark, tables: SparkTables, churn: ChurnDefinition, as_of: pd.Timesta
                       for c in numeric_columns() if c in indicators})
         return scores.assign(**extra)
 
+    from pyspark import StorageLevel
+
     report(4, SCORE_STEPS[3])
-    result = _scored_buckets(tables, work).persist()
+    # On disk: the call list's collect needs the driver's memory (in local mode, the
+    # executors' too).
+    result = _scored_buckets(tables, work).persist(StorageLevel.DISK_ONLY)
     try:
         report(5, SCORE_STEPS[4])
         alerts, typical = _call_list(spark, result, previous, bands=bands, risk_rise=risk_rise,
@@ -326,23 +330,41 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
     """The run's call list, made on the driver as the pandas engine makes it, and the
     typical values it read the drivers against (:func:`serving.alerts.typical_values`).
 
-    Only the columns the call list reads and the numeric indicators are collected, and the
-    medians are taken by pandas: the same numbers as the pandas engine's, and no exact
-    percentile in Spark, which holds every value of every column in one task's memory.
+    The medians are taken by pandas on the collected numeric indicators: the same numbers
+    as the pandas engine's, and no exact percentile in Spark, which holds every value of a
+    column in one task's memory. The drivers (about 1 KB an account in words) are
+    collected only for the accounts the rules list: the rules read one account at a time
+    and rank the listed ones among themselves, so the list of the listed accounts alone is
+    the whole portfolio's.
     """
+    from pyspark.sql import functions as F
+
     typical_columns = [c for c in result.columns if c.startswith(_TYPICAL)]
+    drivers = [c for c in ("churn_drivers", "health_drivers") if c in result.columns]
     wanted = [c for c in result.columns
-              if c in CALL_LIST_INPUTS or c.startswith(_CALL)]
+              if (c in CALL_LIST_INPUTS or c.startswith(_CALL)) and c not in drivers]
     collected = result.select(*wanted, *typical_columns).toPandas()
     typical = typical_values(collected[typical_columns].rename(
         columns={c: c[len(_TYPICAL):] for c in typical_columns}))
-    listed = collected[wanted]
-    listed = listed.rename(columns={c: c[len(_CALL):] for c in listed if c.startswith(_CALL)})
-    listed = listed.sort_values("account_id", kind="stable").reset_index(drop=True)
+    collected = collected[wanted]
     prior = (spark.read.parquet(previous).select(*PREVIOUS_COLUMNS).toPandas()
              if previous is not None else None)
-    return find_alerts(listed, prior, band_order=bands, risk_rise=risk_rise, currency=currency,
-                       typical=typical), typical
+
+    def call_list(scores: pd.DataFrame) -> pd.DataFrame:
+        scores = scores.rename(columns={c: c[len(_CALL):] for c in scores if c.startswith(_CALL)})
+        scores = scores.sort_values("account_id", kind="stable").reset_index(drop=True)
+        return find_alerts(scores, prior, band_order=bands, risk_rise=risk_rise,
+                           currency=currency, typical=typical)
+
+    unspoken = call_list(collected)
+    if not drivers or unspoken.empty:
+        return unspoken, typical
+    listed = unspoken["account_id"].astype(str).to_numpy(object)
+    ids = spark.createDataFrame(pd.DataFrame({"account_id": listed}))
+    spoken = (result.select("account_id", *drivers)
+              .join(F.broadcast(ids), "account_id").toPandas().set_index("account_id"))
+    subset = collected[collected["account_id"].isin(listed)]
+    return call_list(subset.join(spoken, on="account_id")), typical
 
 
 def _metadata(accounts, alerts, as_of, scorecard, risk_rise, model, no_model_reason,

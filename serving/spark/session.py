@@ -77,7 +77,7 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         .config("spark.executorEnv.PYTHONWARNINGS", quiet)
         # The driver JVM collects the merged problems, the accounts' dates and the alerts;
         # Spark's 1 GB default is too little for a million accounts (docs/scale.md).
-        .config("spark.driver.memory", "4g")
+        .config("spark.driver.memory", "3g")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # pandas writes nanosecond timestamps, which Spark reads only as whole numbers
