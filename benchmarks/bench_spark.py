@@ -18,6 +18,7 @@ pandas engine's time per account at 100k.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,6 +74,17 @@ def measure(command: list[str]) -> tuple[float, int, str]:
     return seconds, peak, "".join(output).strip().splitlines()[-1]
 
 
+def _remove_outputs(out: Path) -> None:
+    """The scores, alerts and metadata of an earlier run at ``out`` (files or folders)."""
+    for path in out.parent.iterdir():
+        if not path.name.lstrip(".").startswith(f"{out.stem}."):  # Spark's .crc files too
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def ensure_data(data: Path, accounts: int, months: int) -> Path:
     folder = data / f"demo_{accounts}_{months}m"
     if (folder / "surveys.parquet").exists():
@@ -106,6 +118,7 @@ def main() -> None:
             times, peaks = [], []
             for run in range(args.runs):
                 out = args.data / f"scores_{engine}_{accounts}.parquet"
+                _remove_outputs(out)  # an earlier run's folder would read as a folder of runs
                 command = [CLI, "score", str(folder), "--as-of", AS_OF, "--out", str(out),
                            "--engine", engine]
                 if engine == "spark":
