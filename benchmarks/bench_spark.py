@@ -38,34 +38,44 @@ AS_OF = "2026-06-01"
 CLI = str(Path(sys.executable).with_name("customer-health"))
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of ``process`` and all its descendants."""
-    total = 0
+def tree_rss(process: psutil.Process) -> dict[str, int]:
+    """Resident bytes of ``process`` and all its descendants, by part: the command's own
+    Python (Spark's driver), Spark's JVM, and its Python workers."""
+    parts: dict[str, int] = {}
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            rss, line = member.memory_info().rss, " ".join(member.cmdline())
         except psutil.Error:
-            pass  # ended between the listing and the reading
-    return total
+            continue  # ended between the listing and the reading
+        part = ("JVM" if "java" in line else "Python workers" if "pyspark" in line
+                else "driver Python")
+        parts[part] = parts.get(part, 0) + rss
+    return parts
 
 
 def measure(command: list[str]) -> tuple[float, int, str]:
-    """(seconds, peak bytes of the process tree, output tail) of one command."""
+    """(seconds, peak bytes of the process tree, output tail) of one command; the parts of
+    the peak are printed."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watched, peak = psutil.Process(child.pid), 0
+    watched, peak, at_peak = psutil.Process(child.pid), 0, {}
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(child.stdout), daemon=True)
     reader.start()
     while child.poll() is None:
         try:
-            peak = max(peak, tree_rss(watched))
+            parts = tree_rss(watched)
         except psutil.Error:
             break
+        if sum(parts.values()) > peak:
+            peak, at_peak = sum(parts.values()), parts
+            at_peak["s"] = round(time.perf_counter() - started)
         time.sleep(0.2)
     child.wait()
     reader.join()
     seconds = time.perf_counter() - started
+    print(f"  peak at {at_peak.pop('s', 0)} s: " + ", ".join(
+        f"{part} {rss / 2**30:.2f} GB" for part, rss in sorted(at_peak.items())), flush=True)
     if child.returncode != 0:
         # Spark's stack traces are long: the lines naming the error first, then the end.
         errors = [line for line in output if "Error" in line or "Exception" in line][:20]
