@@ -18,6 +18,7 @@ pandas engine's time per account at 100k.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,37 +38,61 @@ AS_OF = "2026-06-01"
 CLI = str(Path(sys.executable).with_name("customer-health"))
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of ``process`` and all its descendants."""
-    total = 0
+def tree_rss(process: psutil.Process) -> dict[str, int]:
+    """Resident bytes of ``process`` and all its descendants, by part: the command's own
+    Python (Spark's driver), Spark's JVM, and its Python workers."""
+    parts: dict[str, int] = {}
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            rss, line = member.memory_info().rss, " ".join(member.cmdline())
         except psutil.Error:
-            pass  # ended between the listing and the reading
-    return total
+            continue  # ended between the listing and the reading
+        part = ("JVM" if "java" in line else "Python workers" if "pyspark" in line
+                else "driver Python")
+        parts[part] = parts.get(part, 0) + rss
+    return parts
 
 
 def measure(command: list[str]) -> tuple[float, int, str]:
-    """(seconds, peak bytes of the process tree, output tail) of one command."""
+    """(seconds, peak bytes of the process tree, output tail) of one command; the parts of
+    the peak are printed."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watched, peak = psutil.Process(child.pid), 0
+    watched, peak, at_peak = psutil.Process(child.pid), 0, {}
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(child.stdout), daemon=True)
     reader.start()
     while child.poll() is None:
         try:
-            peak = max(peak, tree_rss(watched))
+            parts = tree_rss(watched)
         except psutil.Error:
             break
+        if sum(parts.values()) > peak:
+            peak, at_peak = sum(parts.values()), parts
+            at_peak["s"] = round(time.perf_counter() - started)
         time.sleep(0.2)
     child.wait()
     reader.join()
     seconds = time.perf_counter() - started
+    print(f"  peak at {at_peak.pop('s', 0)} s: " + ", ".join(
+        f"{part} {rss / 2**30:.2f} GB" for part, rss in sorted(at_peak.items())), flush=True)
     if child.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{''.join(output)[-3000:]}")
+        # Spark's stack traces are long: the lines naming the error first, then the end.
+        errors = [line for line in output if "Error" in line or "Exception" in line][:20]
+        raise SystemExit(f"{' '.join(command)} failed:\n{''.join(errors)}\n...\n"
+                         f"{''.join(output)[-3000:]}")
     return seconds, peak, "".join(output).strip().splitlines()[-1]
+
+
+def _remove_outputs(out: Path) -> None:
+    """The scores, alerts and metadata of an earlier run at ``out`` (files or folders)."""
+    for path in out.parent.iterdir():
+        if not path.name.lstrip(".").startswith(f"{out.stem}."):  # Spark's .crc files too
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def ensure_data(data: Path, accounts: int, months: int) -> Path:
@@ -103,6 +128,7 @@ def main() -> None:
             times, peaks = [], []
             for run in range(args.runs):
                 out = args.data / f"scores_{engine}_{accounts}.parquet"
+                _remove_outputs(out)  # an earlier run's folder would read as a folder of runs
                 command = [CLI, "score", str(folder), "--as-of", AS_OF, "--out", str(out),
                            "--engine", engine]
                 if engine == "spark":

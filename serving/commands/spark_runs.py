@@ -119,11 +119,11 @@ def metrics_on_spark(folder, mapping, start, end, *, every: str | None, master, 
 
     def job(advance) -> tuple[list[dict], int]:
         advance(1, METRICS_STEPS[0])
-        tables = read_tables(spark, source, buckets=buckets, mapping=mapped)
-        report = validate(tables)
-        advance(2, METRICS_STEPS[1])
-        periods = compute(tables, start, end, every, scales=mapped.scales,
-                          churn=churn_definition(tables, mapped.churn), **options)
+        with read_tables(spark, source, buckets=buckets, mapping=mapped) as tables:
+            report = validate(tables)
+            advance(2, METRICS_STEPS[1])
+            periods = compute(tables, start, end, every, scales=mapped.scales,
+                              churn=churn_definition(tables, mapped.churn), **options)
         return periods, len(report.warnings)
 
     return run_with_progress(Console(highlight=False, stderr=True), METRICS_STEPS, job)

@@ -32,7 +32,7 @@ from features.churn_definition import (
 from features.contract import Tables
 from features.mapping import ChurnSpec, Mapping
 from features.per_account import as_ns, from_ns
-from serving.spark.tables import SparkTables, bucket_tables, table_types, validated
+from serving.spark.tables import SparkTables, per_bucket, validated
 
 # A bucket's gaps counted by value (``last`` unused: int64's minimum, as no time), and one
 # row with its last event in nanoseconds (``gap`` NaN, which Spark groups as one value).
@@ -75,10 +75,10 @@ def _lapse_facts(tables: SparkTables, *, from_orders: bool) -> tuple[np.ndarray,
     """The repeat-purchase gaps of the whole input (in no order) and its last event."""
     from pyspark.sql import functions as F
 
-    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
+    mapping = tables.mapping
 
-    def share(bucket: pd.DataFrame) -> pd.DataFrame:
-        typed = bucket_validated(bucket_tables(bucket, columns, types, mapping)[0], mapping)
+    def share(raw: dict[str, pd.DataFrame], _) -> pd.DataFrame:
+        typed = bucket_validated(raw, mapping)
         if typed is None:
             return pd.DataFrame({"gap": [], "n": [], "last": []}).astype(
                 {"gap": "float64", "n": "int64", "last": "int64"})
@@ -90,7 +90,7 @@ def _lapse_facts(tables: SparkTables, *, from_orders: bool) -> tuple[np.ndarray,
             "last": np.append(np.full(len(counts), _NONE), _NONE if pd.isna(last) else last.value),
         })
 
-    rows = (tables.long.groupBy("_bucket").applyInPandas(share, _FACTS_SCHEMA)
+    rows = (per_bucket(tables, share, _FACTS_SCHEMA)
             .groupBy("gap").agg(F.sum("n").alias("n"), F.max("last").alias("last")).collect())
     counted = [(r["gap"], r["n"]) for r in rows if r["n"]]
     gaps = np.repeat([g for g, _ in counted], [n for _, n in counted]).astype(float)
@@ -119,10 +119,10 @@ def account_dates(tables: SparkTables, churn: ChurnDefinition, as_of: pd.Timesta
 
     Only these three columns reach the driver: the portfolio's trailing churn rate reads them.
     """
-    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
+    mapping = tables.mapping
 
-    def share(bucket: pd.DataFrame) -> pd.DataFrame:
-        typed = churn_dated(bucket_tables(bucket, columns, types, mapping)[0], churn, mapping)
+    def share(raw: dict[str, pd.DataFrame], _) -> pd.DataFrame:
+        typed = churn_dated(raw, churn, mapping)
         if typed is None:
             return pd.DataFrame({c: pd.Series(dtype="int64") for c in ("signup", "churned")}
                                 ).assign(account_id=pd.Series(dtype=object))
@@ -133,7 +133,7 @@ def account_dates(tables: SparkTables, churn: ChurnDefinition, as_of: pd.Timesta
             "signup": as_ns(accounts["signup_date"]), "churned": as_ns(accounts["churned_at"])})
 
     schema = "account_id string, signup long, churned long"
-    dates = tables.long.groupBy("_bucket").applyInPandas(share, schema).toPandas()
+    dates = per_bucket(tables, share, schema).toPandas()
     return pd.DataFrame({"account_id": dates["account_id"].to_numpy(object),
                          "signup_date": from_ns(dates["signup"]),
                          "churned_at": from_ns(dates["churned"])})

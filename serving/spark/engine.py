@@ -36,7 +36,7 @@ from features.scorecard_config import load_scorecard
 from features.survey_polarity import score_survey_comments
 from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
-from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts
+from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts, typical_values
 from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
 from serving.scores_file import output_paths
 from serving.spark.churn import account_dates, churn_dated, churn_definition
@@ -46,12 +46,13 @@ from serving.spark.tables import (
     SEP,
     SparkTables,
     bucket_tables,
+    packs,
     path_exists,
+    per_bucket,
     read_tables,
     restored,
     table_types,
     validated,
-    with_table,
 )
 from serving.spark.validation import validate
 
@@ -110,17 +111,16 @@ def _clv_fit(tables: SparkTables, as_of: pd.Timestamp) -> ClvFit | ClvFitError:
     purchase histories, and only those (one row per customer) reach the driver."""
     if "orders" not in tables.columns:
         return ClvFitError("predictive CLV needs an orders table (account_id, ordered_at, amount)")
-    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
+    mapping = tables.mapping
     names = ["account_id", "frequency", "recency", "T", "monetary_value"]
 
-    def histories(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types, mapping)
+    def histories(raw: dict[str, pd.DataFrame], _) -> pd.DataFrame:
         typed, _ = validated({name: raw[name] for name in ("accounts", "orders") if name in raw},
                              mapping)
         return purchase_history(typed.orders, as_of).reset_index()[names]
 
     schema = "account_id string, frequency double, recency double, T double, monetary_value double"
-    history = tables.long.groupBy("_bucket").applyInPandas(histories, schema).toPandas()
+    history = per_bucket(tables, histories, schema).toPandas()
     try:
         return fit_histories(history.set_index("account_id").sort_index(), as_of)
     except ClvFitError as exc:
@@ -138,7 +138,7 @@ def _rows(frame, table: str, columns: Iterable[str]) -> pd.DataFrame:
                           for c in rows.columns})
 
 
-def _per_bucket(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], pd.DataFrame]):
+def _scored_buckets(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], pd.DataFrame]):
     """``work`` on every bucket's raw tables, as one Spark DataFrame.
 
     The output schema is taken from ``work`` on one bucket run on the driver, so the columns
@@ -146,24 +146,15 @@ def _per_bucket(tables: SparkTables, work: Callable[[dict[str, pd.DataFrame]], p
     """
     from pyspark.sql import functions as F
 
-    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
-
-    def run(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types, mapping)
-        return work(raw)
-
-    # A few accounts with their rows are enough for the schema: a whole bucket collected to
-    # the driver would cost it a bucket's memory.
-    ids = [r[0] for r in tables.long.filter(F.col("_table") == "accounts")
-           .select(f"accounts{SEP}account_id").limit(SAMPLE_ACCOUNTS).collect()]
-    keyed = [f"{name}{SEP}account_id" for name, names in tables.columns.items()
-             if "account_id" in names]
-    picked = F.lit(False)
-    for column in keyed:
-        picked = picked | F.col(f"`{column}`").isin(ids)
-    schema = spark_schema(run(tables.long.filter(picked).toPandas()))
-    return tables.long.groupBy("_bucket").applyInPandas(
-        lambda bucket: conform(run(bucket), schema), schema)
+    # A few accounts with their rows, run on the driver, are enough for the schema: a whole
+    # bucket would cost the driver a bucket's memory and time.
+    ids = [r[0] for r in tables.frames["accounts"].select("account_id")
+           .limit(SAMPLE_ACCOUNTS).collect()]
+    sample = packs({name: frame.filter(F.col("account_id").isin(ids))
+                    for name, frame in tables.frames.items() if "account_id" in frame.columns})
+    raw, _ = bucket_tables(sample.toPandas(), tables.columns, table_types(tables), tables.mapping)
+    schema = spark_schema(work(raw))
+    return per_bucket(tables, lambda raw, _: conform(work(raw), schema), schema)
 
 
 def _bucket_tables(raw: dict[str, pd.DataFrame], churn: ChurnDefinition,
@@ -174,12 +165,17 @@ def _bucket_tables(raw: dict[str, pd.DataFrame], churn: ChurnDefinition,
                        mapping)
 
 
-def _start(spark, folder: str, buckets: int, report: Progress,
-           mapping: Mapping | None) -> tuple[SparkTables, ChurnDefinition]:
+def _start(spark, folder: str, buckets: int, report: Progress, mapping: Mapping | None,
+           extra: dict[str, Any] | None = None) -> tuple[SparkTables, ChurnDefinition]:
+    """The validated tables (release them when done) and the data's churn definition."""
     report(1, STEPS[0])
-    tables = read_tables(spark, folder, buckets=buckets, mapping=mapping)
-    validate(tables)
-    return tables, churn_definition(tables, tables.mapping.churn)
+    tables = read_tables(spark, folder, buckets=buckets, mapping=mapping, extra=extra)
+    try:
+        validate(tables)
+        return tables, churn_definition(tables, tables.mapping.churn)
+    except BaseException:
+        tables.release()
+        raise
 
 
 def features_run(
@@ -196,11 +192,17 @@ def features_run(
     Returns the run's figures (accounts written, seconds). Raises
     :class:`features.problems.DataContractError` on invalid data, before anything is written.
     """
-    from serving.commands.features import build_features
-
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
     tables, churn = _start(spark, folder, buckets, report, mapping)
+    with tables:
+        return _features(spark, tables, churn, as_of, out, scorecard, windows, report, started)
+
+
+def _features(spark, tables: SparkTables, churn: ChurnDefinition, as_of: pd.Timestamp, out: str,
+              scorecard, windows: tuple[int, ...], report: Progress, started: float) -> dict:
+    from serving.commands.features import build_features
+
     if callable(scorecard):
         scorecard = scorecard(churn)
     report(2, STEPS[1])
@@ -216,7 +218,7 @@ def features_run(
         return table
 
     report(3, STEPS[2])
-    frame = _per_bucket(tables, work)
+    frame = _scored_buckets(tables, work)
     report(4, STEPS[3])
     staged = Staged(spark)
     try:
@@ -244,18 +246,28 @@ def score_run(
 
     started = time.perf_counter()
     report = progress or (lambda step, name: None)
-    paths = output_paths(out, "parquet")
-    tables, churn = _start(spark, folder, buckets, report, mapping)
-    # As the pandas batch: without a scorecard, the packaged one that fits the churn.
-    scorecard = scorecard or load_scorecard(churn=churn)
-    report(2, SCORE_STEPS[1])
-    fingerprint = data_fingerprint(tables)
     missing = previous_missing  # why no previous run was found (``--previous auto``)
     if previous is not None and not path_exists(spark, previous):
         # As with the pandas engine: the first night, or after a missed one, is no error.
         previous, missing = None, f"the previous run {previous} does not exist; every red account is alerted"
-    if previous is not None:
-        tables = with_table(tables, PREVIOUS, spark.read.parquet(previous).select(*PREVIOUS_COLUMNS))
+    # The previous run's scores travel with the tables: each bucket gets its accounts'.
+    extra = ({} if previous is None
+             else {PREVIOUS: spark.read.parquet(previous).select(*PREVIOUS_COLUMNS)})
+    tables, churn = _start(spark, folder, buckets, report, mapping, extra)
+    with tables:
+        return _score(spark, tables, churn, as_of, output_paths(out, "parquet"), model=model,
+                      scorecard=scorecard, previous=previous, missing=missing,
+                      risk_rise=risk_rise, report=report, no_model_reason=no_model_reason,
+                      currency=currency, folder=folder, started=started)
+
+
+def _score(spark, tables: SparkTables, churn: ChurnDefinition, as_of: pd.Timestamp, paths, *,
+           model, scorecard, previous, missing, risk_rise, report, no_model_reason, currency,
+           folder, started) -> dict:
+    # As the pandas batch: without a scorecard, the packaged one that fits the churn.
+    scorecard = scorecard or load_scorecard(churn=churn)
+    report(2, SCORE_STEPS[1])
+    fingerprint = data_fingerprint(tables)
     report(3, SCORE_STEPS[2])
     facts = portfolio_facts(tables, as_of, model, churn)
     mapping = tables.mapping  # the buckets' closure must not hold Spark frames
@@ -282,8 +294,12 @@ def score_run(
                       for c in numeric_columns() if c in indicators})
         return scores.assign(**extra)
 
+    from pyspark import StorageLevel
+
     report(4, SCORE_STEPS[3])
-    result = _per_bucket(tables, work).persist()
+    # On disk: the call list's collect needs the driver's memory (in local mode, the
+    # executors' too).
+    result = _scored_buckets(tables, work).persist(StorageLevel.DISK_ONLY)
     try:
         report(5, SCORE_STEPS[4])
         alerts, typical = _call_list(spark, result, previous, bands=bands, risk_rise=risk_rise,
@@ -314,28 +330,41 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
     """The run's call list, made on the driver as the pandas engine makes it, and the
     typical values it read the drivers against (:func:`serving.alerts.typical_values`).
 
-    The typical (median) indicator values are exact percentiles computed by Spark (NaN
-    counts as missing, None where no account has a value, as in pandas); only the columns
-    the call list reads are collected.
+    The medians are taken by pandas on the collected numeric indicators: the same numbers
+    as the pandas engine's, and no exact percentile in Spark, which holds every value of a
+    column in one task's memory. The drivers (about 1 KB an account in words) are
+    collected only for the accounts the rules list: the rules read one account at a time
+    and rank the listed ones among themselves, so the list of the listed accounts alone is
+    the whole portfolio's.
     """
     from pyspark.sql import functions as F
 
     typical_columns = [c for c in result.columns if c.startswith(_TYPICAL)]
-    medians = result.select([
-        F.percentile(F.nanvl(F.col(f"`{c}`"), F.lit(None).cast("double")), F.lit(0.5)).alias(c)
-        for c in typical_columns
-    ]).first() if typical_columns else None
-    typical = {c[len(_TYPICAL):]: None if medians[c] is None else float(medians[c])
-               for c in typical_columns}
+    drivers = [c for c in ("churn_drivers", "health_drivers") if c in result.columns]
     wanted = [c for c in result.columns
-              if c in CALL_LIST_INPUTS or c.startswith(_CALL)]
-    listed = result.select(*wanted).toPandas()
-    listed = listed.rename(columns={c: c[len(_CALL):] for c in listed if c.startswith(_CALL)})
-    listed = listed.sort_values("account_id", kind="stable").reset_index(drop=True)
+              if (c in CALL_LIST_INPUTS or c.startswith(_CALL)) and c not in drivers]
+    collected = result.select(*wanted, *typical_columns).toPandas()
+    typical = typical_values(collected[typical_columns].rename(
+        columns={c: c[len(_TYPICAL):] for c in typical_columns}))
+    collected = collected[wanted]
     prior = (spark.read.parquet(previous).select(*PREVIOUS_COLUMNS).toPandas()
              if previous is not None else None)
-    return find_alerts(listed, prior, band_order=bands, risk_rise=risk_rise, currency=currency,
-                       typical=typical), typical
+
+    def call_list(scores: pd.DataFrame) -> pd.DataFrame:
+        scores = scores.rename(columns={c: c[len(_CALL):] for c in scores if c.startswith(_CALL)})
+        scores = scores.sort_values("account_id", kind="stable").reset_index(drop=True)
+        return find_alerts(scores, prior, band_order=bands, risk_rise=risk_rise,
+                           currency=currency, typical=typical)
+
+    unspoken = call_list(collected)
+    if not drivers or unspoken.empty:
+        return unspoken, typical
+    listed = unspoken["account_id"].astype(str).to_numpy(object)
+    ids = spark.createDataFrame(pd.DataFrame({"account_id": listed}))
+    spoken = (result.select("account_id", *drivers)
+              .join(F.broadcast(ids), "account_id").toPandas().set_index("account_id"))
+    subset = collected[collected["account_id"].isin(listed)]
+    return call_list(subset.join(spoken, on="account_id")), typical
 
 
 def _metadata(accounts, alerts, as_of, scorecard, risk_rise, model, no_model_reason,

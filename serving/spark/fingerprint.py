@@ -24,7 +24,7 @@ import pandas as pd
 from features.contract import EVENT_COLUMNS, TABLE_NAMES, Tables
 from features.mapping import Mapping
 from models.fingerprint import row_hashes, table_header
-from serving.spark.tables import SparkTables, bucket_tables, table_types, validated
+from serving.spark.tables import SparkTables, per_bucket, validated
 
 # Hashes are unsigned, Spark's longs signed: flipping the top bit makes Spark's order of the
 # flipped values numpy's order of the hashes.
@@ -110,13 +110,8 @@ def data_fingerprint(tables: SparkTables) -> Fingerprint:
 
     Call it on valid tables (after :func:`serving.spark.validation.validate`).
     """
-    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
-
-    def hashes(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types, mapping)
-        return _bucket_hashes(raw, mapping)
-
-    found = tables.long.groupBy("_bucket").applyInPandas(hashes, _HASHES)
+    mapping = tables.mapping
+    found = per_bucket(tables, lambda raw, _: _bucket_hashes(raw, mapping), _HASHES)
     # Sorted by (table, kind, key) across partitions, so partition i holds what comes before
     # partition i + 1: the digest reads them in order without a global collect.
     ordered = found.repartitionByRange(max(tables.buckets, 2), "table", "kind", "key")

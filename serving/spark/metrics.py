@@ -67,7 +67,7 @@ from features.session_metrics import avg_session_duration_of, pages_per_session_
 from features.support_metrics import ticket_channels
 from features.survey_metrics import check_period
 from serving.spark.churn import churn_dated
-from serving.spark.tables import SparkTables, bucket_tables, table_types, validated
+from serving.spark.tables import SparkTables, per_bucket, validated
 
 #: The session metrics computed from the counts of one column's values, and their formulas.
 SESSION_COLUMNS = {"pages_per_session": "page_views", "avg_session_duration": "duration_seconds"}
@@ -253,15 +253,12 @@ def metrics_on_spark(
     """
     bounds = [check_period(start, end)] if every is None else period_bounds(start, end, every)
     options = dict(gross_margin=gross_margin, max_lifetime_years=max_lifetime_years)
-    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
+    columns, mapping = tables.columns, tables.mapping
     if by is not None:
         check_split(split_columns_of(columns), by)
 
-    def share(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, _ = bucket_tables(bucket, columns, types, mapping)
-        return _parts(raw, bounds, by, churn, mapping)
-
-    parts = tables.long.groupBy("_bucket").applyInPandas(share, _PARTS_SCHEMA).toPandas()
+    parts = per_bucket(tables, lambda raw, _: _parts(raw, bounds, by, churn, mapping),
+                       _PARTS_SCHEMA).toPandas()
     channels = sorted(set(parts.loc[parts["part"] == "channel", "label"].dropna()))
     overall = _gathered(parts[parts["group"].isna()], columns)
     categories = sorted(set(parts.loc[parts["part"] == "category", "label"]))

@@ -9,6 +9,10 @@ import sys
 from serving.errors import EXIT_INVALID_INPUT, UserError
 
 DEFAULT_MASTER = "local[*]"
+# The tables' bucket packs are shuffled by bucket once and kept on disk; adaptive query
+# execution hides that partitioning from later queries, which would shuffle them again on
+# every pass (serving.spark.tables). The engine's other queries are small aggregations.
+_KEEP_PARTITIONING = ("spark.sql.adaptive.enabled", "false")
 
 
 class SparkUnavailable(UserError):
@@ -55,6 +59,7 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
+        active.conf.set(*_KEEP_PARTITIONING)
         return active
     # Executors run the project's code: they must use this interpreter (and its venv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -72,12 +77,13 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         .config("spark.executorEnv.PYTHONWARNINGS", quiet)
         # The driver JVM collects the merged problems, the accounts' dates and the alerts;
         # Spark's 1 GB default is too little for a million accounts (docs/scale.md).
-        .config("spark.driver.memory", "4g")
+        .config("spark.driver.memory", "3g")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # pandas writes nanosecond timestamps, which Spark reads only as whole numbers
         # (serving.spark.tables.restored makes them timestamps again).
         .config("spark.sql.legacy.parquet.nanosAsLong", "true")
+        .config(*_KEEP_PARTITIONING)
     )
     if shuffle_partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))

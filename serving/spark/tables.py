@@ -1,11 +1,20 @@
 """The input tables on Spark: read, numbered like the files, bucketed by account.
 
-All six tables travel as one "long" DataFrame: each table's columns prefixed with its name
-(``sessions__started_at``), plus ``_table``, ``_row`` (the 1-based data row a user sees in a
-problem, counted over the table's files in path order, as pandas reads them) and
-``_bucket`` (a hash of the account). One ``groupBy("_bucket")`` then gives every bucket its
-accounts and all their rows; :func:`bucket_tables` turns a bucket back into the pandas
-frames :func:`features.contract.validate_tables` takes.
+Every row gets ``_row`` (the 1-based data row a user sees in a problem, counted over the
+table's files in path order, as pandas reads them) and ``_bucket`` (a hash of the account).
+The tables then travel two ways:
+
+* ``packed``, for the per-bucket work: each table's rows grouped by bucket in compressed
+  Arrow IPC "packs" (one per bucket and block of rows read), kept on disk once made.
+  :func:`per_bucket` gives every bucket its accounts and all their rows, turned back into
+  the pandas frames :func:`features.contract.validate_tables` takes (:func:`bucket_tables`).
+  A pack holds only its own table's columns, so moving a bucket's rows costs about their
+  compressed size: one row per table row, padded with every other table's columns, had
+  cost 21 GB of shuffle files for 2 GB of Parquet at a million accounts (docs/scale.md).
+* ``long``, for Spark's own aggregations over a few columns: one DataFrame of all the
+  tables, each table's columns prefixed with its name (``sessions__started_at``), plus
+  ``_table``, ``_row`` and ``_bucket``. It is never materialised whole: a query filtering
+  on ``_table`` reads only that table.
 
 A return carries no account: it goes to the bucket of its order's account (a return of an
 unknown order to the bucket of its ``order_id``, where the reference check reports it).
@@ -19,10 +28,13 @@ Spark reads Parquet.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.contract import ID_COLUMNS, TABLE_NAMES, TIMESTAMP_COLUMNS, Tables, validate_tables
 from features.io import map_values, missing_mapped_file
@@ -33,22 +45,42 @@ from serving.errors import InvalidInput
 #: Buckets per input; more buckets mean less memory per task (docs/scale.md).
 DEFAULT_BUCKETS = 64
 SEP = "__"
+# Rows a packing task gathers before it splits them by bucket: enough that a pack is far
+# larger than its Arrow header, few enough that a task holds only a few hundred MB.
+PACK_ROWS = 500_000
+_PACK_SCHEMA = "_bucket int, _table string, _pack binary"
 
 
 @dataclass(frozen=True)
 class SparkTables:
     """The tables of one input on Spark.
 
-    ``long`` is the bucketed long DataFrame, ``columns`` each present table's own columns
-    (the contract's names), ``accounts`` the accounts table as read (for the portfolio facts
-    of the driver) and ``mapping`` the mapping file the tables were read through.
+    ``long`` is the bucketed long DataFrame, ``packed`` the packs of every bucket (kept on
+    disk from their first use until :meth:`release`), ``frames`` each table numbered and
+    bucketed, ``columns`` each present table's own columns (the contract's names),
+    ``accounts`` the accounts table as read (for the portfolio facts of the driver) and
+    ``mapping`` the mapping file the tables were read through.
+
+    Use it as a context manager, or call :meth:`release`, to drop the packs when done.
     """
 
     long: object
+    packed: object
+    frames: dict[str, object]
     columns: dict[str, tuple[str, ...]]
     accounts: object
     buckets: int
     mapping: Mapping = field(default_factory=Mapping)
+
+    def release(self) -> None:
+        """Drop the packs Spark keeps on disk."""
+        self.packed.unpersist()
+
+    def __enter__(self) -> SparkTables:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def path_exists(spark, path: str) -> bool:
@@ -107,9 +139,13 @@ def _bucket(column, buckets: int):
 
 
 def read_tables(spark, folder: str, *, buckets: int = DEFAULT_BUCKETS,
-                mapping: Mapping | None = None) -> SparkTables:
-    """Read the Parquet tables under ``folder`` (any path Spark reads) into one bucketed
-    frame, through the mapping file's file and column names.
+                mapping: Mapping | None = None, extra: dict[str, object] | None = None) -> SparkTables:
+    """Read the Parquet tables under ``folder`` (any path Spark reads), through the mapping
+    file's file and column names, numbered and bucketed.
+
+    ``extra`` adds frames keyed by ``account_id`` that are not input tables (a previous
+    run's scores), bucketed like the accounts, so each bucket gets its accounts' rows; the
+    contract does not check them.
 
     Raises
     ------
@@ -118,6 +154,7 @@ def read_tables(spark, folder: str, *, buckets: int = DEFAULT_BUCKETS,
     InvalidInput
         When the mapping reads a table with SQL (:func:`refuse_sql`).
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     mapping = mapping or Mapping()
@@ -130,22 +167,81 @@ def read_tables(spark, folder: str, *, buckets: int = DEFAULT_BUCKETS,
         )])
     read = {name: _numbered(spark, _renamed(spark.read.parquet(path), mapping.renames(name)))
             for name, path in paths.items() if path is not None}
+    read.update({name: _numbered(spark, frame) for name, frame in (extra or {}).items()})
     columns = {name: tuple(c for c in frame.columns if c != "_row") for name, frame in read.items()}
-    parts = []
+    frames = {}
     for name, frame in read.items():
         if name == "returns":
             frame = _returns_with_bucket(frame, read.get("orders"), buckets)
         else:
             key = "account_id" if "account_id" in frame.columns else ID_COLUMNS[name][0]
             frame = frame.withColumn("_bucket", _bucket(F.col(key), buckets))
-        parts.append(frame.select(
-            F.lit(name).alias("_table"), "_row", "_bucket",
-            *[F.col(f"`{c}`").alias(f"{name}{SEP}{c}") for c in columns[name]],
-        ))
-    long = parts[0]
-    for part in parts[1:]:
-        long = long.unionByName(part, allowMissingColumns=True)
-    return SparkTables(long, columns, read["accounts"].drop("_row"), buckets, mapping)
+        frames[name] = frame.select("_row", "_bucket", *[F.col(f"`{c}`") for c in columns[name]])
+    long = None
+    for name, frame in frames.items():
+        part = frame.select(F.lit(name).alias("_table"), "_row", "_bucket",
+                            *[F.col(f"`{c}`").alias(f"{name}{SEP}{c}") for c in columns[name]])
+        long = part if long is None else long.unionByName(part, allowMissingColumns=True)
+    # Shuffled by bucket once and kept on disk: every pass over the buckets (validation,
+    # fingerprint, portfolio facts, scoring) then reads them without another shuffle.
+    packed = (packs(frames).repartition(_partitions(spark, buckets), "_bucket")
+              .persist(StorageLevel.DISK_ONLY))
+    return SparkTables(long, packed, frames, columns, read["accounts"].drop("_row"), buckets,
+                       mapping)
+
+
+def _partitions(spark, buckets: int) -> int:
+    """The partitions the packs are spread over: the session's shuffle partitions when they
+    were set, else one per bucket (a task per bucket at most)."""
+    configured = spark.conf.get("spark.sql.shuffle.partitions", None)
+    return int(configured) if configured else buckets
+
+
+def packs(frames: dict[str, object], rows: int = PACK_ROWS):
+    """Each table's rows of each bucket as packs: one Spark row (``_bucket``, ``_table``,
+    ``_pack``) per bucket and block of ``rows`` rows read, ``_pack`` being the rows
+    (``_row`` and the table's columns) as a compressed Arrow IPC stream."""
+    joined = None
+    for name, frame in frames.items():
+        packed = frame.mapInArrow(_packer(name, rows), _PACK_SCHEMA)
+        joined = packed if joined is None else joined.unionByName(packed)
+    return joined
+
+
+def _packer(table: str, rows: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        pending, size = [], 0
+        for batch in batches:
+            pending.append(batch)
+            size += batch.num_rows
+            if size >= rows:
+                yield _split(table, pending)
+                pending, size = [], 0
+        if pending:
+            yield _split(table, pending)
+
+    return pack
+
+
+def _split(table: str, batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    rows = pa.Table.from_batches(batches)
+    rows = rows.take(pc.sort_indices(rows["_bucket"]))  # a stable sort: rows keep their order
+    buckets = rows["_bucket"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]]) if len(buckets) else []
+    ends = [*starts[1:], len(buckets)]
+    body = rows.drop_columns(["_bucket"])
+    payloads = [_ipc(body.slice(start, end - start)) for start, end in zip(starts, ends)]
+    return pa.RecordBatch.from_arrays(
+        [pa.array(buckets[starts], pa.int32()), pa.array([table] * len(payloads), pa.string()),
+         pa.array(payloads, pa.binary())], names=["_bucket", "_table", "_pack"])
+
+
+def _ipc(rows: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, rows.schema, options=options) as writer:
+        writer.write_table(rows)
+    return sink.getvalue().to_pybytes()
 
 
 def refuse_sql(mapping: Mapping) -> None:
@@ -173,9 +269,11 @@ def _renamed(frame, renames: dict[str, str]):
 
 
 def validated(raw: dict[str, pd.DataFrame], mapping: Mapping) -> tuple[Tables, ValidationReport]:
-    """:func:`features.contract.validate_tables` under the mapping's survey scales and time
-    zones, as :func:`features.io.load_tables` validates."""
-    return validate_tables(raw, scales=mapping.scales, time_zones=mapping.time_zones)
+    """:func:`features.contract.validate_tables` of the input tables in ``raw`` (not the
+    extra frames of :func:`read_tables`) under the mapping's survey scales and time zones,
+    as :func:`features.io.load_tables` validates."""
+    return validate_tables({name: frame for name, frame in raw.items() if name in TABLE_NAMES},
+                           scales=mapping.scales, time_zones=mapping.time_zones)
 
 
 def _returns_with_bucket(returns, orders, buckets: int):
@@ -193,26 +291,63 @@ def _returns_with_bucket(returns, orders, buckets: int):
     return joined.withColumn("_bucket", F.coalesce("_owner", own)).drop("_order", "_owner")
 
 
+def per_bucket(tables: SparkTables,
+               work: Callable[[dict[str, pd.DataFrame], dict[str, np.ndarray]], pd.DataFrame],
+               schema: str):
+    """``work(raw, rows)`` on every bucket, as one Spark DataFrame of ``schema``: ``raw``
+    the bucket's tables and ``rows`` each table's file rows (:func:`bucket_tables`)."""
+    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
+
+    def run(bucket: pd.DataFrame) -> pd.DataFrame:
+        return work(*bucket_tables(bucket, columns, types, mapping))
+
+    return tables.packed.groupBy("_bucket").applyInPandas(run, schema)
+
+
 def bucket_tables(
-    long: pd.DataFrame, columns: dict[str, tuple[str, ...]], types: dict[str, dict[str, str]],
+    bucket: pd.DataFrame, columns: dict[str, tuple[str, ...]], types: dict[str, dict[str, str]],
     mapping: Mapping | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
-    """One bucket's raw tables (in file order, the mapping's value maps applied) and, per
-    table, the file row of each row.
+    """One bucket's raw tables (in file order, the mapping's value maps applied) from its
+    packs and, per table, the file row of each row.
 
-    ``types`` holds each table's Spark type names: the long frame pads other tables' rows
-    with nulls, which turns whole numbers into floats, so they are given back their type.
+    ``types`` holds each table's Spark type names, by which a table without rows in the
+    bucket gets its columns' types and nanosecond timestamps read as whole numbers (see
+    :func:`restored`) become timestamps again.
     """
     raw, rows = {}, {}
     for name, names in columns.items():
-        part = long[long["_table"] == name].sort_values("_row", kind="stable")
-        frame = pd.DataFrame({c: part[f"{name}{SEP}{c}"].to_numpy() for c in names})
+        found = bucket.loc[bucket["_table"] == name, "_pack"]
+        if len(found):
+            table = pa.concat_tables([pa.ipc.open_stream(p).read_all() for p in found])
+            table = table.take(pc.sort_indices(table["_row"]))
+            rows[name] = table["_row"].to_numpy()
+            frame = _pandas(table.drop_columns(["_row"]))
+        else:
+            rows[name] = np.empty(0, dtype="int64")
+            frame = pd.DataFrame({c: pd.Series(dtype=_EMPTY_DTYPES.get(types[name][c], object))
+                                  for c in names})
         for column in names:
             frame[column] = restored(frame[column], types[name][column],
                                      column in TIMESTAMP_COLUMNS.get(name, ()))
         raw[name] = map_values(frame, mapping.spec(name).values) if mapping else frame
-        rows[name] = part["_row"].to_numpy(dtype="int64")
     return raw, rows
+
+
+# A table without rows in a bucket: the dtypes its columns would have with rows.
+_EMPTY_DTYPES = {"double": "float64", "float": "float64", "bigint": "int64", "int": "int64",
+                 "smallint": "int64", "tinyint": "int64", "boolean": bool,
+                 "timestamp": "datetime64[ns]", "timestamp_ntz": "datetime64[ns]"}
+
+
+def _pandas(table: pa.Table) -> pd.DataFrame:
+    """A pack's rows as pandas, as ``applyInPandas`` gives them: dates as Python dates, and
+    Spark's timestamps (UTC instants) as naive UTC times, as in the session's time zone."""
+    frame = table.to_pandas(date_as_object=True)
+    for column, kind in zip(table.column_names, table.schema.types):
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame
 
 
 def restored(values: pd.Series, spark_type: str, timestamp: bool = False) -> pd.Series:
@@ -237,20 +372,3 @@ def table_types(tables: SparkTables) -> dict[str, dict[str, str]]:
     types = dict(tables.long.dtypes)
     return {name: {c: types[f"{name}{SEP}{c}"] for c in names}
             for name, names in tables.columns.items()}
-
-
-def with_table(tables: SparkTables, name: str, frame) -> SparkTables:
-    """``tables`` plus one more frame keyed by ``account_id`` (e.g. a previous run's scores),
-    numbered and bucketed like the input tables, so each bucket gets its accounts' rows."""
-    from pyspark.sql import functions as F
-
-    spark = frame.sparkSession
-    frame = _numbered(spark, frame)
-    columns = tuple(c for c in frame.columns if c != "_row")
-    part = frame.select(
-        F.lit(name).alias("_table"), "_row", _bucket(F.col("account_id"), tables.buckets).alias("_bucket"),
-        *[F.col(f"`{c}`").alias(f"{name}{SEP}{c}") for c in columns],
-    )
-    long = tables.long.unionByName(part, allowMissingColumns=True)
-    return SparkTables(long, {**tables.columns, name: columns}, tables.accounts, tables.buckets,
-                       tables.mapping)

@@ -18,7 +18,7 @@ import json
 
 import pandas as pd
 
-from features.contract import SCHEMAS, repeated_key_problem, validate_tables
+from features.contract import SCHEMAS, TABLE_NAMES, repeated_key_problem, validate_tables
 from features.contract_rules import reference_problems
 from features.mapping import Mapping
 from features.problems import (
@@ -28,7 +28,7 @@ from features.problems import (
     ValidationReport,
     show_value,
 )
-from serving.spark.tables import SEP, SparkTables, bucket_tables, table_types, validated
+from serving.spark.tables import SEP, SparkTables, per_bucket, validated
 
 _KEY = ("severity", "table", "column", "rule", "message", "fix")
 _UNIQUE = "field_uniqueness"
@@ -125,19 +125,19 @@ def validate(tables: SparkTables) -> ValidationReport:
     """
     if tables.accounts.limit(1).count() == 0:
         validate_tables({"accounts": tables.accounts.limit(0).toPandas()})  # raises empty_table
-    columns, types, mapping = tables.columns, table_types(tables), tables.mapping
+    mapping = tables.mapping
 
-    def check(bucket: pd.DataFrame) -> pd.DataFrame:
-        raw, rows = bucket_tables(bucket, columns, types, mapping)
+    def check(raw: dict[str, pd.DataFrame], rows: dict) -> pd.DataFrame:
         return pd.DataFrame([_as_row(p) for p in bucket_problems(raw, rows, mapping)],
                             columns=[*_KEY, "n_rows", "rows", "values"])
 
-    found = tables.long.groupBy("_bucket").applyInPandas(check, PROBLEM_SCHEMA).toPandas()
+    found = per_bucket(tables, check, PROBLEM_SCHEMA).toPandas()
     keys = key_problems(tables)
     if keys:
         found = pd.concat([found, pd.DataFrame([_as_row(p) for p in keys])], ignore_index=True)
     problems = merge_problems(found) if len(found) else []
     if any(p.severity == "error" for p in problems):
         raise DataContractError(problems)
-    counts = {r["_table"]: r["count"] for r in tables.long.groupBy("_table").count().collect()}
+    counts = {r["_table"]: r["count"] for r in tables.long.groupBy("_table").count().collect()
+              if r["_table"] in TABLE_NAMES}
     return ValidationReport(tuple(problems), counts)

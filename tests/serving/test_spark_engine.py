@@ -316,3 +316,49 @@ def test_spark_metrics_on_invalid_data_give_the_pandas_problems_and_exit_code_2(
     # The same problems, lines and rows (the Spark engine may list the tables' problems in
     # another order, as in the features test above).
     assert sorted(got.output.strip().splitlines()) == sorted(want.output.strip().splitlines())
+
+
+@pytest.mark.slow
+def test_a_bucket_s_packs_give_back_its_rows_in_file_order(spark, tmp_path):
+    """Packs of a few rows each (several per bucket and table), from a table written as two
+    files: each bucket's tables are its rows of the files, in file order, with their types,
+    and a table without rows in a bucket is empty with its columns."""
+    from serving.spark.tables import bucket_tables, packs, read_tables, table_types
+    from tests.conftest import make_small_raw_tables
+
+    raw = make_small_raw_tables()
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for name, frame in raw.items():
+        if name == "sessions":  # a folder of two parts, read in path order
+            (folder / "sessions").mkdir()
+            half = len(frame) // 2
+            frame.iloc[:half].to_parquet(folder / "sessions" / "part-0.parquet")
+            frame.iloc[half:].to_parquet(folder / "sessions" / "part-1.parquet")
+        else:
+            frame.to_parquet(folder / f"{name}.parquet")
+    batch = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    spark.conf.set(batch, "2")  # batches of 2 rows reach the packing, which packs every 2
+    try:
+        with read_tables(spark, str(folder), buckets=BUCKETS) as tables:
+            packed = packs(tables.frames, rows=2).toPandas()
+            types = table_types(tables)
+            owners = {name: frame.select("_row", "_bucket").toPandas().set_index("_row")["_bucket"]
+                      for name, frame in tables.frames.items()}
+    finally:
+        spark.conf.unset(batch)
+    assert packed.groupby(["_bucket", "_table"]).size().max() > 1  # several packs meet
+    emptied = 0
+    for bucket, group in packed.groupby("_bucket"):
+        got, rows = bucket_tables(group, tables.columns, types)
+        for name, frame in raw.items():
+            want = sorted(owners[name].index[owners[name] == bucket])
+            assert list(rows[name]) == want, name
+            expected = frame.iloc[[r - 1 for r in want]].reset_index(drop=True)
+            assert list(got[name].columns) == list(frame.columns), name
+            pd.testing.assert_frame_equal(got[name], expected, check_dtype=False,
+                                          check_exact=True, obj=f"{name} of bucket {bucket}")
+            for column in frame.select_dtypes(include=["number", "datetime"]).columns:
+                assert got[name][column].dtype.kind == frame[column].dtype.kind, (name, column)
+            emptied += not want
+    assert emptied  # some bucket has no rows of some table
