@@ -60,7 +60,7 @@ def churn_definition(tables: SparkTables, spec: ChurnSpec | None = None) -> Chur
         recorded = (tables.accounts.filter(F.col("churned_at").isNotNull())
                     .select("churned_at").limit(1).collect())
     orders = ("orders" in tables.columns
-              and tables.long.filter(F.col("_table") == "orders").limit(1).count() > 0)
+              and tables.frames["orders"].limit(1).count() > 0)
     churned = [recorded[0][0]] if recorded else [pd.NaT]
     seen = Tables(accounts=pd.DataFrame({"churned_at": churned}),
                   orders=pd.DataFrame({"order_id": ["seen"]}) if orders else None)

@@ -43,7 +43,6 @@ from serving.spark.churn import account_dates, churn_dated, churn_definition
 from serving.spark.fingerprint import Fingerprint, data_fingerprint
 from serving.spark.output import Staged, conform, spark_schema
 from serving.spark.tables import (
-    SEP,
     SparkTables,
     bucket_tables,
     packs,
@@ -91,15 +90,14 @@ def portfolio_facts(tables: SparkTables, as_of: pd.Timestamp, model: Any = None,
     else:
         wanted = [c for c in ("account_id", "signup_date", "churned_at")
                   if c in tables.columns["accounts"]]
-        accounts = _rows(tables.long.filter(F.col("_table") == "accounts"), "accounts", wanted)
+        accounts = _rows(tables.frames["accounts"], "accounts", wanted)
     typed, _ = validated({"accounts": accounts}, tables.mapping)
     churn_rate = trailing_churn_rate(typed.accounts, as_of)
     polarity = getattr(model, "polarity_models", None)
     usable = polarity is not None and (polarity.examples_before is None
                                        or polarity.examples_before <= as_of)
     if not usable and "comment" in tables.columns.get("surveys", ()):
-        commented = tables.long.filter((F.col("_table") == "surveys")
-                                       & F.col(f"surveys{SEP}comment").isNotNull())
+        commented = tables.frames["surveys"].filter(F.col("comment").isNotNull())
         surveys = _rows(commented, "surveys", tables.columns["surveys"])
         typed, _ = validated({"accounts": accounts, "surveys": surveys}, tables.mapping)
         _, polarity = score_survey_comments(typed, as_of, None)
@@ -128,10 +126,10 @@ def _clv_fit(tables: SparkTables, as_of: pd.Timestamp) -> ClvFit | ClvFitError:
 
 
 def _rows(frame, table: str, columns: Iterable[str]) -> pd.DataFrame:
-    """Columns of one table from the long frame, in file order, as pandas."""
+    """Columns of one table's frame, in file order, as pandas."""
     from pyspark.sql import functions as F
 
-    picked = frame.orderBy("_row").select(*[F.col(f"`{table}{SEP}{c}`").alias(c) for c in columns])
+    picked = frame.orderBy("_row").select(*[F.col(f"`{c}`") for c in columns])
     types = dict(picked.dtypes)
     rows = picked.toPandas()
     return rows.assign(**{c: restored(rows[c], types[c], c in TIMESTAMP_COLUMNS[table])

@@ -2,19 +2,14 @@
 
 Every row gets ``_row`` (the 1-based data row a user sees in a problem, counted over the
 table's files in path order, as pandas reads them) and ``_bucket`` (a hash of the account).
-The tables then travel two ways:
-
-* ``packed``, for the per-bucket work: each table's rows grouped by bucket in compressed
-  Arrow IPC "packs" (one per bucket and block of rows read), kept on disk once made.
-  :func:`per_bucket` gives every bucket its accounts and all their rows, turned back into
-  the pandas frames :func:`features.contract.validate_tables` takes (:func:`bucket_tables`).
-  A pack holds only its own table's columns, so moving a bucket's rows costs about their
-  compressed size: one row per table row, padded with every other table's columns, had
-  cost 21 GB of shuffle files for 2 GB of Parquet at a million accounts (docs/scale.md).
-* ``long``, for Spark's own aggregations over a few columns: one DataFrame of all the
-  tables, each table's columns prefixed with its name (``sessions__started_at``), plus
-  ``_table``, ``_row`` and ``_bucket``. It is never materialised whole: a query filtering
-  on ``_table`` reads only that table.
+Spark's own queries (counts, key checks, the driver's columns) read one table's frame.
+The per-bucket work reads ``packed``: each table's rows grouped by bucket in compressed
+Arrow IPC "packs" (one per bucket and block of rows read), kept on disk once made.
+:func:`per_bucket` gives every bucket its accounts and all their rows, turned back into the
+pandas frames :func:`features.contract.validate_tables` takes (:func:`bucket_tables`). A
+pack holds only its own table's columns, so moving a bucket's rows costs about their
+compressed size: one row per table row, padded with every other table's columns, had cost
+21 GB of shuffle files for 2 GB of Parquet at a million accounts (docs/scale.md).
 
 A return carries no account: it goes to the bucket of its order's account (a return of an
 unknown order to the bucket of its ``order_id``, where the reference check reports it).
@@ -44,7 +39,6 @@ from serving.errors import InvalidInput
 
 #: Buckets per input; more buckets mean less memory per task (docs/scale.md).
 DEFAULT_BUCKETS = 64
-SEP = "__"
 # Rows a packing task gathers before it splits them by bucket: enough that a pack is far
 # larger than its Arrow header, few enough that a task holds only a few hundred MB.
 PACK_ROWS = 500_000
@@ -55,16 +49,15 @@ _PACK_SCHEMA = "_bucket int, _table string, _pack binary"
 class SparkTables:
     """The tables of one input on Spark.
 
-    ``long`` is the bucketed long DataFrame, ``packed`` the packs of every bucket (kept on
-    disk from their first use until :meth:`release`), ``frames`` each table numbered and
-    bucketed, ``columns`` each present table's own columns (the contract's names),
+    ``packed`` is the packs of every bucket (kept on disk from their first use until
+    :meth:`release`), ``frames`` each table numbered and bucketed (``_row``, ``_bucket``
+    and its columns), ``columns`` each present table's own columns (the contract's names),
     ``accounts`` the accounts table as read (for the portfolio facts of the driver) and
     ``mapping`` the mapping file the tables were read through.
 
     Use it as a context manager, or call :meth:`release`, to drop the packs when done.
     """
 
-    long: object
     packed: object
     frames: dict[str, object]
     columns: dict[str, tuple[str, ...]]
@@ -177,16 +170,11 @@ def read_tables(spark, folder: str, *, buckets: int = DEFAULT_BUCKETS,
             key = "account_id" if "account_id" in frame.columns else ID_COLUMNS[name][0]
             frame = frame.withColumn("_bucket", _bucket(F.col(key), buckets))
         frames[name] = frame.select("_row", "_bucket", *[F.col(f"`{c}`") for c in columns[name]])
-    long = None
-    for name, frame in frames.items():
-        part = frame.select(F.lit(name).alias("_table"), "_row", "_bucket",
-                            *[F.col(f"`{c}`").alias(f"{name}{SEP}{c}") for c in columns[name]])
-        long = part if long is None else long.unionByName(part, allowMissingColumns=True)
     # Shuffled by bucket once and kept on disk: every pass over the buckets (validation,
     # fingerprint, portfolio facts, scoring) then reads them without another shuffle.
     packed = (packs(frames).repartition(_partitions(spark, buckets), "_bucket")
               .persist(StorageLevel.DISK_ONLY))
-    return SparkTables(long, packed, frames, columns, read["accounts"].drop("_row"), buckets,
+    return SparkTables(packed, frames, columns, read["accounts"].drop("_row"), buckets,
                        mapping)
 
 
@@ -369,6 +357,5 @@ def restored(values: pd.Series, spark_type: str, timestamp: bool = False) -> pd.
 
 def table_types(tables: SparkTables) -> dict[str, dict[str, str]]:
     """Each table's Spark type name of each column (``bigint``, ``string``...)."""
-    types = dict(tables.long.dtypes)
-    return {name: {c: types[f"{name}{SEP}{c}"] for c in names}
+    return {name: {c: kind for c, kind in tables.frames[name].dtypes if c in names}
             for name, names in tables.columns.items()}

@@ -28,7 +28,7 @@ from features.problems import (
     ValidationReport,
     show_value,
 )
-from serving.spark.tables import SEP, SparkTables, per_bucket, validated
+from serving.spark.tables import SparkTables, per_bucket, validated
 
 _KEY = ("severity", "table", "column", "rule", "message", "fix")
 _UNIQUE = "field_uniqueness"
@@ -68,8 +68,8 @@ def key_problems(tables: SparkTables) -> list[Problem]:
     for table, column in SPLIT_KEYS:
         if column not in tables.columns.get(table, ()):
             continue
-        key = F.col(f"`{table}{SEP}{column}`").cast("string")
-        rows = tables.long.filter((F.col("_table") == table) & key.isNotNull()).select(
+        key = F.col(f"`{column}`").cast("string")
+        rows = tables.frames[table].filter(key.isNotNull()).select(
             "_row", key.alias("value"), F.count("*").over(Window.partitionBy(key)).alias("n"))
         repeated = rows.filter(F.col("n") > 1)
         found = repeated.agg(F.count("*").alias("n_rows")).first()["n_rows"]
@@ -138,6 +138,5 @@ def validate(tables: SparkTables) -> ValidationReport:
     problems = merge_problems(found) if len(found) else []
     if any(p.severity == "error" for p in problems):
         raise DataContractError(problems)
-    counts = {r["_table"]: r["count"] for r in tables.long.groupBy("_table").count().collect()
-              if r["_table"] in TABLE_NAMES}
+    counts = {name: frame.count() for name, frame in tables.frames.items() if name in TABLE_NAMES}
     return ValidationReport(tuple(problems), counts)

@@ -197,7 +197,7 @@ def test_a_ticket_id_repeated_across_buckets_is_the_pandas_key_problem(spark, tm
     folder.mkdir()
     for name, frame in raw.items():
         frame.to_parquet(folder / f"{name}.parquet")
-    tickets = read_tables(spark, str(folder), buckets=BUCKETS).long.filter("_table = 'tickets'")
+    tickets = read_tables(spark, str(folder), buckets=BUCKETS).frames["tickets"]
     assert tickets.select("_bucket").distinct().count() > 1  # the repeats meet in no bucket
     with pytest.raises(DataContractError) as pandas_error:
         validate_tables({name: pd.read_parquet(folder / f"{name}.parquet") for name in raw})
