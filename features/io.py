@@ -31,7 +31,7 @@ from features.contract import (
     Tables,
     validate_tables,
 )
-from features.db_url import mask
+from features.db_url import first_line, mask
 from features.mapping import Mapping
 from features.problems import DataContractError, Problem, ValidationReport, visible
 from features.sql_sources import query_folder, read_database
@@ -46,7 +46,11 @@ def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
         if not path.exists():
             raise DataContractError([missing_mapped_file(path, table)])
         return path
-    found = [folder / f"{table}.{ext}" for ext in FORMATS if (folder / f"{table}.{ext}").exists()]
+    # A table is one file, or a folder of Parquet parts as Spark, Hive or a chunked export
+    # writes them (``orders.parquet/`` or ``orders/``).
+    names = [f"{table}.{ext}" for ext in FORMATS] + [table]
+    found = [folder / name for name in names
+             if (folder / name).is_file() or ((folder / name).is_dir() and name != f"{table}.csv")]
     if len(found) > 1:
         raise DataContractError([Problem(
             "error", table, None, "ambiguous_file",
@@ -71,6 +75,8 @@ def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.Dat
         Parquet); the problem names the file, the row where it applies and the fix.
     """
     mapping = mapping or Mapping()
+    if path.is_dir():
+        return _read_parts(path, table)
     if path.suffix not in (".parquet", ".csv"):
         raise DataContractError([Problem(
             "error", table, None, "format", f"{visible(path.name)} is neither CSV nor Parquet",
@@ -89,9 +95,39 @@ def read_table(path: Path, table: str, mapping: Mapping | None = None) -> pd.Dat
     return frame
 
 
+def _read_parts(folder: Path, table: str) -> pd.DataFrame:
+    """A table written as a folder of Parquet parts, the parts in the order of their paths
+    (files named ``_*`` or ``.*``, such as Spark's ``_SUCCESS``, are not parts)."""
+    parts = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(("_", ".")))
+    if not parts:
+        raise DataContractError([Problem(
+            "error", table, None, "empty_folder", f"{visible(str(folder))} holds no file",
+            f"write the {table} table into it as Parquet parts, or remove the folder",
+        )])
+    not_parquet = [p for p in parts if p.suffix != ".parquet"]
+    if not_parquet:
+        shown = ", ".join(visible(p.name) for p in not_parquet[:3])
+        raise DataContractError([Problem(
+            "error", table, None, "format",
+            f"{visible(str(folder))} holds {len(not_parquet)} file(s) that are not Parquet "
+            f"parts ({shown})", f"keep only the {table} table's .parquet parts in the folder",
+        )])
+    try:
+        return pd.read_parquet(folder)
+    except (ValueError, OSError, ArrowException) as exc:
+        raise DataContractError([unreadable_file(folder, table, exc)]) from None
+
+
 def unreadable_file(path: Path, table: str, exc: BaseException) -> Problem:
     """The problem of a table file that cannot be read, with the row where it applies."""
     name = visible(str(path))
+    if path.is_dir():
+        return Problem(
+            "error", table, None, "unreadable_file",
+            f"{name} is a folder of Parquet parts that cannot be read together: "
+            f"{visible(first_line(str(exc)))}",
+            "write the parts again from their source, all with the same columns and types",
+        )
     if path.suffix == ".parquet":
         return Problem(
             "error", table, None, "unreadable_file",

@@ -71,6 +71,43 @@ def test_a_folder_may_mix_csv_and_parquet_tables(tmp_path, small_raw_tables):
     assert loaded.tickets is None
 
 
+@pytest.mark.parametrize("folder", ["sessions", "sessions.parquet"])
+def test_a_table_may_be_a_folder_of_parquet_parts_read_in_the_order_of_their_paths(
+        tmp_path, small_raw_tables, folder):
+    # As Spark or a chunked export writes it: parts, a _SUCCESS marker, parts in subfolders.
+    write_frame(small_raw_tables["accounts"], tmp_path / "accounts.csv")
+    sessions = small_raw_tables["sessions"]
+    parts = tmp_path / folder
+    (parts / "batch2").mkdir(parents=True)
+    write_frame(sessions.iloc[3:], parts / "batch2" / "part-0.parquet")  # written first
+    (parts / "batch1").mkdir()
+    write_frame(sessions.iloc[:3], parts / "batch1" / "part-0.parquet")
+    (parts / "_SUCCESS").write_text("")
+    loaded, report = load_tables(tmp_path)
+    assert report.ok
+    direct, _ = validate_tables({"accounts": small_raw_tables["accounts"], "sessions": sessions})
+    pd.testing.assert_frame_equal(loaded.sessions.reset_index(drop=True),
+                                  direct.sessions.reset_index(drop=True), check_dtype=False)
+
+
+def test_a_folder_of_parts_with_other_files_or_none_is_refused_by_name(tmp_path, small_raw_tables):
+    write_frame(small_raw_tables["accounts"], tmp_path / "accounts.csv")
+    (tmp_path / "sessions").mkdir()
+    with pytest.raises(DataContractError, match="sessions holds no file"):
+        load_tables(tmp_path)
+    write_frame(small_raw_tables["sessions"], tmp_path / "sessions" / "part-0.parquet")
+    write_frame(small_raw_tables["sessions"], tmp_path / "sessions" / "part-1.csv")
+    with pytest.raises(DataContractError, match=r"1 file\(s\) that are not Parquet parts \(part-1.csv\)"):
+        load_tables(tmp_path)
+
+
+def test_a_table_as_both_a_file_and_a_folder_is_ambiguous(tmp_path, small_raw_tables):
+    write_frame(small_raw_tables["accounts"], tmp_path / "accounts.csv")
+    write_frame(small_raw_tables["accounts"], tmp_path / "accounts" / "part-0.parquet")
+    with pytest.raises(DataContractError, match="both accounts.csv and accounts exist"):
+        load_tables(tmp_path)
+
+
 def test_parquet_timezone_aware_columns_are_read_as_naive_utc(tmp_path, small_raw_tables):
     accounts = small_raw_tables["accounts"].copy()
     accounts["signup_date"] = pd.to_datetime(accounts["signup_date"]).dt.tz_localize("America/New_York")
