@@ -338,7 +338,7 @@ def _surveys_before(surveys, ids, as_of):
     cut = as_of.value
     responded = agg.as_ns(surveys["responded_at"])
     before = (responded != agg.NAT) & (responded < cut)
-    codes = agg.account_codes(surveys["account_id"][before], ids)
+    codes = agg.account_codes(surveys["account_id"], ids)[before]
     positions = np.flatnonzero(before)[codes >= 0]
     return positions, codes[codes >= 0], responded[positions]
 

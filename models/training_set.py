@@ -44,6 +44,7 @@ import pandas as pd
 from features.churn_definition import ChurnDefinition, churn_as_of
 from features.contract import EVENT_COLUMNS, Tables
 from features.indicators import compute_indicators
+from features.per_account import columns_coded_once
 from features.polarity import MIN_AUC, MIN_EXAMPLES, PolarityModels
 from features.sentiment import score_comments, with_learnt_polarity
 from features.survey_polarity import fit_survey_polarity
@@ -395,34 +396,35 @@ def build_training_set(
 
     parts = []
     feature_columns: list[str] | None = None
-    for done, as_of in enumerate(dates, start=1):
-        comment_scores = None
-        if base_scores is not None:
-            polarity_models = fit_survey_polarity(
-                tables, as_of, languages=base_scores["language"],
-                min_examples=polarity_min_examples, min_auc=polarity_min_auc,
+    with columns_coded_once():  # the tables' rows coded by account once, not at every date
+        for done, as_of in enumerate(dates, start=1):
+            comment_scores = None
+            if base_scores is not None:
+                polarity_models = fit_survey_polarity(
+                    tables, as_of, languages=base_scores["language"],
+                    min_examples=polarity_min_examples, min_auc=polarity_min_auc,
+                )
+                before = (tables.surveys["responded_at"] < as_of).to_numpy()
+                comment_scores = with_learnt_polarity(
+                    base_scores[before], comments[before], polarity_models
+                )
+            # Under a lapse, who is active and when they churn depend on the date seen from.
+            snapshot = churn_as_of(tables, as_of)
+            indicators = compute_indicators(
+                snapshot, as_of, windows=tuple(windows), comment_scores=comment_scores
             )
-            before = (tables.surveys["responded_at"] < as_of).to_numpy()
-            comment_scores = with_learnt_polarity(
-                base_scores[before], comments[before], polarity_models
+            if feature_columns is None:
+                feature_columns = [str(c) for c in indicators.columns]
+            known = churn_labels(
+                snapshot.accounts, indicators.index, as_of, horizon=horizon, lead=lead,
+                end=labels.end,
             )
-        # Under a lapse, who is active and when they churn depend on the date seen from.
-        snapshot = churn_as_of(tables, as_of)
-        indicators = compute_indicators(
-            snapshot, as_of, windows=tuple(windows), comment_scores=comment_scores
-        )
-        if feature_columns is None:
-            feature_columns = [str(c) for c in indicators.columns]
-        known = churn_labels(
-            snapshot.accounts, indicators.index, as_of, horizon=horizon, lead=lead,
-            end=labels.end,
-        )
-        part = indicators.loc[known.index].copy()
-        part.insert(0, "as_of", as_of)
-        part[LABEL] = known.to_numpy()
-        parts.append(part.rename_axis("account_id").reset_index())
-        if progress is not None:
-            progress(done, len(dates), as_of)
+            part = indicators.loc[known.index].copy()
+            part.insert(0, "as_of", as_of)
+            part[LABEL] = known.to_numpy()
+            parts.append(part.rename_axis("account_id").reset_index())
+            if progress is not None:
+                progress(done, len(dates), as_of)
 
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
