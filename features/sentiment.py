@@ -284,8 +284,20 @@ def _assemble(texts: pd.Series, polarity_models: PolarityModels | None, rows: li
     return with_learnt_polarity(scores, texts, polarity_models)
 
 
+def _learnt_polarity(model, texts: list[str], memo: dict | None) -> np.ndarray:
+    """``model.polarity(texts)``, reading only the texts ``memo`` does not hold yet."""
+    if memo is None:
+        return model.polarity(texts)
+    known = memo.setdefault(model, {})
+    new = [text for text in texts if text not in known]
+    if new:
+        known.update(zip(new, model.polarity(new).tolist()))
+    return np.array([known[text] for text in texts], dtype=float)
+
+
 def with_learnt_polarity(
-    scores: pd.DataFrame, texts: pd.Series, polarity_models: PolarityModels | None
+    scores: pd.DataFrame, texts: pd.Series, polarity_models: PolarityModels | None,
+    *, memo: dict | None = None,
 ) -> pd.DataFrame:
     """``scores`` with the comments no reader took read by ``polarity_models``.
 
@@ -301,6 +313,10 @@ def with_learnt_polarity(
     texts : Series
         The comments.
     polarity_models : PolarityModels or None
+    memo : dict, optional
+        Per model, the polarity of every text it read before (filled here): many dates
+        read mostly the same comments, and a text's polarity does not depend on the
+        texts read with it.
 
     Returns
     -------
@@ -330,7 +346,7 @@ def with_learnt_polarity(
             continue
         kept = [v if isinstance(v, str) else str(v) for v in values[rows]]
         codes, uniques = pd.factorize(np.array(kept, dtype=object))
-        polarity[rows] = model.polarity(list(uniques))[codes]
+        polarity[rows] = _learnt_polarity(model, list(uniques), memo)[codes]
         supported.iloc[rows] = True
         method[rows] = METHOD_LEARNT
         note[rows] = None

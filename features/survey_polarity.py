@@ -12,12 +12,13 @@ The answers in between (CSAT 3, passives, CES 3) teach nothing and are left out.
 
 Point in time: :func:`fit_survey_polarity` learns only from answers dated strictly before
 ``before``, so indicators as of that date (and training snapshots) never read a polarity
-taught by their own future.
+taught by their own future. Scoring refreshes it monthly (:func:`polarity_cut`): as of any
+date it is learnt from the answers before the first day of that date's month.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,23 @@ def _sides(survey: str, scale: SurveyScale) -> tuple[float, float]:
         span = scale.high - scale.low
         return scale.low + 0.9 * span, scale.low + 0.6 * span
     return scale.satisfied_at, scale.low + scale.high - scale.satisfied_at
+
+
+def polarity_cut(as_of: pd.Timestamp) -> pd.Timestamp:
+    """Scoring as of ``as_of`` learns the polarity from the answers before this moment: the
+    first instant of ``as_of``'s month.
+
+    A polarity is a model, refreshed on a cadence like the churn model: every date of a
+    month reads its comments with the same one, still taught only by answers before the
+    date. A backfill of weekly dates then learns it once a month, not at every date (five
+    cross-validated fits per language each time).
+
+    Examples
+    --------
+    >>> polarity_cut(pd.Timestamp("2025-11-24 06:00")), polarity_cut(pd.Timestamp("2025-11-01"))
+    (Timestamp('2025-11-01 00:00:00'), Timestamp('2025-11-01 00:00:00'))
+    """
+    return as_of.normalize().replace(day=1)
 
 
 def survey_labels(surveys: pd.DataFrame, scales: SurveyScales | None = None) -> pd.Series:
@@ -177,7 +195,8 @@ def score_survey_comments(
     ``polarity_models`` (e.g. the ones stored with the churn model) are used when every
     example they learnt from is dated at or before ``as_of``; otherwise (none given, or
     given ones taught by ``as_of``'s future, as when re-scoring a past date) the models are
-    fitted here from the survey answers before ``as_of``.
+    fitted here from the survey answers before the first day of ``as_of``'s month
+    (:func:`polarity_cut`).
 
     Returns
     -------
@@ -192,8 +211,9 @@ def score_survey_comments(
     read : CommentsRead, optional
         :func:`read_survey_comments` of these tables at this date or a later one (a backfill
         scoring many dates reads each comment once): the comments it holds are not read
-        again, nor the n-grams of the examples counted. Reading a text does not depend on
-        the date; the learnt polarity does, and is still learnt and applied as of ``as_of``.
+        again, nor the n-grams of the examples counted, nor a polarity learnt for an earlier
+        date of the same month fitted again. Reading a text does not depend on the date;
+        the learnt polarity does, and is still learnt and applied as of ``as_of``.
     """
     from features.sentiment import score_comments, with_learnt_polarity
 
@@ -214,11 +234,23 @@ def score_survey_comments(
         polarity_models.examples_before is None or polarity_models.examples_before <= cut
     )
     if not usable:
-        polarity_models = fit_survey_polarity(
-            tables, cut, languages=base["language"], min_examples=min_examples, min_auc=min_auc,
-            counts=None if read is None else read.counts,
-        )
-    return with_learnt_polarity(base, comments, polarity_models), polarity_models
+        polarity_models = _learnt(tables, polarity_cut(cut), base["language"], read,
+                                  min_examples=min_examples, min_auc=min_auc)
+    return with_learnt_polarity(base, comments, polarity_models,
+                                memo=None if read is None else read.polarities), polarity_models
+
+
+def _learnt(tables: Tables, before: pd.Timestamp, languages: pd.Series, read: CommentsRead | None,
+            **rules) -> PolarityModels:
+    """:func:`fit_survey_polarity` before ``before``, fitted once per ``read`` and moment."""
+    key = (before, tuple(sorted(rules.items())))
+    if read is not None and key in read.fitted:
+        return read.fitted[key]
+    models = fit_survey_polarity(tables, before, languages=languages,
+                                 counts=None if read is None else read.counts, **rules)
+    if read is not None:
+        read.fitted[key] = models
+    return models
 
 
 @dataclass(frozen=True)
@@ -234,10 +266,19 @@ class CommentsRead:
         date's polarity fit selects the examples before it instead of counting them again.
         None when not counted (a one-date batch, whose stored polarity usually applies): a
         fit then counts its own examples.
+    fitted : dict
+        The polarity models learnt so far, by moment and rules: the dates of one month
+        share theirs (:func:`polarity_cut`).
+    polarities : dict
+        Per polarity model, the learnt polarity of each comment text it has read: a
+        text's polarity does not depend on the other texts read with it, so each date
+        reads only the comments new since the last.
     """
 
     scores: pd.DataFrame
     counts: dict | None = None
+    fitted: dict = field(default_factory=dict)
+    polarities: dict = field(default_factory=dict)
 
 
 def read_survey_comments(tables: Tables, until, *, n_jobs: int | None = None) -> CommentsRead | None:

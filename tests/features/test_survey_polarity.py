@@ -137,6 +137,21 @@ def test_comments_read_once_for_many_dates_score_each_date_as_reading_them_then(
     assert "pt" in models.models  # a learnt polarity was applied, not only TextBlob
 
 
+def test_dates_of_one_month_read_comments_with_the_polarity_learnt_before_it_fitted_once():
+    tables = _portuguese_tables(150)
+    read = read_survey_comments(tables, "2025-10-01")
+    mid, late = pd.Timestamp("2025-09-10 08:00"), pd.Timestamp("2025-09-29")
+    _, models = score_survey_comments(tables, mid, min_examples=100, read=read)
+    assert models.examples_before == pd.Timestamp("2025-09-01")  # never after the date
+    scored, again = score_survey_comments(tables, late, min_examples=100, read=read)
+    assert again is models  # the month's fit, not a second one
+    alone, fitted = score_survey_comments(tables, late, min_examples=100)
+    pd.testing.assert_frame_equal(scored, alone)  # as the date alone reads them
+    assert fitted.examples_before == pd.Timestamp("2025-09-01")
+    _, october = score_survey_comments(tables, "2025-10-01", min_examples=100, read=read)
+    assert october.examples_before == pd.Timestamp("2025-10-01")
+
+
 def test_without_comments_nothing_is_read():
     tables = _portuguese_tables(10)
     no_comments = dataclasses.replace(tables, surveys=tables.surveys.assign(comment=None))
