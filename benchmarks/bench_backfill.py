@@ -1,8 +1,9 @@
-"""Backfill speed: N weekly dates scored in one process against one date, same code path.
+"""Backfill speed: N weekly dates scored in one run against one date, same code path.
 
 Each measurement is :func:`serving.backfill.run_backfill` in a fresh child process (read,
-validate, model, then every date: indicators, scores, churn, call list, write), timed from
-the call to its return, in wall and CPU seconds; one date is measured ``--runs`` times and
+validate, model, then every date: indicators, scores, churn, call list, write; many dates
+in one worker process per core, as the command does), timed from the call to its return,
+in wall and CPU seconds (the workers' included); one date is measured ``--runs`` times and
 N dates ``--runs-many`` times, medians printed with the ratio. Target: 52 weekly dates at
 100,000 accounts <= 10x one date. With N below 52, the ratio is also carried to 52 dates at
 the measured cost of each date after the first.
@@ -38,14 +39,14 @@ def child(folder: str, out: str, dates: int) -> None:
     """``dates`` weekly dates ending at AS_OF in one process; prints wall and CPU seconds."""
     import pandas as pd
 
-    from serving.backfill import backfill_dates, run_backfill
+    from serving.backfill import backfill_dates, backfill_workers, run_backfill
 
     last = pd.Timestamp(AS_OF)
     days = backfill_dates(last - pd.Timedelta(days=7 * (dates - 1)), last, 7)
     started, cpu = time.perf_counter(), _cpu()
     run_backfill(folder, days, out, previous="auto")
     print(json.dumps({"dates": len(days), "seconds": time.perf_counter() - started,
-                      "cpu": _cpu() - cpu}))
+                      "cpu": _cpu() - cpu, "workers": backfill_workers(len(days))}))
 
 
 def _cpu() -> float:
@@ -88,7 +89,8 @@ def main() -> None:
         for run in range(args.runs_many):
             many.append(_run(args.folder, Path(tmp) / f"many{run}" / "scores.parquet", args.dates))
             print(f"{args.dates} dates, run {run + 1}: {many[-1]['seconds']:.1f} s "
-                  f"({many[-1]['cpu']:.1f} s CPU)", flush=True)
+                  f"({many[-1]['cpu']:.1f} s CPU) in {many[-1]['workers']} worker process(es)",
+                  flush=True)
 
     print(f"\nbackfill of {args.folder}, weekly dates ending {AS_OF}; load average at the end "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

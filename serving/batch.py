@@ -397,6 +397,16 @@ def _output_paths(out: str | os.PathLike, fmt: str | None, as_of: pd.Timestamp) 
 
 
 @dataclass(frozen=True)
+class PreviousRun:
+    """An earlier run already read (:func:`read_previous`), and the file it is named by in
+    the metadata: a backfill worker compares its first date with a run another worker is
+    still writing, read from a copy scored for it."""
+
+    where: str
+    scores: pd.DataFrame
+
+
+@dataclass(frozen=True)
 class Loaded:
     """What a run reads before it scores: the validated tables and the model (or why none)."""
 
@@ -450,7 +460,7 @@ def run_batch(
     out: str | os.PathLike,
     *,
     model_uri: str | None = None,
-    previous: str | os.PathLike | None = None,
+    previous: str | os.PathLike | PreviousRun | None = None,
     fmt: str | None = None,
     mapping: Mapping | str | os.PathLike | None = None,
     risk_rise: float = 0.10,
@@ -475,11 +485,12 @@ def run_batch(
     model_uri : str, optional
         MLflow model URI; default the champion. When the default has nothing registered
         the scores are still written with null churn columns and the reason in metadata.
-    previous : path, URL or "auto", optional
+    previous : path, URL, "auto" or PreviousRun, optional
         A previous output, for trends and alerts: a file, a database output (its latest
         date before ``as_of``), or ``"auto"``: the latest earlier run next to ``out`` (or in
         the ``out`` database). When there is none, the run goes on without it and the
-        metadata says why under ``previous_missing``.
+        metadata says why under ``previous_missing``. A :class:`PreviousRun` is one read
+        already.
     fmt : {"parquet", "csv"}, optional
     mapping : Mapping or path, optional
         The mapping file for the input folder.
@@ -533,12 +544,15 @@ def run_batch(
     report(1, STEPS[0])
     loaded = loaded or _load(folder, mapping, model_uri, as_of)
     tables = loaded.tables
-    if previous is not None and str(previous) == PREVIOUS_AUTO and paths is None:
-        previous = str(out)  # a database output: its latest date before as_of
     no_previous = None
-    if previous is not None and not is_database_url(previous):
-        previous, no_previous = find_previous(previous, paths, as_of)
-    prior = read_previous(previous, as_of) if previous is not None else None
+    if isinstance(previous, PreviousRun):
+        previous, prior = previous.where, previous.scores
+    else:
+        if previous is not None and str(previous) == PREVIOUS_AUTO and paths is None:
+            previous = str(out)  # a database output: its latest date before as_of
+        if previous is not None and not is_database_url(previous):
+            previous, no_previous = find_previous(previous, paths, as_of)
+        prior = read_previous(previous, as_of) if previous is not None else None
     result = score_portfolio(
         tables, as_of, model=loaded.model, scorecard=scorecard, previous=prior,
         risk_rise=risk_rise, progress=progress, no_model_reason=loaded.no_model_reason,

@@ -340,6 +340,12 @@ def latest_run(folder: Path, *, before: pd.Timestamp, fmt: str) -> Path | None:
     Runs are recognised by their metadata file (``<scores>.meta.json``); ones that cannot
     be read are passed over (the reader names them when they are given explicitly).
     """
+    found = latest_run_as_of(folder, before=before, fmt=fmt)
+    return None if found is None else found[1]
+
+
+def latest_run_as_of(folder: Path, *, before: pd.Timestamp, fmt: str) -> tuple[pd.Timestamp, Path] | None:
+    """:func:`latest_run` with its as-of date."""
     best: tuple[pd.Timestamp, Path] | None = None
     for meta_file in _meta_files(Path(folder), f"*.{fmt}.meta.json"):
         scores = meta_file.with_name(meta_file.name.removesuffix(".meta.json"))
@@ -350,7 +356,7 @@ def latest_run(folder: Path, *, before: pd.Timestamp, fmt: str) -> Path | None:
         # A Spark run's scores are a folder of Parquet parts (--engine spark).
         if as_of < before and scores.exists() and (best is None or as_of > best[0]):
             best = (as_of, scores)
-    return None if best is None else best[1]
+    return best
 
 
 # --- the runs of a folder ------------------------------------------------------------

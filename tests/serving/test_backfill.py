@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from serving.backfill import backfill_dates, dated_output, run_backfill
+from serving.backfill import BackfillWorkerError, backfill_dates, dated_output, run_backfill
 from serving.batch import BatchInputError, run_batch
 from serving.cli import app
 
@@ -88,3 +88,47 @@ def test_score_until_refuses_bad_dates_and_steps_before_reading(options, message
     assert result.exit_code == code
     assert message in " ".join(result.output.split())
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_dates_scored_by_two_workers_are_the_runs_one_process_writes(registry, as_of, tmp_path):
+    # Two runs of consecutive dates side by side: the second worker's first date compares
+    # with the date before it, which the first worker writes last.
+    dates = backfill_dates(as_of - pd.Timedelta(days=21), as_of, 7)
+    seen = []
+    apart = run_backfill(registry.demo, dates, tmp_path / "apart" / "scores.parquet",
+                         previous="auto", workers=2, progress=lambda done, day: seen.append(day))
+    one = run_backfill(registry.demo, dates, tmp_path / "one" / "scores.parquet",
+                       previous="auto", workers=1)
+    assert sorted(seen) == dates
+    for a, b in zip(apart, one, strict=True):
+        pd.testing.assert_frame_equal(pd.read_parquet(a.paths["scores"]),
+                                      pd.read_parquet(b.paths["scores"]))
+        pd.testing.assert_frame_equal(pd.read_parquet(a.paths["alerts"]),
+                                      pd.read_parquet(b.paths["alerts"]))
+        assert _same_facts(a.metadata) == _same_facts(b.metadata)
+        assert ((a.metadata["previous"] or "").replace("apart", "one")
+                == (b.metadata["previous"] or ""))
+    assert apart[2].metadata["previous"].endswith(f"scores-{dates[1]:%Y-%m-%d}.parquet")
+    # The same files, and nothing else (the copy the second worker compared with is gone).
+    assert ({p.name for p in (tmp_path / "apart").iterdir()}
+            == {p.name for p in (tmp_path / "one").iterdir()})
+
+
+@pytest.mark.slow
+def test_a_worker_killed_midway_stops_the_backfill_and_says_what_to_do(registry, as_of, tmp_path):
+    import signal
+
+    import psutil
+
+    me = psutil.Process()
+
+    def kill_a_worker(done: int, day: pd.Timestamp) -> None:
+        forked = [p for p in me.children() if p.cmdline() == me.cmdline()]  # not the trackers
+        if forked:
+            forked[0].send_signal(signal.SIGKILL)
+
+    dates = backfill_dates(as_of - pd.Timedelta(days=21), as_of, 7)
+    with pytest.raises(BackfillWorkerError, match="run again with fewer --workers"):
+        run_backfill(registry.demo, dates, tmp_path / "scores.parquet", previous="auto",
+                     workers=2, progress=kill_a_worker)
