@@ -91,6 +91,21 @@ def dated_output(out: str | os.PathLike, as_of: pd.Timestamp) -> str | Path:
     return out.with_name(f"{out.stem}-{as_of:%Y-%m-%d}{out.suffix}")
 
 
+@dataclass(frozen=True)
+class DatedRun:
+    """A date of a backfill as written: its metadata and where it went. Its scores and
+    call list are in the files (or the database), not held in memory: at 100,000 accounts
+    a date's scores take about 200 MB, and a year has 52 dates."""
+
+    metadata: dict
+    paths: dict[str, Path]
+    sink: str | None = None
+
+    @classmethod
+    def of(cls, result: BatchResult) -> DatedRun:
+        return cls(result.metadata, result.paths, result.sink)
+
+
 # A worker after the first also scores the date before its own dates: below this many dates
 # each, forking and that extra date cost more than working side by side saves.
 MIN_DATES_PER_WORKER = 4
@@ -124,7 +139,7 @@ def run_backfill(
     progress: Callable[[int, pd.Timestamp], None] | None = None,
     currency: str | None = None,
     workers: int | None = None,
-) -> list[BatchResult]:
+) -> list[DatedRun]:
     """Score many dates in one run: the tables are read, validated and the model loaded
     once, then each date is the run :func:`run_batch` would write on its own.
 
@@ -149,7 +164,7 @@ def run_backfill(
 
     Returns
     -------
-    list of BatchResult
+    list of DatedRun
         One per date, in order.
     """
     if mapping is not None and not isinstance(mapping, Mapping):
@@ -187,7 +202,7 @@ class _DatedRuns:
     options: dict
 
     def score(self, dates: list[pd.Timestamp], *, before: pd.Timestamp | None = None,
-              started: Callable[[int, pd.Timestamp], None], stop=None) -> list[BatchResult]:
+              started: Callable[[int, pd.Timestamp], None], stop=None) -> list[DatedRun]:
         """Each of ``dates`` in turn, as :func:`run_batch` would score it alone.
 
         ``before`` is the backfill's date before ``dates`` when another worker scores it
@@ -195,7 +210,7 @@ class _DatedRuns:
         ``started(i, date)`` is called before the ``i``-th date; ``stop`` (an event) ends
         the loop between dates once set.
         """
-        results: list[BatchResult] = []
+        results: list[DatedRun] = []
         with columns_coded_once(), tempfile.TemporaryDirectory(prefix="backfill-") as scratch:
             previous = self.options["previous"]
             first_previous = previous
@@ -205,9 +220,9 @@ class _DatedRuns:
                 if stop is not None and stop.is_set():
                     break
                 started(i, stamp)
-                results.append(run_batch(
+                results.append(DatedRun.of(run_batch(
                     self.folder, stamp, dated_output(self.out, stamp), loaded=self.loaded,
-                    **{**self.options, "previous": first_previous if i == 0 else previous}))
+                    **{**self.options, "previous": first_previous if i == 0 else previous})))
         return results
 
     def copies_before(self, first: pd.Timestamp, before: pd.Timestamp) -> bool:
@@ -246,7 +261,7 @@ class BackfillWorkerError(RuntimeError):
 _INHERITED: dict = {}
 
 
-def _in_workers(dated: _DatedRuns, runs: list, progress) -> list[BatchResult]:
+def _in_workers(dated: _DatedRuns, runs: list, progress) -> list[DatedRun]:
     """Each run of consecutive dates in a forked worker process; results in date order.
 
     The workers share the loaded tables, model and comments copy-on-write. The first error
@@ -283,7 +298,7 @@ def _in_workers(dated: _DatedRuns, runs: list, progress) -> list[BatchResult]:
         _INHERITED.clear()
 
 
-def _score_in_worker(dates: list[pd.Timestamp], before: pd.Timestamp | None) -> list[BatchResult]:
+def _score_in_worker(dates: list[pd.Timestamp], before: pd.Timestamp | None) -> list[DatedRun]:
     from joblib import parallel_config
     from threadpoolctl import threadpool_limits
 

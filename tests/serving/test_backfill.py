@@ -59,7 +59,7 @@ def test_each_backfilled_date_equals_the_run_of_that_date_alone(registry, as_of,
         assert _same_facts(result.metadata) == _same_facts(alone.metadata)
     assert filled[0].metadata["previous"] is None
     assert filled[1].metadata["previous"].endswith(f"scores-{dates[0]:%Y-%m-%d}.parquet")
-    assert filled[-1].scores["health_trend"].notna().any()
+    assert pd.read_parquet(filled[-1].paths["scores"])["health_trend"].notna().any()
 
 
 @pytest.mark.slow
@@ -121,12 +121,17 @@ def test_a_worker_killed_midway_stops_the_backfill_and_says_what_to_do(registry,
 
     import psutil
 
-    me = psutil.Process()
+    me, killed = psutil.Process(), []
 
     def kill_a_worker(done: int, day: pd.Timestamp) -> None:
-        forked = [p for p in me.children() if p.cmdline() == me.cmdline()]  # not the trackers
-        if forked:
-            forked[0].send_signal(signal.SIGKILL)
+        for child in me.children():
+            try:
+                forked = child.cmdline() == me.cmdline()  # a worker, not a tracker process
+            except psutil.Error:
+                continue
+            if forked and not killed:
+                child.send_signal(signal.SIGKILL)
+                killed.append(child.pid)
 
     dates = backfill_dates(as_of - pd.Timedelta(days=21), as_of, 7)
     with pytest.raises(BackfillWorkerError, match="run again with fewer --workers"):
