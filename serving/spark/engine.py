@@ -36,11 +36,12 @@ from features.scorecard_config import load_scorecard
 from features.survey_polarity import score_survey_comments
 from models.model_check import model_warnings
 from models.scoring import previous_scores, score_tables
-from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts, typical_values
+from serving.alerts import CALL_LIST_INPUTS, TYPICAL_KEY, find_alerts
 from serving.batch import PREVIOUS_COLUMNS, band_order, package_version, scores_table
 from serving.scores_file import output_paths
 from serving.spark.churn import account_dates, churn_dated, churn_definition
 from serving.spark.fingerprint import Fingerprint, data_fingerprint
+from serving.spark.medians import medians
 from serving.spark.output import Staged, conform, spark_schema
 from serving.spark.tables import (
     SparkTables,
@@ -328,23 +329,21 @@ def _call_list(spark, result, previous: str | None, *, bands, risk_rise: float,
     """The run's call list, made on the driver as the pandas engine makes it, and the
     typical values it read the drivers against (:func:`serving.alerts.typical_values`).
 
-    The medians are taken by pandas on the collected numeric indicators: the same numbers
-    as the pandas engine's, and no exact percentile in Spark, which holds every value of a
-    column in one task's memory. The drivers (about 1 KB an account in words) are
-    collected only for the accounts the rules list: the rules read one account at a time
-    and rank the listed ones among themselves, so the list of the listed accounts alone is
-    the whole portfolio's.
+    The typical values are the indicators' exact medians, taken in Spark
+    (:func:`serving.spark.medians.medians`): only the call list's own columns reach the
+    driver, not every account's indicators. The drivers (about 1 KB an account in words)
+    are collected only for the accounts the rules list: the rules read one account at a
+    time and rank the listed ones among themselves, so the list of the listed accounts
+    alone is the whole portfolio's.
     """
     from pyspark.sql import functions as F
 
-    typical_columns = [c for c in result.columns if c.startswith(_TYPICAL)]
+    typical = medians(result, {c[len(_TYPICAL):]: c for c in result.columns
+                               if c.startswith(_TYPICAL)})
     drivers = [c for c in ("churn_drivers", "health_drivers") if c in result.columns]
     wanted = [c for c in result.columns
               if (c in CALL_LIST_INPUTS or c.startswith(_CALL)) and c not in drivers]
-    collected = result.select(*wanted, *typical_columns).toPandas()
-    typical = typical_values(collected[typical_columns].rename(
-        columns={c: c[len(_TYPICAL):] for c in typical_columns}))
-    collected = collected[wanted]
+    collected = result.select(*wanted).toPandas()
     prior = (spark.read.parquet(previous).select(*PREVIOUS_COLUMNS).toPandas()
              if previous is not None else None)
 

@@ -23,6 +23,10 @@ Spark reads Parquet.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -287,9 +291,36 @@ def per_bucket(tables: SparkTables,
     columns, types, mapping = tables.columns, table_types(tables), tables.mapping
 
     def run(bucket: pd.DataFrame) -> pd.DataFrame:
-        return work(*bucket_tables(bucket, columns, types, mapping))
+        out = work(*bucket_tables(bucket, columns, types, mapping))
+        release_freed_memory()
+        return out
 
     return tables.packed.groupBy("_bucket").applyInPandas(run, schema)
+
+
+def release_freed_memory() -> None:
+    """Give the memory a finished bucket freed back to the system.
+
+    A Python worker scores bucket after bucket and then idles while the driver makes the
+    call list: glibc's malloc and Arrow's mimalloc keep freed memory for reuse, so without
+    this each worker would hold the high-water mark of its largest bucket beside the
+    driver's collect at the end of a run. Costs a garbage collection per bucket.
+    """
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc():
+    """The C library when it is glibc (it has ``malloc_trim``), else None (macOS, musl)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def bucket_tables(
