@@ -190,7 +190,6 @@ def run_backfill(
     return _in_workers(dated, runs, progress)
 
 
-
 @dataclass(frozen=True)
 class _DatedRuns:
     """What every date of a backfill is scored with: the input, the output, what was read
