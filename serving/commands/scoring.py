@@ -236,8 +236,9 @@ def score(
     every: str = typer.Option("7d", "--every", help="Days between backfill dates with --until, e.g. 7d."),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Backfill: processes scoring dates side by side (default "
-        "one per core, at least 4 dates each; each holds one date's work, about 2 GB at "
-        "100,000 accounts). A database --out is written by one."
+        "one per core, at least 4 dates each). The workers share the tables read; each adds one "
+        "date's work (3.8 GB in all with 2 workers at 100,000 accounts). A database --out is "
+        "written by one."
     ),
     engine: EngineOption = Engine.pandas,
     spark_master: SparkMasterOption = None,
