@@ -48,9 +48,9 @@ def _find_file(folder: Path, table: str, mapping: Mapping) -> Path | None:
         return path
     # A table is one file, or a folder of Parquet parts as Spark, Hive or a chunked export
     # writes them (``orders.parquet/`` or ``orders/``).
-    names = [f"{table}.{ext}" for ext in FORMATS] + [table]
-    found = [folder / name for name in names
-             if (folder / name).is_file() or ((folder / name).is_dir() and name != f"{table}.csv")]
+    files = [folder / f"{table}.{ext}" for ext in FORMATS]
+    folders = [folder / f"{table}.parquet", folder / table]
+    found = [p for p in files if p.is_file()] + [p for p in folders if p.is_dir()]
     if len(found) > 1:
         raise DataContractError([Problem(
             "error", table, None, "ambiguous_file",

@@ -48,15 +48,15 @@ def columns_coded_once():
         _CODED.reset(token)
 
 
-def _whole_column_codes(kind: str, values: pd.Series, code) -> tuple:
-    """``code(values)`` once per column inside :func:`columns_coded_once`, else every call."""
+def _whole_column_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index, dict]:
+    """:func:`_distinct_codes` of ``values``, once per column inside :func:`columns_coded_once`."""
     memo = _CODED.get()
     if memo is None:
-        return code(values)
-    key = (kind, id(values.array))
+        return _distinct_codes(values)
+    key = id(values.array)
     entry = memo.get(key)
     if entry is None or entry[0] is not values.array:
-        entry = memo[key] = (values.array, *code(values))
+        entry = memo[key] = (values.array, *_distinct_codes(values))
     return entry[1:]
 
 
@@ -70,7 +70,7 @@ def _distinct_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index, dict]:
 def account_codes(account_ids: pd.Series, ids: pd.Index) -> np.ndarray:
     """Position of each row's account in ``ids``; -1 for accounts not in it."""
     if _CODED.get() is not None:
-        rows, distinct, last = _whole_column_codes("accounts", account_ids, _distinct_codes)
+        rows, distinct, last = _whole_column_codes(account_ids)
         if last.get("ids") is not ids:  # a date's tables are coded against the same ids
             found = distinct.get_indexer(ids)
             lookup = np.full(len(distinct) + 1, -1, dtype=np.int64)  # the last slot: missing
@@ -101,7 +101,7 @@ def row_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, int]:
     :func:`columns_coded_once`).
     """
     if _CODED.get() is not None:
-        whole, distinct, _ = _whole_column_codes("values", values, _distinct_codes)
+        whole, distinct, _ = _whole_column_codes(values)
         taken = whole[rows]
         seen = np.zeros(len(distinct) + 1, dtype=bool)  # the last slot: missing values (-1)
         seen[taken] = True
