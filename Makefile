@@ -45,12 +45,14 @@ install-dev: $(DEV_STAMP)
 demo: $(RUNTIME_STAMP)
 	$(BIN)/customer-health demo
 
+# One test process per core (pytest-xdist): the slow tests mostly wait on servers, browsers,
+# Spark and subprocesses. A module's tests stay in one process, so its fixtures are built once.
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # Everything but the tests marked slow (real server, notebooks, demo flow, browser, training).
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
