@@ -2,12 +2,13 @@
 
 The demo data is generated once per size with ``demo-data --chunk`` (partitioned Parquet,
 bounded memory; not timed) and kept in --data for later runs. Each measured run is the
-real command in a child process; the peak memory is the largest sum of the resident memory
-of the whole process tree (the CLI, Spark's JVM and its Python workers), sampled every
-0.2 s. The model is the champion of ``MLFLOW_TRACKING_URI`` or a small one trained first
-(not timed; see bench_batch.py).
+real command in a child process; the peak memory is that of the whole process tree (the
+CLI, Spark's JVM and its Python workers), sampled every 0.2 s, both as the sum of each
+process's resident memory and as the sum of their proportional set sizes (pages shared by
+forked processes counted once). The model is the champion of ``MLFLOW_TRACKING_URI`` or a
+small one trained first (not timed; see bench_batch.py).
 
-Prints one line per run and a table (median time, seconds per 1,000 accounts, peak GB).
+Prints one line per run and a table (median time, seconds per 1,000 accounts, both peaks).
 Targets on 2 cores / 24 GB: Spark scores 1M accounts within 8 GB, in at most 10 times the
 pandas engine's time per account at 100k.
 
@@ -53,12 +54,25 @@ def tree_rss(process: psutil.Process) -> dict[str, int]:
     return parts
 
 
-def measure(command: list[str]) -> tuple[float, int, str]:
-    """(seconds, peak bytes of the process tree, output tail) of one command; the parts of
-    the peak are printed."""
+def tree_pss(process: psutil.Process) -> int:
+    """Proportional set size of ``process`` and its descendants: a page shared by forked
+    processes (the comment workers of the pandas engine, Spark's Python workers forked
+    from their daemon) counts once in all, where the sum of the RSS counts it in each."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total
+
+
+def measure(command: list[str]) -> tuple[float, int, int, str]:
+    """(seconds, peak RSS sum and peak PSS of the process tree, output tail) of one
+    command; the parts of the RSS peak are printed."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watched, peak, at_peak = psutil.Process(child.pid), 0, {}
+    watched, peak, peak_pss, at_peak = psutil.Process(child.pid), 0, 0, {}
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(child.stdout), daemon=True)
     reader.start()
@@ -70,6 +84,7 @@ def measure(command: list[str]) -> tuple[float, int, str]:
         if sum(parts.values()) > peak:
             peak, at_peak = sum(parts.values()), parts
             at_peak["s"] = round(time.perf_counter() - started)
+        peak_pss = max(peak_pss, tree_pss(watched))
         time.sleep(0.2)
     child.wait()
     reader.join()
@@ -81,7 +96,7 @@ def measure(command: list[str]) -> tuple[float, int, str]:
         errors = [line for line in output if "Error" in line or "Exception" in line][:20]
         raise SystemExit(f"{' '.join(command)} failed:\n{''.join(errors)}\n...\n"
                          f"{''.join(output)[-3000:]}")
-    return seconds, peak, "".join(output).strip().splitlines()[-1]
+    return seconds, peak, peak_pss, "".join(output).strip().splitlines()[-1]
 
 
 def _remove_outputs(out: Path) -> None:
@@ -125,7 +140,7 @@ def main() -> None:
     for accounts in args.accounts:
         folder = ensure_data(args.data, accounts, args.months)
         for engine in args.engines:
-            times, peaks = [], []
+            times, peaks, peaks_pss = [], [], []
             for run in range(args.runs):
                 out = args.data / f"scores_{engine}_{accounts}.parquet"
                 _remove_outputs(out)  # an earlier run's folder would read as a folder of runs
@@ -133,19 +148,24 @@ def main() -> None:
                            "--engine", engine]
                 if engine == "spark":
                     command += ["--buckets", str(args.buckets), "--spark-master", args.spark_master]
-                seconds, peak, last = measure(command)
+                seconds, peak, peak_pss, last = measure(command)
                 times.append(seconds)
                 peaks.append(peak)
+                peaks_pss.append(peak_pss)
                 print(f"{engine} {accounts:,} run {run + 1}: {seconds:.1f} s, peak "
-                      f"{peak / 2**30:.2f} GB; {last}", flush=True)
+                      f"{peak / 2**30:.2f} GB RSS sum, {peak_pss / 2**30:.2f} GB PSS; {last}",
+                      flush=True)
             median = statistics.median(times)
-            rows.append((engine, accounts, median, 1000 * median / accounts, max(peaks) / 2**30))
+            rows.append((engine, accounts, median, 1000 * median / accounts, max(peaks) / 2**30,
+                         max(peaks_pss) / 2**30))
 
     print()
-    print(f"| engine | accounts | median s ({args.runs} runs) | s per 1,000 accounts | peak GB |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for engine, accounts, median, per_k, peak in rows:
-        print(f"| {engine} | {accounts:,} | {median:.1f} | {per_k:.2f} | {peak:.2f} |")
+    print(f"| engine | accounts | median s ({args.runs} runs) | s per 1,000 accounts "
+          "| peak GB, RSS sum | peak GB, PSS |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for engine, accounts, median, per_k, peak, peak_pss in rows:
+        print(f"| {engine} | {accounts:,} | {median:.1f} | {per_k:.2f} | {peak:.2f} "
+              f"| {peak_pss:.2f} |")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ DEFAULT_MASTER = "local[*]"
 # execution hides that partitioning from later queries, which would shuffle them again on
 # every pass (serving.spark.tables). The engine's other queries are small aggregations.
 _KEEP_PARTITIONING = ("spark.sql.adaptive.enabled", "false")
+_DIRECT_MEMORY = "1g"
 
 
 class SparkUnavailable(UserError):
@@ -68,6 +69,11 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     # version (serving/cli.py silences it on the driver).
     quiet = "ignore:PySpark does not yet fully support pandas:FutureWarning"
     os.environ.setdefault("PYTHONWARNINGS", quiet)
+    # glibc gives each of the JVM's many threads its own malloc arena, which the JVM's
+    # native allocations (Arrow, Netty, compression) then fragment: at a million accounts
+    # Spark's JVM held 7.9 GB with a 3 GB heap, 3.7 GB with two arenas (docs/scale.md).
+    # Read when the JVM and the Python workers start, so the environment is the place.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     builder = (
         SparkSession.builder.master(master or DEFAULT_MASTER)
         .appName("customer-health")
@@ -78,6 +84,9 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         # The driver JVM collects the merged problems, the accounts' dates and the alerts;
         # Spark's 1 GB default is too little for a million accounts (docs/scale.md).
         .config("spark.driver.memory", "3g")
+        # Off-heap buffers (Arrow batches to and from the Python workers, Netty) are
+        # otherwise allowed as much as the heap again; a bucket's batches need far less.
+        .config("spark.driver.extraJavaOptions", f"-XX:MaxDirectMemorySize={_DIRECT_MEMORY}")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # pandas writes nanosecond timestamps, which Spark reads only as whole numbers
