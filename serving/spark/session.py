@@ -71,8 +71,9 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
     os.environ.setdefault("PYTHONWARNINGS", quiet)
     # glibc gives each of the JVM's many threads its own malloc arena, which the JVM's
     # native allocations (Arrow, Netty, compression) then fragment: at a million accounts
-    # Spark's JVM held 7.9 GB with a 3 GB heap, 3.7 GB with two arenas (docs/scale.md).
-    # Read when the JVM and the Python workers start, so the environment is the place.
+    # Spark's JVM held 7.9 GB with a 3 GB heap, 3.7 GB with two arenas and the direct
+    # memory cap below (docs/scale.md). Read when the JVM and the Python workers start,
+    # so the environment is the place.
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     builder = (
         SparkSession.builder.master(master or DEFAULT_MASTER)
