@@ -47,12 +47,14 @@ demo: $(RUNTIME_STAMP)
 
 # One test process per core (pytest-xdist): the slow tests mostly wait on servers, browsers,
 # Spark and subprocesses. A module's tests stay in one process, so its fixtures are built once.
+PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadfile
+
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(PYTEST)
 
 # Everything but the tests marked slow (real server, notebooks, demo flow, browser, training).
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -39,32 +39,24 @@ AS_OF = "2026-06-01"
 CLI = str(Path(sys.executable).with_name("customer-health"))
 
 
-def tree_rss(process: psutil.Process) -> dict[str, int]:
-    """Resident bytes of ``process`` and all its descendants, by part: the command's own
-    Python (Spark's driver), Spark's JVM, and its Python workers."""
+def tree_memory(process: psutil.Process) -> tuple[dict[str, int], int]:
+    """Memory of ``process`` and all its descendants: the resident bytes by part (the
+    command's own Python, i.e. Spark's driver; Spark's JVM; its Python workers) and the
+    proportional set size of them all, in which a page shared by forked processes (the
+    pandas engine's comment workers, Spark's Python workers forked from their daemon)
+    counts once, where the sum of the resident bytes counts it in each."""
     parts: dict[str, int] = {}
+    pss = 0
     for member in [process, *process.children(recursive=True)]:
         try:
-            rss, line = member.memory_info().rss, " ".join(member.cmdline())
+            memory, line = member.memory_full_info(), " ".join(member.cmdline())
         except psutil.Error:
             continue  # ended between the listing and the reading
         part = ("JVM" if "java" in line else "Python workers" if "pyspark" in line
                 else "driver Python")
-        parts[part] = parts.get(part, 0) + rss
-    return parts
-
-
-def tree_pss(process: psutil.Process) -> int:
-    """Proportional set size of ``process`` and its descendants: a page shared by forked
-    processes (the comment workers of the pandas engine, Spark's Python workers forked
-    from their daemon) counts once in all, where the sum of the RSS counts it in each."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_full_info().pss
-        except psutil.Error:
-            continue
-    return total
+        parts[part] = parts.get(part, 0) + memory.rss
+        pss += memory.pss
+    return parts, pss
 
 
 def measure(command: list[str]) -> tuple[float, int, int, str]:
@@ -78,13 +70,13 @@ def measure(command: list[str]) -> tuple[float, int, int, str]:
     reader.start()
     while child.poll() is None:
         try:
-            parts = tree_rss(watched)
+            parts, pss = tree_memory(watched)
         except psutil.Error:
             break
         if sum(parts.values()) > peak:
             peak, at_peak = sum(parts.values()), parts
             at_peak["s"] = round(time.perf_counter() - started)
-        peak_pss = max(peak_pss, tree_pss(watched))
+        peak_pss = max(peak_pss, pss)
         time.sleep(0.2)
     child.wait()
     reader.join()
